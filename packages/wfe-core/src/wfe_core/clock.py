@@ -1,0 +1,16 @@
+"""The system clock: real UTC time and asyncio sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+
+class SystemClock:
+    """Wall-clock time (UTC) and ``asyncio.sleep``."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))

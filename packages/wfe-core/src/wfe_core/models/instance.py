@@ -1,0 +1,90 @@
+"""The persisted state of a workflow instance and its execution pointers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wfe_core.models.status import PointerStatus, WorkflowStatus
+
+
+def new_id() -> str:
+    """A fresh UUID4 string: the id of instances, pointers, events and subscriptions."""
+    return str(uuid.uuid4())
+
+
+class ExecutionPointer(BaseModel):
+    """One activation of one step of a workflow instance.
+
+    ``scope`` lists the ids of the container pointers this pointer runs inside, innermost first; stores keep
+    its order. ``children`` lists the pointers a container spawned.
+    """
+
+    model_config = ConfigDict(validate_assignment=False, arbitrary_types_allowed=True)
+
+    id: str = Field(default_factory=new_id)
+    step_id: int
+    step_name: str | None = None
+    active: bool = True
+    status: PointerStatus = PointerStatus.PENDING
+    sleep_until: datetime | None = None
+    persistence_data: Any = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    event_name: str | None = None
+    event_key: str | None = None
+    event_published: bool = False
+    event_data: Any = None
+    retry_count: int = 0
+    children: list[str] = Field(default_factory=list)
+    scope: list[str] = Field(default_factory=list)
+    context_item: Any = None
+    predecessor_id: str | None = None
+    outcome: Any = None
+    extension_attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkflowInstance(BaseModel):
+    """A running (or finished) workflow: its status, data and execution pointers.
+
+    ``next_execution`` is None when nothing is scheduled, and a time at or before now when the instance should
+    run now. ``name`` is the human name ``{definition_id}-{N}`` the store assigns on create.
+    """
+
+    model_config = ConfigDict(validate_assignment=False, arbitrary_types_allowed=True)
+
+    id: str = ""
+    name: str = ""
+    workflow_definition_id: str
+    version: int
+    description: str | None = None
+    reference: str | None = None
+    status: WorkflowStatus = WorkflowStatus.RUNNABLE
+    data: Any = None
+    next_execution: datetime | None = None
+    create_time: datetime
+    complete_time: datetime | None = None
+    parent_workflow_id: str | None = None
+    root_workflow_id: str | None = None
+    execution_pointers: list[ExecutionPointer] = Field(default_factory=list)
+
+    def pointer(self, pointer_id: str) -> ExecutionPointer:
+        """The pointer with this id (KeyError when absent)."""
+        for p in self.execution_pointers:
+            if p.id == pointer_id:
+                return p
+        raise KeyError(pointer_id)
+
+    def data_json(self) -> Any:
+        """The data as plain JSON-able values (a pydantic model is dumped)."""
+        return to_jsonable(self.data)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON-able values for ``value``: pydantic models are dumped in JSON mode."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value

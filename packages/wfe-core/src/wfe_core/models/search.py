@@ -1,0 +1,96 @@
+"""Search filters and results shared by every search index."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from wfe_core.models.status import WorkflowStatus
+
+T = TypeVar("T")
+
+
+class StatusFilter(BaseModel):
+    """Only instances with this status."""
+
+    kind: Literal["status"] = "status"
+    status: WorkflowStatus
+
+
+class ReferenceFilter(BaseModel):
+    """Only instances whose reference equals ``reference`` exactly."""
+
+    kind: Literal["reference"] = "reference"
+    reference: str
+
+
+class DefinitionFilter(BaseModel):
+    """Only instances of this definition id (and version, when given)."""
+
+    kind: Literal["definition"] = "definition"
+    definition_id: str
+    version: int | None = None
+
+
+class DateRangeFilter(BaseModel):
+    """``after <= field < before`` on create or complete time; either bound may be open."""
+
+    kind: Literal["date_range"] = "date_range"
+    field: Literal["create_time", "complete_time"]
+    after: datetime | None = None
+    before: datetime | None = None
+
+
+class DataFilter(BaseModel):
+    """Equality or range on a field of the instance data.
+
+    ``path`` is dotted (``"customer.id"``). ``equals`` matches the value exactly (type included: 7 does not
+    match "7"); ``gt``/``gte``/``lt``/``lte`` bound numbers, strings or datetimes. ``data_type`` narrows the
+    filter to data of one type (the pydantic model's class name, or the definition id for dict data), so fields
+    with the same name but different types on different definitions never clash.
+    """
+
+    kind: Literal["data"] = "data"
+    path: str
+    equals: Any = None
+    gt: Any = None
+    gte: Any = None
+    lt: Any = None
+    lte: Any = None
+    data_type: str | None = None
+
+
+SearchFilter = StatusFilter | ReferenceFilter | DefinitionFilter | DateRangeFilter | DataFilter
+
+
+class StepSummary(BaseModel):
+    step_id: int
+    name: str | None = None
+
+
+class WorkflowSearchResult(BaseModel):
+    """What a search returns for one instance."""
+
+    id: str
+    workflow_definition_id: str
+    version: int
+    description: str | None = None
+    reference: str | None = None
+    status: WorkflowStatus
+    data: Any = None
+    data_type: str | None = None
+    create_time: datetime
+    complete_time: datetime | None = None
+    next_execution: datetime | None = None
+    waiting_steps: list[StepSummary] = Field(default_factory=list)
+    sleeping_steps: list[StepSummary] = Field(default_factory=list)
+    failed_steps: list[StepSummary] = Field(default_factory=list)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of results and the total number of matches."""
+
+    data: list[T]
+    total: int

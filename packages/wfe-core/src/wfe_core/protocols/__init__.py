@@ -1,0 +1,18 @@
+"""Provider protocols. Each method's docstring states its contract; ``wfe_core.testing`` checks it."""
+
+from wfe_core.protocols.clock import Clock
+from wfe_core.protocols.lifecycle import LifecycleCallback, LifecycleHub
+from wfe_core.protocols.lock import LockProvider
+from wfe_core.protocols.persistence import PersistenceProvider
+from wfe_core.protocols.queue import QueueProvider
+from wfe_core.protocols.search import SearchIndex
+
+__all__ = [
+    "Clock",
+    "LifecycleCallback",
+    "LifecycleHub",
+    "LockProvider",
+    "PersistenceProvider",
+    "QueueProvider",
+    "SearchIndex",
+]

@@ -1,0 +1,171 @@
+"""The persistence protocol: where instances, pointers, events, subscriptions and errors live."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from wfe_core.models import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    ScheduledCommand,
+    WorkflowInstance,
+    WorkflowStatus,
+)
+
+
+@runtime_checkable
+class PersistenceProvider(Protocol):
+    """Stores workflow state. Every method is a coroutine; providers wrap driver errors in ``PersistenceError``.
+
+    General contract:
+
+    * Times are timezone-aware UTC on the way in and out.
+    * ``WorkflowInstance.data`` is stored as JSON (``to_jsonable``); it comes back as plain JSON values and the
+      host re-validates it into the definition's data type.
+    * Pointer ``scope`` order, ``children`` order and every pointer field round-trip exactly.
+    * Methods are safe to call concurrently from many tasks (and, for shared stores, many hosts).
+    * The connection dropping mid-call raises ``PersistenceError``; the provider reconnects on the next call.
+    """
+
+    async def ensure_store_exists(self) -> None:
+        """Create or migrate the schema. Idempotent, and safe when several hosts call it at once."""
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+    # -- workflows ---------------------------------------------------------------------------------------
+
+    async def create_workflow(self, instance: WorkflowInstance) -> str:
+        """Store a new instance with its pointers, atomically, and return its id.
+
+        Assigns ``instance.id`` (a UUID) when empty and ``instance.name`` (``{definition_id}-{N}``, N counting
+        from 1 per definition id, never reused) when empty; both are written back onto ``instance``.
+        """
+
+    async def persist_workflow(
+        self,
+        instance: WorkflowInstance,
+        *,
+        pointers: Sequence[ExecutionPointer] | None = None,
+        subscriptions: Sequence[EventSubscription] = (),
+        fence: int | None = None,
+    ) -> None:
+        """Write the instance's own fields and the given pointers (inserted or updated), atomically.
+
+        ``pointers=None`` writes every pointer of the instance; a sequence writes only those (the executor passes
+        the pointers a pass created or changed, so the cost of a pass does not grow with history). Pointers
+        are never deleted here. ``subscriptions`` are created in the same transaction (their ids kept).
+
+        Fencing: when ``fence`` is given and the store has already accepted a write for this instance with a
+        larger fence, nothing is written and ``LeaseLostError`` is raised; otherwise the fence is remembered.
+        Raises ``WorkflowNotFoundError`` when the instance does not exist.
+        """
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
+        """The instance with this id, or with this human name; ``WorkflowNotFoundError`` when neither exists."""
+
+    async def get_workflows(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
+        """The instances with these ids; unknown ids are silently dropped."""
+
+    async def get_runnable_instances(self, as_at: datetime) -> list[str]:
+        """Ids of RUNNABLE instances whose ``next_execution`` is set and ``<= as_at``."""
+
+    async def list_workflows(
+        self,
+        *,
+        status: WorkflowStatus | None = None,
+        definition_id: str | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        """Instances newest first (by create time), optionally filtered; for listings such as ``wfe list``."""
+
+    async def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
+        """Delete instances with this status completed before ``older_than``, with their pointers, errors and
+        subscriptions; return how many instances were removed."""
+
+    # -- subscriptions ---------------------------------------------------------------------------------
+
+    async def create_subscription(self, subscription: EventSubscription) -> str:
+        """Store a subscription (keeping its id) and return the id."""
+
+    async def get_subscription(self, subscription_id: str) -> EventSubscription:
+        """The subscription (open or terminated); ``SubscriptionNotFoundError`` when unknown."""
+
+    async def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
+        """Open (not terminated) subscriptions on name and key with ``subscribe_as_of <= as_of``, oldest first."""
+
+    async def terminate_subscription(self, subscription_id: str, *, event_id: str | None = None) -> None:
+        """Close the subscription, recording the event that satisfied it (if any). Idempotent: closing a closed
+        subscription keeps the first recorded event. Unknown ids are ignored."""
+
+    async def get_consumed_event_ids(self, workflow_id: str, event_name: str, event_key: str) -> set[str]:
+        """Ids of events (with this name and key) already delivered to this instance, as recorded by
+        ``terminate_subscription``. The engine never delivers such an event to the instance again."""
+
+    async def get_first_open_subscription(
+        self, event_name: str, event_key: str, as_of: datetime
+    ) -> EventSubscription | None:
+        """The oldest open subscription on name and key with ``subscribe_as_of <= as_of`` whose external token is
+        unset or expired (``external_token_expiry <= as_of``); None when there is none."""
+
+    async def set_subscription_token(
+        self, subscription_id: str, token: str, worker_id: str, expiry: datetime, *, now: datetime
+    ) -> bool:
+        """Lease the subscription to a worker. Atomic compare-and-set: succeeds (True) only when the subscription
+        is open and its token is unset or expired at ``now``; False otherwise (another worker holds it)."""
+
+    async def clear_subscription_token(self, subscription_id: str, token: str) -> None:
+        """Drop the lease. ``SubscriptionNotFoundError`` when the subscription is unknown or holds another token."""
+
+    # -- events ------------------------------------------------------------------------------------------
+
+    async def create_event(self, event: Event) -> str:
+        """Store an event (keeping its id) and return the id."""
+
+    async def get_event(self, event_id: str) -> Event:
+        """The event; ``EventNotFoundError`` when unknown."""
+
+    async def get_runnable_events(self, as_at: datetime) -> list[str]:
+        """Ids of unprocessed events with ``event_time <= as_at``, oldest first."""
+
+    async def get_events(self, event_name: str, event_key: str, as_of: datetime) -> list[str]:
+        """Ids of events on name and key with ``event_time >= as_of``, processed or not, oldest first
+        (by event time, then by the order they were created)."""
+
+    async def mark_event_processed(self, event_id: str) -> None:
+        """Set ``is_processed``. Idempotent."""
+
+    async def mark_event_unprocessed(self, event_id: str) -> None:
+        """Clear ``is_processed``. Idempotent."""
+
+    async def purge_events(self, older_than: datetime) -> int:
+        """Delete processed events with ``event_time < older_than``; return how many."""
+
+    # -- errors --------------------------------------------------------------------------------------------
+
+    async def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
+        """Append execution errors."""
+
+    async def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        """The instance's errors, oldest first."""
+
+    # -- scheduled commands ----------------------------------------------------------------------------
+
+    @property
+    def supports_scheduled_commands(self) -> bool:
+        """Whether ``schedule_command`` / ``process_commands`` are implemented."""
+
+    async def schedule_command(self, command: ScheduledCommand) -> None:
+        """Store a command; scheduling the same (name, data) again keeps one (the earliest time)."""
+
+    async def process_commands(
+        self, as_at: datetime, handler: Callable[[ScheduledCommand], Awaitable[None]]
+    ) -> None:
+        """Run ``handler`` for each command due at ``as_at`` and delete it once the handler returned. A command
+        whose handler raised stays for the next call. Several hosts may call this at once: each command is
+        handed to at least one of them."""

@@ -1,0 +1,104 @@
+"""StepBody, the class users derive steps from, and the context a step runs with."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from wfe_core.clock import SystemClock
+from wfe_core.models import ExecutionPointer, ExecutionResult, WorkflowInstance
+from wfe_core.protocols import Clock
+
+if TYPE_CHECKING:
+    from wfe_core.definition import WorkflowDefinition, WorkflowStep
+
+
+class StepBody:
+    """Base class of steps. Override ``run`` as ``async def`` or plain ``def`` (a plain one runs in a thread).
+
+    Inputs are plain attributes, set by the builder's ``.input(attr, fn)`` mappings before each run; outputs are
+    read from attributes by ``.output(...)`` mappings after a run that proceeds. Returning None means ``next()``.
+    """
+
+    def run(self, ctx: StepExecutionContext) -> ExecutionResult | None | Awaitable[ExecutionResult | None]:
+        return ExecutionResult.next()
+
+
+@dataclass(frozen=True, slots=True)
+class LogChunk:
+    """One line a step wrote to its log (shell output, ``console.log`` of a script, ``ctx.log``)."""
+
+    workflow_id: str
+    pointer_id: str
+    step_id: int
+    step_name: str | None
+    stream: Literal["stdout", "stderr", "log"]
+    text: str
+    time: datetime
+
+
+class LogSink(Protocol):
+    """Receives step log lines as they are written (the CLI's progress view is one)."""
+
+    def write(self, chunk: LogChunk) -> None: ...
+
+
+class CancellationSignal:
+    """Set when the step should stop: the workflow was terminated or the host is stopping."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+@dataclass(slots=True)
+class StepExecutionContext:
+    """What a step sees while it runs."""
+
+    workflow: WorkflowInstance
+    step: WorkflowStep
+    pointer: ExecutionPointer
+    definition: WorkflowDefinition
+    item: Any = None
+    cancellation: CancellationSignal = field(default_factory=CancellationSignal)
+    log_sink: LogSink | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    services: Any = None
+    """Host services for built-in primitives (sub-workflows); None outside a host."""
+
+    @property
+    def data(self) -> Any:
+        """The workflow data (a pydantic model, or a dict)."""
+        return self.workflow.data
+
+    @property
+    def persistence_data(self) -> Any:
+        """What this step returned as persistence data on its previous run (None on the first)."""
+        return self.pointer.persistence_data
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across re-executions of the same pointer (crash recovery, retries): use it to deduplicate
+        side effects."""
+        return f"{self.workflow.id}:{self.pointer.id}"
+
+    def log(self, text: str, *, stream: Literal["stdout", "stderr", "log"] = "log") -> None:
+        """Send one line to the host's log sink, if any."""
+        if self.log_sink is not None:
+            self.log_sink.write(
+                LogChunk(
+                    self.workflow.id, self.pointer.id, self.step.id, self.step.name, stream, text, self.clock.now()
+                )
+            )

@@ -1,0 +1,1 @@
+"""wfe-opensearch."""
