@@ -1,0 +1,1 @@
+"""Providers shipped with wfe-core: the in-memory ones (``wfe_core.providers.memory``)."""

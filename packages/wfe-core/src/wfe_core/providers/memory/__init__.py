@@ -1,0 +1,9 @@
+"""In-memory providers: the default of the in-memory host and of tests.
+
+Every class implements its protocol in ``wfe_core.protocols`` and accepts ``memory://`` in ``from_url``.
+"""
+
+from wfe_core.providers.memory.lock import MemoryLock
+from wfe_core.providers.memory.queue import MemoryQueue
+
+__all__ = ["MemoryLock", "MemoryQueue"]

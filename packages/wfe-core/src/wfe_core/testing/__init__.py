@@ -1,0 +1,30 @@
+"""Testing support shipped with wfe-core: a controllable clock and provider conformance suites.
+
+The suites (``PersistenceSuite``, ``LockSuite``, ``QueueSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
+abstract pytest classes: subclass one in a ``Test...`` class and provide its fixture. They need pytest and
+pytest-asyncio (``pip install "wfe-core[testing]"``) and are imported on first use, so ``ManualClock`` works
+without them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wfe_core.testing.lock_suite import LockSuite
+    from wfe_core.testing.queue_suite import QueueSuite
+
+_SUITES = {
+    "LockSuite": "wfe_core.testing.lock_suite",
+    "QueueSuite": "wfe_core.testing.queue_suite",
+}
+
+__all__ = ["LockSuite", "QueueSuite"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SUITES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wfe_core.testing' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)
