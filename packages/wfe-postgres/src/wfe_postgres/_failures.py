@@ -1,0 +1,33 @@
+"""Turning psycopg's exceptions into wfe's error tree, with a hint at the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from wfe_core.errors import ProviderError
+
+
+def hint(exc: psycopg.Error) -> str:
+    """What the operator can do about ``exc``."""
+    if isinstance(exc, pg_errors.UndefinedTable | pg_errors.InvalidSchemaName):
+        return "the wfe tables are missing: call ensure_store_exists() (the host does so on start)"
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        return "grant the role USAGE and CREATE on the wfe schema, or pick a schema it owns"
+    if isinstance(exc, psycopg.OperationalError):
+        return "check that PostgreSQL is running and reachable at the URL; the call can be retried once it is"
+    return "see the chained driver error"
+
+
+@contextmanager
+def wrapped(error_type: type[ProviderError], action: str) -> Iterator[None]:
+    """Re-raise driver errors from the block as ``error_type``, the driver error as ``__cause__``."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise error_type(
+            f"PostgreSQL {action} failed: {exc.__class__.__name__}: {exc} ({hint(exc)})"
+        ) from exc

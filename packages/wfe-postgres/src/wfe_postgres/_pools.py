@@ -1,0 +1,147 @@
+"""Connection pools: one per URL and event loop, shared by every provider created from that URL."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+WFE_URL_OPTIONS = ("schema", "table_prefix")
+"""Query parameters of a connection URL that configure wfe rather than libpq (removed before connecting)."""
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """Separate wfe's own query parameters (``?schema=...&table_prefix=...``) from the libpq URL.
+
+    The rest of the URL, percent-encoded user and password included, goes to libpq unchanged (libpq decodes
+    it), so a password such as ``p@ss:w/rd`` is written ``p%40ss%3Aw%2Frd``.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"not a PostgreSQL URL: {url.split('@')[-1]!r} (expected postgresql://user@host/db)")
+    kept: list[tuple[str, str]] = []
+    ours: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in WFE_URL_OPTIONS:
+            ours[key] = value
+        else:
+            kept.append((key, value))
+    return urlunsplit(parts._replace(query=urlencode(kept))), ours
+
+
+@dataclass
+class _Entry:
+    pool: AsyncConnectionPool[AsyncConnection[Any]]
+    users: int = 0
+    migrated: set[tuple[str, str]] = field(default_factory=set)
+    migrate_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+_registry: dict[tuple[str, int], _Entry] = {}
+_registry_lock: dict[int, asyncio.Lock] = {}
+
+
+def _loop_lock() -> asyncio.Lock:
+    loop_id = id(asyncio.get_running_loop())
+    lock = _registry_lock.get(loop_id)
+    if lock is None:
+        lock = _registry_lock[loop_id] = asyncio.Lock()
+    return lock
+
+
+class PoolHandle:
+    """A provider's claim on a pool: opened lazily on first use, given back by ``release``.
+
+    Pools created from a URL are shared per (URL, event loop) and closed when their last user releases them.
+    A pool handed in by the application (``from_pool``) is used as is and never closed or reconfigured.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+        prepare_threshold: int | None = 5,
+    ) -> None:
+        if (url is None) == (pool is None):
+            raise ValueError("give exactly one of url or pool")
+        self._url = url
+        self._own_pool = pool
+        self._min_size = min_size
+        self._max_size = max_size
+        self._prepare_threshold = prepare_threshold
+        self._key: tuple[str, int] | None = None
+        self._entry: _Entry | None = None
+        self._external_entry = _Entry(pool) if pool is not None else None
+
+    async def listen_connection(self) -> AsyncConnection[Any]:
+        """A new autocommit connection outside the pool (LISTEN holds a connection for good)."""
+        if self._url is not None:
+            return await AsyncConnection.connect(self._url, autocommit=True)
+        assert self._own_pool is not None
+        conninfo: Any = self._own_pool.conninfo
+        if callable(conninfo):
+            conninfo = conninfo()
+            if inspect.isawaitable(conninfo):
+                conninfo = await conninfo
+        kwargs: dict[str, Any] = (
+            dict(self._own_pool.kwargs) if isinstance(self._own_pool.kwargs, dict) else {}
+        )
+        kwargs["autocommit"] = True
+        return await AsyncConnection.connect(str(conninfo), **kwargs)
+
+    async def entry(self) -> _Entry:
+        if self._external_entry is not None:
+            return self._external_entry
+        if self._entry is not None:
+            return self._entry
+        assert self._url is not None
+        key = (self._url, id(asyncio.get_running_loop()))
+        async with _loop_lock():
+            entry = _registry.get(key)
+            if entry is None:
+                pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+                    self._url,
+                    min_size=self._min_size,
+                    max_size=max(self._max_size, self._min_size),
+                    kwargs={"autocommit": True, "prepare_threshold": self._prepare_threshold},
+                    # A server restart leaves every idle connection dead: checking on checkout discards them
+                    # instead of failing one call per stale connection.
+                    check=AsyncConnectionPool.check_connection,
+                    open=False,
+                    name="wfe",
+                )
+                await pool.open(wait=False)
+                entry = _registry[key] = _Entry(pool)
+            entry.users += 1
+        self._key, self._entry = key, entry
+        return entry
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """A connection from the pool for one unit of work."""
+        entry = await self.entry()
+        async with entry.pool.connection() as conn:
+            yield conn
+
+    async def release(self) -> None:
+        """Give the pool back; the last user of a URL's shared pool closes it. Idempotent."""
+        entry, key = self._entry, self._key
+        self._entry = self._key = None
+        if entry is None or key is None:
+            return
+        async with _loop_lock():
+            entry.users -= 1
+            if entry.users > 0:
+                return
+            _registry.pop(key, None)
+        await entry.pool.close()

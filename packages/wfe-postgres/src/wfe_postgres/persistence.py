@@ -1,0 +1,674 @@
+"""``PostgresPersistence``: workflow state in PostgreSQL, shared by many hosts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from psycopg import AsyncConnection
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from pydantic_core import to_jsonable_python
+
+from wfe_core.errors import (
+    EventNotFoundError,
+    LeaseLostError,
+    PersistenceError,
+    ProviderError,
+    SubscriptionNotFoundError,
+    WorkflowNotFoundError,
+)
+from wfe_core.models import (
+    CommandName,
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    ScheduledCommand,
+    WorkflowInstance,
+    WorkflowStatus,
+    new_id,
+    to_jsonable,
+)
+from wfe_postgres._failures import wrapped
+from wfe_postgres._provider import PostgresProvider, utc, utc_or_none
+
+logger = logging.getLogger(__name__)
+
+_WORKFLOW_COLUMNS = (
+    "id, name, definition_id, version, description, reference, status, data, next_execution, create_time,"
+    " complete_time, parent_workflow_id, root_workflow_id"
+)
+_SUBSCRIPTION_COLUMNS = (
+    "id, workflow_id, step_id, execution_pointer_id, event_name, event_key,"
+    " subscribe_as_of, subscription_data,"
+    " external_token, external_worker_id, external_token_expiry"
+)
+_EVENT_COLUMNS = "id, event_name, event_key, event_data, event_time, is_processed"
+
+_INSERT_WORKFLOW = (
+    "INSERT INTO {workflows} (" + _WORKFLOW_COLUMNS + ") VALUES"
+    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_UPDATE_WORKFLOW = (
+    "UPDATE {workflows} SET definition_id = %s, version = %s, description = %s, reference = %s, status = %s,"
+    " data = %s, next_execution = %s, complete_time = %s, parent_workflow_id = %s, root_workflow_id = %s,"
+    " fence = GREATEST(fence, COALESCE(%s::bigint, fence))"
+    " WHERE id = %s AND (%s::bigint IS NULL OR fence <= %s::bigint) RETURNING fence"
+)
+_UPSERT_POINTER = (
+    "INSERT INTO {execution_pointers} (workflow_id, id, step_id, status, event_name, event_key, body)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (workflow_id, id) DO UPDATE SET"
+    " step_id = EXCLUDED.step_id, status = EXCLUDED.status, event_name = EXCLUDED.event_name,"
+    " event_key = EXCLUDED.event_key, body = EXCLUDED.body"
+)
+_INSERT_SUBSCRIPTION = (
+    "INSERT INTO {event_subscriptions} (" + _SUBSCRIPTION_COLUMNS + ") VALUES"
+    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
+)
+
+
+def _json(value: Any) -> Jsonb:
+    return Jsonb(to_jsonable_python(to_jsonable(value)))
+
+
+def _pointer_params(workflow_id: str, pointer: ExecutionPointer) -> tuple[Any, ...]:
+    return (
+        workflow_id,
+        pointer.id,
+        pointer.step_id,
+        pointer.status.value,
+        pointer.event_name,
+        pointer.event_key,
+        Jsonb(pointer.model_dump(mode="json")),
+    )
+
+
+def _subscription_params(sub: EventSubscription) -> tuple[Any, ...]:
+    return (
+        sub.id,
+        sub.workflow_id,
+        sub.step_id,
+        sub.execution_pointer_id,
+        sub.event_name,
+        sub.event_key,
+        utc(sub.subscribe_as_of),
+        _json(sub.subscription_data),
+        sub.external_token,
+        sub.external_worker_id,
+        utc_or_none(sub.external_token_expiry),
+    )
+
+
+def _instance(row: dict[str, Any], pointers: list[ExecutionPointer]) -> WorkflowInstance:
+    return WorkflowInstance(
+        id=row["id"],
+        name=row["name"],
+        workflow_definition_id=row["definition_id"],
+        version=row["version"],
+        description=row["description"],
+        reference=row["reference"],
+        status=WorkflowStatus(row["status"]),
+        data=row["data"],
+        next_execution=utc_or_none(row["next_execution"]),
+        create_time=utc(row["create_time"]),
+        complete_time=utc_or_none(row["complete_time"]),
+        parent_workflow_id=row["parent_workflow_id"],
+        root_workflow_id=row["root_workflow_id"],
+        execution_pointers=pointers,
+    )
+
+
+def _subscription(row: dict[str, Any]) -> EventSubscription:
+    return EventSubscription(
+        id=row["id"],
+        workflow_id=row["workflow_id"],
+        step_id=row["step_id"],
+        execution_pointer_id=row["execution_pointer_id"],
+        event_name=row["event_name"],
+        event_key=row["event_key"],
+        subscribe_as_of=utc(row["subscribe_as_of"]),
+        subscription_data=row["subscription_data"],
+        external_token=row["external_token"],
+        external_worker_id=row["external_worker_id"],
+        external_token_expiry=utc_or_none(row["external_token_expiry"]),
+    )
+
+
+def _event(row: dict[str, Any]) -> Event:
+    return Event(
+        id=row["id"],
+        event_name=row["event_name"],
+        event_key=row["event_key"],
+        event_data=row["event_data"],
+        event_time=utc(row["event_time"]),
+        is_processed=row["is_processed"],
+    )
+
+
+class PostgresPersistence(PostgresProvider):
+    """Persistence on PostgreSQL for one or many hosts sharing a database.
+
+    Pointers are rows of their own and a pass writes only those it changed, in one transaction sent in one
+    pipeline. Build it with ``PostgresPersistence.from_url(url, schema=..., table_prefix=...)`` or
+    ``from_pool(pool)``; call ``ensure_store_exists()`` (the host does) before use.
+    """
+
+    _error: ClassVar[type[ProviderError]] = PersistenceError
+
+    async def ensure_store_exists(self) -> None:
+        """Create or migrate the schema. Idempotent, and safe when several hosts call it at once."""
+        await self._ensure_schema()
+
+    async def close(self) -> None:
+        """Release this provider's claim on the pool. Idempotent."""
+        await self._pool.release()
+
+    # -- workflows ---------------------------------------------------------------------------------------
+
+    async def create_workflow(self, instance: WorkflowInstance) -> str:
+        """Store a new instance and its pointers atomically; assign its id and ``{definition}-{N}`` name."""
+        workflow_id = instance.id or new_id()
+        name = instance.name
+        q = self._layout.q
+        with wrapped(PersistenceError, "create_workflow"):
+            async with self._pool.connection() as conn, conn.transaction():
+                if not name:
+                    cur = await conn.execute(
+                        q(
+                            "INSERT INTO {definition_sequences} AS s (definition_id, next_num) VALUES (%s, 1)"
+                            " ON CONFLICT (definition_id) DO UPDATE SET next_num = s.next_num + 1"
+                            " RETURNING next_num"
+                        ),
+                        (instance.workflow_definition_id,),
+                    )
+                    row = await cur.fetchone()
+                    assert row is not None
+                    name = f"{instance.workflow_definition_id}-{row[0]}"
+                await conn.execute(
+                    q(_INSERT_WORKFLOW),
+                    (
+                        workflow_id,
+                        name,
+                        instance.workflow_definition_id,
+                        instance.version,
+                        instance.description,
+                        instance.reference,
+                        instance.status.value,
+                        _json(instance.data),
+                        utc_or_none(instance.next_execution),
+                        utc(instance.create_time),
+                        utc_or_none(instance.complete_time),
+                        instance.parent_workflow_id,
+                        instance.root_workflow_id,
+                    ),
+                )
+                if instance.execution_pointers:
+                    async with conn.cursor() as cur:
+                        await cur.executemany(
+                            q(_UPSERT_POINTER),
+                            [_pointer_params(workflow_id, p) for p in instance.execution_pointers],
+                        )
+        instance.id, instance.name = workflow_id, name
+        return workflow_id
+
+    async def persist_workflow(
+        self,
+        instance: WorkflowInstance,
+        *,
+        pointers: Sequence[ExecutionPointer] | None = None,
+        subscriptions: Sequence[EventSubscription] = (),
+        fence: int | None = None,
+    ) -> None:
+        """Write the instance, the given (or all) pointers and new subscriptions in one transaction.
+
+        A ``fence`` older than the newest one stored raises ``LeaseLostError`` and writes nothing; the check
+        and the write are one ``UPDATE ... WHERE fence <= %s``.
+        """
+        q = self._layout.q
+        written = instance.execution_pointers if pointers is None else pointers
+        with wrapped(PersistenceError, "persist_workflow"):
+            try:
+                async with self._pool.connection() as conn, conn.transaction():
+                    async with conn.pipeline():
+                        wf_cur = conn.cursor()
+                        await wf_cur.execute(
+                            q(_UPDATE_WORKFLOW),
+                            (
+                                instance.workflow_definition_id,
+                                instance.version,
+                                instance.description,
+                                instance.reference,
+                                instance.status.value,
+                                _json(instance.data),
+                                utc_or_none(instance.next_execution),
+                                utc_or_none(instance.complete_time),
+                                instance.parent_workflow_id,
+                                instance.root_workflow_id,
+                                fence,
+                                instance.id,
+                                fence,
+                                fence,
+                            ),
+                        )
+                        if written:
+                            async with conn.cursor() as cur:
+                                await cur.executemany(
+                                    q(_UPSERT_POINTER), [_pointer_params(instance.id, p) for p in written]
+                                )
+                        if subscriptions:
+                            async with conn.cursor() as cur:
+                                await cur.executemany(
+                                    q(_INSERT_SUBSCRIPTION), [_subscription_params(s) for s in subscriptions]
+                                )
+                    if await wf_cur.fetchone() is None:
+                        await self._refuse_write(conn, instance.id, fence)
+            except pg_errors.ForeignKeyViolation as exc:
+                # a pointer of an instance that does not exist
+                raise WorkflowNotFoundError(instance.id) from exc
+
+    async def _refuse_write(self, conn: AsyncConnection[Any], workflow_id: str, fence: int | None) -> None:
+        """Raise why the update matched no row (rolling back the transaction it runs in)."""
+        cur = await conn.execute(
+            self._layout.q("SELECT fence FROM {workflows} WHERE id = %s"), (workflow_id,)
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise WorkflowNotFoundError(workflow_id)
+        raise LeaseLostError(
+            workflow_id, f"write with fence {fence} refused: the store already accepted fence {row[0]}"
+        )
+
+    async def _load(
+        self, conn: AsyncConnection[Any], where: str, params: Sequence[Any], *, tail: str = ""
+    ) -> list[WorkflowInstance]:
+        """Instances matching ``where`` (with their pointers, in creation order), in the order of ``tail``."""
+        q = self._layout.q
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                q(f"SELECT {_WORKFLOW_COLUMNS} FROM {{workflows}} WHERE {where} {tail}"), params
+            )
+            rows = await cur.fetchall()
+            if not rows:
+                return []
+            ids = [r["id"] for r in rows]
+            await cur.execute(
+                q(
+                    "SELECT workflow_id, body FROM {execution_pointers} WHERE"
+                    " workflow_id = ANY(%s) ORDER BY seq"
+                ),
+                (ids,),
+            )
+            pointers: dict[str, list[ExecutionPointer]] = {i: [] for i in ids}
+            for p in await cur.fetchall():
+                pointers[p["workflow_id"]].append(ExecutionPointer.model_validate(p["body"]))
+        return [_instance(r, pointers[r["id"]]) for r in rows]
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
+        """The instance with this id, or with this human name; ``WorkflowNotFoundError`` otherwise."""
+        with wrapped(PersistenceError, "get_workflow"):
+            async with self._pool.connection() as conn:
+                found = await self._load(
+                    conn,
+                    "id = %s OR name = %s",
+                    (workflow_id, workflow_id, workflow_id),
+                    tail="ORDER BY (id = %s) DESC LIMIT 1",
+                )
+        if not found:
+            raise WorkflowNotFoundError(workflow_id)
+        return found[0]
+
+    async def get_workflows(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
+        """The instances with these ids; unknown ids are silently dropped."""
+        if not workflow_ids:
+            return []
+        with wrapped(PersistenceError, "get_workflows"):
+            async with self._pool.connection() as conn:
+                return await self._load(conn, "id = ANY(%s)", (list(workflow_ids),))
+
+    async def get_runnable_instances(self, as_at: datetime) -> list[str]:
+        """Ids of RUNNABLE instances whose ``next_execution`` is set and ``<= as_at``."""
+        with wrapped(PersistenceError, "get_runnable_instances"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q(
+                        "SELECT id FROM {workflows} WHERE status = 'Runnable' AND next_execution IS NOT NULL"
+                        " AND next_execution <= %s ORDER BY next_execution"
+                    ),
+                    (utc(as_at),),
+                )
+                return [r[0] for r in await cur.fetchall()]
+
+    async def list_workflows(
+        self,
+        *,
+        status: WorkflowStatus | None = None,
+        definition_id: str | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        """Instances newest first (by create time), optionally filtered."""
+        with wrapped(PersistenceError, "list_workflows"):
+            async with self._pool.connection() as conn:
+                return await self._load(
+                    conn,
+                    "(%s::text IS NULL OR status = %s) AND (%s::text IS NULL OR definition_id = %s)",
+                    (
+                        status and status.value,
+                        status and status.value,
+                        definition_id,
+                        definition_id,
+                        max(skip, 0),
+                        max(take, 0),
+                    ),
+                    tail="ORDER BY create_time DESC, id OFFSET %s LIMIT %s",
+                )
+
+    async def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
+        """Delete instances with this status completed before ``older_than``, with everything they own."""
+        with wrapped(PersistenceError, "purge_workflows"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q(
+                        "WITH w AS (DELETE FROM {workflows} WHERE status = %s AND"
+                        " complete_time < %s RETURNING id),"
+                        " e AS (DELETE FROM {execution_errors} WHERE workflow_id IN (SELECT id FROM w)),"
+                        " s AS (DELETE FROM {event_subscriptions} WHERE workflow_id IN (SELECT id FROM w))"
+                        " SELECT count(*) FROM w"
+                    ),
+                    (status.value, utc(older_than)),
+                )
+                row = await cur.fetchone()
+                return int(row[0]) if row else 0
+
+    # -- subscriptions ---------------------------------------------------------------------------------
+
+    async def create_subscription(self, subscription: EventSubscription) -> str:
+        """Store a subscription (keeping its id) and return the id."""
+        with wrapped(PersistenceError, "create_subscription"):
+            async with self._pool.connection() as conn:
+                await conn.execute(self._layout.q(_INSERT_SUBSCRIPTION), _subscription_params(subscription))
+        return subscription.id
+
+    async def _subscriptions(
+        self, where: str, params: Sequence[Any], tail: str = ""
+    ) -> list[EventSubscription]:
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                self._layout.q(
+                    f"SELECT {_SUBSCRIPTION_COLUMNS} FROM {{event_subscriptions}} WHERE {where} {tail}"
+                ),
+                params,
+            )
+            return [_subscription(r) for r in await cur.fetchall()]
+
+    async def get_subscription(self, subscription_id: str) -> EventSubscription:
+        """The subscription (open or terminated); ``SubscriptionNotFoundError`` when unknown."""
+        with wrapped(PersistenceError, "get_subscription"):
+            found = await self._subscriptions("id = %s", (subscription_id,))
+        if not found:
+            raise SubscriptionNotFoundError(subscription_id)
+        return found[0]
+
+    async def get_subscriptions(
+        self, event_name: str, event_key: str, as_of: datetime
+    ) -> list[EventSubscription]:
+        """Open subscriptions on name and key with ``subscribe_as_of <= as_of``, oldest first."""
+        with wrapped(PersistenceError, "get_subscriptions"):
+            return await self._subscriptions(
+                "NOT terminated AND event_name = %s AND event_key = %s AND subscribe_as_of <= %s",
+                (event_name, event_key, utc(as_of)),
+                "ORDER BY subscribe_as_of, seq",
+            )
+
+    async def terminate_subscription(self, subscription_id: str, *, event_id: str | None = None) -> None:
+        """Close the subscription, recording the event that satisfied it; closing it again keeps the first."""
+        with wrapped(PersistenceError, "terminate_subscription"):
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._layout.q(
+                        "UPDATE {event_subscriptions} SET terminated = TRUE, consumed_event_id = %s"
+                        " WHERE id = %s AND NOT terminated"
+                    ),
+                    (event_id, subscription_id),
+                )
+
+    async def get_consumed_event_ids(self, workflow_id: str, event_name: str, event_key: str) -> set[str]:
+        """Ids of events with this name and key already delivered to this instance."""
+        with wrapped(PersistenceError, "get_consumed_event_ids"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q(
+                        "SELECT consumed_event_id FROM {event_subscriptions} WHERE workflow_id = %s"
+                        " AND event_name = %s AND event_key = %s AND consumed_event_id IS NOT NULL"
+                    ),
+                    (workflow_id, event_name, event_key),
+                )
+                return {r[0] for r in await cur.fetchall()}
+
+    async def get_first_open_subscription(
+        self, event_name: str, event_key: str, as_of: datetime
+    ) -> EventSubscription | None:
+        """The oldest open subscription on name and key whose token is unset or expired at ``as_of``."""
+        with wrapped(PersistenceError, "get_first_open_subscription"):
+            found = await self._subscriptions(
+                "NOT terminated AND event_name = %s AND event_key = %s AND subscribe_as_of <= %s"
+                " AND (external_token IS NULL OR external_token_expiry <= %s)",
+                (event_name, event_key, utc(as_of), utc(as_of)),
+                "ORDER BY subscribe_as_of, seq LIMIT 1",
+            )
+        return found[0] if found else None
+
+    async def set_subscription_token(
+        self, subscription_id: str, token: str, worker_id: str, expiry: datetime, *, now: datetime
+    ) -> bool:
+        """Lease the subscription to a worker: compare-and-set in one UPDATE."""
+        with wrapped(PersistenceError, "set_subscription_token"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q(
+                        "UPDATE {event_subscriptions} SET external_token = %s, external_worker_id = %s,"
+                        " external_token_expiry = %s WHERE id = %s AND NOT terminated"
+                        " AND (external_token IS NULL OR external_token_expiry <= %s)"
+                    ),
+                    (token, worker_id, utc(expiry), subscription_id, utc(now)),
+                )
+                return cur.rowcount == 1
+
+    async def clear_subscription_token(self, subscription_id: str, token: str) -> None:
+        """Drop the lease; ``SubscriptionNotFoundError`` when unknown or holding another token."""
+        with wrapped(PersistenceError, "clear_subscription_token"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q(
+                        "UPDATE {event_subscriptions} SET external_token = NULL, external_worker_id = NULL,"
+                        " external_token_expiry = NULL WHERE id = %s AND external_token = %s"
+                    ),
+                    (subscription_id, token),
+                )
+                cleared = cur.rowcount == 1
+        if not cleared:
+            raise SubscriptionNotFoundError(subscription_id, "unknown, or leased with another token")
+
+    # -- events ------------------------------------------------------------------------------------------
+
+    async def create_event(self, event: Event) -> str:
+        """Store an event (keeping its id) and return the id."""
+        with wrapped(PersistenceError, "create_event"):
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._layout.q(
+                        "INSERT INTO {events} (" + _EVENT_COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s)"
+                        " ON CONFLICT (id) DO NOTHING"
+                    ),
+                    (
+                        event.id,
+                        event.event_name,
+                        event.event_key,
+                        _json(event.event_data),
+                        utc(event.event_time),
+                        event.is_processed,
+                    ),
+                )
+        return event.id
+
+    async def get_event(self, event_id: str) -> Event:
+        """The event; ``EventNotFoundError`` when unknown."""
+        with wrapped(PersistenceError, "get_event"):
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(
+                    self._layout.q("SELECT " + _EVENT_COLUMNS + " FROM {events} WHERE id = %s"), (event_id,)
+                )
+                row = await cur.fetchone()
+        if row is None:
+            raise EventNotFoundError(event_id)
+        return _event(row)
+
+    async def _event_ids(self, action: str, where: str, params: Sequence[Any]) -> list[str]:
+        with wrapped(PersistenceError, action):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q(f"SELECT id FROM {{events}} WHERE {where} ORDER BY event_time, seq"),
+                    params,
+                )
+                return [r[0] for r in await cur.fetchall()]
+
+    async def get_runnable_events(self, as_at: datetime) -> list[str]:
+        """Ids of unprocessed events with ``event_time <= as_at``, oldest first."""
+        return await self._event_ids(
+            "get_runnable_events", "NOT is_processed AND event_time <= %s", (utc(as_at),)
+        )
+
+    async def get_events(self, event_name: str, event_key: str, as_of: datetime) -> list[str]:
+        """Ids of events on name and key with ``event_time >= as_of``, processed or not, oldest first."""
+        return await self._event_ids(
+            "get_events",
+            "event_name = %s AND event_key = %s AND event_time >= %s",
+            (event_name, event_key, utc(as_of)),
+        )
+
+    async def _set_processed(self, event_id: str, processed: bool) -> None:
+        with wrapped(PersistenceError, "marking an event"):
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._layout.q("UPDATE {events} SET is_processed = %s WHERE id = %s"),
+                    (processed, event_id),
+                )
+
+    async def mark_event_processed(self, event_id: str) -> None:
+        """Set ``is_processed``. Idempotent."""
+        await self._set_processed(event_id, True)
+
+    async def mark_event_unprocessed(self, event_id: str) -> None:
+        """Clear ``is_processed``. Idempotent."""
+        await self._set_processed(event_id, False)
+
+    async def purge_events(self, older_than: datetime) -> int:
+        """Delete processed events with ``event_time < older_than``; return how many."""
+        with wrapped(PersistenceError, "purge_events"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q("DELETE FROM {events} WHERE is_processed AND event_time < %s"),
+                    (utc(older_than),),
+                )
+                return cur.rowcount
+
+    # -- errors --------------------------------------------------------------------------------------------
+
+    async def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
+        """Append execution errors (one pipelined batch)."""
+        if not errors:
+            return
+        with wrapped(PersistenceError, "persist_errors"):
+            async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                await cur.executemany(
+                    self._layout.q(
+                        "INSERT INTO {execution_errors} (workflow_id,"
+                        " execution_pointer_id, error_time, message)"
+                        " VALUES (%s, %s, %s, %s)"
+                    ),
+                    [(e.workflow_id, e.execution_pointer_id, utc(e.error_time), e.message) for e in errors],
+                )
+
+    async def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        """The instance's errors, oldest first."""
+        with wrapped(PersistenceError, "get_errors"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q(
+                        "SELECT workflow_id, execution_pointer_id, error_time, message"
+                        " FROM {execution_errors}"
+                        " WHERE workflow_id = %s ORDER BY seq"
+                    ),
+                    (workflow_id,),
+                )
+                rows = await cur.fetchall()
+        return [
+            ExecutionError(workflow_id=r[0], execution_pointer_id=r[1], error_time=utc(r[2]), message=r[3])
+            for r in rows
+        ]
+
+    # -- scheduled commands ----------------------------------------------------------------------------
+
+    @property
+    def supports_scheduled_commands(self) -> bool:
+        """True: commands live in the ``scheduled_commands`` table."""
+        return True
+
+    async def schedule_command(self, command: ScheduledCommand) -> None:
+        """Store a command; scheduling the same (name, data) again keeps one, at the earliest time."""
+        with wrapped(PersistenceError, "schedule_command"):
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._layout.q(
+                        "INSERT INTO {scheduled_commands} AS c (command_name, data, execute_time)"
+                        " VALUES (%s, %s, %s) ON CONFLICT (command_name, data)"
+                        " DO UPDATE SET execute_time = LEAST(c.execute_time, EXCLUDED.execute_time)"
+                    ),
+                    (command.command_name.value, command.data, utc(command.execute_time)),
+                )
+
+    async def process_commands(
+        self, as_at: datetime, handler: Callable[[ScheduledCommand], Awaitable[None]]
+    ) -> None:
+        """Run ``handler`` for each command due at ``as_at``, deleting each once its handler returned.
+
+        No connection is held while a handler runs. A handler that raises leaves its command for the next
+        call (at-least-once across hosts); the others still run.
+        """
+        q = self._layout.q
+        with wrapped(PersistenceError, "process_commands"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    q(
+                        "SELECT command_name, data, execute_time FROM {scheduled_commands}"
+                        " WHERE execute_time <= %s ORDER BY execute_time"
+                    ),
+                    (utc(as_at),),
+                )
+                due = [
+                    ScheduledCommand(command_name=CommandName(r[0]), data=r[1], execute_time=utc(r[2]))
+                    for r in await cur.fetchall()
+                ]
+        for command in due:
+            try:
+                await handler(command)
+            except Exception:
+                logger.exception(
+                    "scheduled command %s(%s) failed; it stays for the next call",
+                    command.command_name,
+                    command.data,
+                )
+                continue
+            with wrapped(PersistenceError, "process_commands"):
+                async with self._pool.connection() as conn:
+                    await conn.execute(
+                        q(
+                            "DELETE FROM {scheduled_commands} WHERE command_name = %s AND data"
+                            " = %s AND execute_time <= %s"
+                        ),
+                        (command.command_name.value, command.data, command.execute_time),
+                    )

@@ -1,0 +1,32 @@
+"""Fixtures: the test database URL and a schema of its own for every test, dropped afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from wfe_core.testing.services import service_url
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """The test server's URL (``WFE_TEST_POSTGRES_URL``); skips locally when unset, fails under CI."""
+    return service_url("WFE_TEST_POSTGRES_URL")
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    """Drop a test schema and everything in it."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+async def schema(pg_url: str) -> AsyncIterator[str]:
+    """A schema name no other test uses; dropped (with everything in it) after the test."""
+    name = f"wfe_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    await drop_schema(pg_url, name)

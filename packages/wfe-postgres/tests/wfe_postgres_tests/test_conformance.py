@@ -1,0 +1,32 @@
+"""The wfe-core conformance suites, run against PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from wfe_core.testing import LockSuite, QueueSuite
+from wfe_postgres import PostgresLock, PostgresQueue
+
+pytestmark = pytest.mark.postgres
+
+
+class TestPostgresLock(LockSuite):
+    @pytest.fixture
+    async def lock(self, pg_url: str, schema: str) -> AsyncIterator[PostgresLock]:
+        provider = PostgresLock.from_url(pg_url, schema=schema, table_prefix="wfe_")
+        await provider.start()
+        yield provider
+        await provider.stop()
+
+
+class TestPostgresQueue(QueueSuite):
+    @pytest.fixture
+    async def queue(self, pg_url: str, schema: str) -> AsyncIterator[PostgresQueue]:
+        provider = PostgresQueue.from_url(
+            pg_url, schema=schema, table_prefix="wfe_", visibility_timeout=self.visibility_timeout
+        )
+        await provider.start()
+        yield provider
+        await provider.stop()
