@@ -1,0 +1,39 @@
+"""Provider options given as keyword arguments or as query parameters of the URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from wfe_valkey._url import parse_valkey_url
+
+_SECONDS = frozenset({"visibility_timeout", "retry_timeout", "fence_retention"})
+
+
+def as_timedelta(value: timedelta | float) -> timedelta:
+    """A duration given as a ``timedelta`` or as seconds."""
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+
+
+def from_url_options(url: str, options: dict[str, Any], accepted: Iterable[str]) -> dict[str, Any]:
+    """Keyword arguments for a provider: the URL's wfe query options it accepts, overridden by ``options``.
+
+    Query options meant for another provider sharing the URL (``visibility_timeout`` on a lock) are ignored.
+
+    Raises:
+        ValueError: a query option that should be a number is not one.
+    """
+    merged: dict[str, Any] = {}
+    for name, raw in parse_valkey_url(url).options.items():
+        if name not in accepted:
+            continue
+        if name in _SECONDS:
+            try:
+                merged[name] = float(raw)
+            except ValueError:
+                raise ValueError(f"URL option {name}={raw!r} must be a number of seconds") from None
+        else:
+            merged[name] = raw
+    merged.update(options)
+    return merged

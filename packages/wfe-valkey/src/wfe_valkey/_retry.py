@@ -1,0 +1,67 @@
+"""Bounded retries with exponential backoff around Valkey calls, and wrapping of redis-py errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from redis import exceptions as redis_errors
+
+from wfe_core.errors import ProviderError
+
+T = TypeVar("T")
+
+logger = logging.getLogger("wfe_valkey")
+
+#: Errors after which the same call can succeed on a fresh connection (server restarting, network blip,
+#: failover still loading its data set).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.BusyLoadingError,
+    redis_errors.TryAgainError,
+    redis_errors.ReadOnlyError,
+)
+
+_FIRST_DELAY = 0.05
+_MAX_DELAY = 1.0
+
+
+async def call_with_retry(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    error: type[ProviderError],
+    retry_timeout: float,
+) -> T:
+    """Run ``operation``, retrying transient failures with backoff for up to ``retry_timeout`` seconds.
+
+    Every call is safe to repeat: the Lua scripts are idempotent or, where a lost reply could take an item
+    twice, leave the first delivery to the visibility timeout.
+
+    Raises:
+        error: the server stayed away for ``retry_timeout`` seconds, or answered with an error (the redis-py
+            exception is the ``__cause__``).
+    """
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + retry_timeout
+    delay = _FIRST_DELAY
+    attempt = 1
+    while True:
+        try:
+            return await operation()
+        except TRANSIENT_ERRORS as exc:
+            remaining = give_up_at - loop.time()
+            if remaining <= 0:
+                raise error(
+                    f"{what} failed: Valkey/Redis unreachable for {retry_timeout:g}s "
+                    f"after {attempt} attempts ({exc}); check the server and the URL, or raise retry_timeout"
+                ) from exc
+            logger.warning("%s failed (attempt %d, %s); retrying in %.2fs", what, attempt, exc, delay)
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, _MAX_DELAY)
+            attempt += 1
+        except redis_errors.RedisError as exc:
+            raise error(f"{what} failed: {exc}") from exc

@@ -1,0 +1,180 @@
+"""``ValkeyLifecycleHub``: lifecycle events published to every host over Valkey/Redis pub/sub."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from wfe_core.errors import ProviderError
+from wfe_core.models import LifecycleEvent, lifecycle_event_adapter
+from wfe_core.protocols import LifecycleCallback
+from wfe_valkey._connection import ClientHandle
+from wfe_valkey._options import from_url_options
+from wfe_valkey._retry import TRANSIENT_ERRORS, call_with_retry
+
+logger = logging.getLogger("wfe_valkey")
+
+_FIRST_RECONNECT_DELAY = 0.05
+_MAX_RECONNECT_DELAY = 2.0
+_CONFIRM_TIMEOUT = 5.0
+
+
+class ValkeyLifecycleHub:
+    """A ``LifecycleHub`` that ``PUBLISH``-es each event as JSON on ``{prefix}:lifecycle``.
+
+    ``start`` subscribes to the channel and runs a task that hands each event to the callbacks registered
+    with ``subscribe``, one event at a time, so events reach callbacks in the order the server received them.
+    Events of this host come back through the server like everyone else's, so each callback sees each event
+    once. After a connection loss the task resubscribes with backoff; events published meanwhile are missed
+    (pub/sub keeps no history).
+
+    Args:
+        url: ``redis://``, ``rediss://`` (TLS), ``valkey://`` or ``valkeys://`` (TLS), with optional user,
+            password and database number. Providers given the same URL in one process share a client.
+        prefix: Key prefix; hubs with the same prefix on the same server see each other's events.
+        client: Use this redis-py client instead of one made from ``url`` (it is not closed by ``stop``).
+        retry_timeout: Seconds ``publish`` and ``start`` keep retrying while the server is unreachable before
+            raising ``ProviderError``.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "wfe",
+        client: Redis | None = None,
+        retry_timeout: float = 10.0,
+    ) -> None:
+        self._handle = ClientHandle(url, client)
+        self._channel = f"{prefix}:lifecycle"
+        self._retry_timeout = retry_timeout
+        self._callbacks: list[LifecycleCallback] = []
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> ValkeyLifecycleHub:
+        """Build from a URL; ``?prefix=...&retry_timeout=...`` work as query options."""
+        return cls(url, **from_url_options(url, options, ("prefix", "retry_timeout")))
+
+    @property
+    def channel(self) -> str:
+        """The pub/sub channel events travel on."""
+        return self._channel
+
+    async def start(self) -> None:
+        """Subscribe and begin delivering. Idempotent; events published after it returns are delivered.
+
+        Raises:
+            ProviderError: the server could not be reached within ``retry_timeout``.
+        """
+        if self._reader is not None:
+            return
+        client = self._handle.acquire()
+        try:
+            self._pubsub = await call_with_retry(
+                lambda: self._subscribe(client),
+                what=f"subscribing to '{self._channel}'",
+                error=ProviderError,
+                retry_timeout=self._retry_timeout,
+            )
+        except ProviderError:
+            await self._handle.release()
+            raise
+        self._reader = asyncio.create_task(self._read(client), name=f"wfe-valkey lifecycle {self._channel}")
+
+    async def stop(self) -> None:
+        """Stop delivering and unsubscribe. Idempotent."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            # asyncio.wait does not raise the reader's CancelledError, but a cancellation of stop() itself
+            # still propagates.
+            await asyncio.wait([reader])
+        await self._close_pubsub()
+        await self._handle.release()
+
+    async def publish(self, event: LifecycleEvent) -> None:
+        """Send the event to every hub subscribed to the channel, this one included.
+
+        Raises:
+            ProviderError: the server could not be reached within ``retry_timeout``.
+        """
+        client = self._handle.acquire()
+        payload = event.model_dump_json()
+
+        async def send() -> Any:
+            return await client.publish(self._channel, payload)
+
+        await call_with_retry(
+            send, what=f"publishing {event.kind}", error=ProviderError, retry_timeout=self._retry_timeout
+        )
+
+    def subscribe(self, callback: LifecycleCallback) -> None:
+        """Register a sync or async callback; it receives events from the next one read on."""
+        self._callbacks.append(callback)
+
+    async def _subscribe(self, client: Redis) -> PubSub:
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self._channel)
+            # Wait for the server's confirmation so nothing published after start() returns is missed.
+            confirmation = await pubsub.get_message(ignore_subscribe_messages=False, timeout=_CONFIRM_TIMEOUT)
+            if confirmation is None or confirmation.get("type") != "subscribe":
+                raise redis_errors.TimeoutError(f"no confirmation of the subscription to '{self._channel}'")
+        except Exception:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            raise
+        return pubsub
+
+    async def _read(self, client: Redis) -> None:
+        delay = _FIRST_RECONNECT_DELAY
+        while True:
+            pubsub = self._pubsub
+            try:
+                if pubsub is None:
+                    pubsub = self._pubsub = await self._subscribe(client)
+                    logger.info("resubscribed to '%s'", self._channel)
+                    delay = _FIRST_RECONNECT_DELAY
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+            except Exception as exc:  # any failure: keep the subscription alive rather than end the task
+                logger.warning(
+                    "lost the subscription to '%s' (%s); reconnecting in %.2fs", self._channel, exc, delay
+                )
+                await self._close_pubsub()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_RECONNECT_DELAY)
+                continue
+            if message is not None and message.get("type") == "message":
+                await self._deliver(message["data"])
+
+    async def _deliver(self, raw: str | bytes) -> None:
+        try:
+            event = lifecycle_event_adapter.validate_json(raw)
+        except ValidationError:
+            logger.warning("ignoring a message on '%s' that is not a lifecycle event: %r", self._channel, raw)
+            return
+        for callback in list(self._callbacks):
+            try:
+                result = callback(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("lifecycle callback %r failed on %s", callback, event.kind)
+
+    async def _close_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is None:
+            return
+        try:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        except TRANSIENT_ERRORS:
+            logger.debug("closing a broken subscription to '%s'", self._channel, exc_info=True)
+

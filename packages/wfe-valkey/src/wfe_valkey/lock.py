@@ -1,0 +1,184 @@
+"""``ValkeyLock``: leases on named resources, with fencing tokens that survive a data loss of the server."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from wfe_core.errors import LockError
+from wfe_core.models import Lease
+from wfe_valkey._connection import ClientHandle
+from wfe_valkey._options import as_timedelta, from_url_options
+from wfe_valkey._retry import call_with_retry
+
+logger = logging.getLogger("wfe_valkey")
+
+# The fence is max(last fence + 1, server time in microseconds). The counter orders acquisitions within one
+# microsecond and survives clock steps backwards while it lives; the clock keeps fences growing after the
+# server lost its data (restart without persistence, flush), as long as its clock does not run backwards
+# across the loss. A retry of an acquisition whose reply was lost (same token) gets the same fence back.
+_ACQUIRE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  return redis.call('GET', KEYS[2])
+end
+if holder then
+  return false
+end
+local now = redis.call('TIME')
+local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+local fence = string.format('%.0f', math.max(last + 1, now_us))
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[2], fence, 'PX', ARGV[3])
+return fence
+"""
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Scripts:
+    acquire: AsyncScript
+    renew: AsyncScript
+    release: AsyncScript
+
+
+def _millis(ttl: timedelta) -> int:
+    ms = int(ttl.total_seconds() * 1000)
+    if ms <= 0:
+        raise ValueError(f"lease ttl must be positive, got {ttl}")
+    return ms
+
+
+class ValkeyLock:
+    """A ``LockProvider`` on Valkey or Redis: ``SET {prefix}:lock:{resource} token NX PX ttl``.
+
+    Renewal and release are token-checked Lua scripts, so a host whose lease lapsed can neither extend nor
+    release the next owner's lease. Each acquisition gets a fence from ``{prefix}:fence:{resource}`` (see
+    ``_ACQUIRE``), kept ``fence_retention`` after the last acquisition or renewal.
+
+    Args:
+        url: ``redis://``, ``rediss://`` (TLS), ``valkey://`` or ``valkeys://`` (TLS), with optional user,
+            password and database number. Providers given the same URL in one process share a client.
+        prefix: Key prefix, so several deployments can share one server.
+        client: Use this redis-py client instead of one made from ``url`` (it is not closed by ``stop``).
+        retry_timeout: Seconds to keep retrying while the server is unreachable before raising ``LockError``.
+        fence_retention: How long a resource's fence counter outlives its last lease.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "wfe",
+        client: Redis | None = None,
+        retry_timeout: float = 10.0,
+        fence_retention: timedelta | float = timedelta(days=1),
+    ) -> None:
+        self._handle = ClientHandle(url, client)
+        self._prefix = prefix
+        self._retry_timeout = retry_timeout
+        self._fence_retention_ms = _millis(as_timedelta(fence_retention))
+        self._scripts: _Scripts | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> ValkeyLock:
+        """Build from a URL; ``?prefix=...&retry_timeout=...&fence_retention=...`` work as query options."""
+        return cls(url, **from_url_options(url, options, ("prefix", "retry_timeout", "fence_retention")))
+
+    async def start(self) -> None:
+        """Take the (possibly shared) client. Idempotent; the connection itself opens on first use."""
+        self._lua()
+
+    async def stop(self) -> None:
+        """Give the client back. Idempotent; held leases stay until they lapse."""
+        self._scripts = None
+        await self._handle.release()
+
+    async def acquire(self, resource: str, ttl: timedelta) -> Lease | None:
+        """Take the resource for ``ttl``, or return None when anyone (this object too) holds it."""
+        acquire_script = self._lua().acquire
+        token = uuid.uuid4().hex
+        ttl_ms = _millis(ttl)
+        keys = self._keys(resource)
+        args: list[str | int] = [token, ttl_ms, max(self._fence_retention_ms, ttl_ms)]
+
+        async def run() -> Any:
+            return await acquire_script(keys=keys, args=args)
+
+        fence = await call_with_retry(
+            run, what=f"acquiring lock '{resource}'", error=LockError, retry_timeout=self._retry_timeout
+        )
+        if fence is None:
+            return None
+        return Lease(resource=resource, token=token, fence=int(fence))
+
+    async def renew(self, lease: Lease, ttl: timedelta) -> Lease | None:
+        """Extend the lease to ``ttl`` from now; None when it was lost or the server cannot confirm it."""
+        renew_script = self._lua().renew
+        ttl_ms = _millis(ttl)
+        keys = self._keys(lease.resource)
+        args: list[str | int] = [lease.token, ttl_ms, max(self._fence_retention_ms, ttl_ms)]
+
+        async def run() -> Any:
+            return await renew_script(keys=keys, args=args)
+
+        try:
+            renewed = await call_with_retry(
+                run,
+                what=f"renewing lock '{lease.resource}'",
+                error=LockError,
+                retry_timeout=min(self._retry_timeout, ttl.total_seconds() / 2),
+            )
+        except LockError:
+            logger.warning(
+                "could not renew lock '%s'; treating the lease as lost", lease.resource, exc_info=True
+            )
+            return None
+        return lease if renewed == 1 else None
+
+    async def release(self, lease: Lease) -> None:
+        """Delete the lock key if this lease still holds it. Idempotent."""
+        release_script = self._lua().release
+        keys = self._keys(lease.resource)
+
+        async def run() -> Any:
+            return await release_script(keys=keys, args=[lease.token])
+
+        await call_with_retry(
+            run, what=f"releasing lock '{lease.resource}'", error=LockError, retry_timeout=self._retry_timeout
+        )
+
+    def _lua(self) -> _Scripts:
+        client = self._handle.acquire()
+        if self._scripts is None:
+            self._scripts = _Scripts(
+                acquire=client.register_script(_ACQUIRE),
+                renew=client.register_script(_RENEW),
+                release=client.register_script(_RELEASE),
+            )
+        return self._scripts
+
+    def _keys(self, resource: str) -> list[str]:
+        return [f"{self._prefix}:lock:{resource}", f"{self._prefix}:fence:{resource}"]

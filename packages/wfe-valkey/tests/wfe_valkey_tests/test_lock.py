@@ -1,0 +1,118 @@
+"""ValkeyLock: the conformance suite plus fences across data loss and connection loss."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from wfe_core.errors import LockError
+from wfe_core.models import Lease
+from wfe_core.testing import LockSuite
+from wfe_valkey import ValkeyLock
+from wfe_valkey_tests.server_keys import delete_keys
+
+pytestmark = pytest.mark.valkey
+
+
+class TestValkeyLockConformance(LockSuite):
+    @pytest.fixture
+    async def lock(self, valkey_url: str, prefix: str) -> AsyncIterator[ValkeyLock]:
+        provider = ValkeyLock.from_url(valkey_url, prefix=prefix)
+        await provider.start()
+        yield provider
+        await provider.stop()
+
+
+@pytest.fixture
+async def lock(valkey_url: str, prefix: str) -> AsyncIterator[ValkeyLock]:
+    provider = ValkeyLock.from_url(valkey_url, prefix=prefix)
+    await provider.start()
+    yield provider
+    await provider.stop()
+
+
+async def test_lock_key_holds_the_token_and_expires_with_the_ttl(
+    lock: ValkeyLock, admin: Redis, prefix: str
+) -> None:
+    lease = await lock.acquire("wf-1", timedelta(seconds=5))
+    assert lease is not None
+    assert await admin.get(f"{prefix}:lock:wf-1") == lease.token
+    assert 0 < await admin.pttl(f"{prefix}:lock:wf-1") <= 5000
+
+
+async def test_fence_keeps_growing_after_the_server_lost_all_keys(
+    lock: ValkeyLock, admin: Redis, prefix: str
+) -> None:
+    before = await lock.acquire("wf-1", timedelta(seconds=30))
+    assert before is not None
+    assert await delete_keys(admin, prefix) == 2  # the lock and its fence counter: as after a FLUSHDB
+    after = await lock.acquire("wf-1", timedelta(seconds=30))
+    assert after is not None
+    assert after.fence > before.fence
+
+
+async def test_fences_grow_across_rapid_acquisitions(lock: ValkeyLock) -> None:
+    fences = []
+    for _ in range(50):
+        lease = await lock.acquire("hot", timedelta(seconds=30))
+        assert lease is not None
+        fences.append(lease.fence)
+        await lock.release(lease)
+    assert fences == sorted(set(fences))
+
+
+async def test_fence_counter_outlives_the_lease(lock: ValkeyLock, admin: Redis, prefix: str) -> None:
+    lease = await lock.acquire("wf-1", timedelta(seconds=30))
+    assert lease is not None
+    await lock.release(lease)
+    assert await admin.get(f"{prefix}:fence:wf-1") == str(lease.fence)
+    assert await admin.pttl(f"{prefix}:fence:wf-1") > 30_000
+
+
+async def test_locks_under_different_prefixes_do_not_meet(valkey_url: str, prefix: str) -> None:
+    first = ValkeyLock.from_url(valkey_url, prefix=prefix)
+    second = ValkeyLock.from_url(f"{valkey_url}?prefix={prefix}:other")
+    try:
+        assert await first.acquire("shared-name", timedelta(seconds=30)) is not None
+        assert await second.acquire("shared-name", timedelta(seconds=30)) is not None
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_two_providers_on_one_url_exclude_each_other(valkey_url: str, prefix: str) -> None:
+    first = ValkeyLock.from_url(valkey_url, prefix=prefix)
+    second = ValkeyLock.from_url(valkey_url, prefix=prefix)
+    await first.start()
+    await second.start()
+    try:
+        lease = await first.acquire("wf-1", timedelta(seconds=30))
+        assert lease is not None
+        assert await second.acquire("wf-1", timedelta(seconds=30)) is None
+        await second.release(lease)  # a lease is the token, not the object that took it
+        assert await first.acquire("wf-1", timedelta(seconds=30)) is not None
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_acquire_raises_lock_error_when_the_server_stays_away(prefix: str) -> None:
+    lock = ValkeyLock.from_url("redis://127.0.0.1:1/0", prefix=prefix, retry_timeout=0.3)
+    await lock.start()
+    try:
+        with pytest.raises(LockError, match="unreachable") as raised:
+            await lock.acquire("wf-1", timedelta(seconds=30))
+        assert raised.value.__cause__ is not None
+    finally:
+        await lock.stop()
+
+
+async def test_renew_returns_none_when_the_server_stays_away(prefix: str) -> None:
+    lock = ValkeyLock.from_url("redis://127.0.0.1:1/0", prefix=prefix, retry_timeout=0.3)
+    try:
+        assert await lock.renew(Lease("wf-1", "token", 1), timedelta(seconds=30)) is None
+    finally:
+        await lock.stop()
