@@ -96,7 +96,12 @@ class OpenSearchIndex:
                 options["ca_certs"] = ca_certs
         options.update(client_options)
         client = AsyncOpenSearch(**options)
-        return cls(client, index=index or settings.index or DEFAULT_INDEX, refresh=refresh, owns_client=True)
+        return cls(
+            client,
+            index=index if index is not None else settings.index or DEFAULT_INDEX,
+            refresh=refresh,
+            owns_client=True,
+        )
 
     @property
     def client(self) -> AsyncOpenSearch:
