@@ -18,6 +18,14 @@ class StepType(Protocol):
     The step bodies it creates store their results as a dict in ``self.outputs`` before returning
     ``ExecutionResult.next()``; the compiler shallow-merges ``outputs`` into the workflow data when the step
     proceeds. ``config`` is the step's ``config:`` mapping after interpolation.
+
+    Optional extensions the loader uses when present:
+
+    - ``config_model``: a pydantic model class (``extra="forbid"``) for ``config``. The loader validates the
+      config against it first, so wrong types and unknown keys are reported at their ``file:line:column``
+      with "did you mean ...?" suggestions.
+    - ``requires_config``: ``False`` when the type works without a ``config:`` section (default ``True``:
+      a missing section is reported as "<Type> step 'x' must have a 'config' section").
     """
 
     name: str

@@ -1,0 +1,171 @@
+"""Parsing YAML text into plain Python values that remember where each node came from.
+
+Mappings become :class:`LocatedDict` and sequences :class:`LocatedList`: ordinary ``dict``/``list``
+objects that also hold the 1-based line and column of themselves, of each key and of each value, so every
+later error can point at ``file:line:column``. Merge keys (``<<: *anchor``), anchors and aliases behave as in
+YAML 1.1; dates stay strings (workflow data is JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from wfe_yaml.errors import YamlParseError
+
+# The C parser is much faster; the constructor (where marks are recorded) is Python in both cases.
+if TYPE_CHECKING:
+    from yaml import SafeLoader as _BaseLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A 1-based position in a source file."""
+
+    line: int
+    column: int
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class LocatedDict(dict[Any, Any]):
+    """A mapping that knows its own position and those of its keys and values."""
+
+    mark: Mark
+    key_marks: dict[Any, Mark]
+    value_marks: dict[Any, Mark]
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__()
+        self.mark = mark
+        self.key_marks = {}
+        self.value_marks = {}
+
+
+class LocatedList(list[Any]):
+    """A sequence that knows its own position and those of its items."""
+
+    mark: Mark
+    item_marks: list[Mark]
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__()
+        self.mark = mark
+        self.item_marks = []
+
+
+class _LocatingLoader(_BaseLoader):
+    """A safe loader whose mappings and sequences record their marks."""
+
+    def construct_located_map(self, node: yaml.MappingNode) -> Iterator[LocatedDict]:
+        data = LocatedDict(_mark(node))
+        yield data
+        seen: dict[Any, Mark] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = key_node.value
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key '{key}' (first at line {seen[key].line})",
+                        key_node.start_mark,
+                    )
+                seen[key] = _mark(key_node)
+        self.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=False)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "found an unhashable key",
+                    key_node.start_mark,
+                ) from None
+            data[key] = self.construct_object(value_node, deep=False)
+            data.key_marks[key] = _mark(key_node)
+            data.value_marks[key] = _mark(value_node)
+
+    def construct_located_seq(self, node: yaml.SequenceNode) -> Iterator[LocatedList]:
+        data = LocatedList(_mark(node))
+        yield data
+        for child in node.value:
+            data.append(self.construct_object(child, deep=False))
+            data.item_marks.append(_mark(child))
+
+    def construct_timestamp_as_text(self, node: yaml.ScalarNode) -> str:
+        return str(node.value)
+
+
+_LocatingLoader.add_constructor("tag:yaml.org,2002:map", _LocatingLoader.construct_located_map)
+_LocatingLoader.add_constructor("tag:yaml.org,2002:seq", _LocatingLoader.construct_located_seq)
+_LocatingLoader.add_constructor("tag:yaml.org,2002:timestamp", _LocatingLoader.construct_timestamp_as_text)
+
+
+def parse_yaml(text: str, *, source: str = "<string>") -> Any:
+    """The single document in ``text`` as located Python values (None for an empty document).
+
+    Raises:
+        YamlParseError: the text is not valid YAML, holds several documents, or repeats a key in a mapping.
+    """
+    loader = _LocatingLoader(text)
+    try:
+        if not loader.check_node():
+            return None
+        node = loader.get_node()
+        if loader.check_node():
+            extra = loader.get_node()
+            where = None if extra is None else _mark(extra)
+            raise YamlParseError(
+                "YAML parse error: expected a single document, found several (split them into files, or "
+                "list the workflows under 'workflows:')",
+                path=source,
+                line=None if where is None else where.line,
+                column=None if where is None else where.column,
+            )
+        return None if node is None else loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
+        raise YamlParseError(
+            f"YAML parse error: {problem}",
+            path=source,
+            line=None if mark is None else mark.line + 1,
+            column=None if mark is None else mark.column + 1,
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise YamlParseError(f"YAML parse error: {exc}", path=source) from exc
+    except RecursionError as exc:
+        raise YamlParseError("YAML parse error: the document is nested too deeply", path=source) from exc
+    finally:
+        loader.dispose()
+
+
+def locate(root: Any, loc: Sequence[Any], *, key: bool = False) -> Mark | None:
+    """The position of the node at ``loc`` (keys and indices from ``root``), or of its deepest parent.
+
+    With ``key=True`` and a mapping key at the end of ``loc``, the position of the key rather than its value.
+    """
+    node = root
+    best: Mark | None = getattr(root, "mark", None)
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(node, LocatedDict) and part in node:
+            marks = node.key_marks if (key and last) else node.value_marks
+            best = marks.get(part, best)
+            node = node[part]
+        elif isinstance(node, LocatedList) and isinstance(part, int) and 0 <= part < len(node):
+            best = node.item_marks[part]
+            node = node[part]
+        else:
+            break
+    return best

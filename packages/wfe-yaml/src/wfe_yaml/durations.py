@@ -1,0 +1,36 @@
+"""Durations in YAML: ``500ms``, ``30s``, ``5m``, ``1h`` (decimals allowed); a bare number is milliseconds."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1}
+
+
+def parse_duration_ms(value: object) -> int:
+    """The duration in whole milliseconds.
+
+    Raises:
+        ValueError: not a duration; the message lists the accepted forms.
+    """
+    if isinstance(value, bool):
+        raise ValueError(
+            f"invalid duration {value!r}: use e.g. 500ms, 30s, 5m, 1h or a number of milliseconds"
+        )
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"invalid duration {value!r}: must not be negative")
+        return int(value)
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(
+            f"invalid duration {value!r}: use e.g. 500ms, 30s, 5m, 1h or a number of milliseconds"
+        )
+    return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+
+
+def parse_duration(value: object) -> timedelta:
+    """Like :func:`parse_duration_ms`, as a ``timedelta``."""
+    return timedelta(milliseconds=parse_duration_ms(value))

@@ -1,0 +1,119 @@
+"""The errors of the YAML frontend.
+
+Every error derives from :class:`YamlError` (itself a ``wfe_core.errors.WfeError``) and carries the file
+(``path``), 1-based ``line`` and ``column`` of the offending node, formatting as
+``file:line:column: message``::
+
+    YamlError
+    ├── YamlIOError                 a file (or an include) could not be read
+    ├── YamlParseError              not valid YAML
+    ├── YamlInterpolationError      a ``((var))`` / ``${{ var }}`` names a missing config value
+    ├── YamlValidationError         the document breaks the format (unknown keys, wrong types, rules)
+    │   └── UnknownStepTypeError    no installed plugin provides the ``type:``
+    ├── StepTypeUnavailableError    the plugin providing the type could not be imported (names the install)
+    └── YamlCompilationError        the workflow could not be turned into a definition
+"""
+
+from __future__ import annotations
+
+from wfe_core.errors import WfeError
+
+
+class YamlError(WfeError):
+    """Root of the YAML frontend's errors; ``str()`` reads ``file:line:column: message``."""
+
+    def __init__(
+        self, message: str, *, path: str = "<string>", line: int | None = None, column: int | None = None
+    ) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.column = column
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.message}"
+
+
+class YamlIOError(YamlError):
+    """A workflow file or one of its includes could not be read."""
+
+
+class YamlParseError(YamlError):
+    """The text is not valid YAML (or uses a construct the format forbids, such as a duplicate key)."""
+
+
+class YamlInterpolationError(YamlError):
+    """An interpolation placeholder names a variable missing from the config."""
+
+    def __init__(
+        self, variable: str, *, path: str = "<string>", line: int | None = None, column: int | None = None
+    ) -> None:
+        self.variable = variable
+        super().__init__(
+            f"Interpolation error: unresolved variable '{variable}' (pass it in the config, e.g. "
+            f"--var {variable}=...)",
+            path=path,
+            line=line,
+            column=column,
+        )
+
+
+class YamlValidationError(YamlError):
+    """The document does not follow the workflow format."""
+
+
+class UnknownStepTypeError(YamlValidationError):
+    """No installed plugin provides the step's ``type:``."""
+
+    def __init__(
+        self,
+        step_type: str,
+        available: list[str],
+        *,
+        step_name: str,
+        path: str = "<string>",
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.step_type = step_type
+        self.available = available
+        self.step_name = step_name
+        super().__init__(
+            f"Unknown step type: '{step_type}' (step '{step_name}'). Available types: "
+            f"{', '.join(available) or 'none'}. A plugin can provide it by registering an entry point named "
+            f"'{step_type}' in the 'wfe.steps' group",
+            path=path,
+            line=line,
+            column=column,
+        )
+
+
+class StepTypeUnavailableError(YamlError):
+    """The plugin that provides a step type is installed but cannot be imported."""
+
+    def __init__(
+        self,
+        step_type: str,
+        reason: str,
+        install: str | None,
+        *,
+        path: str = "<string>",
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.step_type = step_type
+        self.install = install
+        hint = f': pip install "{install}"' if install else ""
+        super().__init__(
+            f"step type '{step_type}' is unavailable ({reason}){hint}", path=path, line=line, column=column
+        )
+
+
+class YamlCompilationError(YamlError):
+    """A valid workflow could not be compiled into a definition."""

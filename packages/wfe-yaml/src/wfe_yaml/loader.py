@@ -1,0 +1,232 @@
+"""Loading workflow files: parse, interpolate, validate, compile. The function names mirror the Rust API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from wfe_yaml.compiler import CompiledWorkflow, compile_workflow
+from wfe_yaml.document import LocatedDict, parse_yaml
+from wfe_yaml.errors import YamlError, YamlIOError, YamlParseError, YamlValidationError
+from wfe_yaml.interpolation import interpolate
+from wfe_yaml.schema import WorkflowSpec
+from wfe_yaml.validation import (
+    Loc,
+    Located,
+    find_reference_cycle,
+    pydantic_error,
+    suggest,
+    validate_across,
+    validate_workflow,
+    workflow_references,
+)
+
+Config = Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedWorkflow:
+    """A validated workflow spec with where it came from."""
+
+    spec: WorkflowSpec
+    loc: Loc
+    located: Located
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedFile:
+    workflows: list[ParsedWorkflow]
+    includes: list[tuple[str, Loc]]
+    located: Located
+
+
+def _parse_file(text: str, config: Config, source: str) -> _ParsedFile:
+    try:
+        return _parse_file_unguarded(text, config, source)
+    except RecursionError as exc:  # recursive aliases (``&a [*a]``) or absurd nesting
+        raise YamlParseError(
+            "YAML parse error: the document is recursive or nested too deeply", path=source
+        ) from exc
+
+
+def _parse_file_unguarded(text: str, config: Config, source: str) -> _ParsedFile:
+    raw = interpolate(parse_yaml(text, source=source), config or {}, source=source)
+    located = Located(raw, source)
+    if not isinstance(raw, LocatedDict):
+        raise located.error("a workflow file must be a mapping with a 'workflow:' or a 'workflows:' key", ())
+    has_one, has_many = "workflow" in raw, "workflows" in raw
+    if has_one and has_many:
+        raise located.error(
+            "Cannot specify both 'workflow' and 'workflows' in the same file", ("workflows",), key=True
+        )
+    if not has_one and not has_many:
+        hint = ""
+        for key in raw:
+            hint = hint or suggest(str(key), ["workflow", "workflows"])
+        raise located.error(f"Must specify either 'workflow' or 'workflows'{hint}", ())
+    entries: list[tuple[Any, Loc]]
+    if has_one:
+        entries = [(raw["workflow"], ("workflow",))]
+    else:
+        items = raw["workflows"]
+        if not isinstance(items, list):
+            raise located.error("'workflows' must be a list of workflows", ("workflows",))
+        if not items:
+            raise located.error("workflows list is empty", ("workflows",))
+        entries = [(item, ("workflows", index)) for index, item in enumerate(items)]
+
+    includes: list[tuple[str, Loc]] = []
+    include = raw.get("include", [])
+    if not isinstance(include, list) or not all(isinstance(item, str) for item in include):
+        raise located.error("'include' must be a list of file paths", ("include",))
+    includes = [(item, ("include", index)) for index, item in enumerate(include)]
+
+    workflows: list[ParsedWorkflow] = []
+    for value, loc in entries:
+        try:
+            spec = WorkflowSpec.model_validate(value)
+        except pydantic.ValidationError as exc:
+            raise pydantic_error(exc, WorkflowSpec, located, loc) from None
+        validate_workflow(spec, located, loc)
+        workflows.append(ParsedWorkflow(spec, loc, located))
+    validate_across([(w.spec, w.loc) for w in workflows], located)
+    return _ParsedFile(workflows, includes, located)
+
+
+def parse_workflows(text: str, config: Config = None, *, source: str = "<string>") -> list[ParsedWorkflow]:
+    """Parse, interpolate and validate every workflow in ``text`` without compiling them.
+
+    Raises:
+        YamlError: the first problem, located at ``source:line:column``.
+    """
+    return _parse_file(text, config, source).workflows
+
+
+def load_workflow_from_str(
+    text: str, config: Config = None, *, source: str = "<string>"
+) -> list[CompiledWorkflow]:
+    """Every workflow in ``text``, validated and compiled, in file order.
+
+    Args:
+        text: a YAML document with ``workflow:`` or ``workflows:``.
+        config: the values ``((path))`` and ``${{ path }}`` placeholders resolve against.
+        source: the file name used in error messages.
+
+    Raises:
+        YamlError: the first problem, located at ``source:line:column``.
+    """
+    return [
+        compile_workflow(w.spec, located=w.located, loc=w.loc)
+        for w in parse_workflows(text, config, source=source)
+    ]
+
+
+def load_single_workflow_from_str(
+    text: str, config: Config = None, *, source: str = "<string>"
+) -> CompiledWorkflow:
+    """The one workflow in ``text``.
+
+    Raises:
+        YamlValidationError: "Expected single workflow, got N" when the text holds several.
+        YamlError: any other problem.
+    """
+    compiled = load_workflow_from_str(text, config, source=source)
+    if len(compiled) != 1:
+        raise YamlValidationError(
+            f"Expected single workflow, got {len(compiled)}: use load_workflows() for files with several",
+            path=source,
+            line=1,
+            column=1,
+        )
+    return compiled[0]
+
+
+def _read(path: Path, *, what: str = "Workflow file") -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise YamlIOError(f"IO error: {what} not found: {path}", path=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise YamlIOError(f"IO error: cannot read {path}: {exc}", path=str(path)) from exc
+
+
+def load_workflow(path: str | os.PathLike[str], config: Config = None) -> CompiledWorkflow:
+    """The one workflow in the file at ``path`` (use :func:`load_workflows` for several)."""
+    file = Path(path)
+    return load_single_workflow_from_str(_read(file), config, source=str(file))
+
+
+def load_workflows(path: str | os.PathLike[str], config: Config = None) -> list[CompiledWorkflow]:
+    """Every workflow in the file at ``path``, in file order."""
+    file = Path(path)
+    return load_workflow_from_str(_read(file), config, source=str(file))
+
+
+def load_workflow_with_includes(
+    path: str | os.PathLike[str], config: Config = None
+) -> list[CompiledWorkflow]:
+    """The workflows of the file at ``path`` followed by those of its ``include:`` files (recursively).
+
+    Include paths are relative to the including file. A workflow id already loaded wins over an included one
+    with the same id (so the including file overrides its includes).
+
+    Raises:
+        YamlIOError: an include is missing ("Include file not found: ...").
+        YamlValidationError: "Circular include detected: '<path>'" for include cycles, or a reference cycle
+            across the files.
+        YamlError: any problem inside one of the files.
+    """
+    collected: dict[str, ParsedWorkflow] = {}
+    _collect(Path(path), config, collected, stack=[], origin=None)
+    merged = list(collected.values())
+    cycle = find_reference_cycle({p.spec.id: workflow_references(p.spec) for p in merged})
+    if cycle is not None:
+        first = collected[cycle[0]]
+        raise first.located.error(
+            f"Circular workflow reference detected: {' -> '.join(cycle)}", first.loc + ("id",)
+        )
+    return [compile_workflow(p.spec, located=p.located, loc=p.loc) for p in merged]
+
+
+def _collect(
+    path: Path,
+    config: Config,
+    collected: dict[str, ParsedWorkflow],
+    *,
+    stack: list[Path],
+    origin: tuple[Located, Loc] | None,
+) -> None:
+    canonical = path.resolve()
+    if canonical in stack:
+        message = f"Circular include detected: '{path}'"
+        if origin is not None:
+            raise origin[0].error(message, origin[1])
+        raise YamlValidationError(message, path=str(path))
+    if not canonical.is_file() and origin is not None:
+        error = origin[0].error(f"IO error: Include file not found: {path}", origin[1])
+        raise YamlIOError(error.message, path=error.path, line=error.line, column=error.column)
+    parsed = _parse_file(_read(path), config, str(path))
+    for workflow in parsed.workflows:
+        collected.setdefault(workflow.spec.id, workflow)
+    stack.append(canonical)
+    for include, loc in parsed.includes:
+        _collect(path.parent / include, config, collected, stack=stack, origin=(parsed.located, loc))
+    stack.pop()
+
+
+__all__ = [
+    "CompiledWorkflow",
+    "ParsedWorkflow",
+    "YamlError",
+    "load_single_workflow_from_str",
+    "load_workflow",
+    "load_workflow_from_str",
+    "load_workflow_with_includes",
+    "load_workflows",
+    "parse_workflows",
+]

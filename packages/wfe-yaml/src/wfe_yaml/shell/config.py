@@ -1,0 +1,83 @@
+"""The ``config:`` of a shell step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from wfe_yaml.durations import parse_duration_ms
+from wfe_yaml.schema import Duration
+
+DEFAULT_OUTPUT_LIMIT = 1024 * 1024
+
+
+class ShellConfig(BaseModel):
+    """Configuration of a ``type: shell`` step. Exactly one of ``run``, ``file`` or ``script``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run: str | None = Field(None, description="The command, run as `<shell> -c <run>`.")
+    file: str | None = Field(
+        None, description="A script file run as `<shell> <file>` (relative to working_dir)."
+    )
+    script: str | None = Field(None, description="Same as run (a multi-line script).")
+    shell: str = Field("sh", description="The shell program (sh, bash, /bin/zsh, ...).")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment variables, applied last (they override data)."
+    )
+    working_dir: str | None = Field(None, description="Directory the command runs in (default: the host's).")
+    timeout: Duration | None = Field(
+        None, description="Kill the command's process group after this long (SIGTERM, then SIGKILL)."
+    )
+    output_limit: int = Field(
+        DEFAULT_OUTPUT_LIMIT,
+        gt=0,
+        description="Bytes of stdout and of stderr kept in the results (default 1 MiB each).",
+    )
+    kill_grace: Duration = Field(
+        "2s", description="Wait between SIGTERM and SIGKILL on timeout or cancellation."
+    )
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_values_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: (
+                    "true"
+                    if v is True
+                    else "false"
+                    if v is False
+                    else ""
+                    if v is None
+                    else str(v)
+                    if isinstance(v, (int, float))
+                    else v
+                )
+                for k, v in value.items()
+            }
+        return value
+
+    @field_validator("timeout", "kill_grace")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if value is not None:
+            parse_duration_ms(value)
+        return value
+
+    @property
+    def timeout_ms(self) -> int | None:
+        return None if self.timeout is None else parse_duration_ms(self.timeout)
+
+    @property
+    def kill_grace_seconds(self) -> float:
+        return parse_duration_ms(self.kill_grace) / 1000
+
+    def argv(self) -> list[str]:
+        """The command line: ``[shell, "-c", run]`` or ``[shell, file]``."""
+        if self.file is not None:
+            return [self.shell, self.file]
+        command = self.run if self.run is not None else self.script
+        assert command is not None
+        return [self.shell, "-c", command]

@@ -1,0 +1,165 @@
+"""The shell step type and the step body that runs one command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from wfe_core.models import ExecutionResult
+from wfe_core.step import StepBody, StepExecutionContext
+from wfe_yaml.shell.capture import StreamCapture
+from wfe_yaml.shell.config import ShellConfig
+from wfe_yaml.shell.environment import build_environment
+from wfe_yaml.shell.errors import ShellCancelledError, ShellCommandError, ShellTimeoutError
+from wfe_yaml.shell.outputs import parse_directive, parse_output_file
+from wfe_yaml.shell.process import kill_group
+
+# After the command exits, how long its output pipes may stay open (held by background children) before the
+# rest of its process group is killed so the step can finish.
+PIPE_CLOSE_GRACE = 2.0
+
+
+def workflow_data(data: Any) -> dict[str, Any]:
+    """The workflow data as a plain JSON-like dict (pydantic models dumped in JSON mode)."""
+    if isinstance(data, BaseModel):
+        dumped = data.model_dump(mode="json")
+        return dumped if isinstance(dumped, dict) else {}
+    if isinstance(data, Mapping):
+        return dict(data)
+    return {}
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as file:
+        return file.read()
+
+
+class ShellStep(StepBody):
+    """Runs one shell command; ``outputs`` holds its results after a successful run."""
+
+    def __init__(self, config: ShellConfig, *, step_name: str, workflow_id: str = "") -> None:
+        self.config = config
+        self.step_name = step_name
+        self.workflow_id = workflow_id
+        self.outputs: dict[str, Any] = {}
+
+    async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
+        config = self.config
+        data = workflow_data(ctx.data)
+        directives: dict[str, Any] = {}
+
+        def on_stdout(line: str) -> None:
+            parsed = parse_directive(line)
+            if parsed is not None:
+                directives[parsed[0]] = parsed[1]
+            ctx.log(line, stream="stdout")
+
+        stdout = StreamCapture(config.output_limit, on_stdout)
+        stderr = StreamCapture(config.output_limit, lambda line: ctx.log(line, stream="stderr"))
+        workdir = tempfile.mkdtemp(prefix="wfe-shell-")
+        try:
+            output_file = os.path.join(workdir, "output")
+            os.close(os.open(output_file, os.O_CREAT | os.O_WRONLY, 0o600))
+            env = build_environment(os.environ, data, config.env, output_file=output_file)
+            exit_code = await self._execute(ctx, env, stdout, stderr)
+            file_outputs = parse_output_file(await asyncio.to_thread(_read_text, output_file))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if exit_code != 0:
+            raise ShellCommandError(exit_code, stdout.tail_text(), stderr.tail_text())
+        results: dict[str, Any] = {**directives, **file_outputs}
+        results[f"{self.step_name}.stdout"] = stdout.text()
+        results[f"{self.step_name}.stderr"] = stderr.text()
+        if stdout.truncated:
+            results[f"{self.step_name}.stdout_truncated"] = True
+        if stderr.truncated:
+            results[f"{self.step_name}.stderr_truncated"] = True
+        self.outputs = results
+        return ExecutionResult.next()
+
+    async def _execute(
+        self, ctx: StepExecutionContext, env: dict[str, str], stdout: StreamCapture, stderr: StreamCapture
+    ) -> int:
+        config = self.config
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *config.argv(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                cwd=config.working_dir,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ShellCommandError(
+                -1 if exc.errno is None else 127, "", f"Failed to spawn shell command: {exc}"
+            ) from exc
+        assert process.stdout is not None and process.stderr is not None
+        readers = asyncio.gather(stdout.drain(process.stdout), stderr.drain(process.stderr))
+        run = asyncio.ensure_future(self._wait(process, readers))
+        cancelled = asyncio.ensure_future(ctx.cancellation.wait())
+        timeout = None if config.timeout_ms is None else config.timeout_ms / 1000
+        try:
+            done, _ = await asyncio.wait(
+                {run, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        except asyncio.CancelledError:
+            await self._stop(process, run)
+            raise
+        finally:
+            cancelled.cancel()
+        if run in done:
+            return run.result()
+        await self._stop(process, run)
+        if cancelled in done:
+            raise ShellCancelledError("Shell command cancelled: its process group was killed")
+        assert config.timeout_ms is not None
+        raise ShellTimeoutError(config.timeout_ms, stdout.tail_text(), stderr.tail_text())
+
+    async def _wait(self, process: asyncio.subprocess.Process, readers: asyncio.Future[Any]) -> int:
+        code = await process.wait()
+        try:
+            await asyncio.wait_for(asyncio.shield(readers), PIPE_CLOSE_GRACE)
+        except TimeoutError:
+            await kill_group(process, self.config.kill_grace_seconds)
+            # Processes that left the group may still hold the pipes; output after this point is dropped.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(readers, PIPE_CLOSE_GRACE)
+        return code
+
+    async def _stop(self, process: asyncio.subprocess.Process, run: asyncio.Future[int]) -> None:
+        await asyncio.shield(kill_group(process, self.config.kill_grace_seconds))
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(run, 2 * PIPE_CLOSE_GRACE + self.config.kill_grace_seconds)
+
+
+class ShellStepType:
+    """The ``shell`` step type (entry point ``wfe.steps: shell``)."""
+
+    name = "shell"
+    config_model = ShellConfig
+    requires_config = True
+
+    def validate(self, config: Mapping[str, Any], *, step_name: str) -> list[str]:
+        given = [key for key in ("run", "file", "script") if config.get(key) is not None]
+        if not given:
+            return [f"Shell step '{step_name}' must have 'config.run' or 'config.file'"]
+        if len(given) > 1:
+            return [
+                f"Shell step '{step_name}' must have only one of 'config.run', 'config.file' and "
+                f"'config.script' (found {', '.join(given)})"
+            ]
+        return []
+
+    def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> ShellStep:
+        return ShellStep(
+            ShellConfig.model_validate(dict(config)), step_name=step_name, workflow_id=workflow_id
+        )

@@ -1,0 +1,464 @@
+"""Validation of parsed workflow files, in the order of the Rust implementation.
+
+Per workflow: non-empty steps; each step (recursively through parallel children and hooks) for
+duplicate names, ``type``/``parallel`` and its type's config; error behaviours; ``when`` conditions and
+declared outputs. Then across the file: duplicate workflow ids and cycles of ``type: workflow`` references.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel
+
+from wfe_yaml.document import Mark, locate
+from wfe_yaml.errors import StepTypeUnavailableError, UnknownStepTypeError, YamlValidationError
+from wfe_yaml.schema import Condition, StepSpec, WorkflowSpec
+from wfe_yaml.step_types import StepTypeImportError, available_step_types, is_available, load_step_type
+from wfe_yaml.value_types import TypeStringError, ValueType, parse_type
+
+ERROR_BEHAVIOR_TYPES = ("retry", "suspend", "terminate", "compensate")
+HOOK_KEYS = ("on_failure", "on_success", "ensure")
+Loc = tuple[str | int, ...]
+
+
+class Located:
+    """Builds errors pointing into one parsed document."""
+
+    def __init__(self, root: Any, source: str) -> None:
+        self.root = root
+        self.source = source
+
+    def mark(self, loc: Sequence[Any], *, key: bool = False) -> Mark | None:
+        return locate(self.root, loc, key=key)
+
+    def error(self, message: str, loc: Sequence[Any], *, key: bool = False) -> YamlValidationError:
+        mark = self.mark(loc, key=key)
+        return YamlValidationError(
+            message,
+            path=self.source,
+            line=None if mark is None else mark.line,
+            column=None if mark is None else mark.column,
+        )
+
+
+def suggest(name: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+    close = difflib.get_close_matches(str(name), list(choices), n=2, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, dict, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            found = _inner_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | None:
+    """The model class whose fields are at ``loc`` below ``model`` (integer and mapping-key parts skipped)."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return None
+        by_alias = {info.alias or name: info for name, info in current.model_fields.items()}
+        info = by_alias.get(str(part)) if isinstance(part, str) else None
+        if info is None:
+            continue  # a list index or a mapping key: stay on the container's item model
+        current = _inner_model(info.annotation)
+    return current
+
+
+def _step_context(root: Any, loc: Sequence[Any]) -> str:
+    """``step 'x': `` for the innermost step that ``loc`` points into, else an empty string."""
+    node = root
+    name: str | None = None
+    previous: Any = None
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            break
+        is_step_slot = previous in HOOK_KEYS or (isinstance(part, int) and previous in ("steps", "parallel"))
+        if is_step_slot and isinstance(node, Mapping) and isinstance(node.get("name"), str):
+            name = node["name"]
+        previous = part
+    return f"step '{name}': " if name else ""
+
+
+def pydantic_error(
+    exc: pydantic.ValidationError, model: type[BaseModel], located: Located, prefix: Loc = ()
+) -> YamlValidationError:
+    """The first of ``exc``'s errors (in document order) as a located :class:`YamlValidationError`."""
+
+    def position(err: Any) -> tuple[int, int]:
+        mark = located.mark(prefix + tuple(err["loc"]), key=err["type"] == "extra_forbidden")
+        return (mark.line, mark.column) if mark else (0, 0)
+
+    err = min(exc.errors(), key=position)
+    loc = tuple(err["loc"])
+    context = _step_context(located.root, prefix + loc)
+    if err["type"] == "extra_forbidden":
+        owner = _model_at(model, loc[:-1])
+        choices = _field_names(owner) if owner is not None else []
+        message = f"{context}unknown field '{loc[-1]}'{suggest(str(loc[-1]), choices)}"
+        return located.error(message, prefix + loc, key=True)
+    where = ".".join(str(p) for p in loc)
+    if err["type"] == "missing":
+        return located.error(f"{context}missing required field '{where}'", prefix + loc)
+    return located.error(f"{context}'{where}': {err['msg']}", prefix + loc)
+
+
+def check_extra_keys(
+    extra: Mapping[str, Any] | None, allowed: Sequence[str], located: Located, prefix: Loc, what: str
+) -> None:
+    """Refuse extra keys that do not start with ``_`` (those hold template anchors)."""
+    for key in extra or {}:
+        if not str(key).startswith("_"):
+            raise located.error(
+                f"{what}: unknown field '{key}'{suggest(str(key), allowed)}"
+                " (keys starting with '_' are free for templates)",
+                prefix + (key,),
+                key=True,
+            )
+
+
+def iter_steps(steps: Sequence[StepSpec], loc: Loc) -> Iterator[tuple[StepSpec, Loc]]:
+    """Every step with its location, depth first: parallel children and hooks after their parent."""
+    for index, step in enumerate(steps):
+        yield from _iter_step(step, loc + (index,))
+
+
+def _iter_step(step: StepSpec, loc: Loc) -> Iterator[tuple[StepSpec, Loc]]:
+    yield step, loc
+    if step.parallel is not None:
+        yield from iter_steps(step.parallel, loc + ("parallel",))
+    for key, hook in step.hooks():
+        yield from _iter_step(hook, loc + (key,))
+
+
+def _type_label(step_type: str) -> str:
+    return {"js": "Deno"}.get(step_type, step_type[:1].upper() + step_type[1:])
+
+
+def _validate_step_type(step: StepSpec, loc: Loc, located: Located, workflow_id: str) -> None:
+    step_type = step.type
+    assert step_type is not None
+    if not is_available(step_type):
+        mark = located.mark(loc + ("type",))
+        raise UnknownStepTypeError(
+            step_type,
+            available_step_types(),
+            step_name=step.name,
+            path=located.source,
+            line=mark.line if mark else None,
+            column=mark.column if mark else None,
+        )
+    try:
+        provider = load_step_type(step_type)
+    except StepTypeImportError as exc:
+        mark = located.mark(loc + ("type",))
+        raise StepTypeUnavailableError(
+            step_type,
+            exc.reason,
+            exc.install,
+            path=located.source,
+            line=mark.line if mark else None,
+            column=mark.column if mark else None,
+        ) from exc
+    if step.config is None:
+        if getattr(provider, "requires_config", True):
+            raise located.error(
+                f"{_type_label(step_type)} step '{step.name}' must have a 'config' section", loc
+            )
+        config: Mapping[str, Any] = {}
+    else:
+        config = step.config
+    config_model = getattr(provider, "config_model", None)
+    if config_model is not None and step.config is not None:
+        try:
+            config_model.model_validate(config)
+        except pydantic.ValidationError as exc:
+            raise pydantic_error(exc, config_model, located, loc + ("config",)) from None
+    problems = provider.validate(config, step_name=step.name)
+    if problems:
+        raise located.error(problems[0], loc + ("config",) if step.config is not None else loc)
+
+
+def _validate_steps(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> None:
+    seen: set[str] = set()
+    for step, loc in iter_steps(spec.steps, wf_loc + ("steps",)):
+        if step.name in seen:
+            raise located.error(f"Duplicate step name: '{step.name}'", loc + ("name",))
+        seen.add(step.name)
+        if step.type is None and step.parallel is None:
+            raise located.error(f"Step '{step.name}' must have either 'type' + 'config' or 'parallel'", loc)
+        if step.type is not None and step.parallel is not None:
+            raise located.error(
+                f"Step '{step.name}' cannot have both 'type' and 'parallel'", loc + ("parallel",)
+            )
+        if step.parallel is not None and not step.parallel:
+            raise located.error(
+                f"Step '{step.name}': 'parallel' must list at least one step", loc + ("parallel",)
+            )
+        if step.type is not None:
+            _validate_step_type(step, loc, located, spec.id)
+
+
+def _validate_error_behaviors(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> None:
+    candidates: list[tuple[str | None, Loc]] = []
+    if spec.error_behavior is not None:
+        candidates.append((spec.error_behavior.type, wf_loc + ("error_behavior", "type")))
+    for step, loc in iter_steps(spec.steps, wf_loc + ("steps",)):
+        if step.error_behavior is not None:
+            candidates.append((step.error_behavior.type, loc + ("error_behavior", "type")))
+    for kind, loc in candidates:
+        if kind not in ERROR_BEHAVIOR_TYPES:
+            raise located.error(
+                f"Invalid error behavior type: '{kind}'. Must be retry, suspend, terminate, or compensate"
+                + suggest(str(kind), ERROR_BEHAVIOR_TYPES),
+                loc,
+            )
+
+
+def _parse_schema(fields: Mapping[str, str], located: Located, loc: Loc) -> dict[str, ValueType]:
+    parsed: dict[str, ValueType] = {}
+    for name, text in fields.items():
+        try:
+            parsed[name] = parse_type(text)
+        except TypeStringError as exc:
+            raise located.error(f"{loc[-1]} field '{name}': {exc}", loc + (name,)) from None
+    return parsed
+
+
+def produced_outputs(spec: WorkflowSpec) -> set[str]:
+    """Names listed in any step's ``outputs:``."""
+    return {ref.name for step, _ in iter_steps(spec.steps, ()) for ref in step.outputs}
+
+
+def _check_condition_shape(cond: Condition, located: Located, loc: Loc) -> None:
+    if cond.field is not None:
+        ops = cond.operators
+        if not ops:
+            raise located.error(
+                f"Comparison on field '{cond.field}' must specify an operator (equals, gt, etc.)", loc
+            )
+        if len(ops) > 1:
+            raise located.error(
+                f"Comparison on field '{cond.field}' must specify exactly one operator, found {len(ops)}", loc
+            )
+        if cond.combinators:
+            raise located.error(
+                f"Comparison on field '{cond.field}' cannot also use '{cond.combinators[0]}'", loc
+            )
+        return
+    if cond.operators:
+        raise located.error(f"Condition uses '{cond.operators[0]}' without a 'field'", loc)
+    combinators = cond.combinators
+    if not combinators:
+        raise located.error(
+            "Condition combinator must have at least one of: all, any, none, one_of, not "
+            "(or 'field' with an operator)",
+            loc,
+        )
+    if len(combinators) > 1:
+        raise located.error(
+            "Condition combinator must have exactly one of: all, any, none, one_of, not; "
+            f"found {', '.join(combinators)}",
+            loc,
+        )
+    for key, children in (
+        ("all", cond.all_),
+        ("any", cond.any_),
+        ("none", cond.none_),
+        ("one_of", cond.one_of),
+    ):
+        for index, child in enumerate(children or []):
+            _check_condition_shape(child, located, loc + (key, index))
+    if cond.not_ is not None:
+        _check_condition_shape(cond.not_, located, loc + ("not",))
+
+
+def _iter_comparisons(cond: Condition, loc: Loc) -> Iterator[tuple[Condition, Loc]]:
+    if cond.field is not None:
+        yield cond, loc
+    for key, children in (
+        ("all", cond.all_),
+        ("any", cond.any_),
+        ("none", cond.none_),
+        ("one_of", cond.one_of),
+    ):
+        for index, child in enumerate(children or []):
+            yield from _iter_comparisons(child, loc + (key, index))
+    if cond.not_ is not None:
+        yield from _iter_comparisons(cond.not_, loc + ("not",))
+
+
+def _check_comparison_types(
+    cond: Condition,
+    inputs: Mapping[str, ValueType],
+    outputs: Mapping[str, ValueType],
+    produced: set[str],
+    located: Located,
+    loc: Loc,
+) -> None:
+    assert cond.field is not None
+    path = cond.field.removeprefix(".")
+    segments = path.split(".") if path else []
+    field_loc = loc + ("field",)
+    if len(segments) < 2:
+        raise located.error(
+            f"Condition field path '{cond.field}' must have at least two segments "
+            "(e.g. '.inputs.name' or '.outputs.name')",
+            field_loc,
+        )
+    root, name = segments[0], segments[1]
+    if root not in ("inputs", "outputs"):
+        raise located.error(
+            f"Condition field path '{cond.field}' must start with 'inputs' or 'outputs', got '{root}'",
+            field_loc,
+        )
+    value_type: ValueType | None
+    if root == "inputs":
+        if name not in inputs:
+            raise located.error(
+                f"Condition references unknown input field '{name}'. Available inputs: "
+                f"[{', '.join(sorted(inputs))}]{suggest(name, list(inputs))}",
+                field_loc,
+            )
+        value_type = inputs[name]
+    else:
+        if name not in outputs and name not in produced:
+            known = sorted(set(outputs) | produced)
+            raise located.error(
+                f"Condition references unknown output field '{name}'. Available outputs: "
+                f"[{', '.join(known)}]{suggest(name, known)}",
+                field_loc,
+            )
+        value_type = outputs.get(name)
+    if value_type is None or len(segments) > 2:
+        return  # the type of a step-produced output or of a nested value is not known at load time
+    op = cond.operators[0]
+    if op in ("gt", "gte", "lt", "lte") and not value_type.is_numeric:
+        raise located.error(
+            f"Condition on '{cond.field}' uses gt/gte/lt/lte, which need a number/integer "
+            f"field, but it is {value_type}",
+            loc + (op,),
+        )
+    if op == "contains" and not value_type.supports_contains:
+        raise located.error(
+            f"Condition on '{cond.field}' uses contains, which needs a string/list field, "
+            f"but it is {value_type}",
+            loc + (op,),
+        )
+    if op in ("is_null", "is_not_null") and not value_type.is_nullable:
+        raise located.error(
+            f"Condition on '{cond.field}' uses {op}, which needs an optional field (T?) or "
+            f"any, but it is {value_type}",
+            loc + (op,),
+        )
+
+
+def _validate_conditions(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> None:
+    inputs = _parse_schema(spec.inputs, located, wf_loc + ("inputs",))
+    outputs = _parse_schema(spec.outputs, located, wf_loc + ("outputs",))
+    typed = bool(spec.inputs or spec.outputs)
+    produced = produced_outputs(spec)
+    for step, loc in iter_steps(spec.steps, wf_loc + ("steps",)):
+        if step.when is None:
+            continue
+        _check_condition_shape(step.when, located, loc + ("when",))
+        if typed:
+            for cond, cond_loc in _iter_comparisons(step.when, loc + ("when",)):
+                _check_comparison_types(cond, inputs, outputs, produced, located, cond_loc)
+    for name in spec.outputs:
+        if name not in produced:
+            raise located.error(
+                f"Declared output '{name}' is never produced by any step. List it in a step's 'outputs:' "
+                "or remove it from the workflow's 'outputs:'",
+                wf_loc + ("outputs", name),
+                key=True,
+            )
+
+
+def validate_workflow(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> None:
+    """Check one workflow in the Rust order; raises the first problem as a located error."""
+    check_extra_keys(spec.model_extra, _field_names(WorkflowSpec), located, wf_loc, f"workflow '{spec.id}'")
+    if not spec.steps:
+        raise located.error("Workflow must have at least one step", wf_loc + ("steps",))
+    _validate_steps(spec, located, wf_loc)
+    _validate_error_behaviors(spec, located, wf_loc)
+    _validate_conditions(spec, located, wf_loc)
+
+
+def workflow_references(spec: WorkflowSpec) -> list[str]:
+    """Ids of the workflows that ``type: workflow`` steps (anywhere in ``spec``) start."""
+    refs: list[str] = []
+    for step, _ in iter_steps(spec.steps, ()):
+        if (
+            step.type == "workflow"
+            and step.config is not None
+            and isinstance(step.config.get("workflow"), str)
+        ):
+            refs.append(step.config["workflow"])
+    return refs
+
+
+def validate_across(specs: Sequence[tuple[WorkflowSpec, Loc]], located: Located) -> None:
+    """Duplicate ids and reference cycles among the workflows of one file."""
+    seen: set[str] = set()
+    for spec, loc in specs:
+        if spec.id in seen:
+            raise located.error(f"Duplicate workflow ID: '{spec.id}'", loc + ("id",))
+        seen.add(spec.id)
+    cycle = find_reference_cycle({spec.id: workflow_references(spec) for spec, _ in specs})
+    if cycle is not None:
+        where = {spec.id: loc for spec, loc in specs}
+        raise located.error(
+            f"Circular workflow reference detected: {' -> '.join(cycle)}", where[cycle[0]] + ("id",)
+        )
+
+
+def find_reference_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """A cycle (``[a, b, a]``) in the ``type: workflow`` reference graph, or None. Ids outside ``graph``
+    (workflows defined elsewhere) end a path."""
+    done: set[str] = set()
+
+    def visit(node: str, stack: list[str]) -> list[str] | None:
+        if node in stack:
+            return stack[stack.index(node) :] + [node]
+        if node in done or node not in graph:
+            return None
+        stack.append(node)
+        for ref in graph[node]:
+            found = visit(ref, stack)
+            if found is not None:
+                return found
+        stack.pop()
+        done.add(node)
+        return None
+
+    for node in graph:
+        found = visit(node, [])
+        if found is not None:
+            return found
+    return None
