@@ -71,6 +71,7 @@ class PoolHandle:
         min_size: int = 1,
         max_size: int = 10,
         prepare_threshold: int | None = 5,
+        timeout: float = 30.0,
     ) -> None:
         if (url is None) == (pool is None):
             raise ValueError("give exactly one of url or pool")
@@ -79,6 +80,7 @@ class PoolHandle:
         self._min_size = min_size
         self._max_size = max_size
         self._prepare_threshold = prepare_threshold
+        self._timeout = timeout
         self._key: tuple[str, int] | None = None
         self._entry: _Entry | None = None
         self._external_entry = _Entry(pool) if pool is not None else None
@@ -117,6 +119,7 @@ class PoolHandle:
                     # A server restart leaves every idle connection dead: checking on checkout discards them
                     # instead of failing one call per stale connection.
                     check=AsyncConnectionPool.check_connection,
+                    timeout=self._timeout,
                     open=False,
                     name="wfe",
                 )

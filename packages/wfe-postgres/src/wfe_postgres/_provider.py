@@ -45,6 +45,7 @@ class PostgresProvider:
         min_pool_size: int = 1,
         max_pool_size: int = 10,
         prepare_threshold: int | None = 5,
+        pool_timeout: float = 30.0,
         **options: Any,
     ) -> Self:
         """A provider on ``url`` (``postgresql://user:password@host:port/db``).
@@ -70,6 +71,7 @@ class PostgresProvider:
             min_size=min_pool_size,
             max_size=max_pool_size,
             prepare_threshold=prepare_threshold,
+            timeout=pool_timeout,
         )
         return cls(
             pool,
