@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from wfe_core.clock import SystemClock
 from wfe_core.models import ExecutionPointer, ExecutionResult, WorkflowInstance
@@ -22,6 +22,9 @@ class StepBody:
     Inputs are plain attributes, set by the builder's ``.input(attr, fn)`` mappings before each run; outputs are
     read from attributes by ``.output(...)`` mappings after a run that proceeds. Returning None means ``next()``.
     """
+
+    run_in_thread: ClassVar[bool] = True
+    """Whether a plain (non-async) ``run`` is moved to a worker thread; built-in steps that never block say no."""
 
     def run(self, ctx: StepExecutionContext) -> ExecutionResult | None | Awaitable[ExecutionResult | None]:
         return ExecutionResult.next()

@@ -78,6 +78,13 @@ class WorkflowInstance(BaseModel):
                 return p
         raise KeyError(pointer_id)
 
+    def is_branch_complete(self, pointer_id: str) -> bool:
+        """True when every pointer running inside container pointer ``pointer_id`` has ended."""
+        for p in self.execution_pointers:
+            if p.end_time is None and pointer_id in p.scope:
+                return False
+        return True
+
     def data_json(self) -> Any:
         """The data as plain JSON-able values (a pydantic model is dumped)."""
         return to_jsonable(self.data)

@@ -1,0 +1,192 @@
+"""WorkflowExecutor: one pass over an instance (SPEC §3), running the runnable steps concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from wfe_core.definition import WorkflowDefinition, WorkflowStep
+from wfe_core.executor.cancellation import process_cancellations
+from wfe_core.executor.error_handler import handle_step_exception
+from wfe_core.executor.pass_state import PassState
+from wfe_core.executor.result_processor import process_result
+from wfe_core.executor.scheduling import determine_next_execution
+from wfe_core.models import (
+    ExecutionError,
+    ExecutionPointer,
+    ExecutionResult,
+    PointerStatus,
+    StepStarted,
+    WorkflowInstance,
+    WorkflowStatus,
+)
+from wfe_core.protocols import Clock
+from wfe_core.step import CancellationSignal, LogSink, StepBody, StepExecutionContext
+
+StepResult = ExecutionResult | None
+StepCall = Callable[[], Awaitable[StepResult]]
+StepMiddleware = Callable[[StepExecutionContext, StepBody, StepCall], Awaitable[StepResult]]
+"""``async def middleware(ctx, body, next_) -> result``: wraps each step run; call ``await next_()`` to run it."""
+
+UNKNOWN_STEP_RETRY = timedelta(seconds=60)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    pointer: ExecutionPointer
+    step: WorkflowStep
+    body: StepBody
+    ctx: StepExecutionContext
+
+
+class WorkflowExecutor:
+    """Advances instances one pass at a time. Holds no per-instance state; safe to share."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        step_middleware: Sequence[StepMiddleware] = (),
+        log_sink: LogSink | None = None,
+        services: Any = None,
+    ) -> None:
+        self.clock = clock
+        self.step_middleware = list(step_middleware)
+        self.log_sink = log_sink
+        self.services = services
+
+    async def execute(
+        self,
+        instance: WorkflowInstance,
+        definition: WorkflowDefinition,
+        *,
+        cancellation: CancellationSignal | None = None,
+    ) -> PassState:
+        """Run one pass: every active pointer that is not sleeping into the future runs (concurrently); results
+        are applied one at a time in pointer order; then ``next_execution`` and completion are computed.
+        Pointers created by this pass run in the next one."""
+        now = self.clock.now()
+        state = PassState(instance, definition, now)
+        runnable = [
+            p for p in instance.execution_pointers if p.active and (p.sleep_until is None or p.sleep_until <= now)
+        ]
+        process_cancellations(state)
+        signal = cancellation or CancellationSignal()
+
+        prepared: list[_Prepared] = []
+        for pointer in runnable:
+            if not pointer.active or instance.status is not WorkflowStatus.RUNNABLE:
+                continue
+            item = self._prepare(state, pointer, signal)
+            if item is not None:
+                prepared.append(item)
+
+        if len(prepared) == 1:
+            outcomes: list[StepResult | BaseException] = [await self._guarded(prepared[0])]
+        elif prepared:
+            outcomes = list(await asyncio.gather(*(self._guarded(p) for p in prepared)))
+        else:
+            outcomes = []
+
+        for item, outcome in zip(prepared, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                handle_step_exception(state, item.pointer, item.step, outcome)
+            else:
+                self._apply(state, item, outcome if outcome is not None else ExecutionResult.next())
+            process_cancellations(state)
+
+        determine_next_execution(state)
+        return state
+
+    def _prepare(self, state: PassState, pointer: ExecutionPointer, signal: CancellationSignal) -> _Prepared | None:
+        instance = state.instance
+        step = state.definition.find_step(pointer.step_id)
+        if step is None:
+            state.errors.append(
+                ExecutionError(
+                    workflow_id=instance.id,
+                    execution_pointer_id=pointer.id,
+                    error_time=state.now,
+                    message=f"step {pointer.step_id} not found in {instance.workflow_definition_id} "
+                    f"v{instance.version}",
+                )
+            )
+            pointer.sleep_until = state.now + UNKNOWN_STEP_RETRY
+            state.touch(pointer)
+            return None
+        state.touch(pointer)
+        if pointer.status is not PointerStatus.RUNNING:
+            pointer.status = PointerStatus.RUNNING
+            state.emit(StepStarted, **state.step_fields(pointer))
+        if pointer.start_time is None:
+            pointer.start_time = state.now
+        ctx = StepExecutionContext(
+            workflow=instance,
+            step=step,
+            pointer=pointer,
+            definition=state.definition,
+            item=pointer.context_item,
+            cancellation=signal,
+            log_sink=self.log_sink,
+            clock=self.clock,
+            services=self.services,
+        )
+        try:
+            body = step.create_body()
+            for assign in step.inputs:
+                assign(body, instance.data, ctx)
+        except Exception as exc:
+            handle_step_exception(state, pointer, step, exc)
+            return None
+        return _Prepared(pointer, step, body, ctx)
+
+    async def _guarded(self, item: _Prepared) -> StepResult | BaseException:
+        try:
+            return await self._invoke(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return exc
+
+    async def _invoke(self, item: _Prepared) -> StepResult:
+        body, ctx = item.body, item.ctx
+
+        async def call_body() -> StepResult:
+            run = body.run
+            if inspect.iscoroutinefunction(run):
+                result = await run(ctx)
+            elif type(body).run_in_thread:
+                result = await asyncio.to_thread(run, ctx)
+            else:
+                result = run(ctx)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None and not isinstance(result, ExecutionResult):
+                raise TypeError(f"step {item.step.name!r} returned {type(result).__name__}, not ExecutionResult")
+            return result
+
+        call: StepCall = call_body
+        for middleware in reversed(self.step_middleware):
+            call = _wrap(middleware, ctx, body, call)
+        return await call()
+
+    def _apply(self, state: PassState, item: _Prepared, result: ExecutionResult) -> None:
+        if result.proceed:
+            try:
+                for apply_output in item.step.outputs:
+                    apply_output(item.body, item.ctx)
+            except Exception as exc:
+                handle_step_exception(state, item.pointer, item.step, exc)
+                return
+        process_result(state, item.pointer, item.step, result)
+
+
+def _wrap(middleware: StepMiddleware, ctx: StepExecutionContext, body: StepBody, inner: StepCall) -> StepCall:
+    async def call() -> StepResult:
+        return await middleware(ctx, body, inner)
+
+    return call

@@ -1,0 +1,111 @@
+"""What one pass accumulates: changed pointers, new subscriptions, errors and lifecycle events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from wfe_core.definition import WorkflowDefinition
+from wfe_core.models import (
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    LifecycleEventBase,
+    PointerStatus,
+    WorkflowInstance,
+)
+
+
+@dataclass
+class PassState:
+    """The mutable record of a pass; the host persists ``changed`` pointers and ``subscriptions`` afterwards."""
+
+    instance: WorkflowInstance
+    definition: WorkflowDefinition
+    now: datetime
+    changed: dict[str, ExecutionPointer] = field(default_factory=dict)
+    subscriptions: list[EventSubscription] = field(default_factory=list)
+    errors: list[ExecutionError] = field(default_factory=list)
+    events: list[LifecycleEventBase] = field(default_factory=list)
+    completed: bool = False
+    """True when this pass completed the workflow (naturally or through end_workflow)."""
+
+    def touch(self, pointer: ExecutionPointer) -> ExecutionPointer:
+        """Record that ``pointer`` changed and must be written."""
+        self.changed[pointer.id] = pointer
+        return pointer
+
+    def add_pointer(self, pointer: ExecutionPointer) -> ExecutionPointer:
+        self.instance.execution_pointers.append(pointer)
+        return self.touch(pointer)
+
+    def emit(self, event_type: type[LifecycleEventBase], **fields: Any) -> None:
+        i = self.instance
+        self.events.append(
+            event_type(
+                workflow_id=i.id,
+                definition_id=i.workflow_definition_id,
+                version=i.version,
+                reference=i.reference,
+                time=self.now,
+                **fields,
+            )
+        )
+
+    def step_fields(self, pointer: ExecutionPointer) -> dict[str, Any]:
+        return {"step_id": pointer.step_id, "pointer_id": pointer.id, "step_name": pointer.step_name}
+
+    def end_pointer(self, pointer: ExecutionPointer, status: PointerStatus) -> None:
+        pointer.active = False
+        pointer.status = status
+        pointer.sleep_until = None
+        if pointer.end_time is None:
+            pointer.end_time = self.now
+        self.touch(pointer)
+
+    # -- pointer factory -------------------------------------------------------------------------------
+
+    def next_pointer(self, after: ExecutionPointer, step_id: int, *, pending: ExecutionPointer | None = None) -> ExecutionPointer:
+        """A pointer for the step after ``after`` (same scope and item). With ``pending``, it waits, inactive,
+        until ``pending`` proceeds."""
+        pointer = ExecutionPointer(
+            step_id=step_id,
+            step_name=self.definition.step(step_id).name,
+            predecessor_id=pending.id if pending is not None else after.id,
+            scope=list(after.scope),
+            context_item=after.context_item,
+        )
+        if pending is not None:
+            pointer.active = False
+            pointer.status = PointerStatus.PENDING_PREDECESSOR
+        return self.add_pointer(pointer)
+
+    def child_pointer(self, parent: ExecutionPointer, step_id: int, item: Any) -> ExecutionPointer:
+        pointer = ExecutionPointer(
+            step_id=step_id,
+            step_name=self.definition.step(step_id).name,
+            predecessor_id=parent.id,
+            scope=[parent.id, *parent.scope],
+            context_item=item,
+        )
+        parent.children.append(pointer.id)
+        self.touch(parent)
+        return self.add_pointer(pointer)
+
+    def activate_successors(self, pointer: ExecutionPointer) -> None:
+        """Start the pointers that were waiting for ``pointer`` to proceed (compensation chains)."""
+        for p in self.instance.execution_pointers:
+            if p.status is PointerStatus.PENDING_PREDECESSOR and p.predecessor_id == pointer.id:
+                p.active = True
+                p.status = PointerStatus.PENDING
+                self.touch(p)
+
+    def open_scopes(self) -> set[str]:
+        """Ids of containers that still have a pointer running inside them."""
+        scopes: set[str] = set()
+        for p in self.instance.execution_pointers:
+            if p.end_time is None and p.scope:
+                scopes.update(p.scope)
+        return scopes
+

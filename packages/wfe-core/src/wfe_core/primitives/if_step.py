@@ -1,0 +1,22 @@
+"""If: runs its branch once when the condition holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from wfe_core.definition import call_flexible
+from wfe_core.models import ExecutionResult
+from wfe_core.primitives.container import CHILDREN_ACTIVE, ContainerStep
+from wfe_core.step import StepExecutionContext
+
+
+class If(ContainerStep):
+    def __init__(self, condition: Callable[..., Any]) -> None:
+        self.condition = condition
+
+    def run(self, ctx: StepExecutionContext) -> ExecutionResult:
+        started = isinstance(ctx.persistence_data, dict) and ctx.persistence_data.get(CHILDREN_ACTIVE)
+        if not started and not call_flexible(self.condition, ctx.data, ctx):
+            return ExecutionResult.next()
+        return self.start_or_wait(ctx)
