@@ -1,1 +1,24 @@
-"""wfe-sqlite."""
+"""wfe-sqlite: persistence, queue and lock for wfe on SQLite, the embedded single-node default.
+
+Open each with ``from_url("sqlite:///wfe.db")`` (or ``sqlite:////abs/path.db``, ``sqlite://:memory:``);
+providers opened on the same URL in one process share one :class:`SqliteDatabase` (one connection, one
+worker thread).
+"""
+
+from wfe_sqlite._database import DatabaseStats, SqliteDatabase
+from wfe_sqlite._lock import SqliteLock
+from wfe_sqlite._persistence import SqlitePersistence
+from wfe_sqlite._queue import SqliteQueue
+from wfe_sqlite._schema import SCHEMA_VERSION
+from wfe_sqlite._url import SqliteOptions, parse_sqlite_url
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DatabaseStats",
+    "SqliteDatabase",
+    "SqliteLock",
+    "SqliteOptions",
+    "SqlitePersistence",
+    "SqliteQueue",
+    "parse_sqlite_url",
+]

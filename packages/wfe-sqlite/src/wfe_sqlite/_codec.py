@@ -1,0 +1,46 @@
+"""How values are stored: times as integer microseconds since the epoch (UTC), structured values as JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pydantic_core
+
+from wfe_core.models import to_jsonable
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(value: datetime) -> int:
+    """Microseconds since the epoch; a naive datetime is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    # Integer arithmetic on the timedelta keeps every microsecond (a float timestamp would not).
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def to_micros_opt(value: datetime | None) -> int | None:
+    return None if value is None else to_micros(value)
+
+
+def from_micros(value: int) -> datetime:
+    """The timezone-aware UTC datetime for ``value`` microseconds since the epoch."""
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def from_micros_opt(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def dump_json(value: Any) -> str | None:
+    """JSON text for ``value`` (pydantic models, datetimes and UUIDs included); None stays SQL NULL."""
+    if value is None:
+        return None
+    return pydantic_core.to_json(to_jsonable(value)).decode()
+
+
+def load_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

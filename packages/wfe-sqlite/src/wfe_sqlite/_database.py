@@ -1,0 +1,310 @@
+"""One SQLite database driven by one worker thread, shared by every provider opened on the same URL.
+
+Why a dedicated thread: ``sqlite3`` calls block, and a connection must not be used from two threads at once.
+One thread per database owns the one connection; coroutines hand it jobs (plain functions of the connection)
+and await the result.
+
+Group commit: the worker takes every job that is waiting when it becomes free and runs them in **one**
+transaction, each job inside its own savepoint (a job that raises is rolled back alone), then commits once.
+While one commit waits for its fsync, new jobs pile up and share the next commit, so concurrent passes of many
+workflows cost one fsync per batch instead of one each. A job's result is delivered only after the commit that
+made it durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from wfe_sqlite._schema import migrate
+from wfe_sqlite._url import MEMORY, SqliteOptions
+from wfe_sqlite._wakeups import Wakeups
+
+T = TypeVar("T")
+
+Job = Callable[[sqlite3.Connection], T]
+
+
+@dataclass(slots=True)
+class _Task:
+    fn: Callable[[sqlite3.Connection], Any]
+    write: bool
+    standalone: bool
+    future: asyncio.Future[Any]
+    outcome: tuple[bool, Any] = field(default=(False, None))
+
+
+@dataclass(slots=True)
+class DatabaseStats:
+    """Counters for benchmarks and tests: how many jobs ran and how many transactions they needed."""
+
+    jobs: int = 0
+    transactions: int = 0
+    write_transactions: int = 0
+
+
+class SqliteDatabase:
+    """An open SQLite database: one connection, one worker thread, group commit.
+
+    Obtain one per path with :meth:`shared` (providers do this in ``from_url``) so that persistence, queue
+    and lock opened on the same URL in one process use one connection; ``:memory:`` then holds all three.
+    Each user calls :meth:`retain` and later :meth:`release`. When the last user releases a file database,
+    its connection closes (a later ``retain`` reopens it). An in-memory database keeps its data for as long as
+    this object is referenced (a stopped provider can start again and find its items), but a new
+    ``shared(":memory:")`` after the last release gets a fresh database.
+    """
+
+    _registry: ClassVar[dict[str, SqliteDatabase]] = {}
+    _registry_lock: ClassVar[threading.RLock] = threading.RLock()
+
+    def __init__(self, path: str, options: SqliteOptions | None = None, *, max_batch: int = 512) -> None:
+        self.path = path
+        self.options = options or SqliteOptions()
+        self.max_batch = max_batch
+        self.wakeups = Wakeups()
+        self.stats = DatabaseStats()
+        self._lock = threading.Lock()
+        self._users = 0
+        self._jobs: queue.SimpleQueue[_Task | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._registry_key: str | None = None
+
+    # -- sharing -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def shared(cls, path: str, options: SqliteOptions | None = None) -> SqliteDatabase:
+        """The open database for ``path`` in this process, or a new one; already retained for the caller.
+
+        When the database is already open, ``options`` of the first opener stay in force.
+        """
+        key = path if path == MEMORY else os.path.abspath(path)
+        with cls._registry_lock:
+            database = cls._registry.get(key)
+            if database is None:
+                database = cls(path, options)
+                database._registry_key = key
+                cls._registry[key] = database
+            database.retain()
+        return database
+
+    def retain(self) -> None:
+        """Count one more user; (re)start the worker thread if it is not running."""
+        with SqliteDatabase._registry_lock, self._lock:
+            self._users += 1
+            key = self._registry_key
+            if key is not None and self._users == 1:
+                SqliteDatabase._registry.setdefault(key, self)
+            if self._thread is None:
+                jobs: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+                worker = _Worker(self.path, self.options, self.max_batch, self.stats)
+                self._jobs = jobs
+                self._thread = threading.Thread(
+                    target=worker.work, args=(jobs,), name=f"wfe-sqlite:{self.path}", daemon=True
+                )
+                self._thread.start()
+                # The worker holds no reference to this object, so an unreferenced database (an in-memory
+                # one nobody released) is collected and its thread told to stop.
+                weakref.finalize(self, jobs.put, None)
+
+    async def release(self) -> None:
+        """Count one user less. The last release of a file database closes its connection after the jobs
+        already queued; an in-memory database stays open while this object lives."""
+        with SqliteDatabase._registry_lock, self._lock:
+            if self._users == 0:
+                return
+            self._users -= 1
+            if self._users > 0:
+                return
+            if self._registry_key is not None and SqliteDatabase._registry.get(self._registry_key) is self:
+                del SqliteDatabase._registry[self._registry_key]
+            if self.path == MEMORY:
+                return
+            thread, jobs = self._thread, self._jobs
+            self._thread = self._jobs = None
+            if jobs is not None:
+                jobs.put(None)
+        if thread is not None:
+            await asyncio.to_thread(thread.join)
+
+    @property
+    def is_open(self) -> bool:
+        """True while the worker thread runs (jobs can be submitted)."""
+        return self._thread is not None
+
+    # -- running jobs --------------------------------------------------------------------------------------
+
+    async def run(self, fn: Job[T], *, write: bool) -> T:
+        """Run ``fn(connection)`` in a transaction on the worker thread and return its result once committed.
+
+        ``write`` jobs take the write lock (``BEGIN IMMEDIATE``); read-only jobs must not write. ``sqlite3``
+        errors are raised as they are (providers wrap them); so is anything ``fn`` raises, after its changes
+        were rolled back.
+        """
+        return await self._submit(fn, write=write, standalone=False)
+
+    async def run_standalone(self, fn: Job[T]) -> T:
+        """Run ``fn`` alone in autocommit mode: it manages its own transaction (used for migrations)."""
+        return await self._submit(fn, write=True, standalone=True)
+
+    async def migrate(self) -> int:
+        """Apply pending schema migrations; return the version found. Idempotent and safe across processes."""
+        return await self.run_standalone(migrate)
+
+    async def _submit(self, fn: Job[T], *, write: bool, standalone: bool) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            if self._jobs is None:
+                raise sqlite3.ProgrammingError(
+                    f"the SQLite database {self.path!r} is closed: "
+                    "open the provider again (from_url) or call start()"
+                )
+            self._jobs.put(_Task(fn, write, standalone, future))
+        return await future
+
+
+class _Worker:
+    """The worker thread's side: owns the connection, runs batches of jobs, delivers results."""
+
+    def __init__(self, path: str, options: SqliteOptions, max_batch: int, stats: DatabaseStats) -> None:
+        self.path = path
+        self.options = options
+        self.max_batch = max_batch
+        self.stats = stats
+
+    def work(self, jobs: queue.SimpleQueue[_Task | None]) -> None:
+        connection: sqlite3.Connection | None = None
+        open_error: BaseException | None = None
+        try:
+            connection = self._connect()
+            migrate(connection)
+        except Exception as exc:
+            open_error = exc
+            if connection is not None:
+                connection.close()
+                connection = None
+        stopping = False
+        while not stopping:
+            first = jobs.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    task = jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if task is None:
+                    stopping = True
+                    break
+                batch.append(task)
+            if connection is None:
+                for task in batch:
+                    task.outcome = (False, open_error)
+                self._deliver(batch)
+                continue
+            self._run_batch(connection, batch)
+        if connection is not None:
+            connection.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: autocommit, so transactions are exactly the BEGIN/COMMIT issued here.
+        connection = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=self.options.busy_timeout
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(self.options.busy_timeout * 1000)}")
+        if self.path != MEMORY:
+            connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(f"PRAGMA synchronous = {self.options.synchronous}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        return connection
+
+    def _run_batch(self, connection: sqlite3.Connection, batch: list[_Task]) -> None:
+        # Standalone jobs (migrations) run alone, in order with the transactional jobs around them.
+        group: list[_Task] = []
+        for task in batch:
+            if task.standalone:
+                if group:
+                    self._run_transaction(connection, group)
+                    group = []
+                self._run_alone(connection, task)
+            else:
+                group.append(task)
+        if group:
+            self._run_transaction(connection, group)
+
+    def _run_alone(self, connection: sqlite3.Connection, task: _Task) -> None:
+        try:
+            task.outcome = (True, task.fn(connection))
+        except Exception as exc:
+            task.outcome = (False, exc)
+        self.stats.jobs += 1
+        self.stats.transactions += 1
+        self._deliver([task])
+
+    def _run_transaction(self, connection: sqlite3.Connection, tasks: list[_Task]) -> None:
+        write = any(task.write for task in tasks)
+        savepoints = len(tasks) > 1
+        try:
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                for task in tasks:
+                    self._run_task(connection, task, savepoints)
+                if savepoints or tasks[0].outcome[0]:
+                    connection.execute("COMMIT")
+                elif connection.in_transaction:
+                    connection.execute("ROLLBACK")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            # The transaction as a whole failed (lock timeout, disk full, I/O error): nothing of it was kept.
+            for task in tasks:
+                task.outcome = (False, exc)
+        self.stats.jobs += len(tasks)
+        self.stats.transactions += 1
+        self.stats.write_transactions += int(write)
+        self._deliver(tasks)
+
+    @staticmethod
+    def _run_task(connection: sqlite3.Connection, task: _Task, savepoint: bool) -> None:
+        if savepoint:
+            connection.execute("SAVEPOINT job")
+        try:
+            result = task.fn(connection)
+        except Exception as exc:
+            task.outcome = (False, exc)
+            if savepoint:
+                # Raises (and so fails the whole batch) only when the transaction itself is broken.
+                connection.execute("ROLLBACK TO job")
+                connection.execute("RELEASE job")
+            return
+        task.outcome = (True, result)
+        if savepoint:
+            connection.execute("RELEASE job")
+
+    @staticmethod
+    def _deliver(tasks: list[_Task]) -> None:
+        for task in tasks:
+            try:
+                task.future.get_loop().call_soon_threadsafe(_resolve, task.future, task.outcome)
+            except RuntimeError:
+                # The caller's event loop has closed; nobody is waiting for this result.
+                pass
+
+
+def _resolve(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if future.done():
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
