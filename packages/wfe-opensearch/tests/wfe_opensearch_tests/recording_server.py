@@ -74,7 +74,7 @@ class RecordingServer:
             return web.json_response({"acknowledged": True})
         if request.method == "PUT" and len(parts) == 3 and parts[1] == "_doc":
             created = parts[2] not in self.documents
-            self.documents[parts[2]] = body
+            self.documents[parts[2]] = dict(body or {})
             result = {"_index": self.aliases.get(parts[0], parts[0]), "_id": parts[2]}
             return web.json_response({**result, "result": "created" if created else "updated"}, status=201)
         if request.method in ("GET", "POST") and len(parts) == 2 and parts[1] == "_search":

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from wfe_core.errors import SearchError
-from wfe_core.models import DataFilter, StatusFilter, WorkflowStatus
+from wfe_core.models import DataFilter, SearchFilter, StatusFilter, WorkflowStatus
 from wfe_opensearch import MAPPING, SETTINGS, OpenSearchIndex, build_document, build_search_body
 
 from .recording_server import RecordingServer
@@ -127,7 +127,10 @@ async def test_search_sends_the_built_body_and_returns_a_page(
                 data=OrderData(order_id=n, customer="c", placed=make_instance().create_time),
             )
         )
-    filters = [StatusFilter(status=WorkflowStatus.RUNNABLE), DataFilter(path="order_id", gte=1)]
+    filters: list[SearchFilter] = [
+        StatusFilter(status=WorkflowStatus.RUNNABLE),
+        DataFilter(path="order_id", gte=1),
+    ]
     page = await index.search("ref1 c", skip=1, take=1, filters=filters)
     request = server.requests[-1]
     assert request.path == "/wfe-test/_search"
