@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wfe_core.testing.lock_suite import LockSuite
+    from wfe_core.testing.persistence_suite import PersistenceSuite
     from wfe_core.testing.queue_suite import QueueSuite
 
 _SUITES = {
     "LockSuite": "wfe_core.testing.lock_suite",
+    "PersistenceSuite": "wfe_core.testing.persistence_suite",
     "QueueSuite": "wfe_core.testing.queue_suite",
 }
 
-__all__ = ["LockSuite", "QueueSuite"]
+__all__ = ["LockSuite", "PersistenceSuite", "QueueSuite"]
 
 
 def __getattr__(name: str) -> Any:

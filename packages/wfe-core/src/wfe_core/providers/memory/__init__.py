@@ -4,6 +4,7 @@ Every class implements its protocol in ``wfe_core.protocols`` and accepts ``memo
 """
 
 from wfe_core.providers.memory.lock import MemoryLock
+from wfe_core.providers.memory.persistence import MemoryPersistence
 from wfe_core.providers.memory.queue import MemoryQueue
 
-__all__ = ["MemoryLock", "MemoryQueue"]
+__all__ = ["MemoryLock", "MemoryPersistence", "MemoryQueue"]
