@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -33,7 +33,10 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
             ours[key] = value
         else:
             kept.append((key, value))
-    return urlunsplit(parts._replace(query=urlencode(kept))), ours
+    if not ours:
+        return url, ours
+    # quote (not quote_plus): libpq reads "+" literally, so spaces must stay %20
+    return urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote))), ours
 
 
 @dataclass

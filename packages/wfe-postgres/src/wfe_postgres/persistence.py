@@ -601,7 +601,7 @@ class PostgresPersistence(PostgresProvider):
                     self._layout.q(
                         "SELECT workflow_id, execution_pointer_id, error_time, message"
                         " FROM {execution_errors}"
-                        " WHERE workflow_id = %s ORDER BY seq"
+                        " WHERE workflow_id = %s ORDER BY error_time, seq"
                     ),
                     (workflow_id,),
                 )

@@ -149,7 +149,8 @@ class PostgresQueue(PostgresProvider):
             async with self._pool.connection() as conn:
                 await conn.execute(
                     self._layout.q(
-                        "DELETE FROM {queue} WHERE receipt = %s AND queue = %s AND visible_at > clock_timestamp()"
+                        "DELETE FROM {queue}"
+                        " WHERE receipt = %s AND queue = %s AND visible_at > clock_timestamp()"
                     ),
                     (item.receipt, item.queue.value),
                 )

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from wfe_core.testing import LockSuite, QueueSuite
-from wfe_postgres import PostgresLock, PostgresQueue
+from wfe_core.testing import LockSuite, PersistenceSuite, QueueSuite
+from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
 
 pytestmark = pytest.mark.postgres
 
@@ -30,3 +30,12 @@ class TestPostgresQueue(QueueSuite):
         await provider.start()
         yield provider
         await provider.stop()
+
+
+class TestPostgresPersistence(PersistenceSuite):
+    @pytest.fixture
+    async def persistence(self, pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
+        provider = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="wfe_")
+        await provider.ensure_store_exists()
+        yield provider
+        await provider.close()
