@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic_core import to_jsonable_python
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
+from wfe_core.errors import SearchError
 from wfe_core.models import PointerStatus, WorkflowInstance
 from wfe_opensearch._data_fields import field_name, format_datetime, parse_iso_datetime, typed_value
 
@@ -33,7 +34,13 @@ def build_document(instance: WorkflowInstance) -> dict[str, Any]:
     ``data_date``); every string also goes to ``data_text`` for term search. ``data`` keeps the original JSON
     for results.
     """
-    data = to_jsonable_python(instance.data)
+    try:
+        data = to_jsonable_python(instance.data)
+    except PydanticSerializationError as exc:
+        raise SearchError(
+            f"data of workflow {instance.id} cannot be converted to JSON ({exc}): use JSON-able values or a "
+            "pydantic model as workflow data"
+        ) from exc
     typed: dict[str, dict[str, list[Any]]] = {
         "data_num": {},
         "data_str": {},

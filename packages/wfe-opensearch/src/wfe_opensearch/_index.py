@@ -121,6 +121,7 @@ class OpenSearchIndex:
     async def start(self) -> None:
         """Create the versioned index and its alias when the alias is missing. Idempotent, safe from many
         hosts at once."""
+        self._stopped = False
         with self._errors("start"):
             if await self._client.indices.exists_alias(name=self._alias):
                 return
@@ -139,7 +140,7 @@ class OpenSearchIndex:
                 await self._client.indices.put_alias(index=self.concrete_index, name=self._alias)
 
     async def stop(self) -> None:
-        """Close the client if this provider created it. Idempotent."""
+        """Close the client if this provider created it (a later :meth:`start` reopens it). Idempotent."""
         if self._stopped:
             return
         self._stopped = True

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
+from wfe_core.errors import SearchError
 from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowStatus
 from wfe_opensearch import MAPPING, build_document, data_type_of
 
@@ -148,3 +151,11 @@ def test_step_summaries_come_from_pointer_statuses(make_instance: MakeInstance) 
 def test_document_has_only_mapped_top_level_fields(make_instance: MakeInstance) -> None:
     document = build_document(make_instance(data={"k": "v"}))
     assert set(document) == set(MAPPING["properties"])
+
+
+def test_data_that_is_not_json_able_raises_search_error(make_instance: MakeInstance) -> None:
+    class Opaque:
+        pass
+
+    with pytest.raises(SearchError, match="cannot be converted to JSON"):
+        build_document(make_instance(data={"thing": Opaque()}))

@@ -208,3 +208,13 @@ async def test_stop_is_idempotent(server: RecordingServer) -> None:
     await provider.start()
     await provider.stop()
     await provider.stop()
+
+
+async def test_start_after_stop_reconnects(server: RecordingServer, make_instance: MakeInstance) -> None:
+    provider = OpenSearchIndex.from_url(server.url, max_retries=0)
+    await provider.start()
+    await provider.stop()
+    await provider.start()
+    await provider.index_workflow(make_instance())
+    await provider.stop()
+    assert len(server.documents) == 1
