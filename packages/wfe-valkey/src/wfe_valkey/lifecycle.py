@@ -122,7 +122,7 @@ class ValkeyLifecycleHub:
         self._callbacks.append(callback)
 
     async def _subscribe(self, client: Redis) -> PubSub:
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub = client.pubsub()
         try:
             await pubsub.subscribe(self._channel)
             # Wait for the server's confirmation so nothing published after start() returns is missed.
@@ -177,4 +177,3 @@ class ValkeyLifecycleHub:
             await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         except TRANSIENT_ERRORS:
             logger.debug("closing a broken subscription to '%s'", self._channel, exc_info=True)
-

@@ -32,4 +32,3 @@ async def prefix(admin: Redis) -> AsyncIterator[str]:
     value = f"wfe-test-{uuid.uuid4().hex}"
     yield value
     await delete_keys(admin, value)
-
