@@ -462,7 +462,7 @@ class SqlitePersistence:
         def load(conn: sqlite3.Connection) -> list[Any]:
             return conn.execute(
                 "SELECT workflow_id, execution_pointer_id, error_time, message FROM execution_errors "
-                "WHERE workflow_id = ? ORDER BY seq",
+                "WHERE workflow_id = ? ORDER BY error_time, seq",
                 (workflow_id,),
             ).fetchall()
 
