@@ -1,0 +1,189 @@
+"""The parent's side of what a script asks for: ``fetch``, ``readFile`` and module sources.
+
+Every request is checked against the step's permissions here, in the parent, and performed here too, so the
+worker process needs no network or file access of its own. HTTP uses the standard library in a thread (no
+environment proxies), and redirects are followed only to allowed hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+from http.client import HTTPMessage
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from wfe_yaml.js.config import JsPermissions
+from wfe_yaml.js.permissions import PermissionDenied, check_net, check_read, parse_http_url
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""Largest response body or file a script can read in one call."""
+
+_USER_AGENT = "wfe-js"
+
+
+class ModuleLoadError(Exception):
+    """A module listed in ``modules`` could not be loaded; the message says which and why."""
+
+
+class _RedirectGuard(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only when its target is allowed too."""
+
+    def __init__(self, allow: list[str]) -> None:
+        self._allow = allow
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        check_net(newurl, self._allow)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _http(
+    url: str,
+    method: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    allow: list[str],
+    timeout: float,
+) -> dict[str, Any]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _RedirectGuard(allow))
+    request = urllib.request.Request(url, data=body, method=method)
+    request.add_header("User-Agent", _USER_AGENT)
+    for name, value in headers:
+        request.add_header(name, value)
+    try:
+        response = opener.open(request, timeout=max(timeout, 0.001))
+    except urllib.error.HTTPError as exc:
+        # 4xx/5xx are answers, not failures: the script decides what they mean.
+        response = exc
+    with response:
+        payload = response.read(MAX_BODY_BYTES + 1)
+        if len(payload) > MAX_BODY_BYTES:
+            raise OSError(f"response body larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
+        final_url = response.geturl()
+        return {
+            "status": response.status,
+            "statusText": response.reason or "",
+            "url": final_url,
+            "redirected": final_url != url,
+            "headers": [[k.lower(), v] for k, v in response.headers.items()],
+            "body_b64": base64.b64encode(payload).decode(),
+        }
+
+
+def _error(message: str, name: str = "Error") -> str:
+    return json.dumps({"error": message, "name": name})
+
+
+class Gateway:
+    """Serves one run's requests under its permissions, within its deadline (a ``time.monotonic()`` value)."""
+
+    def __init__(self, permissions: JsPermissions, deadline: float) -> None:
+        self._permissions = permissions
+        self._deadline = deadline
+
+    def _remaining(self) -> float:
+        return self._deadline - time.monotonic()
+
+    async def handle(self, kind: str, payload: str) -> str:
+        """The JSON reply to one request from the script (an ``error`` member when it fails)."""
+        try:
+            request = json.loads(payload)
+        except ValueError:
+            return _error("malformed request")
+        if kind == "fetch":
+            return await self._fetch(request)
+        if kind == "readFile":
+            return await self._read_file(str(request.get("path", "")))
+        return _error(f"unknown request '{kind}'")
+
+    async def _fetch(self, request: dict[str, Any]) -> str:
+        url = str(request.get("url", ""))
+        method = str(request.get("method", "GET")).upper()
+        try:
+            check_net(url, self._permissions.net)
+        except PermissionDenied as exc:
+            return _error(str(exc), "PermissionDenied")
+        except ValueError as exc:
+            return _error(str(exc), "TypeError")
+        body: bytes | None = None
+        if "body_b64" in request:
+            body = base64.b64decode(request["body_b64"])
+        elif request.get("body") is not None:
+            body = str(request["body"]).encode()
+        headers = [(str(k), str(v)) for k, v in request.get("headers", [])]
+        try:
+            reply = await asyncio.to_thread(
+                _http, url, method, headers, body, self._permissions.net, self._remaining()
+            )
+        except PermissionDenied as exc:
+            return _error(str(exc), "PermissionDenied")
+        except ValueError as exc:
+            return _error(f"Fetch failed for '{url}': {exc}", "TypeError")
+        except (OSError, urllib.error.URLError) as exc:
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            return _error(f"Fetch failed for '{url}': {reason}", "TypeError")
+        return json.dumps(reply)
+
+    async def _read_file(self, path: str) -> str:
+        try:
+            real = check_read(path, self._permissions.read)
+        except PermissionDenied as exc:
+            return _error(str(exc), "PermissionDenied")
+        try:
+            data = await asyncio.to_thread(_read_bytes, real)
+        except OSError as exc:
+            return _error(f"Failed to read file '{path}': {exc.strerror or exc}")
+        return json.dumps({"body_b64": base64.b64encode(data).decode()})
+
+    async def load_modules(self, specifiers: list[str]) -> dict[str, str]:
+        """The source of each listed module, loaded under the step's ``net``/``read`` permissions.
+
+        ``npm:name@version`` means ``https://esm.sh/name@version``; ``http(s)://`` URLs need ``net``; file
+        paths and ``file://`` URLs need ``read``. Modules must be self-contained or import only other
+        listed ones.
+        """
+        return {spec: await self._load_module(spec) for spec in specifiers}
+
+    async def _load_module(self, spec: str) -> str:
+        location = f"https://esm.sh/{spec[4:]}" if spec.startswith("npm:") else spec
+        try:
+            if location.startswith(("http://", "https://")):
+                parse_http_url(location)
+                check_net(location, self._permissions.net)
+                reply = await asyncio.to_thread(
+                    _http, location, "GET", [], None, self._permissions.net, self._remaining()
+                )
+                if not 200 <= reply["status"] < 300:
+                    raise ModuleLoadError(f"Cannot load module '{spec}': HTTP {reply['status']}")
+                return base64.b64decode(reply["body_b64"]).decode()
+            path = (
+                urllib.request.url2pathname(urlsplit(location).path)
+                if location.startswith("file:")
+                else location
+            )
+            real = check_read(path, self._permissions.read)
+            return (await asyncio.to_thread(_read_bytes, real)).decode()
+        except ModuleLoadError:
+            raise
+        except (PermissionDenied, ValueError, OSError, urllib.error.URLError) as exc:
+            raise ModuleLoadError(f"Cannot load module '{spec}': {exc}") from exc
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise OSError(f"file larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
+    return data

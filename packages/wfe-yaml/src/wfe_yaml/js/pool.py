@@ -1,0 +1,446 @@
+"""A pool of warm JavaScript worker processes, and the parent's half of running one script.
+
+The parent owns the limits. A script that runs past its timeout, or whose worker grows past the memory limit
+(V8's heap limit stops ordinary allocations; ``RLIMIT_DATA`` stops ArrayBuffers; the RSS watch here catches
+the rest), is stopped by killing its worker with SIGKILL; a V8 fatal error kills only the worker. Either way
+only that step fails, and the next run gets a fresh worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pydantic_core
+
+from wfe_yaml.js.config import DEFAULT_TIMEOUT_SECONDS, JsPermissions
+from wfe_yaml.js.errors import (
+    JsCancelledError,
+    JsError,
+    JsMemoryLimitError,
+    JsRuntimeMissingError,
+    JsScriptError,
+    JsTimeoutError,
+    JsWorkerCrashedError,
+)
+from wfe_yaml.js.framing import FrameError, encode_frame, read_frame
+from wfe_yaml.js.gateway import Gateway, ModuleLoadError
+from wfe_yaml.js.permissions import visible_env
+
+DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
+_START_TIMEOUT_SECONDS = 30.0
+_IDLE_TIMEOUT_SECONDS = 5.0
+_RSS_POLL_SECONDS = 0.05
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_WORKER_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+LogCallback = Callable[[str, str], None]
+"""Receives ``(stream, text)`` for each line the script logs: stream is ``stdout``, ``stderr`` or ``log``."""
+
+
+class Cancellation(Protocol):
+    """Anything with an awaitable ``wait()`` that returns when the run must stop (``CancellationSignal``)."""
+
+    async def wait(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JsResult:
+    """What a script produced: its ``output()`` map (None if it never called ``output``) and its log lines."""
+
+    outputs: dict[str, Any] | None
+    logs: list[tuple[str, str]] = field(default_factory=list)
+    duration: float = 0.0
+
+
+def runtime_available() -> bool:
+    """True when mini-racer can be imported (it is the ``js`` extra)."""
+    try:
+        import py_mini_racer  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _worker_env() -> dict[str, str]:
+    # Workers see none of the host's secrets: scripts get only what their step's env allowlist passes on.
+    env = {key: os.environ[key] for key in _WORKER_ENV_KEYS if key in os.environ}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+class _Killed(Exception):
+    def __init__(self, error: JsError) -> None:
+        self.error = error
+
+
+class _Worker:
+    """One worker process, seen from the parent."""
+
+    def __init__(self, process: asyncio.subprocess.Process, memory_limit: int) -> None:
+        self.process = process
+        self.memory_limit = memory_limit
+        self.stderr_tail: deque[str] = deque(maxlen=40)
+        self._stderr_task = asyncio.create_task(self._drain_stderr())
+        self.alive = True
+
+    @classmethod
+    async def start(cls, memory_limit: int) -> _Worker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "wfe_yaml.js.worker",
+            str(memory_limit * 2),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_worker_env(),
+            start_new_session=True,
+        )
+        worker = cls(process, memory_limit)
+        try:
+            ready = await asyncio.wait_for(worker._read(), _START_TIMEOUT_SECONDS)
+        except (TimeoutError, FrameError) as exc:
+            await worker.kill()
+            raise JsWorkerCrashedError(f"the worker did not start: {worker.describe_exit()}") from exc
+        if ready.get("op") != "ready":
+            await worker.kill()
+            raise JsWorkerCrashedError(f"the worker did not start: unexpected {ready.get('op')!r} frame")
+        return worker
+
+    async def _drain_stderr(self) -> None:
+        stream = self.process.stderr
+        assert stream is not None
+        while line := await stream.readline():
+            self.stderr_tail.append(line.decode(errors="replace").rstrip())
+
+    async def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        return await read_frame(self.process.stdout)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        stdin.write(encode_frame(message))
+        await stdin.drain()
+
+    def rss(self) -> int | None:
+        try:
+            with open(f"/proc/{self.process.pid}/statm", "rb") as statm:
+                return int(statm.read().split()[1]) * _PAGE_SIZE
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def describe_exit(self) -> str:
+        code = self.process.returncode
+        if code is None:
+            status = "still running"
+        elif code < 0:
+            try:
+                status = f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                status = f"killed by signal {-code}"
+        else:
+            status = f"exited with status {code}"
+        tail = "; ".join(line for line in list(self.stderr_tail)[-5:] if line)
+        if code is not None and code in (-signal.SIGTRAP, 128 + signal.SIGTRAP) or "out of memory" in tail:
+            status += " (V8 ran out of memory)"
+        return f"{status}{': ' + tail if tail else ''}"
+
+    async def kill(self) -> None:
+        self.alive = False
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        await self.process.wait()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(self._stderr_task, 1.0)
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+
+    async def close(self) -> None:
+        """Ask the worker to exit, and kill it if it does not within a second."""
+        if self.alive and self.process.returncode is None:
+            with contextlib.suppress(OSError, RuntimeError):
+                await self.send({"op": "shutdown"})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), 1.0)
+        await self.kill()
+
+    async def run(
+        self,
+        job: dict[str, Any],
+        *,
+        gateway: Gateway,
+        timeout: float,  # noqa: ASYNC109 - enforced by killing the worker
+        limit: float,
+        logs: list[tuple[str, str]],
+        on_log: LogCallback | None,
+        cancellation: Cancellation | None,
+    ) -> dict[str, Any]:
+        """Run one job; returns the worker's result frame, or raises ``_Killed`` after killing the worker."""
+        calls: set[asyncio.Task[None]] = set()
+
+        async def answer(call_id: int, kind: str, payload: str) -> None:
+            reply = await gateway.handle(kind, payload)
+            with contextlib.suppress(OSError, RuntimeError):
+                await self.send({"op": "reply", "id": call_id, "result": reply})
+
+        async def exchange() -> dict[str, Any]:
+            await self.send(job)
+            while True:
+                message = await self._read()
+                op = message.get("op")
+                if op == "log":
+                    line = (str(message.get("stream", "log")), str(message.get("text", "")))
+                    logs.append(line)
+                    if on_log is not None:
+                        on_log(*line)
+                elif op == "call":
+                    task = asyncio.create_task(
+                        answer(int(message["id"]), str(message["kind"]), str(message["payload"]))
+                    )
+                    calls.add(task)
+                    task.add_done_callback(calls.discard)
+                elif op == "result":
+                    return message
+
+        async def watch_memory() -> None:
+            while True:
+                await asyncio.sleep(_RSS_POLL_SECONDS)
+                rss = self.rss()
+                if rss is not None and rss > self.memory_limit:
+                    return
+
+        watchers: dict[asyncio.Task[Any], str] = {
+            asyncio.create_task(exchange()): "exchange",
+            asyncio.create_task(watch_memory()): "memory",
+        }
+        if cancellation is not None:
+            watchers[asyncio.create_task(cancellation.wait())] = "cancel"
+        try:
+            done, _ = await asyncio.wait(watchers, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            await self.kill()
+            raise
+        finally:
+            for task in [*watchers, *calls]:
+                task.cancel()
+        reason = watchers[next(iter(done))] if done else "timeout"
+        if reason == "exchange":
+            task = next(iter(done))
+            if task.exception() is None:
+                return task.result()  # type: ignore[no-any-return]
+            await self.kill()
+            raise _Killed(JsWorkerCrashedError(self.describe_exit(), logs=logs))
+        await self.kill()
+        if reason == "memory":
+            raise _Killed(JsMemoryLimitError(self.memory_limit, "worker RSS over the limit", logs=logs))
+        if reason == "cancel":
+            raise _Killed(JsCancelledError(logs=logs))
+        raise _Killed(JsTimeoutError(limit, logs=logs))
+
+    async def wait_idle(self) -> bool:
+        """True once the worker has closed the job's context and can take another."""
+        try:
+            while True:
+                message = await asyncio.wait_for(self._read(), _IDLE_TIMEOUT_SECONDS)
+                if message.get("op") == "idle":
+                    return True
+        except (TimeoutError, FrameError):
+            return False
+
+
+class JsPool:
+    """Warm worker processes that run JavaScript (and TypeScript) steps, one script at a time each.
+
+    Workers start on first use and are reused; each job gets a fresh V8 context, so nothing leaks between
+    steps.
+    ``size`` bounds how many scripts run at once; ``memory_limit`` (bytes) caps each worker: V8's heap gets
+    half of it, ArrayBuffers stop at twice it, and a worker whose resident memory passes it is killed.
+    Use ``async with JsPool() as pool`` or call ``close()``; a pool belongs to the event loop it first ran on.
+    """
+
+    def __init__(self, *, size: int = 2, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+        if size < 1:
+            raise ValueError("JsPool size must be at least 1")
+        if memory_limit < 64 * 1024 * 1024:
+            raise ValueError("JsPool memory_limit must be at least 64 MiB")
+        self.size = size
+        self.memory_limit = memory_limit
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._returns: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def __aenter__(self) -> JsPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _bind(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._slots is None:
+            # Pipes belong to the loop that made them: workers from another loop cannot be used here.
+            for worker in [*self._idle, *self._busy]:
+                with contextlib.suppress(ProcessLookupError):
+                    worker.process.kill()
+            self._idle.clear()
+            self._busy.clear()
+            self._loop = loop
+            self._slots = asyncio.Semaphore(self.size)
+        return self._slots
+
+    async def run(
+        self,
+        script: str,
+        *,
+        data: Any = None,
+        permissions: JsPermissions | Mapping[str, Any] | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,  # noqa: ASYNC109 - a per-script timeout is the point
+        env: Mapping[str, str] | None = None,
+        modules: Sequence[str] = (),
+        script_name: str = "script.js",
+        on_log: LogCallback | None = None,
+        cancellation: Cancellation | None = None,
+    ) -> JsResult:
+        """Run ``script`` (JavaScript or TypeScript) with ``data`` as its ``inputs()``.
+
+        Returns its outputs and logs; raises a ``JsError`` subclass when it throws, does not parse, times out,
+        runs out of memory, crashes its worker or is cancelled. ``timeout`` is in seconds.
+        """
+        if self._closed:
+            raise RuntimeError("JsPool is closed")
+        if not runtime_available():
+            raise JsRuntimeMissingError()
+        perms = (
+            permissions if isinstance(permissions, JsPermissions) else JsPermissions(**(permissions or {}))
+        )
+        started = time.monotonic()
+        gateway = Gateway(perms, started + timeout)
+        logs: list[tuple[str, str]] = []
+        module_sources: dict[str, str] = {}
+        if perms.dynamic_import and modules:
+            try:
+                module_sources = await gateway.load_modules(list(modules))
+            except ModuleLoadError as exc:
+                raise JsScriptError("ModuleLoadError", str(exc), script_name=script_name) from exc
+        job = {
+            "op": "run",
+            "script": script,
+            "script_name": script_name,
+            "data_json": pydantic_core.to_json(data).decode(),
+            "env": visible_env(perms, env or {}),
+            "modules": module_sources,
+            "dynamic_import": perms.dynamic_import,
+            "heap_limit": self.memory_limit // 2,
+        }
+        slots = self._bind()
+        await slots.acquire()
+        worker: _Worker | None = None
+        try:
+            worker = self._idle.pop() if self._idle else await _Worker.start(self.memory_limit)
+            self._busy.add(worker)
+            remaining = max(0.0, timeout - (time.monotonic() - started))
+            frame = await worker.run(
+                job,
+                gateway=gateway,
+                timeout=remaining,
+                limit=timeout,
+                logs=logs,
+                on_log=on_log,
+                cancellation=cancellation,
+            )
+        except _Killed as killed:
+            self._retire(worker, slots)
+            raise killed.error from None
+        except BaseException:
+            self._retire(worker, slots)
+            raise
+        self._hand_back(worker, slots)
+        return _result(frame, logs, script_name, time.monotonic() - started, self.memory_limit // 2)
+
+    def _retire(self, worker: _Worker | None, slots: asyncio.Semaphore) -> None:
+        if worker is not None:
+            self._busy.discard(worker)
+        slots.release()
+
+    def _hand_back(self, worker: _Worker, slots: asyncio.Semaphore) -> None:
+        # The caller has its result already; the worker rejoins the pool once it reports its context closed
+        # (or is killed if it does not), and only then is its slot free again.
+        async def back() -> None:
+            try:
+                if await worker.wait_idle() and not self._closed:
+                    self._idle.append(worker)
+                else:
+                    await worker.kill()
+            finally:
+                self._busy.discard(worker)
+                slots.release()
+
+        task = asyncio.create_task(back())
+        self._returns.add(task)
+        task.add_done_callback(self._returns.discard)
+
+    async def close(self) -> None:
+        """Stop every worker. Runs still in progress fail with ``JsWorkerCrashedError``."""
+        self._closed = True
+        for task in list(self._returns):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        workers = [*self._idle, *self._busy]
+        self._idle.clear()
+        await asyncio.gather(*(worker.close() for worker in workers), return_exceptions=True)
+
+
+def _result(
+    frame: dict[str, Any], logs: list[tuple[str, str]], script_name: str, duration: float, heap_limit: int
+) -> JsResult:
+    if frame.get("ok"):
+        result = json.loads(frame["result_json"])
+        if result.get("ok"):
+            outputs = result.get("outputs")
+            return JsResult(
+                outputs=outputs if isinstance(outputs, dict) else None, logs=logs, duration=duration
+            )
+        error = result.get("error") or {}
+    else:
+        error = frame.get("error") or {}
+    if error.get("name") == "MemoryLimitError":
+        raise JsMemoryLimitError(heap_limit, "V8 heap limit", logs=logs)
+    raise JsScriptError(
+        str(error.get("name") or "Error"),
+        str(error.get("message", "")),
+        line=error.get("line"),
+        column=error.get("column"),
+        stack=str(error.get("stack") or ""),
+        script_name=script_name,
+        logs=logs,
+    )
+
+
+_default_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, JsPool] = weakref.WeakKeyDictionary()
+
+
+def default_pool() -> JsPool:
+    """The shared pool of the running event loop, made on first use (steps use it unless given one)."""
+    loop = asyncio.get_running_loop()
+    pool = _default_pools.get(loop)
+    if pool is None or pool._closed:
+        pool = JsPool()
+        _default_pools[loop] = pool
+    return pool

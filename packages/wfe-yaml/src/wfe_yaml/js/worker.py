@@ -1,0 +1,238 @@
+"""The JavaScript worker process: ``python -m wfe_yaml.js.worker``.
+
+Runs one job at a time, each in a fresh V8 context, and talks to the parent over stdin/stdout with
+length-prefixed JSON frames (see ``framing``). The parent owns every limit that matters: it kills this process
+on a timeout or a memory overrun, so nothing here has to be able to stop a runaway script. Anything the script
+asks of the outside world (``fetch``, ``readFile``) is a request to the parent, which checks the permissions.
+
+Frames the parent sends: ``run`` (a job), ``reply`` (the answer to one of our ``call`` frames).
+Frames this process sends: ``ready`` (once, at start), ``log``, ``call``, ``result`` (one per job) and
+``idle`` (after a job's context is closed: the worker can take the next job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import re
+import resource
+import sys
+import threading
+from importlib import resources
+from typing import Any
+
+from wfe_yaml.js.framing import FrameError, encode_frame, read_frame_sync
+from wfe_yaml.js.transpiler import TranspileError, Transpiler, needs_module_transform
+
+_MEMORY_POLL_SECONDS = 0.05
+_PARSE_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+): (?P<name>[A-Za-z]*Error): (?P<message>.*)$")
+
+
+class _Channel:
+    """Frames out on a private copy of stdout; frames in on a reader thread that feeds the event loop."""
+
+    def __init__(self, out_fd: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._out_fd = out_fd
+        self._loop = loop
+        self._lock = threading.Lock()
+        self.jobs: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.pending: dict[int, asyncio.Future[str]] = {}
+
+    def send(self, message: dict[str, Any]) -> None:
+        frame = memoryview(encode_frame(message))
+        with self._lock:
+            while frame:
+                written = os.write(self._out_fd, frame)
+                frame = frame[written:]
+
+    def start_reader(self) -> None:
+        threading.Thread(target=self._read_forever, name="wfe-js-reader", daemon=True).start()
+
+    def _read_forever(self) -> None:
+        stdin = sys.stdin.buffer
+        while True:
+            try:
+                message = read_frame_sync(stdin)
+            except (FrameError, ValueError, OSError):
+                # The parent went away (or broke the protocol): nobody is left to answer to. Exit at once,
+                # even if a script is spinning on the event loop thread.
+                os._exit(0)
+            self._loop.call_soon_threadsafe(self._dispatch, message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op == "run":
+            self.jobs.put_nowait(message)
+        elif op == "reply":
+            future = self.pending.pop(int(message["id"]), None)
+            if future is not None and not future.done():
+                future.set_result(str(message["result"]))
+        elif op == "shutdown":
+            os._exit(0)
+
+
+class _Worker:
+    def __init__(self, channel: _Channel) -> None:
+        self._channel = channel
+        self._call_ids = itertools.count(1)
+        self._prelude = resources.files("wfe_yaml.js").joinpath("prelude.js").read_text(encoding="utf-8")
+        self._transpiler = Transpiler()
+
+    async def serve(self) -> None:
+        while True:
+            job = await self._channel.jobs.get()
+            result = await self._run_job(job)
+            self._channel.send({"op": "result", **result})
+            self._channel.send({"op": "idle"})
+
+    async def _run_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        from py_mini_racer import JSEvalException, JSParseException, MiniRacer
+
+        script_name = str(job["script_name"])
+        try:
+            code, modules = self._prepare(job)
+        except TranspileError as exc:
+            return _failure("SyntaxError", str(exc), exc.line)
+
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[str] = loop.create_future()
+        channel = self._channel
+
+        async def bridge(kind: Any, payload: Any) -> Any:
+            if kind == "log":
+                stream, text = json.loads(str(payload))
+                channel.send({"op": "log", "stream": stream, "text": text})
+                return None
+            if kind == "done":
+                if not done.done():
+                    done.set_result(str(payload))
+                return None
+            call_id = next(self._call_ids)
+            answer: asyncio.Future[str] = loop.create_future()
+            channel.pending[call_id] = answer
+            channel.send({"op": "call", "id": call_id, "kind": str(kind), "payload": str(payload)})
+            return await answer
+
+        racer = MiniRacer()
+        try:
+            racer.set_hard_memory_limit(int(job["heap_limit"]))
+            async with racer.wrap_py_function(bridge) as js_bridge:
+                setup = {
+                    "scriptName": script_name,
+                    "dataJson": job["data_json"],
+                    "env": job["env"],
+                    "modules": modules,
+                    "dynamicImport": bool(job["dynamic_import"]),
+                }
+                install: Any = racer.eval(self._prelude)
+                install(js_bridge, json.dumps(setup))
+                try:
+                    try:
+                        await racer.eval_cancelable(code)
+                    except JSParseException as exc:
+                        # Plain JavaScript is the common case, so the transpiler only sees scripts V8 refused
+                        # to parse; when its output does not parse either, the original error is reported.
+                        stripped = self._typescript_fallback(job)
+                        if stripped is None:
+                            return _parse_failure(str(exc))
+                        try:
+                            await racer.eval_cancelable(stripped)
+                        except JSParseException:
+                            return _parse_failure(str(exc))
+                except JSEvalException as exc:
+                    return _failure("Error", str(exc).splitlines()[0] if str(exc) else "script failed", None)
+                outcome = await self._wait(done, racer)
+                if outcome is None:
+                    return _failure(
+                        "MemoryLimitError",
+                        "JavaScript heap limit reached: the script used too much memory",
+                        None,
+                    )
+                return {"ok": True, "result_json": outcome}
+        finally:
+            for future in channel.pending.values():
+                future.cancel()
+            channel.pending.clear()
+            racer.close()
+
+    def _prepare(self, job: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        """The code to evaluate first (the script wrapped in an async function) and the transpiled modules."""
+        source = str(job["script"])
+        name = str(job["script_name"])
+        modules = {
+            spec: self._transpiler.to_commonjs(text, spec)
+            for spec, text in dict(job.get("modules") or {}).items()
+        }
+        if needs_module_transform(source):
+            return _wrap(self._transpiler.to_commonjs(source, name), name), modules
+        return _wrap(source, name), modules
+
+    def _typescript_fallback(self, job: dict[str, Any]) -> str | None:
+        """The script with its types stripped, or None when the transpiler cannot make sense of it either."""
+        try:
+            return _wrap(
+                self._transpiler.strip_types(str(job["script"]), str(job["script_name"])), job["script_name"]
+            )
+        except TranspileError:
+            return None
+
+    async def _wait(self, done: asyncio.Future[str], racer: Any) -> str | None:
+        """The result JSON, or None when V8 stopped the script at its heap limit (it never settles)."""
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(done), _MEMORY_POLL_SECONDS)
+            except TimeoutError:
+                if racer.was_hard_memory_limit_reached():
+                    return None
+
+
+def _wrap(source: str, name: str) -> str:
+    # The prefix shares the script's first line, so V8's line numbers are the script's own.
+    return f"__wfe_start(async function (exports, require) {{{source}\n}})\n//# sourceURL={name}"
+
+
+def _failure(name: str, message: str, line: int | None) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "error": {"name": name, "message": message, "stack": "", "line": line, "column": None},
+    }
+
+
+def _parse_failure(text: str) -> dict[str, Any]:
+    first = text.splitlines()[0] if text else ""
+    match = _PARSE_ERROR.match(first)
+    if match is None:
+        return _failure("SyntaxError", first or "the script does not parse", None)
+    return _failure(match["name"], match["message"], int(match["line"]))
+
+
+def main() -> None:
+    """Entry point of the worker process."""
+    data_limit = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    if data_limit > 0:
+        # Caps what ArrayBuffers can take (V8's heap limit does not count them): past it, allocations fail.
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
+    # Frames go to a private copy of stdout; fd 1 becomes stderr so no stray print can corrupt the protocol.
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    asyncio.run(_serve(out_fd))
+
+
+async def _serve(out_fd: int) -> None:
+    from py_mini_racer import MiniRacer
+
+    channel = _Channel(out_fd, asyncio.get_running_loop())
+    worker = _Worker(channel)
+    # Start V8 now (the first context costs ~65 ms) so the first job does not pay for it.
+    MiniRacer().close()
+    channel.start_reader()
+    channel.send({"op": "ready", "pid": os.getpid()})
+    await worker.serve()
+
+
+if __name__ == "__main__":
+    main()
