@@ -90,7 +90,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 message TEXT NOT NULL
             )""",
             "CREATE INDEX IF NOT EXISTS {execution_errors_workflow_idx} ON"
-            " {execution_errors} (workflow_id, seq)",
+            " {execution_errors} (workflow_id, error_time, seq)",
             """CREATE TABLE IF NOT EXISTS {scheduled_commands} (
                 command_name TEXT NOT NULL,
                 data TEXT NOT NULL,

@@ -1,0 +1,148 @@
+"""Tables land in the configured schema with the configured prefix; migrations are versioned and race-safe."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
+from wfe_postgres._migrations import LATEST_VERSION
+
+from .instances import make_instance
+
+pytestmark = pytest.mark.postgres
+
+WFE_TABLES = {
+    "workflows",
+    "execution_pointers",
+    "events",
+    "event_subscriptions",
+    "execution_errors",
+    "scheduled_commands",
+    "definition_sequences",
+    "queue",
+    "locks",
+    "schema_migrations",
+}
+
+
+async def relations(pg_url: str, schema: str, kind: str = "r") -> set[str]:
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        cur = await conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relkind = %s",
+            (schema, kind),
+        )
+        return {row[0] for row in await cur.fetchall()}
+
+
+async def applied_versions(pg_url: str, schema: str, prefix: str) -> list[int]:
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        cur = await conn.execute(
+            psycopg.sql.SQL("SELECT version FROM {} ORDER BY version").format(
+                psycopg.sql.Identifier(schema, f"{prefix}schema_migrations")
+            )
+        )
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def test_tables_land_in_the_custom_schema_with_the_prefix(pg_url: str, schema: str) -> None:
+    public_before = await relations(pg_url, "public")
+    store = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="acme_")
+    try:
+        await store.ensure_store_exists()
+        instance = make_instance()
+        await store.create_workflow(instance)
+    finally:
+        await store.close()
+    assert await relations(pg_url, schema) == {f"acme_{t}" for t in WFE_TABLES}
+    sequences = await relations(pg_url, schema, "S")
+    assert "acme_lock_fences" in sequences
+    assert all(name.startswith("acme_") for name in sequences | await relations(pg_url, schema, "i"))
+    assert await relations(pg_url, "public") == public_before
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        cur = await conn.execute(
+            psycopg.sql.SQL("SELECT id FROM {}").format(psycopg.sql.Identifier(schema, "acme_workflows"))
+        )
+        assert [row[0] for row in await cur.fetchall()] == [instance.id]
+
+
+async def test_migrations_are_recorded_once_and_idempotent(pg_url: str, schema: str) -> None:
+    store = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="p_")
+    try:
+        await store.ensure_store_exists()
+        await store.ensure_store_exists()
+    finally:
+        await store.close()
+    again = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="p_")
+    try:
+        await again.ensure_store_exists()
+    finally:
+        await again.close()
+    assert await applied_versions(pg_url, schema, "p_") == list(range(1, LATEST_VERSION + 1))
+
+
+async def test_two_prefixes_in_one_schema_are_separate_stores(pg_url: str, schema: str) -> None:
+    blue = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="blue_")
+    green = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="green_")
+    try:
+        await blue.ensure_store_exists()
+        await green.ensure_store_exists()
+        instance = make_instance()
+        await blue.create_workflow(instance)
+        assert await green.get_workflows([instance.id]) == []
+        assert (await blue.get_workflow(instance.id)).id == instance.id
+    finally:
+        await blue.close()
+        await green.close()
+
+
+async def test_five_hosts_migrating_at_once_apply_each_version_once(pg_url: str, schema: str) -> None:
+    # Separate pools, as on separate hosts: each one really runs the migration.
+    pools: list[AsyncConnectionPool[Any]] = [
+        AsyncConnectionPool(pg_url, min_size=1, max_size=1, open=False) for _ in range(5)
+    ]
+    for pool in pools:
+        await pool.open()
+    try:
+        stores = [PostgresPersistence.from_pool(pool, schema=schema) for pool in pools]
+        await asyncio.gather(*(store.ensure_store_exists() for store in stores))
+        assert await applied_versions(pg_url, schema, "") == list(range(1, LATEST_VERSION + 1))
+        instance = make_instance()
+        await stores[0].create_workflow(instance)
+        assert (await stores[4].get_workflow(instance.id)).id == instance.id
+    finally:
+        for pool in pools:
+            await pool.close()
+
+
+async def test_queue_and_lock_create_the_tables_they_need(pg_url: str, schema: str) -> None:
+    lock = PostgresLock.from_url(pg_url, schema=schema)
+    queue = PostgresQueue.from_url(pg_url, schema=schema)
+    try:
+        await lock.start()
+        await queue.start()
+        assert await relations(pg_url, schema) == WFE_TABLES
+    finally:
+        await queue.stop()
+        await lock.stop()
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "prefix"),
+    [("bad-name", ""), ("1abc", ""), ("ok", "x;drop"), ("ok", "p" * 40), ("s" * 64, "")],
+)
+def test_invalid_identifiers_are_refused_with_the_rule(schema_name: str, prefix: str) -> None:
+    with pytest.raises(ValueError, match="invalid|too long"):
+        PostgresPersistence.from_url("postgresql://u@localhost/db", schema=schema_name, table_prefix=prefix)
+
+
+def test_schema_and_prefix_may_come_from_the_url() -> None:
+    store = PostgresPersistence.from_url("postgresql://u@localhost/db?schema=from_url&table_prefix=t_")
+    assert (store.schema, store.table_prefix) == ("from_url", "t_")
+    explicit = PostgresPersistence.from_url("postgresql://u@localhost/db?schema=from_url", schema="kw")
+    assert explicit.schema == "kw"
