@@ -15,14 +15,16 @@ if TYPE_CHECKING:
     from wfe_core.testing.lock_suite import LockSuite
     from wfe_core.testing.persistence_suite import PersistenceSuite
     from wfe_core.testing.queue_suite import QueueSuite
+    from wfe_core.testing.search_suite import SearchSuite
 
 _SUITES = {
     "LockSuite": "wfe_core.testing.lock_suite",
     "PersistenceSuite": "wfe_core.testing.persistence_suite",
     "QueueSuite": "wfe_core.testing.queue_suite",
+    "SearchSuite": "wfe_core.testing.search_suite",
 }
 
-__all__ = ["LockSuite", "PersistenceSuite", "QueueSuite"]
+__all__ = ["LockSuite", "PersistenceSuite", "QueueSuite", "SearchSuite"]
 
 
 def __getattr__(name: str) -> Any:

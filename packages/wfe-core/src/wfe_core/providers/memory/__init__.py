@@ -6,5 +6,6 @@ Every class implements its protocol in ``wfe_core.protocols`` and accepts ``memo
 from wfe_core.providers.memory.lock import MemoryLock
 from wfe_core.providers.memory.persistence import MemoryPersistence
 from wfe_core.providers.memory.queue import MemoryQueue
+from wfe_core.providers.memory.search import MemorySearchIndex
 
-__all__ = ["MemoryLock", "MemoryPersistence", "MemoryQueue"]
+__all__ = ["MemoryLock", "MemoryPersistence", "MemoryQueue", "MemorySearchIndex"]
