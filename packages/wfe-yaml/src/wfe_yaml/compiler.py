@@ -1,21 +1,51 @@
-"""Compiling validated workflow specs onto the core builder."""
+"""Compiling validated workflow specs onto the core :class:`~wfe_core.builder.WorkflowBuilder`.
+
+- consecutive steps run in order; ``parallel:`` becomes a container whose children start together and are not
+  chained to each other;
+- ``on_failure`` is the step's compensation (with no explicit ``error_behavior`` the step compensates at
+  once, as in the Rust implementation); ``ensure`` runs after the step whatever the outcome: after
+  ``on_success`` on success, after ``on_failure`` on failure;
+- ``when`` is checked when the step is reached; false skips it and the workflow continues;
+- each step's results (``step.outputs``) are shallow-merged into the workflow data when it proceeds.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from wfe_yaml.schema import WorkflowSpec
+from wfe_core.builder import StepBuilder, WorkflowBuilder
+from wfe_core.builder.step_builder import StepAdder
+from wfe_core.definition import WorkflowDefinition
+from wfe_core.errors import DefinitionError
+from wfe_core.models import ErrorBehavior, ExecutionResult
+from wfe_core.primitives.container import CHILDREN_ACTIVE
+from wfe_core.step import StepBody, StepExecutionContext
+from wfe_yaml.conditions import evaluate
+from wfe_yaml.durations import parse_duration_ms
+from wfe_yaml.errors import YamlCompilationError
+from wfe_yaml.schema import Condition, ErrorBehaviorSpec, StepSpec, WorkflowSpec
+from wfe_yaml.step_types import load_step_type
 from wfe_yaml.validation import Loc, Located
+
+DEFAULT_RETRY_INTERVAL = timedelta(seconds=60)
+DEFAULT_MAX_RETRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledWorkflow:
-    """A loaded workflow: its spec and (once compiled) its definition."""
+    """A loaded workflow: the core definition plus the YAML metadata.
 
+    Pass it to ``host.register_workflow(compiled)`` (the host registers ``compiled.definition``).
+    """
+
+    definition: WorkflowDefinition
     spec: WorkflowSpec
     source: str
-    definition: Any = None
+    step_types: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def id(self) -> str:
@@ -25,6 +55,160 @@ class CompiledWorkflow:
     def version(self) -> int:
         return self.spec.version
 
+    @property
+    def name(self) -> str:
+        """The display name (the id when the file gives none)."""
+        return self.spec.display_name
+
+    @property
+    def description(self) -> str | None:
+        return self.spec.description
+
+
+def map_error_behavior(spec: ErrorBehaviorSpec) -> ErrorBehavior:
+    """The core error behaviour for a YAML ``error_behavior`` (retry defaults: 60s, 3 retries)."""
+    if spec.type == "retry":
+        interval = (
+            DEFAULT_RETRY_INTERVAL
+            if spec.interval is None
+            else timedelta(milliseconds=parse_duration_ms(spec.interval))
+        )
+        retries = DEFAULT_MAX_RETRIES if spec.max_retries is None else spec.max_retries
+        return ErrorBehavior.retry(interval, retries)
+    if spec.type == "suspend":
+        return ErrorBehavior.suspend()
+    if spec.type == "terminate":
+        return ErrorBehavior.terminate()
+    if spec.type == "compensate":
+        return ErrorBehavior.compensate()
+    raise ValueError(f"Unknown error behavior type: '{spec.type}'")
+
+
+class ConditionalStep(StepBody):
+    """Runs ``inner`` only when the step's ``when`` condition holds on the data at the time it is reached;
+    otherwise proceeds without running it. A container's condition is checked once, before it branches."""
+
+    def __init__(self, inner: StepBody, condition: Condition) -> None:
+        self.inner = inner
+        self.condition = condition
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        outputs = getattr(self.inner, "outputs", None)
+        return dict(outputs) if isinstance(outputs, Mapping) else {}
+
+    async def run(self, ctx: StepExecutionContext) -> ExecutionResult | None:
+        started = isinstance(ctx.persistence_data, dict) and bool(ctx.persistence_data.get(CHILDREN_ACTIVE))
+        if not started and ctx.persistence_data is None and not evaluate(self.condition, ctx.data):
+            return ExecutionResult.next()
+        result = self.inner.run(ctx)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+
+def _merge_outputs(keys: frozenset[str] | None) -> Callable[[StepBody, StepExecutionContext], None]:
+    def merge(body: StepBody, ctx: StepExecutionContext) -> None:
+        outputs = getattr(body, "outputs", None)
+        data = ctx.workflow.data
+        if not isinstance(outputs, Mapping) or not isinstance(data, dict):
+            return
+        for key, value in outputs.items():
+            if keys is None or key in keys:
+                data[key] = value
+
+    return merge
+
+
+class _Compiler:
+    def __init__(self, spec: WorkflowSpec) -> None:
+        self.spec = spec
+        self.step_types: set[str] = set()
+
+    def build(self) -> WorkflowDefinition:
+        builder = WorkflowBuilder()
+        adder: StepAdder = builder
+        for step in self.spec.steps:
+            adder = self.step(adder, step, main_path=True)
+        default = None if self.spec.error_behavior is None else map_error_behavior(self.spec.error_behavior)
+        return builder.build(
+            self.spec.id, self.spec.version, description=self.spec.description, default_error_behavior=default
+        )
+
+    def step(self, adder: StepAdder, spec: StepSpec, *, main_path: bool) -> StepBuilder:
+        """Add ``spec`` (and its hooks) after ``adder``; returns the builder the next step chains after."""
+        main = self._container(adder, spec) if spec.parallel is not None else self._typed(adder, spec)
+        main.name(spec.name)
+        if main_path:
+            main.id(spec.name)
+        if spec.when is not None:
+            inner_factory, condition = main.step.factory, spec.when
+            main.step.factory = lambda: ConditionalStep(inner_factory(), condition)
+        if spec.error_behavior is not None:
+            main.on_error(map_error_behavior(spec.error_behavior))
+        elif spec.on_failure is not None:
+            main.on_error(ErrorBehavior.compensate())
+        undo = [hook for hook in (spec.on_failure, spec.ensure) if hook is not None]
+        if undo:
+
+            def compensation(branch: StepAdder) -> None:
+                chain: StepAdder = branch
+                for hook in undo:
+                    chain = self.step(chain, hook, main_path=False)
+
+            main.compensate_with_sequence(compensation)
+        last = main
+        for hook in (spec.on_success, spec.ensure):
+            if hook is not None:
+                last = self.step(last, hook, main_path=main_path)
+        return last
+
+    def _typed(self, adder: StepAdder, spec: StepSpec) -> StepBuilder:
+        assert spec.type is not None
+        provider = load_step_type(spec.type)
+        self.step_types.add(spec.type)
+        config = dict(spec.config or {})
+        name, workflow_id = spec.name, self.spec.id
+
+        def factory() -> StepBody:
+            return provider.create(config, step_name=name, workflow_id=workflow_id)
+
+        keys = (
+            frozenset(ref.name for ref in spec.outputs)
+            if getattr(provider, "output_keys_filter", False)
+            else None
+        )
+        builder = adder.then(factory, name=spec.name)
+        builder.step.outputs.append(_merge_outputs(keys))
+        builder.step.config = {"type": spec.type, **config}
+        return builder
+
+    def _branch(self, child: StepSpec) -> Callable[[StepAdder], StepBuilder]:
+        return lambda branch: self.step(branch, child, main_path=True)
+
+    def _container(self, adder: StepAdder, spec: StepSpec) -> StepBuilder:
+        assert spec.parallel is not None
+        parallel = adder.parallel()
+        for child in spec.parallel:
+            parallel.do(self._branch(child))
+        return parallel.join()
+
 
 def compile_workflow(spec: WorkflowSpec, *, located: Located, loc: Loc) -> CompiledWorkflow:
-    return CompiledWorkflow(spec, located.source)
+    """The definition of a validated workflow.
+
+    Raises:
+        YamlCompilationError: the core builder refused the result (the message says why).
+    """
+    compiler = _Compiler(spec)
+    try:
+        definition = compiler.build()
+    except (DefinitionError, ValueError) as exc:
+        mark = located.mark(loc)
+        raise YamlCompilationError(
+            f"Compilation error: workflow '{spec.id}': {exc}",
+            path=located.source,
+            line=None if mark is None else mark.line,
+            column=None if mark is None else mark.column,
+        ) from exc
+    return CompiledWorkflow(definition, spec, located.source, frozenset(compiler.step_types))

@@ -193,15 +193,16 @@ def _validate_step_type(step: StepSpec, loc: Loc, located: Located, workflow_id:
         config: Mapping[str, Any] = {}
     else:
         config = step.config
+    # The type's own checks first: they carry the Rust wording for the common mistakes.
+    problems = provider.validate(config, step_name=step.name)
+    if problems:
+        raise located.error(problems[0], loc + ("config",) if step.config is not None else loc)
     config_model = getattr(provider, "config_model", None)
     if config_model is not None and step.config is not None:
         try:
             config_model.model_validate(config)
         except pydantic.ValidationError as exc:
             raise pydantic_error(exc, config_model, located, loc + ("config",)) from None
-    problems = provider.validate(config, step_name=step.name)
-    if problems:
-        raise located.error(problems[0], loc + ("config",) if step.config is not None else loc)
 
 
 def _validate_steps(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> None:
