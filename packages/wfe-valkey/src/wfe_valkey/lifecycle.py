@@ -29,8 +29,9 @@ _CONFIRM_TIMEOUT = 5.0
 class ValkeyLifecycleHub:
     """A ``LifecycleHub`` that ``PUBLISH``-es each event as JSON on ``{prefix}:lifecycle``.
 
-    ``start`` subscribes to the channel and runs a task that hands each event to the callbacks registered
-    with ``subscribe``, one event at a time, so events reach callbacks in the order the server received them.
+    ``start`` subscribes to the channel; a reader task buffers each message and a delivery task hands the
+    events to the callbacks registered with ``subscribe``, one event at a time, so events reach callbacks in
+    the order the server received them.
     Events of this host come back through the server like everyone else's, so each callback sees each event
     once. After a connection loss the task resubscribes with backoff; events published meanwhile are missed
     (pub/sub keeps no history).
@@ -57,7 +58,7 @@ class ValkeyLifecycleHub:
         self._retry_timeout = retry_timeout
         self._callbacks: list[LifecycleCallback] = []
         self._pubsub: PubSub | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> ValkeyLifecycleHub:
@@ -75,7 +76,7 @@ class ValkeyLifecycleHub:
         Raises:
             ProviderError: the server could not be reached within ``retry_timeout``.
         """
-        if self._reader is not None:
+        if self._tasks:
             return
         client = self._handle.acquire()
         try:
@@ -88,16 +89,23 @@ class ValkeyLifecycleHub:
         except ProviderError:
             await self._handle.release()
             raise
-        self._reader = asyncio.create_task(self._read(client), name=f"wfe-valkey lifecycle {self._channel}")
+        # Reading and delivering are separate tasks: a slow callback must not leave messages piling up on the
+        # server, which disconnects subscribers whose output buffer overflows.
+        inbox: asyncio.Queue[str | bytes] = asyncio.Queue()
+        self._tasks = [
+            asyncio.create_task(self._read(client, inbox), name=f"wfe-valkey read {self._channel}"),
+            asyncio.create_task(self._dispatch(inbox), name=f"wfe-valkey deliver {self._channel}"),
+        ]
 
     async def stop(self) -> None:
         """Stop delivering and unsubscribe. Idempotent."""
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            # asyncio.wait does not raise the reader's CancelledError, but a cancellation of stop() itself
+        tasks, self._tasks = self._tasks, []
+        if tasks:
+            for task in tasks:
+                task.cancel()
+            # asyncio.wait does not raise the tasks' CancelledError, but a cancellation of stop() itself
             # still propagates.
-            await asyncio.wait([reader])
+            await asyncio.wait(tasks)
         await self._close_pubsub()
         await self._handle.release()
 
@@ -134,7 +142,7 @@ class ValkeyLifecycleHub:
             raise
         return pubsub
 
-    async def _read(self, client: Redis) -> None:
+    async def _read(self, client: Redis, inbox: asyncio.Queue[str | bytes]) -> None:
         delay = _FIRST_RECONNECT_DELAY
         while True:
             pubsub = self._pubsub
@@ -153,7 +161,11 @@ class ValkeyLifecycleHub:
                 delay = min(delay * 2, _MAX_RECONNECT_DELAY)
                 continue
             if message is not None and message.get("type") == "message":
-                await self._deliver(message["data"])
+                inbox.put_nowait(message["data"])
+
+    async def _dispatch(self, inbox: asyncio.Queue[str | bytes]) -> None:
+        while True:
+            await self._deliver(await inbox.get())
 
     async def _deliver(self, raw: str | bytes) -> None:
         try:

@@ -149,3 +149,17 @@ async def kill_connections(admin: Redis, client_name: str) -> int:
         if client.get("name") == client_name:
             killed += int(await admin.client_kill_filter(_id=client["id"], skipme=True))
     return killed
+
+
+async def test_a_client_without_decoded_responses_works_too(valkey_url: str, prefix: str) -> None:
+    client = Redis.from_url(valkey_url)
+    queue = ValkeyQueue(client=client, prefix=prefix, visibility_timeout=VISIBILITY)
+    try:
+        await queue.enqueue(QueueType.WORKFLOW, "wf-1")
+        item = await queue.dequeue(QueueType.WORKFLOW, timeout=1.0)
+        assert item is not None and item.item_id == "wf-1"
+        await queue.ack(item)
+        await queue.stop()
+        assert await client.ping()  # a client handed in is not closed by stop()
+    finally:
+        await client.aclose()
