@@ -12,19 +12,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from wfe_core.testing.lifecycle_suite import LifecycleHubSuite
     from wfe_core.testing.lock_suite import LockSuite
     from wfe_core.testing.persistence_suite import PersistenceSuite
     from wfe_core.testing.queue_suite import QueueSuite
     from wfe_core.testing.search_suite import SearchSuite
 
 _SUITES = {
+    "LifecycleHubSuite": "wfe_core.testing.lifecycle_suite",
     "LockSuite": "wfe_core.testing.lock_suite",
     "PersistenceSuite": "wfe_core.testing.persistence_suite",
     "QueueSuite": "wfe_core.testing.queue_suite",
     "SearchSuite": "wfe_core.testing.search_suite",
 }
 
-__all__ = ["LockSuite", "PersistenceSuite", "QueueSuite", "SearchSuite"]
+__all__ = ["LifecycleHubSuite", "LockSuite", "PersistenceSuite", "QueueSuite", "SearchSuite"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,110 @@
+"""MemoryLifecycleHub: lifecycle events between hubs of one process that share a channel name."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+import weakref
+from typing import Any, Self
+
+from wfe_core.models import LifecycleEvent
+from wfe_core.protocols import LifecycleCallback
+from wfe_core.providers.memory.url import check_memory_url
+
+logger = logging.getLogger(__name__)
+
+_channels: dict[str, weakref.WeakSet[MemoryLifecycleHub]] = {}
+"""Started hubs by channel name, process-wide (weak: a hub dropped without ``stop`` does not linger)."""
+_channels_guard = threading.Lock()
+
+_STOP = object()
+
+
+class MemoryLifecycleHub:
+    """In-process ``LifecycleHub``.
+
+    Hubs built with the same ``channel`` (in any event loop of the process) see each other's events, as
+    hosts sharing a real hub would. Each started hub delivers to its callbacks from one dispatcher task, so
+    events arrive in publish order and a slow callback never blocks ``publish``. Sync and async callbacks are
+    supported; one that raises is logged and skipped.
+    """
+
+    def __init__(self, *, channel: str = "default", stop_timeout: float = 5.0) -> None:
+        self.channel = channel
+        self.stop_timeout = stop_timeout
+        self._callbacks: list[LifecycleCallback] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: asyncio.Queue[Any] | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """Build from ``memory://``; ``options`` are constructor keywords (``channel``)."""
+        check_memory_url(url, cls.__name__)
+        return cls(**options)
+
+    async def start(self) -> None:
+        if self._dispatcher is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._inbox = asyncio.Queue()
+        self._dispatcher = self._loop.create_task(self._dispatch(self._inbox), name=f"wfe-hub-{self.channel}")
+        with _channels_guard:
+            _channels.setdefault(self.channel, weakref.WeakSet()).add(self)
+
+    async def stop(self) -> None:
+        """Stop receiving, deliver what already arrived (up to ``stop_timeout`` seconds), then stop."""
+        dispatcher, inbox = self._dispatcher, self._inbox
+        if dispatcher is None or inbox is None:
+            return
+        with _channels_guard:
+            hubs = _channels.get(self.channel)
+            if hubs is not None:
+                hubs.discard(self)
+                if not hubs:
+                    del _channels[self.channel]
+        self._dispatcher = None
+        inbox.put_nowait(_STOP)
+        _, pending = await asyncio.wait([dispatcher], timeout=self.stop_timeout)
+        if pending:
+            dispatcher.cancel()
+            await asyncio.wait([dispatcher])
+
+    async def publish(self, event: LifecycleEvent) -> None:
+        with _channels_guard:
+            hubs = list(_channels.get(self.channel, ()))
+        for hub in hubs:
+            hub._receive(event)
+
+    def subscribe(self, callback: LifecycleCallback) -> None:
+        self._callbacks.append(callback)
+
+    def _receive(self, event: LifecycleEvent) -> None:
+        loop, inbox = self._loop, self._inbox
+        if loop is None or inbox is None or self._dispatcher is None or loop.is_closed():
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            inbox.put_nowait(event)
+        else:
+            loop.call_soon_threadsafe(inbox.put_nowait, event)
+
+    async def _dispatch(self, inbox: asyncio.Queue[Any]) -> None:
+        while True:
+            event = await inbox.get()
+            if event is _STOP:
+                return
+            for callback in list(self._callbacks):
+                try:
+                    result = callback(event)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    logger.exception(
+                        "lifecycle callback %r failed on %s; delivery goes on", callback, event.kind
+                    )
