@@ -31,8 +31,8 @@ def build_document(instance: WorkflowInstance) -> dict[str, Any]:
     The data is converted to JSON first, so an instance indexes the same way whether its data is a live
     pydantic model or the dict a store loaded back. Each data leaf is indexed under its flattened path in the
     object of its type (``data_num``, ``data_str``, ``data_bool``; strings in ISO-8601 form also in
-    ``data_date``); every string also goes to ``data_text`` for term search. ``data`` keeps the original JSON
-    for results.
+    ``data_date``); every string also goes to ``data_text`` for term search; ``data_paths`` lists every path
+    present and ``data_null`` those holding null. ``data`` keeps the original JSON for results.
     """
     try:
         data = to_jsonable_python(instance.data)
@@ -41,14 +41,8 @@ def build_document(instance: WorkflowInstance) -> dict[str, Any]:
             f"data of workflow {instance.id} cannot be converted to JSON ({exc}): use JSON-able values or a "
             "pydantic model as workflow data"
         ) from exc
-    typed: dict[str, dict[str, list[Any]]] = {
-        "data_num": {},
-        "data_str": {},
-        "data_date": {},
-        "data_bool": {},
-    }
-    texts: list[str] = []
-    _collect(data, (), typed, texts)
+    fields = _DataFields()
+    fields.collect(data, ())
     document: dict[str, Any] = {
         "id": instance.id,
         "workflow_definition_id": instance.workflow_definition_id,
@@ -61,11 +55,13 @@ def build_document(instance: WorkflowInstance) -> dict[str, Any]:
         "next_execution": _optional_datetime(instance.next_execution),
         "data": data,
         "data_type": data_type_of(instance),
-        "data_text": texts,
+        "data_text": fields.texts,
+        "data_paths": list(fields.paths),
+        "data_null": list(fields.nulls),
     }
-    for family, fields in typed.items():
+    for family, values_by_name in fields.typed.items():
         document[family] = {
-            name: values[0] if len(values) == 1 else values for name, values in fields.items()
+            name: values[0] if len(values) == 1 else values for name, values in values_by_name.items()
         }
     for key, status in _STEP_LISTS.items():
         document[key] = [
@@ -80,25 +76,45 @@ def _optional_datetime(value: Any) -> str | None:
     return None if value is None else format_datetime(value)
 
 
-def _collect(
-    value: Any, path: tuple[str, ...], typed: dict[str, dict[str, list[Any]]], texts: list[str]
-) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _collect(item, (*path, str(key)), typed, texts)
-        return
-    if isinstance(value, list):
-        # Like OpenSearch's own arrays: every element is a value of the same path.
-        for item in value:
-            _collect(item, path, typed, texts)
-        return
-    if isinstance(value, str):
-        texts.append(value)
-    name = field_name(path)
-    found = typed_value(value)
-    if name is None or found is None:
-        return
-    family, json_value = found
-    typed[family].setdefault(name, []).append(json_value)
-    if isinstance(value, str) and (moment := parse_iso_datetime(value)) is not None:
-        typed["data_date"].setdefault(name, []).append(format_datetime(moment))
+class _DataFields:
+    """The searchable fields of one instance's JSON data, gathered in one walk."""
+
+    def __init__(self) -> None:
+        self.typed: dict[str, dict[str, list[Any]]] = {
+            "data_num": {},
+            "data_str": {},
+            "data_date": {},
+            "data_bool": {},
+        }
+        self.texts: list[str] = []
+        # dicts keep first-seen order and drop repeats (array elements share their array's paths).
+        self.paths: dict[str, None] = {}
+        self.nulls: dict[str, None] = {}
+
+    def collect(self, value: Any, path: tuple[str, ...]) -> None:
+        name = field_name(path)
+        if name is not None:
+            self.paths[name] = None
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self.collect(item, (*path, str(key)))
+            return
+        if isinstance(value, list):
+            # Like OpenSearch's own arrays: every element is a value of the same path.
+            for item in value:
+                self.collect(item, path)
+            return
+        if isinstance(value, str):
+            self.texts.append(value)
+        if name is None:
+            return
+        if value is None:
+            self.nulls[name] = None
+            return
+        found = typed_value(value)
+        if found is None:
+            return
+        family, json_value = found
+        self.typed[family].setdefault(name, []).append(json_value)
+        if isinstance(value, str) and (moment := parse_iso_datetime(value)) is not None:
+            self.typed["data_date"].setdefault(name, []).append(format_datetime(moment))

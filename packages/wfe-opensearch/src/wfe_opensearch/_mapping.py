@@ -49,6 +49,10 @@ MAPPING: dict[str, Any] = {
         "data": {"type": "object", "enabled": False},
         "data_type": {"type": "keyword"},
         "data_text": {"type": "text"},
+        # Flattened paths present in the data (objects and nulls included) and those holding null: for data
+        # filters with no condition (the path exists) or ``equals=None``.
+        "data_paths": {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE},
+        "data_null": {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE},
         **{name: {"type": "object", "dynamic": True} for name in TYPED_DATA_FIELDS},
         "waiting_steps": _STEP_LIST,
         "sleeping_steps": _STEP_LIST,

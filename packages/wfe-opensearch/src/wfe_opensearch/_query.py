@@ -18,7 +18,10 @@ from wfe_opensearch._data_fields import field_name_for_path, format_datetime, ty
 from wfe_opensearch._mapping import RESULT_FIELDS
 
 TERM_FIELDS = ("reference.text^10", "workflow_definition_id.text^3", "description^2", "data_text")
-"""The fields terms are matched against, with their boosts: a reference match ranks first."""
+"""The fields terms are matched against, with their boosts."""
+
+REFERENCE_MATCH_BOOST = 1000.0
+"""Added to the score of an instance whose reference matches a term: reference matches always rank first."""
 
 _RANGE_OPERATORS = ("gt", "gte", "lt", "lte")
 
@@ -26,31 +29,32 @@ _RANGE_OPERATORS = ("gt", "gte", "lt", "lte")
 def build_query(terms: str, filters: Sequence[SearchFilter] = ()) -> dict[str, Any]:
     """The ``query`` of a search request.
 
-    Terms become one ``multi_match`` of type ``cross_fields`` with operator ``and``: every word must occur in
-    at least one of :data:`TERM_FIELDS`, analysed as plain text. Terms are only ever a query *value*; no query
+    Each whitespace-separated term becomes one ``multi_match`` of type ``phrase`` over :data:`TERM_FIELDS` in
+    ``bool.must``: every term must occur, case-insensitively and as whole words (consecutive words for a term
+    such as ``etl-pipeline``), in at least one of those fields. A ``should`` clause per term lifts instances
+    whose reference matches it by :data:`REFERENCE_MATCH_BOOST`. Terms are only ever a query *value*; no query
     syntax (``query_string``, wildcards, scripts) is ever built from them. Filters become
     ``term``/``range``/``exists`` clauses in ``bool.filter`` (all must hold); no terms and no filters is
     ``match_all``.
     """
-    must: list[dict[str, Any]] = []
-    text = terms.strip()
-    if text:
-        must.append(
-            {
-                "multi_match": {
-                    "query": text,
-                    "type": "cross_fields",
-                    "operator": "and",
-                    "fields": list(TERM_FIELDS),
-                }
-            }
-        )
+    words = terms.split()
     clauses = [clause for search_filter in filters for clause in filter_clauses(search_filter)]
-    if not must and not clauses:
+    if not words and not clauses:
         return {"match_all": {}}
     query: dict[str, Any] = {}
-    if must:
-        query["must"] = must
+    if words:
+        query["must"] = [
+            {"multi_match": {"query": word, "type": "phrase", "fields": list(TERM_FIELDS)}} for word in words
+        ]
+        query["should"] = [
+            {
+                "constant_score": {
+                    "filter": {"match_phrase": {"reference.text": {"query": word}}},
+                    "boost": REFERENCE_MATCH_BOOST,
+                }
+            }
+            for word in words
+        ]
     if clauses:
         query["filter"] = clauses
     return {"bool": query}
@@ -119,6 +123,9 @@ def _data_clauses(search_filter: DataFilter) -> list[dict[str, Any]]:
     if search_filter.equals is not None:
         family, value = _typed(search_filter, "equals", search_filter.equals)
         clauses.append({"term": {f"{family}.{field}": value}})
+    elif "equals" in search_filter.model_fields_set:
+        # equals=None given explicitly: the path holds null.
+        clauses.append({"term": {"data_null": field}})
     bounds: dict[str, Any] = {}
     families: set[str] = set()
     for operator in _RANGE_OPERATORS:
@@ -133,10 +140,9 @@ def _data_clauses(search_filter: DataFilter) -> list[dict[str, Any]]:
         )
     if bounds:
         clauses.append({"range": {f"{families.pop()}.{field}": bounds}})
-    if search_filter.equals is None and not bounds:
-        raise SearchError(
-            f"data filter on {search_filter.path!r} has no condition: set equals, gt, gte, lt or lte"
-        )
+    if search_filter.equals is None and "equals" not in search_filter.model_fields_set and not bounds:
+        # No condition: the path only has to be present.
+        clauses.append({"term": {"data_paths": field}})
     return clauses
 
 

@@ -159,3 +159,17 @@ def test_data_that_is_not_json_able_raises_search_error(make_instance: MakeInsta
 
     with pytest.raises(SearchError, match="cannot be converted to JSON"):
         build_document(make_instance(data={"thing": Opaque()}))
+
+
+def test_paths_present_and_paths_holding_null_are_listed(make_instance: MakeInstance) -> None:
+    data = {"customer": {"id": 1, "tags": ["a", "b"], "note": None}, "items": [{"sku": "x"}, {"sku": None}]}
+    document = build_document(make_instance(data=data))
+    assert document["data_paths"] == [
+        "customer",
+        "customer/id",
+        "customer/tags",
+        "customer/note",
+        "items",
+        "items/sku",
+    ]
+    assert document["data_null"] == ["customer/note", "items/sku"]

@@ -7,7 +7,15 @@ from wfe_opensearch import MAPPING, MAPPING_VERSION, SETTINGS
 
 def test_identity_and_filter_fields_are_keywords() -> None:
     properties = MAPPING["properties"]
-    for field in ("id", "workflow_definition_id", "reference", "status", "data_type"):
+    for field in (
+        "id",
+        "workflow_definition_id",
+        "reference",
+        "status",
+        "data_type",
+        "data_paths",
+        "data_null",
+    ):
         assert properties[field]["type"] == "keyword", field
     assert properties["version"] == {"type": "integer"}
 

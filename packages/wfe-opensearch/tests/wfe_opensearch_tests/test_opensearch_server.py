@@ -150,6 +150,28 @@ async def test_equality_includes_the_type(
     assert (await search_index.search("", filters=[DataFilter(path="Value3", equals="7")])).total == 0
 
 
+async def test_a_term_with_punctuation_matches_consecutive_words(search_index: OpenSearchIndex) -> None:
+    await search_index.index_workflow(
+        instance("p1", 2020, WorkflowStatus.RUNNABLE, {"job": "nightly etl-pipeline"})
+    )
+    await search_index.index_workflow(
+        instance("p2", 2020, WorkflowStatus.RUNNABLE, {"job": "pipeline for etl"})
+    )
+    assert references((await search_index.search("ETL-Pipeline")).data) == {"p1"}
+    assert references((await search_index.search("etl pipeline")).data) == {"p1", "p2"}
+
+
+async def test_data_filters_on_presence_and_null(search_index: OpenSearchIndex) -> None:
+    await search_index.index_workflow(
+        instance("n1", 2020, WorkflowStatus.RUNNABLE, {"note": None, "a": {"b": 1}})
+    )
+    await search_index.index_workflow(instance("n2", 2020, WorkflowStatus.RUNNABLE, {"note": "x"}))
+    assert references((await search_index.search("", filters=[DataFilter(path="note")])).data) == {"n1", "n2"}
+    assert references((await search_index.search("", filters=[DataFilter(path="a")])).data) == {"n1"}
+    is_null = DataFilter(path="note", equals=None)
+    assert references((await search_index.search("", filters=[is_null])).data) == {"n1"}
+
+
 async def test_filter_on_reference(
     search_index: OpenSearchIndex, population: dict[str, WorkflowInstance]
 ) -> None:

@@ -17,19 +17,26 @@ from wfe_core.models import (
     StatusFilter,
     WorkflowStatus,
 )
-from wfe_opensearch import TERM_FIELDS, build_query, build_search_body
+from wfe_opensearch import REFERENCE_MATCH_BOOST, TERM_FIELDS, build_query, build_search_body
 
 MULTI_MATCH_FIELDS = ["reference.text^10", "workflow_definition_id.text^3", "description^2", "data_text"]
 
 
-def multi_match(text: str) -> dict[str, Any]:
+def term_clauses(*words: str) -> dict[str, list[dict[str, Any]]]:
+    """The ``must`` and ``should`` clauses documented for these whitespace-separated terms."""
     return {
-        "multi_match": {
-            "query": text,
-            "type": "cross_fields",
-            "operator": "and",
-            "fields": MULTI_MATCH_FIELDS,
-        }
+        "must": [
+            {"multi_match": {"query": word, "type": "phrase", "fields": MULTI_MATCH_FIELDS}} for word in words
+        ],
+        "should": [
+            {
+                "constant_score": {
+                    "filter": {"match_phrase": {"reference.text": {"query": word}}},
+                    "boost": 1000.0,
+                }
+            }
+            for word in words
+        ],
     }
 
 
@@ -38,12 +45,20 @@ def test_no_terms_and_no_filters_match_everything() -> None:
     assert build_query("   \t\n") == {"match_all": {}}
 
 
-def test_terms_become_one_multi_match_with_operator_and() -> None:
-    assert build_query("dog fox") == {"bool": {"must": [multi_match("dog fox")]}}
+def test_each_term_is_a_phrase_multi_match_that_must_hold() -> None:
+    assert build_query("dog fox") == {"bool": term_clauses("dog", "fox")}
 
 
-def test_terms_are_stripped_but_otherwise_passed_verbatim() -> None:
-    assert build_query("  quick  Fox ") == {"bool": {"must": [multi_match("quick  Fox")]}}
+def test_terms_split_on_any_whitespace_and_keep_their_case_and_punctuation() -> None:
+    assert build_query("  quick\tFox  etl-pipeline\n") == {
+        "bool": term_clauses("quick", "Fox", "etl-pipeline")
+    }
+
+
+def test_reference_matches_are_lifted_above_every_other_score() -> None:
+    should = build_query("invoice")["bool"]["should"]
+    assert should == term_clauses("invoice")["should"]
+    assert REFERENCE_MATCH_BOOST >= 1000
 
 
 def test_reference_has_the_highest_boost() -> None:
@@ -173,7 +188,6 @@ def test_data_equality_and_range_together() -> None:
 @pytest.mark.parametrize(
     ("search_filter", "message"),
     [
-        (DataFilter(path="n"), "has no condition"),
         (DataFilter(path="n", gt=1, lt="z"), "mixes bound types"),
         (DataFilter(path="n", equals={"a": 1}), "not a number, string, bool or datetime"),
         (DataFilter(path="n", equals=[1, 2]), "not a number, string, bool or datetime"),
@@ -194,7 +208,7 @@ def test_terms_and_filters_combine_in_one_bool() -> None:
     )
     assert query == {
         "bool": {
-            "must": [multi_match("fox")],
+            **term_clauses("fox"),
             "filter": [
                 {"term": {"status": "Runnable"}},
                 {"term": {"data_type": "T"}},
@@ -221,14 +235,27 @@ MALICIOUS_TERMS = [
 @pytest.mark.parametrize("terms", MALICIOUS_TERMS)
 def test_malicious_terms_are_only_ever_a_query_value(terms: str) -> None:
     body = build_search_body(terms, 0, 10, [StatusFilter(status=WorkflowStatus.RUNNABLE)])
-    assert body["query"]["bool"]["must"] == [multi_match(terms.strip())]
-    # The terms text appears exactly once in the whole request, as the multi_match value, and no clause that
-    # interprets syntax or runs code exists anywhere in it.
+    assert body["query"]["bool"]["must"] == term_clauses(*terms.split())["must"]
+    assert body["query"]["bool"]["should"] == term_clauses(*terms.split())["should"]
+    # Each term appears only as the "query" value of a phrase multi_match and of a match_phrase, and no clause
+    # that interprets syntax or runs code exists anywhere in the request.
+    values = list(_query_values(body))
+    assert sorted(values) == sorted(terms.split() * 2)
     serialized = json.dumps(body)
-    assert serialized.count(json.dumps(terms.strip())) == 1
+    for word in terms.split():
+        assert serialized.count(json.dumps(word)) == 2
     keys = set(_all_keys(body))
     for forbidden in ("query_string", "simple_query_string", "script", "script_score", "wildcard", "regexp"):
         assert forbidden not in keys
+
+
+def _query_values(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        found = [value["query"]] if isinstance(value.get("query"), str) else []
+        return found + [item for child in value.values() for item in _query_values(child)]
+    if isinstance(value, list):
+        return [item for child in value for item in _query_values(child)]
+    return []
 
 
 def _all_keys(value: Any) -> list[str]:
@@ -283,3 +310,13 @@ def test_terms_sort_by_relevance_first() -> None:
 def test_negative_paging_is_refused(skip: int, take: int) -> None:
     with pytest.raises(SearchError, match="must not be negative"):
         build_search_body("", skip, take)
+
+
+def test_data_filter_without_condition_requires_the_path() -> None:
+    query = build_query("", [DataFilter(path="customer.id")])
+    assert query == {"bool": {"filter": [{"term": {"data_paths": "customer/id"}}]}}
+
+
+def test_data_filter_equals_none_matches_null() -> None:
+    query = build_query("", [DataFilter(path="note", equals=None, data_type="T")])
+    assert query == {"bool": {"filter": [{"term": {"data_type": "T"}}, {"term": {"data_null": "note"}}]}}
