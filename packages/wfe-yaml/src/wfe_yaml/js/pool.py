@@ -411,7 +411,7 @@ def _result(
     frame: dict[str, Any], logs: list[tuple[str, str]], script_name: str, duration: float, heap_limit: int
 ) -> JsResult:
     if frame.get("ok"):
-        result = json.loads(frame["result_json"])
+        result = json.loads(frame["result_json"], parse_int=_js_integer)
         if result.get("ok"):
             outputs = result.get("outputs")
             return JsResult(
@@ -431,6 +431,13 @@ def _result(
         script_name=script_name,
         logs=logs,
     )
+
+
+def _js_integer(text: str) -> int:
+    # JavaScript prints a double past 2**53 in its shortest form ("1152921504606847000" for 2**60); the value
+    # the script held is that double, so convert through float rather than trusting the digits.
+    value = int(text)
+    return value if abs(value) <= 2**53 else int(float(text))
 
 
 _default_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, JsPool] = weakref.WeakKeyDictionary()

@@ -1,0 +1,300 @@
+"""The worker pool: data in and out, errors with lines, and scripts that must be stopped without harming the host."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+pytest.importorskip("py_mini_racer")
+
+from wfe_yaml.js import (  # noqa: E402
+    JsMemoryLimitError,
+    JsPool,
+    JsScriptError,
+    JsTimeoutError,
+    JsWorkerCrashedError,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def pool() -> AsyncIterator[JsPool]:
+    async with JsPool(size=1) as js_pool:
+        yield js_pool
+
+
+async def assert_pool_works(pool: JsPool) -> None:
+    result = await pool.run("output('alive', inputs().n * 2)", data={"n": 21}, timeout=10)
+    assert result.outputs == {"alive": 42}
+
+
+async def test_outputs_and_inputs_round_trip_nested_json_and_unicode(pool: JsPool) -> None:
+    data = {
+        "name": "Zoë 😀 \u2028 line",
+        "nested": {"list": [1, 2.5, None, True, {"deep": ["x"]}], "empty": {}},
+        "n": 7,
+    }
+    result = await pool.run(
+        """
+        const d = inputs();
+        output("copy", d);
+        Wfe.setOutput("same", JSON.stringify(Wfe.getData()) === JSON.stringify(d));
+        output("greeting", `hello ${d.name}`);
+        output("undef", undefined);
+        output("date", new Date(Date.UTC(2020, 0, 2)));
+        """,
+        data=data,
+        timeout=10,
+    )
+    assert result.outputs == {
+        "copy": data,
+        "same": True,
+        "greeting": "hello Zoë 😀 \u2028 line",
+        "undef": None,
+        "date": "2020-01-02T00:00:00.000Z",
+    }
+
+
+async def test_large_integers_follow_json_number_semantics(pool: JsPool) -> None:
+    result = await pool.run(
+        "output('big', 2 ** 60); output('safe', Number.MAX_SAFE_INTEGER); output('echo', inputs().n)",
+        data={"n": 2**53 + 1},
+        timeout=10,
+    )
+    assert result.outputs is not None
+    # Numbers are IEEE doubles in JavaScript: past 2**53 they keep only 53 bits of precision.
+    assert result.outputs["safe"] == 2**53 - 1
+    assert result.outputs["big"] == 2**60
+    assert result.outputs["echo"] == 2**53
+
+
+async def test_script_without_output_calls_has_no_outputs(pool: JsPool) -> None:
+    result = await pool.run("const x = 1 + 1;", timeout=10)
+    assert result.outputs is None
+
+
+async def test_last_output_per_key_wins(pool: JsPool) -> None:
+    result = await pool.run("output('k', 1); output('k', 2); Wfe.setOutput('k', 3)", timeout=10)
+    assert result.outputs == {"k": 3}
+
+
+async def test_thrown_error_fails_with_message_and_line(pool: JsPool) -> None:
+    with pytest.raises(JsScriptError) as caught:
+        await pool.run("const a = 1;\nconst b = 2;\nthrow new Error('boom ' + (a + b));\n", timeout=10)
+    assert caught.value.js_message == "boom 3"
+    assert caught.value.line == 3
+    assert "boom 3" in str(caught.value) and "line 3" in str(caught.value)
+
+
+async def test_error_after_await_reports_its_line(pool: JsPool) -> None:
+    with pytest.raises(JsScriptError) as caught:
+        await pool.run("await new Promise(r => setTimeout(r, 5));\n\nnull.x;\n", timeout=10)
+    assert caught.value.name == "TypeError"
+    assert caught.value.line == 3
+
+
+async def test_syntax_error_reports_line(pool: JsPool) -> None:
+    with pytest.raises(JsScriptError) as caught:
+        await pool.run("let ok = 1;\nlet broken = ;\n", timeout=10)
+    assert caught.value.name == "SyntaxError"
+    assert caught.value.line == 2
+
+
+async def test_thrown_non_error_value_fails_the_run(pool: JsPool) -> None:
+    with pytest.raises(JsScriptError, match="Uncaught"):
+        await pool.run("throw 'plain string';", timeout=10)
+
+
+async def test_error_thrown_in_timer_callback_fails_the_run(pool: JsPool) -> None:
+    with pytest.raises(JsScriptError, match="late"):
+        await pool.run("setTimeout(() => { throw new Error('late') }, 1);", timeout=10)
+
+
+async def test_console_and_log_are_captured_and_streamed(pool: JsPool) -> None:
+    streamed: list[tuple[str, str]] = []
+    result = await pool.run(
+        "console.log('a', 1, {x: [2]}); console.error('bad'); console.warn('careful'); log('step'); Wfe.log('w');",
+        timeout=10,
+        on_log=lambda stream, text: streamed.append((stream, text)),
+    )
+    expected = [
+        ("stdout", 'a 1 {"x":[2]}'),
+        ("stderr", "bad"),
+        ("stderr", "careful"),
+        ("log", "step"),
+        ("log", "w"),
+    ]
+    assert result.logs == expected
+    assert streamed == expected
+
+
+async def test_logs_of_a_failed_run_are_kept(pool: JsPool) -> None:
+    with pytest.raises(JsScriptError) as caught:
+        await pool.run("console.log('before'); throw new Error('x')", timeout=10)
+    assert caught.value.logs == [("stdout", "before")]
+
+
+async def test_no_state_leaks_between_runs(pool: JsPool) -> None:
+    await pool.run("globalThis.leak = 42; var alsoLeak = 1; Object.prototype.polluted = true;", timeout=10)
+    result = await pool.run(
+        "output('leak', typeof leak); output('also', typeof alsoLeak); output('proto', ({}).polluted === undefined)",
+        timeout=10,
+    )
+    assert result.outputs == {"leak": "undefined", "also": "undefined", "proto": True}
+
+
+async def test_internal_helpers_are_not_reachable(pool: JsPool) -> None:
+    result = await pool.run(
+        "output('start', typeof __wfe_start); output('bridge', typeof bridge); output('setup', typeof setup)",
+        timeout=10,
+    )
+    assert result.outputs == {"start": "undefined", "bridge": "undefined", "setup": "undefined"}
+
+
+async def test_workers_are_reused_between_runs(pool: JsPool) -> None:
+    await assert_pool_works(pool)
+    await asyncio.sleep(0.05)
+    first = {w.process.pid for w in pool._idle}
+    await assert_pool_works(pool)
+    await asyncio.sleep(0.05)
+    assert first and first == {w.process.pid for w in pool._idle}
+
+
+async def test_warm_run_is_fast(pool: JsPool) -> None:
+    await assert_pool_works(pool)
+    started = time.perf_counter()
+    for _ in range(10):
+        await pool.run("output('a', 1)", timeout=10)
+    # The target is < 10 ms per step; leave room for a busy, shared machine.
+    assert (time.perf_counter() - started) / 10 < 0.1
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param("while (true) {}", id="sync-spin"),
+        pytest.param("await null; while (true) {}", id="spin-after-await"),
+        pytest.param("await new Promise(r => setTimeout(r, 10)); for (;;) {}", id="spin-after-timer"),
+        pytest.param("log('x'); while (true) {}", id="spin-after-log-call"),
+        pytest.param("setTimeout(() => { while (true) {} }, 1); output('a', 1);", id="spin-in-timer"),
+        pytest.param("await new Promise(() => {});", id="never-settles"),
+        pytest.param("setInterval(() => {}, 5);", id="interval-keeps-running"),
+    ],
+)
+async def test_runaway_script_is_stopped_within_timeout(pool: JsPool, script: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(JsTimeoutError, match="timed out after 0.5s"):
+        await pool.run(script, timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    await assert_pool_works(pool)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param("const a = []; while (true) a.push(new Array(100000).fill(1.5));", id="arrays"),
+        pytest.param(
+            "await 0; const a = []; while (true) a.push(new Array(100000).fill(1.5));", id="arrays-async"
+        ),
+        pytest.param(
+            "const a = []; while (true) a.push(new Uint8Array(2 ** 26).fill(1));", id="filled-buffers"
+        ),
+        pytest.param("const a = []; for (;;) a.push(new ArrayBuffer(2 ** 24));", id="array-buffers"),
+        pytest.param("let s = 'x'; while (true) s = s + s;", id="string-doubling"),
+        pytest.param(
+            "const m = new Map(); for (let i = 0; ; i++) m.set(i, {i, s: 'v' + i});", id="map-objects"
+        ),
+    ],
+)
+async def test_memory_bomb_is_stopped_without_harming_the_host(pool: JsPool, script: str) -> None:
+    started = time.monotonic()
+    with pytest.raises((JsMemoryLimitError, JsScriptError)) as caught:
+        await pool.run(script, timeout=5)
+    assert time.monotonic() - started < 6
+    if isinstance(caught.value, JsScriptError):
+        # V8 refusing one allocation is a catchable RangeError, which fails the step like any other error.
+        assert caught.value.name == "RangeError"
+    await assert_pool_works(pool)
+
+
+async def test_v8_fatal_out_of_memory_fails_only_that_step(pool: JsPool) -> None:
+    started = time.monotonic()
+    with pytest.raises((JsWorkerCrashedError, JsMemoryLimitError)):
+        await pool.run(
+            "const a = new Array(2 ** 26).fill(0.5); const b = new Array(2 ** 27).fill(0.5);", timeout=8
+        )
+    assert time.monotonic() - started < 9
+    await assert_pool_works(pool)
+
+
+async def test_worker_killed_from_outside_fails_the_step(pool: JsPool) -> None:
+    async def kill_soon() -> None:
+        await asyncio.sleep(0.3)
+        os.kill(next(iter(pool._busy)).process.pid, 9)
+
+    killer = asyncio.create_task(kill_soon())
+    with pytest.raises(JsWorkerCrashedError, match="SIGKILL"):
+        await pool.run("await new Promise(r => setTimeout(r, 5000));", timeout=10)
+    await killer
+    await assert_pool_works(pool)
+
+
+async def test_cancellation_stops_the_script() -> None:
+    class Signal:
+        def __init__(self) -> None:
+            self.event = asyncio.Event()
+
+        async def wait(self) -> None:
+            await self.event.wait()
+
+    signal = Signal()
+    async with JsPool(size=1) as own:
+        asyncio.get_running_loop().call_later(0.3, signal.event.set)
+        started = time.monotonic()
+        with pytest.raises(Exception, match="cancelled"):
+            await own.run("while (true) {}", timeout=30, cancellation=signal)
+        assert time.monotonic() - started < 2
+        await assert_pool_works(own)
+
+
+async def test_task_cancellation_kills_the_worker() -> None:
+    async with JsPool(size=1) as own:
+        task = asyncio.create_task(own.run("while (true) {}", timeout=30))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not own._busy
+        await assert_pool_works(own)
+
+
+async def test_pool_runs_scripts_concurrently_up_to_its_size() -> None:
+    async with JsPool(size=2) as own:
+        await asyncio.gather(assert_pool_works(own), assert_pool_works(own))
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(
+                own.run(
+                    "await new Promise(r => setTimeout(r, 400)); output('i', inputs())", data=i, timeout=10
+                )
+                for i in range(4)
+            )
+        )
+        elapsed = time.monotonic() - started
+    assert [r.outputs for r in results] == [{"i": i} for i in range(4)]
+    # Two at a time: about two rounds of 400 ms, not one (size 4) nor four (size 1).
+    assert 0.75 < elapsed < 3.0
+
+
+async def test_closed_pool_refuses_runs() -> None:
+    own = JsPool(size=1)
+    await assert_pool_works(own)
+    await own.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await own.run("1", timeout=5)
