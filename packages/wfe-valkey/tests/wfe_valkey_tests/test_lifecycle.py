@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -11,10 +11,30 @@ from redis.asyncio import Redis
 
 from wfe_core.errors import ProviderError
 from wfe_core.models import LifecycleEvent, StepCompleted, WorkflowCompleted, WorkflowStarted
+from wfe_core.testing import LifecycleHubSuite
 from wfe_valkey import ValkeyLifecycleHub
 from wfe_valkey_tests.test_queue import kill_connections
 
 pytestmark = pytest.mark.valkey
+
+
+class TestValkeyLifecycleHubConformance(LifecycleHubSuite):
+    @pytest.fixture
+    async def hub_factory(
+        self, valkey_url: str, prefix: str
+    ) -> AsyncIterator[Callable[[], ValkeyLifecycleHub]]:
+        hubs: list[ValkeyLifecycleHub] = []
+
+        def make() -> ValkeyLifecycleHub:
+            # Each hub on a client of its own, as on separate hosts.
+            hubs.append(
+                ValkeyLifecycleHub.from_url(f"{valkey_url}?client_name={prefix}-{len(hubs)}", prefix=prefix)
+            )
+            return hubs[-1]
+
+        yield make
+        for hub in hubs:
+            await hub.stop()
 
 
 def started(workflow_id: str = "wf-1") -> WorkflowStarted:
