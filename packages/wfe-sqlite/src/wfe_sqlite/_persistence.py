@@ -175,35 +175,35 @@ class SqlitePersistence:
         await self._write(persist, "persist workflow")
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
-        def load(conn: sqlite3.Connection) -> WorkflowInstance | None:
+        # Jobs return raw rows; models are built here, off the database thread, which every call waits for.
+        def load(conn: sqlite3.Connection) -> tuple[Any, list[str]] | None:
             row = conn.execute(f"{_SELECT_WORKFLOW} WHERE id = ?", (workflow_id,)).fetchone()
             if row is None:
                 row = conn.execute(f"{_SELECT_WORKFLOW} WHERE name = ?", (workflow_id,)).fetchone()
                 if row is None:
                     return None
-            return instance_from_row(row, _load_pointers(conn, row[0]))
+            return row, _pointer_bodies(conn, row[0])
 
-        instance: WorkflowInstance | None = await self._read(load, "get workflow")
-        if instance is None:
+        found: tuple[Any, list[str]] | None = await self._read(load, "get workflow")
+        if found is None:
             raise WorkflowNotFoundError(workflow_id)
-        return instance
+        row, bodies = found
+        return instance_from_row(row, [load_pointer(body) for body in bodies])
 
     async def get_workflows(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         ids = list(dict.fromkeys(workflow_ids))
 
-        def load(conn: sqlite3.Connection) -> list[WorkflowInstance]:
-            found: dict[str, WorkflowInstance] = {}
+        def load(conn: sqlite3.Connection) -> tuple[list[Any], dict[str, list[str]]]:
+            rows: list[Any] = []
             for start in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[start : start + _IN_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = conn.execute(f"{_SELECT_WORKFLOW} WHERE id IN ({marks})", chunk).fetchall()
-                pointers = _load_pointers_of(conn, [r[0] for r in rows])
-                for row in rows:
-                    found[row[0]] = instance_from_row(row, pointers.get(row[0], []))
-            return [found[i] for i in ids if i in found]
+                rows += conn.execute(f"{_SELECT_WORKFLOW} WHERE id IN ({marks})", chunk).fetchall()
+            return rows, _pointer_bodies_of(conn, [r[0] for r in rows])
 
-        result: list[WorkflowInstance] = await self._read(load, "get workflows")
-        return result
+        rows, bodies = await self._read(load, "get workflows")
+        found = {row[0]: _instance(row, bodies) for row in rows}
+        return [found[i] for i in ids if i in found]
 
     async def get_runnable_instances(self, as_at: datetime) -> list[str]:
         limit = to_micros(as_at)
@@ -238,15 +238,14 @@ class SqlitePersistence:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         params += [max(0, take), max(0, skip)]
 
-        def load(conn: sqlite3.Connection) -> list[WorkflowInstance]:
+        def load(conn: sqlite3.Connection) -> tuple[list[Any], dict[str, list[str]]]:
             rows = conn.execute(
                 f"{_SELECT_WORKFLOW}{where} ORDER BY create_time DESC, rowid DESC LIMIT ? OFFSET ?", params
             ).fetchall()
-            pointers = _load_pointers_of(conn, [r[0] for r in rows])
-            return [instance_from_row(row, pointers.get(row[0], [])) for row in rows]
+            return rows, _pointer_bodies_of(conn, [r[0] for r in rows])
 
-        result: list[WorkflowInstance] = await self._read(load, "list workflows")
-        return result
+        rows, bodies = await self._read(load, "list workflows")
+        return [_instance(row, bodies) for row in rows]
 
     async def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
         params = (str(status.value), to_micros(older_than))
@@ -523,15 +522,19 @@ def _delete_command(name: str, data: str, execute_time: int) -> Callable[[sqlite
     return lambda conn: conn.execute(sql, key)
 
 
-def _load_pointers(conn: sqlite3.Connection, workflow_id: str) -> list[ExecutionPointer]:
+def _instance(row: Any, bodies: dict[str, list[str]]) -> WorkflowInstance:
+    return instance_from_row(row, [load_pointer(body) for body in bodies.get(row[0], ())])
+
+
+def _pointer_bodies(conn: sqlite3.Connection, workflow_id: str) -> list[str]:
     rows = conn.execute(
         "SELECT body FROM execution_pointers WHERE workflow_id = ? ORDER BY ordinal", (workflow_id,)
     ).fetchall()
-    return [load_pointer(r[0]) for r in rows]
+    return [r[0] for r in rows]
 
 
-def _load_pointers_of(conn: sqlite3.Connection, workflow_ids: list[str]) -> dict[str, list[ExecutionPointer]]:
-    result: dict[str, list[ExecutionPointer]] = {}
+def _pointer_bodies_of(conn: sqlite3.Connection, workflow_ids: list[str]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
     for start in range(0, len(workflow_ids), _IN_CHUNK):
         chunk = workflow_ids[start : start + _IN_CHUNK]
         marks = ",".join("?" * len(chunk))
@@ -541,5 +544,5 @@ def _load_pointers_of(conn: sqlite3.Connection, workflow_ids: list[str]) -> dict
             chunk,
         ).fetchall()
         for workflow_id, body in rows:
-            result.setdefault(workflow_id, []).append(load_pointer(body))
+            result.setdefault(workflow_id, []).append(body)
     return result
