@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -47,15 +48,20 @@ class _Entry:
     migrate_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-_registry: dict[tuple[str, int], _Entry] = {}
-_registry_lock: dict[int, asyncio.Lock] = {}
+# Pools belong to the event loop that opened them; keying by the loop object (weakly) means a closed loop's
+# entries go away with it instead of being handed to a new loop that happens to reuse its id.
+_registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Entry]] = (
+    weakref.WeakKeyDictionary()
+)
+_registry_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _loop_lock() -> asyncio.Lock:
-    loop_id = id(asyncio.get_running_loop())
-    lock = _registry_lock.get(loop_id)
+def _loop_lock(loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+    lock = _registry_locks.get(loop)
     if lock is None:
-        lock = _registry_lock[loop_id] = asyncio.Lock()
+        lock = _registry_locks[loop] = asyncio.Lock()
     return lock
 
 
@@ -84,7 +90,7 @@ class PoolHandle:
         self._max_size = max_size
         self._prepare_threshold = prepare_threshold
         self._timeout = timeout
-        self._key: tuple[str, int] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._entry: _Entry | None = None
         self._external_entry = _Entry(pool) if pool is not None else None
 
@@ -110,9 +116,10 @@ class PoolHandle:
         if self._entry is not None:
             return self._entry
         assert self._url is not None
-        key = (self._url, id(asyncio.get_running_loop()))
-        async with _loop_lock():
-            entry = _registry.get(key)
+        loop = asyncio.get_running_loop()
+        async with _loop_lock(loop):
+            pools = _registry.setdefault(loop, {})
+            entry = pools.get(self._url)
             if entry is None:
                 pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
                     self._url,
@@ -127,9 +134,9 @@ class PoolHandle:
                     name="wfe",
                 )
                 await pool.open(wait=False)
-                entry = _registry[key] = _Entry(pool)
+                entry = pools[self._url] = _Entry(pool)
             entry.users += 1
-        self._key, self._entry = key, entry
+        self._loop, self._entry = loop, entry
         return entry
 
     @asynccontextmanager
@@ -141,13 +148,14 @@ class PoolHandle:
 
     async def release(self) -> None:
         """Give the pool back; the last user of a URL's shared pool closes it. Idempotent."""
-        entry, key = self._entry, self._key
-        self._entry = self._key = None
-        if entry is None or key is None:
+        entry, loop = self._entry, self._loop
+        self._entry, self._loop = None, None
+        if entry is None or loop is None:
             return
-        async with _loop_lock():
+        async with _loop_lock(loop):
             entry.users -= 1
             if entry.users > 0:
                 return
-            _registry.pop(key, None)
+            assert self._url is not None
+            _registry.get(loop, {}).pop(self._url, None)
         await entry.pool.close()

@@ -159,8 +159,8 @@ def subscription(workflow_id: str, name: str = "approved", key: str = "k", **kw:
         execution_pointer_id="p1",
         event_name=name,
         event_key=key,
-        subscribe_as_of=kw.pop("as_of", now()),  # type: ignore[arg-type]
-        **kw,  # type: ignore[arg-type]
+        subscribe_as_of=kw.pop("as_of", now()),
+        **kw,
     )
 
 
