@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from wfe_core.testing.clock import ManualClock
+
 if TYPE_CHECKING:
     from wfe_core.testing.lifecycle_suite import LifecycleHubSuite
     from wfe_core.testing.lock_suite import LockSuite
@@ -26,7 +28,14 @@ _SUITES = {
     "SearchSuite": "wfe_core.testing.search_suite",
 }
 
-__all__ = ["LifecycleHubSuite", "LockSuite", "PersistenceSuite", "QueueSuite", "SearchSuite"]
+__all__ = [
+    "LifecycleHubSuite",
+    "LockSuite",
+    "ManualClock",
+    "PersistenceSuite",
+    "QueueSuite",
+    "SearchSuite",
+]
 
 
 def __getattr__(name: str) -> Any:
