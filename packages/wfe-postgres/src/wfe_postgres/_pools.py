@@ -14,12 +14,12 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-WFE_URL_OPTIONS = ("schema", "table_prefix")
+WFE_URL_OPTIONS = ("schema", "table_prefix", "visibility_timeout", "poll_interval")
 """Query parameters of a connection URL that configure wfe rather than libpq (removed before connecting)."""
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:
-    """Separate wfe's own query parameters (``?schema=...&table_prefix=...``) from the libpq URL.
+    """Separate wfe's own query parameters (``WFE_URL_OPTIONS``) from the libpq URL.
 
     The rest of the URL, percent-encoded user and password included, goes to libpq unchanged (libpq decodes
     it), so a password such as ``p@ss:w/rd`` is written ``p%40ss%3Aw%2Frd``.

@@ -30,6 +30,8 @@ class PostgresProvider:
     """Base of ``PostgresPersistence``, ``PostgresQueue`` and ``PostgresLock``."""
 
     _error: ClassVar[type[ProviderError]] = ProviderError
+    _url_float_options: ClassVar[tuple[str, ...]] = ()
+    """Numeric options this provider also reads from the URL's query (the others ignore them)."""
 
     def __init__(self, pool: PoolHandle, *, schema: str = "wfe", table_prefix: str = "") -> None:
         self._layout = Layout(schema, table_prefix)
@@ -53,7 +55,9 @@ class PostgresProvider:
         Providers created from the same URL in one event loop share one connection pool, so a host using
         PostgreSQL for persistence, queue and lock opens one pool. Percent-encode special characters of the
         password. ``schema`` and ``table_prefix`` may also be given as URL query parameters
-        (``?schema=wfe_prod&table_prefix=wfe_``); keyword arguments win.
+        (``?schema=wfe_prod&table_prefix=wfe_``), and so may the queue's ``visibility_timeout`` and
+        ``poll_interval`` (ignored by the other providers, so one URL serves all three); keyword arguments
+        win.
 
         Args:
             url: the libpq connection URL.
@@ -66,6 +70,14 @@ class PostgresProvider:
             **options: provider-specific options (see the subclass).
         """
         libpq_url, url_options = split_url(url)
+        for name in cls._url_float_options:
+            if name in url_options and name not in options:
+                try:
+                    options[name] = float(url_options[name])
+                except ValueError:
+                    raise ValueError(
+                        f"URL option {name}={url_options[name]!r} must be a number of seconds"
+                    ) from None
         pool = PoolHandle(
             url=libpq_url,
             min_size=min_pool_size,

@@ -45,6 +45,7 @@ class PostgresQueue(PostgresProvider):
     """
 
     _error: ClassVar[type[ProviderError]] = QueueError
+    _url_float_options: ClassVar[tuple[str, ...]] = ("visibility_timeout", "poll_interval")
 
     def __init__(
         self,

@@ -146,3 +146,13 @@ def test_schema_and_prefix_may_come_from_the_url() -> None:
     assert (store.schema, store.table_prefix) == ("from_url", "t_")
     explicit = PostgresPersistence.from_url("postgresql://u@localhost/db?schema=from_url", schema="kw")
     assert explicit.schema == "kw"
+
+
+def test_one_url_serves_all_three_providers() -> None:
+    url = "postgresql://u@localhost/db?schema=s&visibility_timeout=42&poll_interval=0.5&sslmode=disable"
+    queue = PostgresQueue.from_url(url)
+    assert (queue.schema, queue.visibility_timeout) == ("s", 42.0)
+    assert PostgresLock.from_url(url).schema == "s"
+    assert PostgresPersistence.from_url(url).schema == "s"
+    with pytest.raises(ValueError, match="seconds"):
+        PostgresQueue.from_url("postgresql://u@localhost/db?visibility_timeout=soon")
