@@ -11,11 +11,13 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import (
     AuthenticationException,
     AuthorizationException,
-    ConnectionError,
     ImproperlyConfigured,
     NotFoundError,
     OpenSearchException,
     RequestError,
+)
+from opensearchpy.exceptions import (
+    ConnectionError as TransportConnectionError,
 )
 
 from wfe_core.errors import SearchError
@@ -193,7 +195,7 @@ class OpenSearchIndex:
                 f"OpenSearch {action} failed: access denied: check the user:password in the URL and the "
                 f"user's permissions on {self._alias!r} ({exc})"
             ) from exc
-        except ConnectionError as exc:
+        except TransportConnectionError as exc:
             raise SearchError(
                 f"OpenSearch {action} failed: cannot reach the server: check the URL, TLS options and that "
                 f"it is up ({exc})"
