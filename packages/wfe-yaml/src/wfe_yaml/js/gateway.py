@@ -18,7 +18,13 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from wfe_yaml.js.config import JsPermissions
-from wfe_yaml.js.permissions import PermissionDenied, check_net, check_read, parse_http_url
+from wfe_yaml.js.permissions import (
+    PermissionDenied,
+    check_net,
+    check_read,
+    normalized_http_url,
+    parse_http_url,
+)
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """Largest response body or file a script can read in one call."""
@@ -46,7 +52,7 @@ class _RedirectGuard(urllib.request.HTTPRedirectHandler):
         newurl: str,
     ) -> urllib.request.Request | None:
         check_net(newurl, self._allow)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        return super().redirect_request(req, fp, code, msg, headers, normalized_http_url(newurl))
 
 
 def _http(
@@ -58,7 +64,8 @@ def _http(
     timeout: float,
 ) -> dict[str, Any]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _RedirectGuard(allow))
-    request = urllib.request.Request(url, data=body, method=method)
+    target = normalized_http_url(url)
+    request = urllib.request.Request(target, data=body, method=method)
     request.add_header("User-Agent", _USER_AGENT)
     for name, value in headers:
         request.add_header(name, value)
@@ -76,7 +83,7 @@ def _http(
             "status": response.status,
             "statusText": response.reason or "",
             "url": final_url,
-            "redirected": final_url != url,
+            "redirected": final_url != target,
             "headers": [[k.lower(), v] for k, v in response.headers.items()],
             "body_b64": base64.b64encode(payload).decode(),
         }

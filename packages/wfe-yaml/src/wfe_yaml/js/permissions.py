@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from wfe_yaml.js.config import JsPermissions
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST_CHARACTERS = re.compile(r"^[a-z0-9._:-]+$")
 
 
 class PermissionDenied(Exception):
@@ -33,7 +35,22 @@ def parse_http_url(url: str) -> tuple[SplitResult, str, int]:
     host = (parts.hostname or "").lower()
     if not host:
         raise ValueError(f"URL '{url}' has no host")
+    if not _HOST_CHARACTERS.match(host):
+        raise ValueError(f"Invalid URL '{url}': unsupported characters in host '{host}'")
     return parts, host, port if port is not None else _DEFAULT_PORTS[scheme]
+
+
+def normalized_http_url(url: str) -> str:
+    """The URL rebuilt from its parsed parts, so the HTTP client connects to exactly the host that was checked."""
+    parts, host, _ = parse_http_url(url)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            f"Invalid URL '{url}': credentials in URLs are not supported, send an Authorization header"
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
 
 
 def net_resource(url: str) -> str:
