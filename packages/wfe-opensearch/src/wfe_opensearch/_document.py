@@ -35,7 +35,8 @@ def build_document(instance: WorkflowInstance) -> dict[str, Any]:
     present and ``data_null`` those holding null. ``data`` keeps the original JSON for results.
     """
     try:
-        data = to_jsonable_python(instance.data)
+        # JSON has no NaN or infinity; they become null, as pydantic's own JSON mode makes them.
+        data = to_jsonable_python(instance.data, inf_nan_mode="null")
     except PydanticSerializationError as exc:
         raise SearchError(
             f"data of workflow {instance.id} cannot be converted to JSON ({exc}): use JSON-able values or a "

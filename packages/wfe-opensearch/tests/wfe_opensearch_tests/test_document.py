@@ -124,9 +124,11 @@ def test_scalar_and_missing_data(make_instance: MakeInstance) -> None:
     assert empty["data_text"] == []
 
 
-def test_non_finite_numbers_are_not_indexed(make_instance: MakeInstance) -> None:
+def test_non_finite_numbers_become_null(make_instance: MakeInstance) -> None:
     document = build_document(make_instance(data={"x": float("nan"), "y": float("inf"), "z": 1.5}))
+    assert document["data"] == {"x": None, "y": None, "z": 1.5}
     assert document["data_num"] == {"z": 1.5}
+    assert document["data_null"] == ["x", "y"]
 
 
 def test_strings_that_only_resemble_dates_are_not_dates(make_instance: MakeInstance) -> None:
