@@ -3,7 +3,8 @@
 The suites (``PersistenceSuite``, ``LockSuite``, ``QueueSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
 abstract pytest classes: subclass one in a ``Test...`` class and provide its fixture. They need pytest and
 pytest-asyncio (``pip install "wfe-core[testing]"``) and are imported on first use, so ``ManualClock`` works
-without them.
+without them. The suites mark their tests ``asyncio``; under pytest-asyncio's strict mode declare the async
+fixture with ``@pytest_asyncio.fixture``.
 """
 
 from __future__ import annotations
