@@ -40,6 +40,7 @@ class TranspileError(Exception):
 
     def __init__(self, message: str, line: int | None) -> None:
         super().__init__(message)
+        self.message = message
         self.line = line
 
 
@@ -56,25 +57,25 @@ class Transpiler:
         self._transform: Any = None
         self._cache: OrderedDict[str, str | TranspileError] = OrderedDict()
 
-    def strip_types(self, source: str, name: str) -> str:
+    def strip_types(self, source: str) -> str:
         """``source`` with its TypeScript syntax removed (enums become objects); lines keep their numbers."""
-        return self._cached(source, ("typescript",), name)
+        return self._cached(source, ("typescript",))
 
-    def to_commonjs(self, source: str, name: str) -> str:
+    def to_commonjs(self, source: str) -> str:
         """``source`` with ``import``/``export`` (and ``import()``) turned into ``require``/``exports``.
 
         Tries the source as JavaScript first, then as TypeScript.
         """
         try:
-            return self._cached(source, ("imports",), name)
+            return self._cached(source, ("imports",))
         except TranspileError:
-            return self._cached(source, ("typescript", "imports"), name)
+            return self._cached(source, ("typescript", "imports"))
 
-    def _cached(self, source: str, transforms: tuple[str, ...], name: str) -> str:
+    def _cached(self, source: str, transforms: tuple[str, ...]) -> str:
         key = hashlib.sha256(("\0".join(transforms) + "\0" + source).encode()).hexdigest()
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._run(source, transforms, name)
+            hit = self._run(source, transforms)
             self._cache[key] = hit
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
@@ -84,7 +85,7 @@ class Transpiler:
             raise hit
         return hit
 
-    def _run(self, source: str, transforms: tuple[str, ...], name: str) -> str | TranspileError:
+    def _run(self, source: str, transforms: tuple[str, ...]) -> str | TranspileError:
         if self._transform is None:
             from py_mini_racer import MiniRacer
 
@@ -102,4 +103,4 @@ class Transpiler:
         position = _SUCRASE_POSITION.search(message)
         line = int(position.group(1)) if position else None
         text = _SUCRASE_POSITION.sub("", message).strip()
-        return TranspileError(f"{name}:{line}: {text}" if line else f"{name}: {text}", line)
+        return TranspileError(text, line)

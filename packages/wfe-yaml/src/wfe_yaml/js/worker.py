@@ -136,8 +136,8 @@ class _Worker:
                         # Plain JavaScript is the common case, so the transpiler only sees scripts V8 refused
                         # to parse; when its output does not parse either, the original error is reported.
                         stripped = self._typescript_fallback(job)
-                        if stripped is None:
-                            return _parse_failure(str(exc))
+                        if isinstance(stripped, TranspileError):
+                            return _pick_syntax_error(_parse_failure(str(exc)), stripped)
                         try:
                             await racer.eval_cancelable(stripped)
                         except JSParseException:
@@ -163,21 +163,19 @@ class _Worker:
         source = str(job["script"])
         name = str(job["script_name"])
         modules = {
-            spec: self._transpiler.to_commonjs(text, spec)
-            for spec, text in dict(job.get("modules") or {}).items()
+            spec: self._transpiler.to_commonjs(text) for spec, text in dict(job.get("modules") or {}).items()
         }
         if needs_module_transform(source):
-            return _wrap(self._transpiler.to_commonjs(source, name), name), modules
+            return _wrap(self._transpiler.to_commonjs(source), name), modules
         return _wrap(source, name), modules
 
-    def _typescript_fallback(self, job: dict[str, Any]) -> str | None:
-        """The script with its types stripped, or None when the transpiler cannot make sense of it either."""
+    def _typescript_fallback(self, job: dict[str, Any]) -> str | TranspileError:
+        """The script with its types stripped, or why the transpiler cannot make sense of it either."""
         try:
-            return _wrap(
-                self._transpiler.strip_types(str(job["script"]), str(job["script_name"])), job["script_name"]
-            )
-        except TranspileError:
-            return None
+            stripped = self._transpiler.strip_types(str(job["script"]))
+        except TranspileError as exc:
+            return exc
+        return _wrap(stripped, str(job["script_name"]))
 
     async def _wait(self, done: asyncio.Future[str], racer: Any) -> str | None:
         """The result JSON, or None when V8 stopped the script at its heap limit (it never settles)."""
@@ -199,6 +197,15 @@ def _failure(name: str, message: str, line: int | None) -> dict[str, Any]:
         "ok": False,
         "error": {"name": name, "message": message, "stack": "", "line": line, "column": None},
     }
+
+
+def _pick_syntax_error(v8_error: dict[str, Any], ts_error: TranspileError) -> dict[str, Any]:
+    # V8 stops at the first type annotation of a TypeScript script; when sucrase got further, its error is the
+    # real one (a TypeScript script with a syntax error). Otherwise V8's own wording is clearer.
+    v8_line = v8_error["error"]["line"] or 0
+    if ts_error.line is not None and ts_error.line > v8_line:
+        return _failure("SyntaxError", ts_error.message, ts_error.line)
+    return v8_error
 
 
 def _parse_failure(text: str) -> dict[str, Any]:
