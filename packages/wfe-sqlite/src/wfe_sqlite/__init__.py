@@ -1,4 +1,4 @@
-"""wfe-sqlite: persistence, queue and lock for wfe on SQLite, the embedded single-node default.
+"""wfe-sqlite: persistence, queue, lock and search index for wfe on SQLite, the embedded single-node default.
 
 Open each with ``from_url("sqlite:///wfe.db")`` (or ``sqlite:////abs/path.db``, ``sqlite://:memory:``);
 providers opened on the same URL in one process share one :class:`SqliteDatabase` (one connection, one
@@ -10,6 +10,7 @@ from wfe_sqlite._lock import SqliteLock
 from wfe_sqlite._persistence import SqlitePersistence
 from wfe_sqlite._queue import SqliteQueue
 from wfe_sqlite._schema import SCHEMA_VERSION
+from wfe_sqlite._search import SqliteSearchIndex
 from wfe_sqlite._url import SqliteOptions, parse_sqlite_url
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "SqliteOptions",
     "SqlitePersistence",
     "SqliteQueue",
+    "SqliteSearchIndex",
     "parse_sqlite_url",
 ]

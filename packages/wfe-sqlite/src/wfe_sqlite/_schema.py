@@ -128,7 +128,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
-    # 2: full-text search over instances (FTS5) plus the filterable fields.
+    # 2: search documents and their FTS5 index (rowid of search_text = rowid of search_documents).
     (
         """
         CREATE TABLE search_documents (
@@ -137,17 +137,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             version INTEGER NOT NULL,
             status TEXT NOT NULL,
             reference TEXT,
-            description TEXT,
             data TEXT,
             data_type TEXT,
             create_time INTEGER NOT NULL,
             complete_time INTEGER,
+            words TEXT NOT NULL,
+            reference_words TEXT NOT NULL,
+            raw_tokens TEXT NOT NULL,
             result TEXT NOT NULL
         )
         """,
         "CREATE INDEX search_documents_created ON search_documents (create_time)",
-        "CREATE VIRTUAL TABLE search_text USING fts5 (workflow_id UNINDEXED, reference, body, "
-        "tokenize = 'unicode61')",
+        # Token characters as close to Python's \w as FTS5 allows: letters, digits and underscore, case-folded,
+        # accents kept (a search for "cafe" does not find "café", as in the in-memory index).
+        "CREATE VIRTUAL TABLE search_text USING fts5 (body, "
+        "tokenize = \"unicode61 remove_diacritics 0 tokenchars '_'\")",
     ),
 )
 
