@@ -82,7 +82,7 @@ class ProviderNotFoundError(ProviderError):
         self.group = group
         self.scheme = scheme
         self.install = install
-        hint = f": pip install \"{install}\"" if install else ""
+        hint = f': pip install "{install}"' if install else ""
         super().__init__(f"no {group.removeprefix('wfe.')} provider for scheme '{scheme}'{hint}")
 
 

@@ -102,6 +102,12 @@ class StepExecutionContext:
         if self.log_sink is not None:
             self.log_sink.write(
                 LogChunk(
-                    self.workflow.id, self.pointer.id, self.step.id, self.step.name, stream, text, self.clock.now()
+                    self.workflow.id,
+                    self.pointer.id,
+                    self.step.id,
+                    self.step.name,
+                    stream,
+                    text,
+                    self.clock.now(),
                 )
             )

@@ -9,4 +9,11 @@ from wfe_core.builder.step_builder import (
 )
 from wfe_core.builder.workflow_builder import WorkflowBuilder
 
-__all__ = ["BranchBuilder", "DecideBuilder", "ParallelBuilder", "ScheduleBuilder", "StepBuilder", "WorkflowBuilder"]
+__all__ = [
+    "BranchBuilder",
+    "DecideBuilder",
+    "ParallelBuilder",
+    "ScheduleBuilder",
+    "StepBuilder",
+    "WorkflowBuilder",
+]

@@ -35,6 +35,7 @@ from wfe_core.primitives import (
     SubWorkflow,
     WaitFor,
     When,
+    While,
 )
 from wfe_core.step import StepBody, StepExecutionContext
 
@@ -139,7 +140,9 @@ class StepAdder:
     ) -> StepBuilder:
         """Start a child workflow and wait for it; its final data is ``step.result``. A failed child fails
         this step."""
-        return self._add(lambda: SubWorkflow(definition_id, version, data_fn), f"sub_workflow:{definition_id}")
+        return self._add(
+            lambda: SubWorkflow(definition_id, version, data_fn), f"sub_workflow:{definition_id}"
+        )
 
     def schedule(self, interval: Callable[..., Any] | timedelta) -> ScheduleBuilder:
         """A branch that runs once, in the background, after ``interval``: ``schedule(fn).do(branch)``."""
@@ -173,7 +176,9 @@ class BranchBuilder(StepAdder):
 
     def _attach(self, step: WorkflowStep) -> None:
         if self.entry is not None:
-            raise DefinitionError("a branch builder starts one chain: continue it with .then(...) on the step")
+            raise DefinitionError(
+                "a branch builder starts one chain: continue it with .then(...) on the step"
+            )
         self.entry = step.id
 
 

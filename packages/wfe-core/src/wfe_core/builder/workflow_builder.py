@@ -54,7 +54,9 @@ class WorkflowBuilder(StepAdder):
         for step in self._steps:
             if step.external_id is not None:
                 if step.external_id in by_external:
-                    raise DefinitionError(f"duplicate step id '{step.external_id}' in workflow '{definition_id}'")
+                    raise DefinitionError(
+                        f"duplicate step id '{step.external_id}' in workflow '{definition_id}'"
+                    )
                 by_external[step.external_id] = step.id
         count = len(self._steps)
         for step in self._steps:

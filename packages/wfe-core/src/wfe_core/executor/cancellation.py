@@ -13,7 +13,9 @@ def process_cancellations(state: PassState) -> None:
     for step in state.definition.steps:
         if step.cancel_condition is None:
             continue
-        open_pointers = [p for p in instance.execution_pointers if p.step_id == step.id and p.end_time is None]
+        open_pointers = [
+            p for p in instance.execution_pointers if p.step_id == step.id and p.end_time is None
+        ]
         if not open_pointers or not call_flexible(step.cancel_condition, instance.data):
             continue
         for pointer in open_pointers:

@@ -25,12 +25,17 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def handle_step_exception(state: PassState, pointer: ExecutionPointer, step: WorkflowStep, exc: BaseException) -> None:
+def handle_step_exception(
+    state: PassState, pointer: ExecutionPointer, step: WorkflowStep, exc: BaseException
+) -> None:
     """Record the error, publish WorkflowError, and apply the error behaviour, bubbling through scopes."""
     message = describe(exc)
     state.errors.append(
         ExecutionError(
-            workflow_id=state.instance.id, execution_pointer_id=pointer.id, error_time=state.now, message=message
+            workflow_id=state.instance.id,
+            execution_pointer_id=pointer.id,
+            error_time=state.now,
+            message=message,
         )
     )
     state.emit(WorkflowError, message=message, step_id=pointer.step_id, pointer_id=pointer.id)
@@ -132,7 +137,10 @@ class _ErrorHandling:
             resume, revert = True, False
             for parent_id in walk[index + 1 :]:
                 parent_step = state.definition.step(instance.pointer(parent_id).step_id)
-                if not parent_step.resume_children_after_compensation or parent_step.revert_children_after_compensation:
+                if (
+                    not parent_step.resume_children_after_compensation
+                    or parent_step.revert_children_after_compensation
+                ):
                     resume = parent_step.resume_children_after_compensation
                     revert = parent_step.revert_children_after_compensation
                     break
@@ -160,9 +168,11 @@ class _ErrorHandling:
                 siblings = [
                     p
                     for p in instance.execution_pointers
-                    if p.status is PointerStatus.COMPLETE and p.id != scope_pointer.id and p.scope == scope_pointer.scope
+                    if p.status is PointerStatus.COMPLETE
+                    and p.id != scope_pointer.id
+                    and p.scope == scope_pointer.scope
                 ]
-                siblings.sort(key=lambda p: (p.end_time or state.now), reverse=True)
+                siblings.sort(key=lambda p: p.end_time or state.now, reverse=True)
                 for sibling in siblings:
                     sibling_step = state.definition.step(sibling.step_id)
                     if sibling_step.compensation_step_id is not None:

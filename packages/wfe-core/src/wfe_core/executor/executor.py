@@ -72,7 +72,9 @@ class WorkflowExecutor:
         now = self.clock.now()
         state = PassState(instance, definition, now)
         runnable = [
-            p for p in instance.execution_pointers if p.active and (p.sleep_until is None or p.sleep_until <= now)
+            p
+            for p in instance.execution_pointers
+            if p.active and (p.sleep_until is None or p.sleep_until <= now)
         ]
         process_cancellations(state)
         signal = cancellation or CancellationSignal()
@@ -102,7 +104,9 @@ class WorkflowExecutor:
         determine_next_execution(state)
         return state
 
-    def _prepare(self, state: PassState, pointer: ExecutionPointer, signal: CancellationSignal) -> _Prepared | None:
+    def _prepare(
+        self, state: PassState, pointer: ExecutionPointer, signal: CancellationSignal
+    ) -> _Prepared | None:
         instance = state.instance
         step = state.definition.find_step(pointer.step_id)
         if step is None:
@@ -166,7 +170,9 @@ class WorkflowExecutor:
             if inspect.isawaitable(result):
                 result = await result
             if result is not None and not isinstance(result, ExecutionResult):
-                raise TypeError(f"step {item.step.name!r} returned {type(result).__name__}, not ExecutionResult")
+                raise TypeError(
+                    f"step {item.step.name!r} returned {type(result).__name__}, not ExecutionResult"
+                )
             return result
 
         call: StepCall = call_body

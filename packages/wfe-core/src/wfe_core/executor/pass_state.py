@@ -66,7 +66,9 @@ class PassState:
 
     # -- pointer factory -------------------------------------------------------------------------------
 
-    def next_pointer(self, after: ExecutionPointer, step_id: int, *, pending: ExecutionPointer | None = None) -> ExecutionPointer:
+    def next_pointer(
+        self, after: ExecutionPointer, step_id: int, *, pending: ExecutionPointer | None = None
+    ) -> ExecutionPointer:
         """A pointer for the step after ``after`` (same scope and item). With ``pending``, it waits, inactive,
         until ``pending`` proceeds."""
         pointer = ExecutionPointer(
@@ -108,4 +110,3 @@ class PassState:
             if p.end_time is None and p.scope:
                 scopes.update(p.scope)
         return scopes
-

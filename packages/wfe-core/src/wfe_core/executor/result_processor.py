@@ -16,7 +16,9 @@ from wfe_core.models import (
 )
 
 
-def process_result(state: PassState, pointer: ExecutionPointer, step: WorkflowStep, result: ExecutionResult) -> None:
+def process_result(
+    state: PassState, pointer: ExecutionPointer, step: WorkflowStep, result: ExecutionResult
+) -> None:
     """Record the result on the pointer and create whatever pointers and subscriptions it asks for."""
     state.touch(pointer)
     pointer.persistence_data = result.persistence_data

@@ -61,6 +61,13 @@ class ExecutionResult:
         return cls(event_name=name, event_key=key, event_as_of=effective_date)
 
     @classmethod
-    def wait_for_activity(cls, name: str, params: Any = None, effective_date: datetime | None = None) -> ExecutionResult:
+    def wait_for_activity(
+        cls, name: str, params: Any = None, effective_date: datetime | None = None
+    ) -> ExecutionResult:
         """Pause until an external worker takes and completes activity ``name`` with ``params``."""
-        return cls(event_name=ACTIVITY_EVENT_NAME, event_key=name, event_as_of=effective_date, subscription_data=params)
+        return cls(
+            event_name=ACTIVITY_EVENT_NAME,
+            event_key=name,
+            event_as_of=effective_date,
+            subscription_data=params,
+        )

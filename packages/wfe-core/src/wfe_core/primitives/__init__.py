@@ -33,4 +33,5 @@ __all__ = [
     "SubWorkflow",
     "WaitFor",
     "When",
+    "While",
 ]

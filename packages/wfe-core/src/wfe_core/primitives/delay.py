@@ -28,5 +28,9 @@ class Delay(StepBody):
     def run(self, ctx: StepExecutionContext) -> ExecutionResult:
         if ctx.persistence_data is not None:
             return ExecutionResult.next()
-        period = self.duration if isinstance(self.duration, timedelta) else call_flexible(self.duration, ctx.data, ctx)
+        period = (
+            self.duration
+            if isinstance(self.duration, timedelta)
+            else call_flexible(self.duration, ctx.data, ctx)
+        )
         return ExecutionResult.sleep(as_timedelta(period), True)

@@ -23,7 +23,9 @@ class Schedule(ContainerStep):
     def run(self, ctx: StepExecutionContext) -> ExecutionResult:
         state = ctx.persistence_data if isinstance(ctx.persistence_data, dict) else None
         if state is None:
-            return ExecutionResult.sleep(as_timedelta(call_flexible(self.interval, ctx.data, ctx)), {ELAPSED: False})
+            return ExecutionResult.sleep(
+                as_timedelta(call_flexible(self.interval, ctx.data, ctx)), {ELAPSED: False}
+            )
         if not state.get(ELAPSED):
             return ExecutionResult.branch([ctx.item], {ELAPSED: True, CHILDREN_ACTIVE: True})
         if ctx.workflow.is_branch_complete(ctx.pointer.id):

@@ -18,14 +18,23 @@ class ChildStarter(Protocol):
     """What the host offers built-in steps for starting child workflows."""
 
     async def start_child_workflow(
-        self, definition_id: str, version: int | None, data: Any, *, parent_id: str, root_id: str, child_id: str
+        self,
+        definition_id: str,
+        version: int | None,
+        data: Any,
+        *,
+        parent_id: str,
+        root_id: str,
+        child_id: str,
     ) -> str: ...
 
 
 class SubWorkflow(StepBody):
     run_in_thread: ClassVar[bool] = False
 
-    def __init__(self, definition_id: str, version: int | None = None, data: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self, definition_id: str, version: int | None = None, data: Callable[..., Any] | None = None
+    ) -> None:
         self.definition_id = definition_id
         self.version = version
         self.data = data
@@ -50,7 +59,9 @@ class SubWorkflow(StepBody):
         if starter is None:
             raise HostError("sub_workflow steps need a WorkflowHost")
         # A child id derived from the pointer makes a re-run after a crash find the child it already started.
-        child_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"wfe-child:{ctx.idempotency_key}:{ctx.pointer.retry_count}"))
+        child_id = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"wfe-child:{ctx.idempotency_key}:{ctx.pointer.retry_count}")
+        )
         data = call_flexible(self.data, ctx.data, ctx) if self.data is not None else None
         root = ctx.workflow.root_workflow_id or ctx.workflow.id
         self.child_id = await starter.start_child_workflow(

@@ -29,8 +29,14 @@ class WaitFor(StepBody):
         if ctx.pointer.event_published:
             self.event_data = ctx.pointer.event_data
             return ExecutionResult.next()
-        key = self.event_key if isinstance(self.event_key, str) else call_flexible(self.event_key, ctx.data, ctx)
+        key = (
+            self.event_key
+            if isinstance(self.event_key, str)
+            else call_flexible(self.event_key, ctx.data, ctx)
+        )
         when = self.effective_date
         if when is not None and not isinstance(when, datetime):
             when = call_flexible(when, ctx.data, ctx)
-        return ExecutionResult.wait_for_event(self.event_name, str(key), when if isinstance(when, datetime) else None)
+        return ExecutionResult.wait_for_event(
+            self.event_name, str(key), when if isinstance(when, datetime) else None
+        )

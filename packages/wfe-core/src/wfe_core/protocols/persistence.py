@@ -96,7 +96,9 @@ class PersistenceProvider(Protocol):
     async def get_subscription(self, subscription_id: str) -> EventSubscription:
         """The subscription (open or terminated); ``SubscriptionNotFoundError`` when unknown."""
 
-    async def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
+    async def get_subscriptions(
+        self, event_name: str, event_key: str, as_of: datetime
+    ) -> list[EventSubscription]:
         """Open (not terminated) subscriptions on name and key with ``subscribe_as_of <= as_of``, oldest first."""
 
     async def terminate_subscription(self, subscription_id: str, *, event_id: str | None = None) -> None:

@@ -1,0 +1,206 @@
+"""The host's background loops: workflow, event and index consumers, the runnable poller and the purger."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from wfe._activities import ACTIVITY_RESULT_EVENT_NAME
+from wfe._options import HostOptions
+from wfe._runner import InstanceRunner
+from wfe._timers import WakeupTimers
+from wfe_core.errors import EventNotFoundError, SubscriptionNotFoundError, WorkflowNotFoundError
+from wfe_core.models import ACTIVITY_EVENT_NAME, QueueItem, QueueType, WorkflowStatus
+from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider, SearchIndex
+
+log = logging.getLogger("wfe.host")
+
+POLLER_LOCK = "wfe:poller"
+PURGER_LOCK = "wfe:purger"
+EVENT_RETRY = timedelta(milliseconds=250)
+
+
+class Consumers:
+    def __init__(
+        self,
+        *,
+        persistence: PersistenceProvider,
+        lock: LockProvider,
+        queue: QueueProvider,
+        search: SearchIndex | None,
+        runner: InstanceRunner,
+        timers: WakeupTimers,
+        clock: Clock,
+        options: HostOptions,
+    ) -> None:
+        self.persistence = persistence
+        self.lock = lock
+        self.queue = queue
+        self.search = search
+        self.runner = runner
+        self.timers = timers
+        self.clock = clock
+        self.options = options
+        self.inflight: set[asyncio.Task[None]] = set()
+        self._index_errors: dict[str, int] = {}
+
+    def tasks(self) -> list[Callable[[], Awaitable[None]]]:
+        loops: list[Callable[[], Awaitable[None]]] = [
+            lambda: self._consume(
+                QueueType.WORKFLOW, self.options.max_concurrent_workflows, self.runner.process
+            ),
+            lambda: self._consume(QueueType.EVENT, self.options.max_concurrent_events, self.process_event),
+            self._poll,
+        ]
+        if self.search is not None:
+            loops.append(lambda: self._consume(QueueType.INDEX, 2, self._index))
+        if self.options.retention is not None:
+            loops.append(self._purge)
+        return loops
+
+    async def _consume(
+        self, queue_type: QueueType, concurrency: int, handler: Callable[[str], Awaitable[None]]
+    ) -> None:
+        slots = asyncio.Semaphore(concurrency)
+        while True:
+            await slots.acquire()
+            try:
+                item = await self.queue.dequeue(queue_type, timeout=1.0)
+            except asyncio.CancelledError:
+                slots.release()
+                raise
+            except Exception:
+                slots.release()
+                log.exception("dequeue from %s failed; retrying", queue_type.value)
+                await asyncio.sleep(1.0)
+                continue
+            if item is None:
+                slots.release()
+                if not self.queue.is_dequeue_blocking:
+                    await asyncio.sleep(self.options.idle_time)
+                continue
+            task = asyncio.create_task(self._handle(item, handler, slots))
+            self.inflight.add(task)
+            task.add_done_callback(self.inflight.discard)
+
+    async def _handle(
+        self, item: QueueItem, handler: Callable[[str], Awaitable[None]], slots: asyncio.Semaphore
+    ) -> None:
+        try:
+            await handler(item.item_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("processing %s %s failed; it will be retried", item.queue.value, item.item_id)
+        else:
+            try:
+                await self.queue.ack(item)
+            except Exception:
+                log.warning("ack of %s %s failed; it may be delivered again", item.queue.value, item.item_id)
+        finally:
+            slots.release()
+
+    # -- events ----------------------------------------------------------------------------------------
+
+    async def process_event(self, event_id: str) -> None:
+        lease = await self.lock.acquire(f"evt:{event_id}", self.options.lock_ttl)
+        if lease is None:
+            return
+        try:
+            try:
+                event = await self.persistence.get_event(event_id)
+            except EventNotFoundError:
+                return
+            if event.is_processed:
+                return
+            if event.event_time > self.clock.now():
+                self.timers.schedule(QueueType.EVENT.value, event_id, event.event_time)
+                return
+            if event.event_name == ACTIVITY_RESULT_EVENT_NAME:
+                done = await self._deliver_activity_result(event.event_key, event_id)
+            else:
+                done = True
+                subscriptions = await self.persistence.get_subscriptions(
+                    event.event_name, event.event_key, event.event_time
+                )
+                for subscription in subscriptions:
+                    if subscription.event_name == ACTIVITY_EVENT_NAME:
+                        continue
+                    chosen = await self.runner.choose_event(subscription)
+                    if chosen is not None and not await self.runner.deliver(subscription, chosen):
+                        done = False
+            if done:
+                await self.persistence.mark_event_processed(event_id)
+            else:
+                self.timers.schedule(QueueType.EVENT.value, event_id, self.clock.now() + EVENT_RETRY)
+        finally:
+            await self.lock.release(lease)
+
+    async def _deliver_activity_result(self, subscription_id: str, event_id: str) -> bool:
+        try:
+            subscription = await self.persistence.get_subscription(subscription_id)
+        except SubscriptionNotFoundError:
+            return True
+        event = await self.persistence.get_event(event_id)
+        return await self.runner.deliver(subscription, event)
+
+    # -- index -------------------------------------------------------------------------------------------
+
+    async def _index(self, workflow_id: str) -> None:
+        assert self.search is not None
+        try:
+            instance = await self.persistence.get_workflow(workflow_id)
+        except WorkflowNotFoundError:
+            return
+        try:
+            await self.search.index_workflow(instance)
+            self._index_errors.pop(workflow_id, None)
+        except Exception as exc:
+            errors = self._index_errors.get(workflow_id, 0) + 1
+            self._index_errors[workflow_id] = errors
+            if errors > self.options.index_retry_max:
+                log.error("giving up indexing %s after %d errors: %s", workflow_id, errors, exc)
+                self._index_errors.pop(workflow_id, None)
+                return
+            delay = timedelta(seconds=min(60.0, 0.1 * 2**errors))
+            log.warning("indexing %s failed (%s); retry %d in %s", workflow_id, exc, errors, delay)
+            self.timers.schedule(QueueType.INDEX.value, workflow_id, self.clock.now() + delay)
+
+    # -- safety nets -------------------------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        interval = self.options.poll_interval.total_seconds()
+        while True:
+            try:
+                await self.poll_once()
+            except Exception:
+                log.exception("poll failed; next poll in %ss", interval)
+            await asyncio.sleep(interval)
+
+    async def poll_once(self) -> None:
+        """Queue every runnable instance and every unprocessed due event (what a lost wake-up left behind)."""
+        lease = await self.lock.acquire(POLLER_LOCK, self.options.poll_interval * 0.9)
+        if lease is None:
+            return  # another host polled within this interval; the lease lapses by itself
+        now = self.clock.now()
+        for workflow_id in await self.persistence.get_runnable_instances(now):
+            if workflow_id not in self.runner.runs:
+                await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
+        for event_id in await self.persistence.get_runnable_events(now):
+            await self.queue.enqueue(QueueType.EVENT, event_id)
+
+    async def _purge(self) -> None:
+        assert self.options.retention is not None
+        while True:
+            try:
+                lease = await self.lock.acquire(PURGER_LOCK, self.options.purge_interval * 0.9)
+                if lease is not None:
+                    cutoff = self.clock.now() - self.options.retention
+                    for status in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
+                        await self.persistence.purge_workflows(status, cutoff)
+                    await self.persistence.purge_events(cutoff)
+            except Exception:
+                log.exception("purge failed")
+            await asyncio.sleep(self.options.purge_interval.total_seconds())

@@ -1,0 +1,522 @@
+"""WorkflowHost: registers definitions, starts and steers instances, and runs the background services."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from wfe._activities import ACTIVITY_RESULT_EVENT_NAME, PendingActivity, make_token, parse_token
+from wfe._consumers import Consumers
+from wfe._lifecycle import LifecycleDispatcher
+from wfe._options import HostOptions
+from wfe._registry import WorkflowRegistry, as_definition
+from wfe._runner import InstanceRunner
+from wfe._timers import WakeupTimers
+from wfe_core.clock import SystemClock
+from wfe_core.definition import WorkflowDefinition
+from wfe_core.errors import HostError, SubscriptionNotFoundError, WorkflowNotFoundError
+from wfe_core.executor import RETRIES_EXHAUSTED, StepMiddleware, WorkflowExecutor
+from wfe_core.models import (
+    ACTIVITY_EVENT_NAME,
+    Event,
+    ExecutionError,
+    ExecutionPointer,
+    LifecycleEvent,
+    LifecycleEventBase,
+    Page,
+    PointerStatus,
+    QueueType,
+    SearchFilter,
+    WorkflowInstance,
+    WorkflowResumed,
+    WorkflowSearchResult,
+    WorkflowStarted,
+    WorkflowStatus,
+    WorkflowSuspended,
+    WorkflowTerminated,
+)
+from wfe_core.primitives.activity import FAILURE, SUCCESS
+from wfe_core.protocols import (
+    Clock,
+    LifecycleCallback,
+    LifecycleHub,
+    LockProvider,
+    PersistenceProvider,
+    QueueProvider,
+    SearchIndex,
+)
+from wfe_core.step import LogSink
+
+log = logging.getLogger("wfe.host")
+
+WorkflowMiddleware = Callable[[WorkflowInstance], Awaitable[None] | None]
+Phase = Literal["pre", "execute", "post"]
+ENDED = (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED)
+
+
+class WorkflowHost:
+    """Runs workflows. Build one with ``WorkflowHostBuilder``; use it as ``async with host:``."""
+
+    def __init__(
+        self,
+        *,
+        persistence: PersistenceProvider,
+        lock: LockProvider,
+        queue: QueueProvider,
+        search: SearchIndex | None,
+        lifecycle_hub: LifecycleHub,
+        clock: Clock | None = None,
+        options: HostOptions | None = None,
+        log_sink: LogSink | None = None,
+        step_middleware: Sequence[StepMiddleware] = (),
+        workflow_middleware: Sequence[tuple[Phase, WorkflowMiddleware]] = (),
+    ) -> None:
+        self.persistence = persistence
+        self.lock = lock
+        self.queue = queue
+        self.search_index = search
+        self.lifecycle_hub = lifecycle_hub
+        self.clock: Clock = clock or SystemClock()
+        self.options = options or HostOptions()
+        self.registry = WorkflowRegistry()
+        self._workflow_middleware: list[tuple[Phase, WorkflowMiddleware]] = list(workflow_middleware)
+        self._dispatcher = LifecycleDispatcher()
+        self._timers = WakeupTimers(self.clock, self._wake)
+        self.executor = WorkflowExecutor(
+            clock=self.clock, step_middleware=step_middleware, log_sink=log_sink, services=self
+        )
+        self._runner = InstanceRunner(
+            persistence=persistence,
+            lock=lock,
+            queue=queue,
+            registry=self.registry,
+            executor=self.executor,
+            clock=self.clock,
+            options=self.options,
+            timers=self._timers,
+            publish=self._publish,
+            workflow_hook=self._run_middleware,
+            indexing=search is not None,
+        )
+        self._consumers = Consumers(
+            persistence=persistence,
+            lock=lock,
+            queue=queue,
+            search=search,
+            runner=self._runner,
+            timers=self._timers,
+            clock=self.clock,
+            options=self.options,
+        )
+        self._loops: list[asyncio.Task[None]] = []
+        self._started = False
+        self._hub_attached = False
+
+    # -- lifecycle of the host ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create the store if needed, connect the providers and start the background services."""
+        if self._started:
+            return
+        await self.persistence.ensure_store_exists()
+        await self.lock.start()
+        await self.queue.start()
+        if self.search_index is not None:
+            await self.search_index.start()
+        if not self._hub_attached:
+            self.lifecycle_hub.subscribe(self._dispatcher.dispatch)
+            self._hub_attached = True
+        await self.lifecycle_hub.start()
+        self._loops = [asyncio.create_task(loop()) for loop in self._consumers.tasks()]
+        self._started = True
+
+    async def stop(self) -> None:
+        """Stop taking work, wait (bounded by ``stop_timeout``) for running steps, then disconnect."""
+        if not self._started:
+            return
+        self._started = False
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
+        inflight = set(self._consumers.inflight)
+        if inflight:
+            _, pending = await asyncio.wait(inflight, timeout=self.options.stop_timeout.total_seconds())
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._timers.cancel_all()
+        await self.lifecycle_hub.stop()
+        if self.search_index is not None:
+            await self.search_index.stop()
+        await self.queue.stop()
+        await self.lock.stop()
+        await self.persistence.close()
+
+    async def __aenter__(self) -> WorkflowHost:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- definitions --------------------------------------------------------------------------------------
+
+    def register_workflow(self, workflow: Any, *, replace: bool = False) -> WorkflowDefinition:
+        """Register a definition (or a compiled YAML workflow, which carries one as ``.definition``)."""
+        definition = as_definition(workflow)
+        self.registry.register(definition, replace=replace)
+        return definition
+
+    # -- starting and steering ----------------------------------------------------------------------------
+
+    async def start_workflow(
+        self,
+        definition_id: str,
+        version: int | None = None,
+        data: Any = None,
+        *,
+        reference: str | None = None,
+    ) -> str:
+        """Create an instance of the definition (latest version when None) and queue it; returns its id."""
+        return await self._create(definition_id, version, data, reference=reference)
+
+    async def start_child_workflow(
+        self,
+        definition_id: str,
+        version: int | None,
+        data: Any,
+        *,
+        parent_id: str,
+        root_id: str,
+        child_id: str,
+    ) -> str:
+        """Start a sub-workflow with a fixed id; starting the same child again returns it unchanged."""
+        try:
+            await self.persistence.get_workflow(child_id)
+            return child_id
+        except WorkflowNotFoundError:
+            pass
+        return await self._create(
+            definition_id, version, data, workflow_id=child_id, parent_id=parent_id, root_id=root_id
+        )
+
+    async def _create(
+        self,
+        definition_id: str,
+        version: int | None,
+        data: Any,
+        *,
+        reference: str | None = None,
+        workflow_id: str = "",
+        parent_id: str | None = None,
+        root_id: str | None = None,
+    ) -> str:
+        definition = self.registry.get(definition_id, version)
+        now = self.clock.now()
+        first = definition.step(0)
+        instance = WorkflowInstance(
+            id=workflow_id,
+            workflow_definition_id=definition.id,
+            version=definition.version,
+            description=definition.description,
+            reference=reference,
+            data=definition.new_data(data),
+            next_execution=now,
+            create_time=now,
+            parent_workflow_id=parent_id,
+            root_workflow_id=root_id,
+            execution_pointers=[ExecutionPointer(step_id=0, step_name=first.name)],
+        )
+        await self._run_middleware("pre", instance, raise_errors=True)
+        await self.persistence.create_workflow(instance)
+        await self._publish(_event(WorkflowStarted, instance, now))
+        await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
+        if self.search_index is not None:
+            await self.queue.enqueue(QueueType.INDEX, instance.id)
+        return instance.id
+
+    async def publish_event(
+        self, event_name: str, event_key: str, event_data: Any = None, effective_date: datetime | None = None
+    ) -> str:
+        """Store an event and queue it; every instance waiting for this name and key (now or later, with a
+        subscription as of its effective date or earlier) receives it once."""
+        now = self.clock.now()
+        event = Event(
+            event_name=event_name,
+            event_key=event_key,
+            event_data=event_data,
+            event_time=effective_date or now,
+        )
+        await self.persistence.create_event(event)
+        await self.queue.enqueue(QueueType.EVENT, event.id)
+        if event.event_time > now and self._started:
+            self._timers.schedule(QueueType.EVENT.value, event.id, event.event_time)
+        return event.id
+
+    async def suspend_workflow(self, workflow_id: str) -> bool:
+        """Suspend a runnable instance; True when accepted. A pass in progress finishes first."""
+        instance = await self.persistence.get_workflow(workflow_id)
+        run = self._runner.request(instance.id, suspend=True)
+        if run is not None:
+            current = run.instance or instance
+            return current.status is WorkflowStatus.RUNNABLE
+        return await self._change_status(instance.id, "suspend")
+
+    async def resume_workflow(self, workflow_id: str) -> bool:
+        """Resume a suspended instance (a step whose retries were exhausted runs again); True when accepted."""
+        instance = await self.persistence.get_workflow(workflow_id)
+        return await self._change_status(instance.id, "resume")
+
+    async def terminate_workflow(self, workflow_id: str) -> bool:
+        """Terminate an instance that has not ended; running steps are cancelled. True when accepted."""
+        instance = await self.persistence.get_workflow(workflow_id)
+        if instance.status in ENDED:
+            return False
+        run = self._runner.request(instance.id, terminate=True)
+        if run is not None:
+            return True
+        return await self._change_status(instance.id, "terminate")
+
+    async def _change_status(self, workflow_id: str, action: str) -> bool:
+        lease = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.lock_ttl.total_seconds() + 5
+        while lease is None:
+            run = self._runner.runs.get(workflow_id)
+            if run is not None and action != "resume":
+                self._runner.request(
+                    workflow_id, suspend=action == "suspend", terminate=action == "terminate"
+                )
+                return True
+            lease = await self.lock.acquire(workflow_id, self.options.lock_ttl)
+            if lease is None:
+                if loop.time() > deadline:
+                    raise HostError(f"could not {action} {workflow_id}: another host holds it; try again")
+                await asyncio.sleep(0.05)
+        event: LifecycleEventBase | None = None
+        try:
+            instance = await self.persistence.get_workflow(workflow_id)
+            now = self.clock.now()
+            if action == "suspend" and instance.status is WorkflowStatus.RUNNABLE:
+                instance.status = WorkflowStatus.SUSPENDED
+                event = _event(WorkflowSuspended, instance, now)
+                changed: list[ExecutionPointer] = []
+            elif action == "resume" and instance.status is WorkflowStatus.SUSPENDED:
+                instance.status = WorkflowStatus.RUNNABLE
+                instance.next_execution = now
+                changed = []
+                for pointer in instance.execution_pointers:
+                    if pointer.extension_attributes.pop(RETRIES_EXHAUSTED, None):
+                        pointer.retry_count = 0
+                        changed.append(pointer)
+                    if pointer.active and pointer.status is PointerStatus.FAILED:
+                        pointer.status = PointerStatus.PENDING
+                        if pointer not in changed:
+                            changed.append(pointer)
+                event = _event(WorkflowResumed, instance, now)
+            elif action == "terminate" and instance.status not in ENDED:
+                instance.status = WorkflowStatus.TERMINATED
+                instance.complete_time = now
+                instance.next_execution = None
+                event = _event(WorkflowTerminated, instance, now)
+                changed = []
+            else:
+                return False
+            await self.persistence.persist_workflow(instance, pointers=changed, fence=lease.fence)
+        finally:
+            await self.lock.release(lease)
+        await self._publish(event)
+        if action == "resume":
+            await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
+        if action == "terminate" and instance.parent_workflow_id is not None:
+            await self._runner._send_ended(instance, "terminated")
+        if self.search_index is not None:
+            await self.queue.enqueue(QueueType.INDEX, workflow_id)
+        return True
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
+        """The instance by id or human name, with its data in the definition's data type."""
+        instance = await self.persistence.get_workflow(workflow_id)
+        definition = self.registry.find(instance.workflow_definition_id, instance.version)
+        if definition is not None:
+            instance.data = definition.load_data(instance.data)
+        return instance
+
+    async def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        instance = await self.persistence.get_workflow(workflow_id)
+        return await self.persistence.get_errors(instance.id)
+
+    async def wait_for_workflow(
+        self,
+        workflow_id: str,
+        timeout: timedelta | float = timedelta(seconds=30),
+        *,
+        statuses: Sequence[WorkflowStatus] = ENDED,
+    ) -> WorkflowInstance:
+        """Return the instance once its status is one of ``statuses`` (default: Complete or Terminated).
+        Raises TimeoutError when ``timeout`` passes first."""
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        instance = await self.get_workflow(workflow_id)
+        waiter = self._dispatcher.waiter(instance.id)
+        try:
+            while True:
+                if instance.status in statuses:
+                    return instance
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"workflow {instance.id} is {instance.status.value} after {seconds:g}s "
+                        f"(waited for {', '.join(s.value for s in statuses)})"
+                    )
+                waiter.clear()
+                try:
+                    await asyncio.wait_for(waiter.wait(), min(remaining, 0.5))
+                except TimeoutError:
+                    pass
+                instance = await self.get_workflow(instance.id)
+        finally:
+            self._dispatcher.drop_waiter(instance.id, waiter)
+
+    async def search(
+        self, terms: str = "", skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()
+    ) -> Page[WorkflowSearchResult]:
+        """Search the index (see ``SearchIndex``); needs a search index on the host."""
+        if self.search_index is None:
+            raise HostError("this host has no search index: WorkflowHostBuilder().use_search_index(...)")
+        return await self.search_index.search(terms, skip, take, filters)
+
+    # -- activities ----------------------------------------------------------------------------------------
+
+    async def get_pending_activity(
+        self, activity_name: str, worker_id: str, timeout: timedelta = timedelta(seconds=0)
+    ) -> PendingActivity | None:
+        """Take the oldest open activity of this name for ``worker_id``, waiting up to ``timeout``. The lease
+        expires after ``activity_lease``; an expired one is offered to other workers again."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout.total_seconds()
+        while True:
+            now = self.clock.now()
+            subscription = await self.persistence.get_first_open_subscription(
+                ACTIVITY_EVENT_NAME, activity_name, now
+            )
+            if subscription is not None:
+                secret = secrets.token_urlsafe(16)
+                expiry = now + self.options.activity_lease
+                if await self.persistence.set_subscription_token(
+                    subscription.id, secret, worker_id, expiry, now=now
+                ):
+                    return PendingActivity(
+                        token=make_token(subscription.id, secret),
+                        activity_name=activity_name,
+                        parameters=subscription.subscription_data,
+                        token_expiry=expiry,
+                    )
+                continue
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
+
+    async def submit_activity_success(self, token: str, result: Any = None) -> None:
+        """Complete the activity leased with ``token``; its step proceeds with ``result``."""
+        await self._submit_activity(token, {"status": SUCCESS, "data": result})
+
+    async def submit_activity_failure(self, token: str, error: Any = None) -> None:
+        """Fail the activity; its step fails with ActivityFailedError and its error behaviour applies."""
+        await self._submit_activity(token, {"status": FAILURE, "data": error})
+
+    async def release_activity(self, token: str) -> None:
+        """Give the activity back without a result, so another worker can take it now."""
+        subscription_id, secret = parse_token(token)
+        await self.persistence.clear_subscription_token(subscription_id, secret)
+
+    async def _submit_activity(self, token: str, payload: dict[str, Any]) -> None:
+        subscription_id, secret = parse_token(token)
+        subscription = await self.persistence.get_subscription(subscription_id)
+        if subscription.external_token != secret:
+            raise SubscriptionNotFoundError(
+                subscription_id, "the activity token does not match (lease expired?)"
+            )
+        await self.publish_event(ACTIVITY_RESULT_EVENT_NAME, subscription_id, payload)
+
+    # -- lifecycle events ------------------------------------------------------------------------------------
+
+    def on_lifecycle_event(self, callback: LifecycleCallback) -> None:
+        """Call ``callback(event)`` (sync or async) for every lifecycle event, from every host on the hub."""
+        self._dispatcher.callbacks.append(callback)
+
+    def lifecycle_events(self) -> AsyncIterator[LifecycleEvent]:
+        """An async iterator over lifecycle events from now on."""
+        return self._dispatcher.events()
+
+    async def _publish(self, event: LifecycleEventBase) -> None:
+        try:
+            await self.lifecycle_hub.publish(event)  # type: ignore[arg-type]
+        except Exception:
+            log.exception("publishing %s failed", type(event).__name__)
+
+    async def _run_middleware(
+        self, phase: str, instance: WorkflowInstance, *, raise_errors: bool = False
+    ) -> None:
+        for when, middleware in self._workflow_middleware:
+            if when != phase:
+                continue
+            try:
+                result = middleware(instance)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                if raise_errors:
+                    raise
+                log.exception("%s-workflow middleware failed on %s", phase, instance.id)
+
+    async def _wake(self, kind: str, item_id: str) -> None:
+        await self.queue.enqueue(QueueType(kind), item_id)
+
+    # -- scripts -------------------------------------------------------------------------------------------
+
+    def run_sync(
+        self,
+        definition_id: str,
+        data: Any = None,
+        *,
+        version: int | None = None,
+        reference: str | None = None,
+        timeout: timedelta = timedelta(minutes=5),
+    ) -> WorkflowInstance:
+        """Start the host, run one workflow to its end and stop: for scripts without an event loop. Refuses to
+        run inside a running loop (use the async API there)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise HostError("run_sync() cannot run inside a running event loop: await the async API instead")
+
+        async def main() -> WorkflowInstance:
+            async with self:
+                workflow_id = await self.start_workflow(definition_id, version, data, reference=reference)
+                return await self.wait_for_workflow(workflow_id, timeout)
+
+        return asyncio.run(main())
+
+
+def _event(
+    event_type: type[LifecycleEventBase], instance: WorkflowInstance, now: datetime
+) -> LifecycleEventBase:
+    return event_type(
+        workflow_id=instance.id,
+        definition_id=instance.workflow_definition_id,
+        version=instance.version,
+        reference=instance.reference,
+        time=now,
+    )

@@ -1,0 +1,37 @@
+"""Host options and their defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+
+def _cpus() -> int:
+    return os.cpu_count() or 2
+
+
+@dataclass(slots=True)
+class HostOptions:
+    """Tuning knobs of a WorkflowHost; the defaults suit one process on a small machine."""
+
+    poll_interval: timedelta = timedelta(seconds=10)
+    """How often the safety-net poller looks for runnable instances and unprocessed events."""
+    lock_ttl: timedelta = timedelta(seconds=30)
+    """Lease on an instance while it is advanced; renewed every third of it."""
+    max_concurrent_workflows: int = field(default_factory=lambda: max(_cpus(), 4) * 2)
+    max_concurrent_events: int = field(default_factory=lambda: max(_cpus(), 2))
+    max_passes_per_lease: int = 200
+    """Passes one host runs back to back on an instance before re-queueing it (fairness)."""
+    idle_time: float = 0.1
+    """Pause between polls of a non-blocking queue."""
+    activity_lease: timedelta = timedelta(minutes=5)
+    """How long a worker holds an activity before it is offered again."""
+    missing_definition_backoff: timedelta = timedelta(seconds=1)
+    missing_definition_backoff_max: timedelta = timedelta(minutes=5)
+    retention: timedelta | None = None
+    """Purge completed/terminated instances and processed events older than this (None: keep everything)."""
+    purge_interval: timedelta = timedelta(hours=1)
+    stop_timeout: timedelta = timedelta(seconds=30)
+    """How long ``stop()`` waits for running steps before cancelling them."""
+    index_retry_max: int = 20

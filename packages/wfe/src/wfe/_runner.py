@@ -1,0 +1,411 @@
+"""Advancing instances under their lease: passes, persistence, wake-ups, event delivery and control requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wfe._options import HostOptions
+from wfe._registry import WorkflowRegistry
+from wfe._timers import WakeupTimers
+from wfe_core.definition import WorkflowDefinition
+from wfe_core.errors import LeaseLostError, WorkflowNotFoundError
+from wfe_core.executor import RETRIES_EXHAUSTED, PassState, WorkflowExecutor
+from wfe_core.models import (
+    WORKFLOW_ENDED_EVENT_NAME,
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    Lease,
+    LifecycleEventBase,
+    PointerStatus,
+    QueueType,
+    WorkflowInstance,
+    WorkflowStatus,
+    WorkflowSuspended,
+    WorkflowTerminated,
+    to_jsonable,
+)
+from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
+from wfe_core.step import CancellationSignal
+
+log = logging.getLogger("wfe.runner")
+
+DELIVERED_EVENT_ID = "event_id"
+"""Pointer attribute naming the event delivered to it, so a half-finished delivery can be completed."""
+
+WorkflowHook = Callable[[str, WorkflowInstance], Awaitable[None]]
+
+
+@dataclass
+class LocalRun:
+    """An instance this host is advancing right now, and what was asked of it meanwhile."""
+
+    instance: WorkflowInstance | None = None
+    task: asyncio.Task[PassState] | None = None
+    signal: CancellationSignal = field(default_factory=CancellationSignal)
+    rerun: bool = False
+    suspend: bool = False
+    terminate: bool = False
+    deliveries: list[tuple[EventSubscription, Event]] = field(default_factory=list)
+    lease_lost: bool = False
+
+
+class InstanceRunner:
+    def __init__(
+        self,
+        *,
+        persistence: PersistenceProvider,
+        lock: LockProvider,
+        queue: QueueProvider,
+        registry: WorkflowRegistry,
+        executor: WorkflowExecutor,
+        clock: Clock,
+        options: HostOptions,
+        timers: WakeupTimers,
+        publish: Callable[[LifecycleEventBase], Awaitable[None]],
+        workflow_hook: WorkflowHook,
+        indexing: bool,
+    ) -> None:
+        self.persistence = persistence
+        self.lock = lock
+        self.queue = queue
+        self.registry = registry
+        self.executor = executor
+        self.clock = clock
+        self.options = options
+        self.timers = timers
+        self.publish = publish
+        self.workflow_hook = workflow_hook
+        self.indexing = indexing
+        self.runs: dict[str, LocalRun] = {}
+        self._missing_attempts: dict[str, int] = {}
+
+    # -- advancing -------------------------------------------------------------------------------------
+
+    async def process(self, workflow_id: str) -> None:
+        """Advance the instance as far as it can go now. If this host is already advancing it, ask that run
+        to go round once more instead."""
+        run = self.runs.get(workflow_id)
+        if run is not None:
+            run.rerun = True
+            return
+        run = LocalRun()
+        self.runs[workflow_id] = run
+        try:
+            while True:
+                run.rerun = False
+                await self._advance(workflow_id, run)
+                if not (run.rerun or run.deliveries):
+                    break
+        finally:
+            del self.runs[workflow_id]
+            for sub, event in run.deliveries:  # handed over after the last look: deliver them ourselves
+                asyncio.get_running_loop().create_task(self.deliver(sub, event))
+
+    async def _advance(self, workflow_id: str, run: LocalRun) -> None:
+        ttl = self.options.lock_ttl
+        lease = await self.lock.acquire(workflow_id, ttl)
+        if lease is None:
+            return  # another host advances it; whatever changes later re-queues it
+        renewer = asyncio.create_task(self._renew(lease, run))
+        try:
+            try:
+                instance = await self.persistence.get_workflow(workflow_id)
+            except WorkflowNotFoundError:
+                return
+            run.instance = instance
+            await self._passes(instance, run, lease)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            try:
+                await self.lock.release(lease)
+            except Exception:
+                log.warning("could not release the lease on %s; it lapses after %s", workflow_id, ttl)
+
+    async def _renew(self, lease: Lease, run: LocalRun) -> None:
+        interval = self.options.lock_ttl.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                renewed = await self.lock.renew(lease, self.options.lock_ttl)
+            except Exception:
+                renewed = None
+            if renewed is None:
+                run.lease_lost = True
+                log.error("lease on %s lost; this host stops writing it", lease.resource)
+                return
+
+    async def _passes(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
+        definition: WorkflowDefinition | None = None
+        for _ in range(self.options.max_passes_per_lease):
+            await self._apply_deliveries(instance, run, lease)
+            if run.terminate or run.suspend:
+                await self._apply_requests(instance, run, lease)
+            if instance.status is not WorkflowStatus.RUNNABLE:
+                return
+            if instance.next_execution is None or instance.next_execution > self.clock.now():
+                break
+            if definition is None:
+                definition = self.registry.find(instance.workflow_definition_id, instance.version)
+                if definition is None:
+                    await self._definition_missing(instance, lease)
+                    return
+                self._missing_attempts.pop(instance.id, None)
+                instance.data = definition.load_data(instance.data)
+            state = await self._execute(instance, definition, run, lease)
+            if state is None:
+                return
+            await self._persist_pass(instance, state, lease, run)
+        else:
+            if instance.status is WorkflowStatus.RUNNABLE:
+                await self.queue.enqueue(QueueType.WORKFLOW, instance.id)  # let others have a turn
+                return
+        if instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
+            self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
+
+    async def _execute(
+        self, instance: WorkflowInstance, definition: WorkflowDefinition, run: LocalRun, lease: Lease
+    ) -> PassState | None:
+        task = asyncio.create_task(self.executor.execute(instance, definition, cancellation=run.signal))
+        run.task = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if run.terminate and current is not None and not current.cancelling():
+                await self._terminate_after_cancel(instance.id, run, lease)
+                return None
+            task.cancel()
+            raise
+        finally:
+            run.task = None
+
+    async def _persist_pass(
+        self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
+    ) -> None:
+        if run.lease_lost:
+            raise LeaseLostError(instance.id, "the pass's results were not written")
+        await self.persistence.persist_workflow(
+            instance,
+            pointers=list(state.changed.values()),
+            subscriptions=state.subscriptions,
+            fence=lease.fence,
+        )
+        if state.errors:
+            await self.persistence.persist_errors(state.errors)
+        for event in state.events:
+            await self.publish(event)
+        await self.workflow_hook("execute", instance)
+        if state.completed:
+            await self.workflow_hook("post", instance)
+        await self._notify_parent(instance, state)
+        if self.indexing:
+            await self.queue.enqueue(QueueType.INDEX, instance.id)
+        for subscription in state.subscriptions:
+            event = await self.choose_event(subscription)
+            if event is not None:
+                run.deliveries.append((subscription, event))
+
+    async def _apply_deliveries(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
+        while run.deliveries:
+            subscription, event = run.deliveries.pop(0)
+            pointer = self.deliver_into(instance, subscription, event)
+            if pointer is not None:
+                await self.persistence.persist_workflow(instance, pointers=[pointer], fence=lease.fence)
+            await self.persistence.terminate_subscription(subscription.id, event_id=event.id)
+
+    async def _apply_requests(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
+        now = self.clock.now()
+        event: LifecycleEventBase | None = None
+        if run.terminate and instance.status not in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
+            instance.status = WorkflowStatus.TERMINATED
+            instance.complete_time = now
+            instance.next_execution = None
+            event = _lifecycle(WorkflowTerminated, instance, now)
+        elif run.suspend and instance.status is WorkflowStatus.RUNNABLE:
+            instance.status = WorkflowStatus.SUSPENDED
+            event = _lifecycle(WorkflowSuspended, instance, now)
+        run.terminate = run.suspend = False
+        if event is None:
+            return
+        await self.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
+        await self.publish(event)
+        if instance.status is WorkflowStatus.TERMINATED:
+            await self._send_ended(instance, "")
+        if self.indexing:
+            await self.queue.enqueue(QueueType.INDEX, instance.id)
+
+    async def _terminate_after_cancel(self, workflow_id: str, run: LocalRun, lease: Lease) -> None:
+        """The pass was cancelled to terminate the workflow: drop its partial results and terminate."""
+        instance = await self.persistence.get_workflow(workflow_id)
+        run.instance = instance
+        await self._apply_requests(instance, run, lease)
+
+    async def _definition_missing(self, instance: WorkflowInstance, lease: Lease) -> None:
+        attempts = self._missing_attempts.get(instance.id, 0)
+        self._missing_attempts[instance.id] = attempts + 1
+        delay = min(
+            self.options.missing_definition_backoff * (2**attempts),
+            self.options.missing_definition_backoff_max,
+        )
+        now = self.clock.now()
+        instance.next_execution = now + delay
+        await self.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
+        await self.persistence.persist_errors(
+            [
+                ExecutionError(
+                    workflow_id=instance.id,
+                    error_time=now,
+                    message=f"WorkflowNotRegisteredError: workflow '{instance.workflow_definition_id}' version "
+                    f"{instance.version} is not registered on this host; retrying in {delay}",
+                )
+            ]
+        )
+        self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
+
+    async def _notify_parent(self, instance: WorkflowInstance, state: PassState) -> None:
+        if instance.parent_workflow_id is None:
+            return
+        if instance.status is WorkflowStatus.COMPLETE and state.completed:
+            await self._send_ended(instance, "")
+        elif instance.status is WorkflowStatus.TERMINATED and any(
+            isinstance(e, WorkflowTerminated) for e in state.events
+        ):
+            await self._send_ended(instance, state.errors[-1].message if state.errors else "")
+        elif instance.status is WorkflowStatus.SUSPENDED and any(
+            isinstance(e, WorkflowSuspended) for e in state.events
+        ):
+            await self._send_ended(instance, state.errors[-1].message if state.errors else "step failed")
+
+    async def _send_ended(self, instance: WorkflowInstance, error: str) -> None:
+        if instance.parent_workflow_id is None:
+            return
+        event = Event(
+            event_name=WORKFLOW_ENDED_EVENT_NAME,
+            event_key=instance.id,
+            event_data={"status": instance.status.value, "data": to_jsonable(instance.data), "error": error},
+            event_time=self.clock.now(),
+        )
+        await self.persistence.create_event(event)
+        await self.queue.enqueue(QueueType.EVENT, event.id)
+
+    # -- control requests from the host's verbs --------------------------------------------------------
+
+    def request(self, workflow_id: str, *, suspend: bool = False, terminate: bool = False) -> LocalRun | None:
+        """Record a suspend/terminate for a run in progress here; a terminate also cancels its running steps."""
+        run = self.runs.get(workflow_id)
+        if run is None:
+            return None
+        run.suspend = run.suspend or suspend
+        run.terminate = run.terminate or terminate
+        run.rerun = True
+        if terminate:
+            run.signal.cancel()
+            if run.task is not None:
+                run.task.cancel()
+        return run
+
+    # -- events ----------------------------------------------------------------------------------------
+
+    async def choose_event(self, subscription: EventSubscription) -> Event | None:
+        """The oldest event due now that matches the subscription and this instance has not consumed yet."""
+        ids = await self.persistence.get_events(
+            subscription.event_name, subscription.event_key, subscription.subscribe_as_of
+        )
+        if not ids:
+            return None
+        consumed = await self.persistence.get_consumed_event_ids(
+            subscription.workflow_id, subscription.event_name, subscription.event_key
+        )
+        now = self.clock.now()
+        for event_id in ids:
+            if event_id in consumed:
+                continue
+            event = await self.persistence.get_event(event_id)
+            if event.event_time <= now:
+                return event
+        return None
+
+    def deliver_into(
+        self, instance: WorkflowInstance, subscription: EventSubscription, event: Event
+    ) -> ExecutionPointer | None:
+        """Wake the subscription's pointer with the event (in memory); None when it no longer waits."""
+        try:
+            pointer = instance.pointer(subscription.execution_pointer_id)
+        except KeyError:
+            return None
+        if (
+            pointer.end_time is not None
+            or pointer.event_published
+            or pointer.status is not PointerStatus.WAITING_FOR_EVENT
+        ):
+            return None
+        pointer.event_data = event.event_data
+        pointer.event_published = True
+        pointer.active = True
+        pointer.extension_attributes[DELIVERED_EVENT_ID] = event.id
+        instance.next_execution = self.clock.now()
+        return pointer
+
+    async def deliver(self, subscription: EventSubscription, event: Event) -> bool:
+        """Deliver ``event`` to ``subscription``. False when another host holds the instance (try later)."""
+        run = self.runs.get(subscription.workflow_id)
+        if run is not None:
+            run.deliveries.append((subscription, event))
+            run.rerun = True
+            return True
+        lease = await self.lock.acquire(subscription.workflow_id, self.options.lock_ttl)
+        if lease is None:
+            return False
+        try:
+            try:
+                instance = await self.persistence.get_workflow(subscription.workflow_id)
+            except WorkflowNotFoundError:
+                await self.persistence.terminate_subscription(subscription.id)
+                return True
+            pointer = self.deliver_into(instance, subscription, event)
+            if pointer is not None:
+                await self.persistence.persist_workflow(instance, pointers=[pointer], fence=lease.fence)
+                await self.persistence.terminate_subscription(subscription.id, event_id=event.id)
+            else:
+                await self._close_stale(instance, subscription)
+        finally:
+            await self.lock.release(lease)
+        if pointer is not None and instance.status is WorkflowStatus.RUNNABLE:
+            await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
+        return True
+
+    async def _close_stale(self, instance: WorkflowInstance, subscription: EventSubscription) -> None:
+        """The pointer no longer waits: close the subscription, keeping the record of an event it did get."""
+        event_id: Any = None
+        with contextlib.suppress(KeyError):
+            event_id = instance.pointer(subscription.execution_pointer_id).extension_attributes.get(
+                DELIVERED_EVENT_ID
+            )
+        await self.persistence.terminate_subscription(
+            subscription.id, event_id=event_id if isinstance(event_id, str) else None
+        )
+
+
+def _lifecycle(
+    event_type: type[LifecycleEventBase], instance: WorkflowInstance, now: Any, **fields: Any
+) -> LifecycleEventBase:
+    return event_type(
+        workflow_id=instance.id,
+        definition_id=instance.workflow_definition_id,
+        version=instance.version,
+        reference=instance.reference,
+        time=now,
+        **fields,
+    )
+
+
+__all__ = ["DELIVERED_EVENT_ID", "RETRIES_EXHAUSTED", "InstanceRunner", "LocalRun"]

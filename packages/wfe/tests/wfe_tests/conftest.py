@@ -1,0 +1,70 @@
+"""Hosts for the behaviour tests: in-memory by default; WFE_TEST_STORES=memory,sqlite,postgres runs every
+behaviour test on each listed store (one switch, same tests)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from wfe import WorkflowHost, WorkflowHostBuilder
+from wfe_core.testing.services import service_url
+
+STORES = [s.strip() for s in os.environ.get("WFE_TEST_STORES", "memory").split(",") if s.strip()]
+
+HostFactory = Callable[..., Awaitable[WorkflowHost]]
+
+
+def _configure(
+    builder: WorkflowHostBuilder, store: str, tmp_path: Any
+) -> list[Callable[[], Awaitable[None]]]:
+    cleanups: list[Callable[[], Awaitable[None]]] = []
+    if store == "sqlite":
+        builder.use_persistence(f"sqlite:///{tmp_path}/wfe-{uuid.uuid4().hex[:8]}.db")
+    elif store == "postgres":
+        url = service_url("WFE_TEST_POSTGRES_URL")
+        schema = f"wfe_t_{uuid.uuid4().hex[:10]}"
+        builder.use_persistence(url, schema=schema)
+
+        async def drop() -> None:
+            import psycopg  # only needed when the postgres store is selected
+
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+        cleanups.append(drop)
+    return cleanups
+
+
+@pytest.fixture(params=STORES)
+async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[HostFactory]:
+    """``host = await make_host(*definitions, clock=..., **host_options)``: a started host, stopped after."""
+    hosts: list[WorkflowHost] = []
+    cleanups: list[Callable[[], Awaitable[None]]] = []
+
+    async def factory(
+        *definitions: Any, clock: Any = None, configure: Any = None, **options: Any
+    ) -> WorkflowHost:
+        builder = WorkflowHostBuilder()
+        cleanups.extend(_configure(builder, request.param, tmp_path))
+        if clock is not None:
+            builder.use_clock(clock)
+        if options:
+            builder.with_options(**options)
+        if configure is not None:
+            configure(builder)
+        host = builder.build()
+        for definition in definitions:
+            host.register_workflow(definition)
+        await host.start()
+        hosts.append(host)
+        return host
+
+    yield factory
+    for host in hosts:
+        await host.stop()
+    for cleanup in cleanups:
+        await cleanup()

@@ -1,0 +1,151 @@
+"""wait_for and publish_event: keys, effective dates, events before subscriptions, loops, many instances."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import BaseModel
+
+from wfe import PointerStatus, StepExecutionContext, WorkflowBuilder, WorkflowStatus
+
+
+class Order(BaseModel):
+    order_id: str = ""
+    approvals: list[object] = []
+    rounds: int = 0
+
+
+def waiting_definition(version: int = 1):
+    return (
+        WorkflowBuilder(Order)
+        .wait_for("approval", lambda d, ctx: d.order_id)
+        .output("approvals", lambda step, data: [*data.approvals, step.event_data])
+        .build("approve", version)
+    )
+
+
+async def wait_until_waiting(host, wid: str) -> None:
+    for _ in range(200):
+        instance = await host.get_workflow(wid)
+        if any(p.status is PointerStatus.WAITING_FOR_EVENT for p in instance.execution_pointers):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("workflow never waited for its event")
+
+
+async def test_event_resumes_the_waiting_workflow_with_its_data(make_host):
+    host = await make_host(waiting_definition())
+    wid = await host.start_workflow("approve", 1, Order(order_id="o-1"))
+    await wait_until_waiting(host, wid)
+    await host.publish_event("approval", "o-1", {"ok": True})
+    instance = await host.wait_for_workflow(wid, timeout=10)
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert instance.data.approvals == [{"ok": True}]
+
+
+async def test_event_published_right_after_start_is_not_lost(make_host):
+    host = await make_host(waiting_definition())
+    wid = await host.start_workflow("approve", 1, Order(order_id="o-2"))
+    await host.publish_event("approval", "o-2", "early")
+    instance = await host.wait_for_workflow(wid, timeout=10)
+    assert instance.data.approvals == ["early"]
+
+
+async def test_event_with_other_key_does_not_resume(make_host):
+    host = await make_host(waiting_definition())
+    wid = await host.start_workflow("approve", 1, Order(order_id="mine"))
+    await wait_until_waiting(host, wid)
+    await host.publish_event("approval", "theirs", 1)
+    await asyncio.sleep(0.3)
+    assert (await host.get_workflow(wid)).status is WorkflowStatus.RUNNABLE
+
+
+async def test_one_event_wakes_every_waiting_instance(make_host):
+    host = await make_host(waiting_definition())
+    ids = [await host.start_workflow("approve", 1, Order(order_id="shared")) for _ in range(3)]
+    for wid in ids:
+        await wait_until_waiting(host, wid)
+    await host.publish_event("approval", "shared", "all")
+    for wid in ids:
+        assert (await host.wait_for_workflow(wid, timeout=10)).data.approvals == ["all"]
+
+
+async def test_event_older_than_the_subscription_effective_date_is_ignored(make_host):
+    definition = (
+        WorkflowBuilder(Order)
+        .wait_for("tick", "k", effective_date=lambda d, ctx: ctx.workflow.create_time + timedelta(milliseconds=300))
+        .output("approvals", lambda step: [step.event_data])
+        .build("effective", 1)
+    )
+    host = await make_host(definition)
+    wid = await host.start_workflow("effective", 1, Order())
+    await wait_until_waiting(host, wid)
+    instance = await host.get_workflow(wid)
+    await host.publish_event(
+        "tick", "k", "too-early", effective_date=instance.create_time + timedelta(milliseconds=100)
+    )
+    await asyncio.sleep(0.3)
+    assert (await host.get_workflow(wid)).status is WorkflowStatus.RUNNABLE
+    await host.publish_event(
+        "tick", "k", "in-window", effective_date=instance.create_time + timedelta(milliseconds=400)
+    )
+    done = await host.wait_for_workflow(wid, timeout=10)
+    assert done.data.approvals == ["in-window"]
+
+
+async def test_event_effective_in_the_future_is_delivered_when_its_time_comes(make_host):
+    host = await make_host(waiting_definition())
+    wid = await host.start_workflow("approve", 1, Order(order_id="later"))
+    await wait_until_waiting(host, wid)
+    now = host.clock.now()
+    await host.publish_event("approval", "later", "soon", effective_date=now + timedelta(milliseconds=400))
+    await asyncio.sleep(0.2)
+    assert (await host.get_workflow(wid)).status is WorkflowStatus.RUNNABLE
+    assert (await host.wait_for_workflow(wid, timeout=10)).data.approvals == ["soon"]
+
+
+async def test_wait_in_a_loop_consumes_each_event_once(make_host):
+    def bump(ctx: StepExecutionContext) -> None:
+        ctx.data.rounds += 1
+
+    definition = (
+        WorkflowBuilder(Order)
+        .while_do(
+            lambda d: d.rounds < 3,
+            lambda b: (
+                b.wait_for("ping", "loop")
+                .output("approvals", lambda step, data: [*data.approvals, step.event_data])
+                .then_fn(bump)
+            ),
+        )
+        .build("loop-wait", 1)
+    )
+    host = await make_host(definition)
+    wid = await host.start_workflow("loop-wait", 1, Order())
+    await wait_until_waiting(host, wid)
+    await host.publish_event("ping", "loop", 1)
+    await asyncio.sleep(0.3)
+    instance = await host.get_workflow(wid)
+    assert instance.data.approvals == [1], "one event must not satisfy several iterations"
+    await host.publish_event("ping", "loop", 2)
+    await host.publish_event("ping", "loop", 3)
+    done = await host.wait_for_workflow(wid, timeout=10)
+    assert done.data.approvals == [1, 2, 3]
+
+
+async def test_events_published_in_rapid_succession_are_each_delivered_oldest_first(make_host):
+    definition = (
+        WorkflowBuilder(Order)
+        .wait_for("n", "k")
+        .output("approvals", lambda step, data: [*data.approvals, step.event_data])
+        .wait_for("n", "k")
+        .output("approvals", lambda step, data: [*data.approvals, step.event_data])
+        .build("rapid", 1)
+    )
+    host = await make_host(definition)
+    wid = await host.start_workflow("rapid", 1, Order())
+    await host.publish_event("n", "k", "first")
+    await host.publish_event("n", "k", "second")
+    done = await host.wait_for_workflow(wid, timeout=10)
+    assert done.data.approvals == ["first", "second"]
