@@ -627,10 +627,15 @@
   const waitForTimers = () => (pendingTimers.size === 0 ? undefined : new Promise((resolve) => {
     timersIdle = resolve;
   }));
+  // A script's own `export`s lead nowhere; like imports, they need dynamic_import (module syntax).
+  const scriptExports = setup.dynamicImport ? {} : new Proxy({}, {
+    defineProperty() { throw denied("import", "export"); },
+    set() { throw denied("import", "export"); },
+  });
   global.__wfe_start = (main) => {
     delete global.__wfe_start;
     Promise.resolve()
-      .then(() => main.call(undefined, {}, requireModule))
+      .then(() => main.call(undefined, scriptExports, requireModule))
       .then(waitForTimers)
       .then(() => finish({ ok: true, outputs: wroteOutput ? outputs : null }), failRun);
   };
