@@ -26,6 +26,11 @@ class StepBody:
     run_in_thread: ClassVar[bool] = True
     """Whether a plain (non-async) ``run`` is moved to a worker thread; built-in steps that never block say no."""
 
+    def __init__(self, **attributes: Any) -> None:
+        """Set the given attributes (``FetchData(url="...")`` as an instance factory's result)."""
+        for name, value in attributes.items():
+            setattr(self, name, value)
+
     def run(self, ctx: StepExecutionContext) -> ExecutionResult | None | Awaitable[ExecutionResult | None]:
         return ExecutionResult.next()
 

@@ -12,7 +12,7 @@ from wfe._options import HostOptions
 from wfe._runner import InstanceRunner
 from wfe._timers import WakeupTimers
 from wfe_core.errors import EventNotFoundError, SubscriptionNotFoundError, WorkflowNotFoundError
-from wfe_core.models import ACTIVITY_EVENT_NAME, QueueItem, QueueType, WorkflowStatus
+from wfe_core.models import ACTIVITY_EVENT_NAME, QueueItem, QueueType, WorkflowInstance, WorkflowStatus
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider, SearchIndex
 
 log = logging.getLogger("wfe.host")
@@ -31,6 +31,7 @@ class Consumers:
         queue: QueueProvider,
         search: SearchIndex | None,
         runner: InstanceRunner,
+        load: Callable[[str], Awaitable[WorkflowInstance]],
         timers: WakeupTimers,
         clock: Clock,
         options: HostOptions,
@@ -40,6 +41,7 @@ class Consumers:
         self.queue = queue
         self.search = search
         self.runner = runner
+        self.load = load
         self.timers = timers
         self.clock = clock
         self.options = options
@@ -151,7 +153,7 @@ class Consumers:
     async def _index(self, workflow_id: str) -> None:
         assert self.search is not None
         try:
-            instance = await self.persistence.get_workflow(workflow_id)
+            instance = await self.load(workflow_id)  # typed data, so the index knows the data's type
         except WorkflowNotFoundError:
             return
         try:

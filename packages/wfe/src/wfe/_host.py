@@ -109,6 +109,7 @@ class WorkflowHost:
             queue=queue,
             search=search,
             runner=self._runner,
+            load=self.get_workflow,
             timers=self._timers,
             clock=self.clock,
             options=self.options,

@@ -74,7 +74,9 @@ async def test_one_event_wakes_every_waiting_instance(make_host):
 async def test_event_older_than_the_subscription_effective_date_is_ignored(make_host):
     definition = (
         WorkflowBuilder(Order)
-        .wait_for("tick", "k", effective_date=lambda d, ctx: ctx.workflow.create_time + timedelta(milliseconds=300))
+        .wait_for(
+            "tick", "k", effective_date=lambda d, ctx: ctx.workflow.create_time + timedelta(milliseconds=300)
+        )
         .output("approvals", lambda step: [step.event_data])
         .build("effective", 1)
     )

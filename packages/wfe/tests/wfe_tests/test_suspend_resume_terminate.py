@@ -1,0 +1,92 @@
+"""Suspend, resume and terminate, including while a step is running (requests take effect after the pass)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from wfe import ExecutionResult, StepBody, StepExecutionContext, WorkflowBuilder, WorkflowStatus
+
+
+class Blocking(StepBody):
+    started: asyncio.Event | None = None
+    cancelled: list[bool] = []
+
+    async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
+        assert self.started is not None
+        self.started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.cancelled.append(True)
+            raise
+        return ExecutionResult.next()
+
+
+def definitions(gate: asyncio.Event, cancelled: list[bool]):
+    long_running = (
+        WorkflowBuilder()
+        .then(lambda: Blocking(started=gate, cancelled=cancelled))
+        .then_fn(lambda ctx: None)
+        .build("long", 1)
+    )
+    waiting = WorkflowBuilder().wait_for("go", "k").then_fn(lambda ctx: None).build("waiting", 1)
+    return long_running, waiting
+
+
+async def test_suspend_and_resume_an_idle_workflow(make_host):
+    long_running, waiting = definitions(asyncio.Event(), [])
+    host = await make_host(long_running, waiting)
+    wid = await host.start_workflow("waiting")
+    await asyncio.sleep(0.2)
+    assert await host.suspend_workflow(wid) is True
+    assert (await host.get_workflow(wid)).status is WorkflowStatus.SUSPENDED
+    assert await host.suspend_workflow(wid) is False
+    await host.publish_event("go", "k")
+    await asyncio.sleep(0.3)
+    assert (await host.get_workflow(wid)).status is WorkflowStatus.SUSPENDED
+    assert await host.resume_workflow(wid) is True
+    assert await host.resume_workflow(wid) is False
+    done = await host.wait_for_workflow(wid, timeout=10)
+    assert done.status is WorkflowStatus.COMPLETE
+
+
+async def test_terminate_a_running_step_cancels_it_and_terminates(make_host):
+    gate, cancelled = asyncio.Event(), []
+    long_running, waiting = definitions(gate, cancelled)
+    host = await make_host(long_running, waiting)
+    wid = await host.start_workflow("long")
+    await asyncio.wait_for(gate.wait(), 5)
+    assert await host.terminate_workflow(wid) is True
+    done = await host.wait_for_workflow(wid, timeout=5)
+    assert done.status is WorkflowStatus.TERMINATED
+    assert done.complete_time is not None
+    assert cancelled == [True]
+    assert await host.terminate_workflow(wid) is False
+
+
+async def test_suspend_during_a_pass_takes_effect_when_the_pass_ends(make_host):
+    release = asyncio.Event()
+
+    async def slow(ctx: StepExecutionContext) -> None:
+        await release.wait()
+
+    definition = WorkflowBuilder().then_fn(slow).then_fn(lambda ctx: None).build("suspend-mid", 1)
+    host = await make_host(definition)
+    wid = await host.start_workflow("suspend-mid")
+    await asyncio.sleep(0.2)
+    assert await host.suspend_workflow(wid) is True
+    release.set()
+    suspended = await host.wait_for_workflow(wid, timeout=5, statuses=[WorkflowStatus.SUSPENDED])
+    finished_first = [p for p in suspended.execution_pointers if p.step_id == 0]
+    assert finished_first[0].end_time is not None, "the running step completes; the workflow stops after it"
+    assert await host.resume_workflow(wid)
+    assert (await host.wait_for_workflow(wid, timeout=5)).status is WorkflowStatus.COMPLETE
+
+
+async def test_terminate_a_completed_workflow_returns_false(make_host):
+    definition = WorkflowBuilder().then_fn(lambda ctx: None).build("quick", 1)
+    host = await make_host(definition)
+    wid = await host.start_workflow("quick")
+    await host.wait_for_workflow(wid, timeout=5)
+    assert await host.terminate_workflow(wid) is False
+    assert await host.suspend_workflow(wid) is False
