@@ -77,12 +77,14 @@ async def aiosqlite_small_transactions(path: Path, n: int, concurrency: int) -> 
         return n / (time.perf_counter() - start)
 
 
-async def workflow_load(path: Path, workflows: int, steps: int, consumers: int) -> dict[str, float]:
+async def workflow_load(
+    path: Path, workflows: int, steps: int, consumers: int, synchronous: str = "FULL"
+) -> dict[str, float]:
     """What a host does for ``workflows`` instances of ``steps`` no-op steps, provider calls only.
 
     Per pass: dequeue, lock, load, persist (instance + the changed pointers), unlock, ack, re-queue.
     """
-    url = f"sqlite:///{path}"
+    url = f"sqlite:///{path}?synchronous={synchronous}"
     persistence, queue, lock = (
         SqlitePersistence.from_url(url),
         SqliteQueue.from_url(url),
@@ -171,6 +173,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--consumers", type=int, default=8)
     parser.add_argument(
+        "--synchronous", default="FULL", help="FULL (default) or NORMAL for the workflow load"
+    )
+    parser.add_argument(
         "--aiosqlite", action="store_true", help="also measure aiosqlite (must be importable)"
     )
     args = parser.parse_args()
@@ -189,9 +194,12 @@ def main() -> None:
                     aiosqlite_small_transactions(root / f"aio-{concurrency}.db", 3000, concurrency)
                 )
                 print(f"aiosqlite,     {concurrency} concurrent: {rate:.0f} transactions/s")
-        result = asyncio.run(workflow_load(root / "load.db", args.workflows, args.steps, args.consumers))
+        result = asyncio.run(
+            workflow_load(root / "load.db", args.workflows, args.steps, args.consumers, args.synchronous)
+        )
         print(
-            f"{args.workflows} workflows x {args.steps} steps, {args.consumers} consumers: "
+            f"{args.workflows} workflows x {args.steps} steps, {args.consumers} consumers, "
+            f"synchronous={args.synchronous}: "
             f"{result['seconds']:.2f} s, {result['passes_per_s']:.0f} passes/s, "
             f"{result['steps_per_s']:.0f} steps/s, "
             f"{result['calls']:.0f} provider calls in {result['commits']:.0f} commits; "

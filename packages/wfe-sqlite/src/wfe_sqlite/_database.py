@@ -292,19 +292,24 @@ class _Worker:
 
     @staticmethod
     def _deliver(tasks: list[_Task]) -> None:
+        # One wake-up per event loop and batch, not one per task: each wake-up is a write to the loop's pipe.
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Task]] = {}
         for task in tasks:
+            by_loop.setdefault(task.future.get_loop(), []).append(task)
+        for loop, finished in by_loop.items():
             try:
-                task.future.get_loop().call_soon_threadsafe(_resolve, task.future, task.outcome)
+                loop.call_soon_threadsafe(_resolve, finished)
             except RuntimeError:
-                # The caller's event loop has closed; nobody is waiting for this result.
+                # The caller's event loop has closed; nobody is waiting for these results.
                 pass
 
 
-def _resolve(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
-    if future.done():
-        return
-    ok, value = outcome
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _resolve(tasks: list[_Task]) -> None:
+    for task in tasks:
+        if task.future.done():
+            continue
+        ok, value = task.outcome
+        if ok:
+            task.future.set_result(value)
+        else:
+            task.future.set_exception(value)
