@@ -367,6 +367,7 @@ class JsPool:
             )
         except _Killed as killed:
             self._retire(worker, slots)
+            self._replace_killed()
             raise killed.error from None
         except BaseException:
             self._retire(worker, slots)
@@ -378,6 +379,24 @@ class JsPool:
         if worker is not None:
             self._busy.discard(worker)
         slots.release()
+
+    def _replace_killed(self) -> None:
+        # Starting a worker takes ~0.2 s; do it now, in the background, so the next step finds one warm.
+        async def start() -> None:
+            if self._closed or len(self._idle) + len(self._busy) >= self.size:
+                return
+            try:
+                worker = await _Worker.start(self.memory_limit)
+            except JsWorkerCrashedError:
+                return
+            if self._closed or len(self._idle) + len(self._busy) >= self.size:
+                await worker.close()
+            else:
+                self._idle.append(worker)
+
+        task = asyncio.create_task(start())
+        self._returns.add(task)
+        task.add_done_callback(self._returns.discard)
 
     def _hand_back(self, worker: _Worker, slots: asyncio.Semaphore) -> None:
         # The caller has its result already; the worker rejoins the pool once it reports its context closed
