@@ -5,40 +5,44 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from contextlib import suppress
+
+POLL_INTERVAL = 0.05
 
 
 def signal_group(pgid: int, sig: int) -> bool:
     """Send ``sig`` to every process of group ``pgid``; False when the group no longer exists."""
     try:
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    except (ProcessLookupError, PermissionError):
         return False
     return True
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether any process of group ``pgid`` remains (zombies of our own children included)."""
-    return signal_group(pgid, 0)
+async def wait_exit(process: asyncio.subprocess.Process) -> int:
+    """The exit code, as soon as the process has exited.
+
+    ``Process.wait()`` (before Python 3.12) also waits for the output pipes to close, which never happens
+    while a background child still holds them; the return code itself is known as soon as the child exits.
+    """
+    while True:
+        code = process.returncode
+        if code is not None:
+            return code
+        await asyncio.sleep(POLL_INTERVAL)
 
 
 async def kill_group(process: asyncio.subprocess.Process, grace: float) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds; reaps the leader."""
+    """SIGTERM the process group, then SIGKILL whatever is left after ``grace`` seconds."""
     pgid = process.pid  # start_new_session makes the leader's pid the group id
-    if signal_group(pgid, signal.SIGTERM):
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        # The leader is reaped by wait(); others are not our children, so poll the group until it is empty.
-        while loop.time() < deadline:
-            if process.returncode is None:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(process.wait()), 0.05)
-            else:
-                await asyncio.sleep(0.05)
-            if process.returncode is not None and not group_alive(pgid):
-                break
-        signal_group(pgid, signal.SIGKILL)
-    if process.returncode is None:
-        await process.wait()
+    if not signal_group(pgid, signal.SIGTERM):
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    # Members other than the leader are not our children: poll the group until it is empty (members that
+    # are zombies awaiting their reaper still count, so a slow reaper costs at most ``grace``).
+    while loop.time() < deadline:
+        await asyncio.sleep(POLL_INTERVAL)
+        if process.returncode is not None and not signal_group(pgid, 0):
+            return
+    signal_group(pgid, signal.SIGKILL)
+    await wait_exit(process)

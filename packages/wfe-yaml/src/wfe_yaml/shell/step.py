@@ -19,7 +19,7 @@ from wfe_yaml.shell.config import ShellConfig
 from wfe_yaml.shell.environment import build_environment
 from wfe_yaml.shell.errors import ShellCancelledError, ShellCommandError, ShellTimeoutError
 from wfe_yaml.shell.outputs import parse_directive, parse_output_file
-from wfe_yaml.shell.process import kill_group
+from wfe_yaml.shell.process import kill_group, wait_exit
 
 # After the command exits, how long its output pipes may stay open (held by background children) before the
 # rest of its process group is killed so the step can finish.
@@ -34,6 +34,13 @@ def workflow_data(data: Any) -> dict[str, Any]:
     if isinstance(data, Mapping):
         return dict(data)
     return {}
+
+
+def _discard(future: asyncio.Future[Any]) -> None:
+    """Cancel ``future`` if it still runs and consume its outcome (so none is reported as unretrieved)."""
+    if not future.done():
+        future.cancel()
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 def _read_text(path: str) -> str:
@@ -108,29 +115,33 @@ class ShellStep(StepBody):
         cancelled = asyncio.ensure_future(ctx.cancellation.wait())
         timeout = None if config.timeout_ms is None else config.timeout_ms / 1000
         try:
-            done, _ = await asyncio.wait(
-                {run, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        except asyncio.CancelledError:
+            try:
+                done, _ = await asyncio.wait(
+                    {run, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+            except asyncio.CancelledError:
+                await self._stop(process, run)
+                raise
+            finally:
+                cancelled.cancel()
+            if run in done:
+                return run.result()
             await self._stop(process, run)
-            raise
+            if cancelled in done:
+                raise ShellCancelledError("Shell command cancelled: its process group was killed")
+            assert config.timeout_ms is not None
+            raise ShellTimeoutError(config.timeout_ms, stdout.tail_text(), stderr.tail_text())
         finally:
-            cancelled.cancel()
-        if run in done:
-            return run.result()
-        await self._stop(process, run)
-        if cancelled in done:
-            raise ShellCancelledError("Shell command cancelled: its process group was killed")
-        assert config.timeout_ms is not None
-        raise ShellTimeoutError(config.timeout_ms, stdout.tail_text(), stderr.tail_text())
+            _discard(readers)
 
     async def _wait(self, process: asyncio.subprocess.Process, readers: asyncio.Future[Any]) -> int:
-        code = await process.wait()
+        code = await wait_exit(process)
         try:
             await asyncio.wait_for(asyncio.shield(readers), PIPE_CLOSE_GRACE)
         except TimeoutError:
+            # Background children still hold the output pipes: end them so the step can finish.
             await kill_group(process, self.config.kill_grace_seconds)
-            # Processes that left the group may still hold the pipes; output after this point is dropped.
+            # Processes that left the group may hold the pipes still; output after this point is dropped.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(readers, PIPE_CLOSE_GRACE)
         return code
