@@ -250,20 +250,12 @@ class _Worker:
 
     def _run_transaction(self, connection: sqlite3.Connection, tasks: list[_Task]) -> None:
         write = any(task.write for task in tasks)
-        savepoints = len(tasks) > 1
         try:
-            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                for task in tasks:
-                    self._run_task(connection, task, savepoints)
-                if savepoints or tasks[0].outcome[0]:
-                    connection.execute("COMMIT")
-                elif connection.in_transaction:
-                    connection.execute("ROLLBACK")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
+            # Optimistic first: no savepoints, as failing jobs are rare and every statement costs a round of
+            # the GIL. When a job fails, the whole transaction is rolled back and the batch runs again with a
+            # savepoint around each job, so only the failing job's changes are undone.
+            if not self._attempt(connection, tasks, write, savepoints=False) and len(tasks) > 1:
+                self._attempt(connection, tasks, write, savepoints=True)
         except sqlite3.Error as exc:
             # The transaction as a whole failed (lock timeout, disk full, I/O error): nothing of it was kept.
             for task in tasks:
@@ -272,6 +264,26 @@ class _Worker:
         self.stats.transactions += 1
         self.stats.write_transactions += int(write)
         self._deliver(tasks)
+
+    def _attempt(
+        self, connection: sqlite3.Connection, tasks: list[_Task], write: bool, *, savepoints: bool
+    ) -> bool:
+        """Run ``tasks`` in one transaction. Returns False, with everything rolled back, when a task failed and
+        there were no savepoints to undo it alone; True once committed."""
+        connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            for task in tasks:
+                self._run_task(connection, task, savepoints)
+                if not savepoints and not task.outcome[0]:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    return False
+            connection.execute("COMMIT")
+            return True
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
 
     @staticmethod
     def _run_task(connection: sqlite3.Connection, task: _Task, savepoint: bool) -> None:
