@@ -83,7 +83,6 @@ def test_validate_reports_problems(config: dict[str, Any], problem: str) -> None
 
 
 def test_validate_accepts_good_config() -> None:
-    pytest.importorskip("py_mini_racer")
     assert JsStepType().validate({"script": "output('a', 1)", "timeout": "5s"}, step_name="s") == []
     assert JsStepType().validate({"file": "step.ts", "permissions": {"net": ["x.test"]}}, step_name="s") == []
 

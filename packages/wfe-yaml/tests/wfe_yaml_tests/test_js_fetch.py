@@ -13,9 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import pytest_asyncio
 
-pytest.importorskip("py_mini_racer")
-
-from wfe_yaml.js import JsPool, JsScriptError, JsTimeoutError  # noqa: E402
+from wfe_yaml.js import JsPool, JsScriptError, JsTimeoutError
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-pytest.importorskip("py_mini_racer")
-
-from wfe_yaml.js import JsPool, JsScriptError  # noqa: E402
+from wfe_yaml.js import JsPool, JsScriptError
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

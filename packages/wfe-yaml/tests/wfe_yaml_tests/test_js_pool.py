@@ -10,9 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-pytest.importorskip("py_mini_racer")
-
-from wfe_yaml.js import (  # noqa: E402
+from wfe_yaml.js import (
     JsMemoryLimitError,
     JsPool,
     JsScriptError,

@@ -20,7 +20,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def pool() -> AsyncIterator[JsPool]:
-    pytest.importorskip("py_mini_racer")
     async with JsPool(size=1) as js_pool:
         yield js_pool
 
@@ -130,7 +129,6 @@ async def test_step_cancellation_stops_the_script(pool: JsPool) -> None:
 
 
 async def test_default_pool_is_used_without_one() -> None:
-    pytest.importorskip("py_mini_racer")
     from wfe_yaml.js import default_pool
 
     body = JsStepType().create({"script": "output('ok', true)"}, step_name="s", workflow_id="wf")
