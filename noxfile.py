@@ -55,11 +55,13 @@ def typecheck(session: nox.Session) -> None:
 def unit(session: nox.Session) -> None:
     """Everything that needs no external service."""
     _install(session)
-    session.run("pytest", "-m", f"not ({SERVICE_MARKERS})", *session.posargs)
+    session.run(
+        "pytest", "-m", f"not ({SERVICE_MARKERS})", *session.posargs, env={"WFE_TEST_STORES": "memory,sqlite"}
+    )
 
 
 @nox.session
 def integration(session: nox.Session) -> None:
     """PostgreSQL, Valkey and OpenSearch providers, multi-host and crash tests (real services, real processes)."""
     _install(session)
-    session.run("pytest", "-m", SERVICE_MARKERS, *session.posargs)
+    session.run("pytest", "-m", SERVICE_MARKERS, *session.posargs, env={"WFE_TEST_STORES": "memory,postgres"})

@@ -14,6 +14,7 @@ from wfe import WorkflowHost, WorkflowHostBuilder
 from wfe_core.testing.services import service_url
 
 STORES = [s.strip() for s in os.environ.get("WFE_TEST_STORES", "memory").split(",") if s.strip()]
+STORE_PARAMS = [pytest.param(s, marks=pytest.mark.postgres) if s == "postgres" else s for s in STORES]
 
 HostFactory = Callable[..., Awaitable[WorkflowHost]]
 
@@ -39,7 +40,7 @@ def _configure(
     return cleanups
 
 
-@pytest.fixture(params=STORES)
+@pytest.fixture(params=STORE_PARAMS)
 async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[HostFactory]:
     """``host = await make_host(*definitions, clock=..., **host_options)``: a started host, stopped after."""
     hosts: list[WorkflowHost] = []
