@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from wfe_core.builder.data_path import set_data_path
 from wfe_core.definition import (
@@ -229,10 +229,10 @@ class StepBuilder(StepAdder):
         """The step (class, instance, factory, or inline ``fn(ctx)``) that undoes this one when it fails for good
         or when an enclosing saga fails."""
         if _is_inline_fn(step):
-            fn = step
+            fn = cast(Callable[[StepExecutionContext], Any], step)
             comp = self._root._new_step(lambda: InlineStep(fn), getattr(step, "__name__", "compensate"))
         else:
-            comp = self._root._new_step(step_factory(step), step_display_name(step))
+            comp = self._root._new_step(step_factory(cast(StepLike, step)), step_display_name(step))
         comp.is_compensation = True
         self.step.compensation_step_id = comp.id
         return self
