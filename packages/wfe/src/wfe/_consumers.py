@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 
 from wfe._activities import ACTIVITY_RESULT_EVENT_NAME
 from wfe._options import HostOptions
@@ -48,8 +49,8 @@ class Consumers:
         self.inflight: set[asyncio.Task[None]] = set()
         self._index_errors: dict[str, int] = {}
 
-    def tasks(self) -> list[Callable[[], Awaitable[None]]]:
-        loops: list[Callable[[], Awaitable[None]]] = [
+    def tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        loops: list[Callable[[], Coroutine[Any, Any, None]]] = [
             lambda: self._consume(
                 QueueType.WORKFLOW, self.options.max_concurrent_workflows, self.runner.process
             ),

@@ -210,9 +210,9 @@ class InstanceRunner:
         if self.indexing:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
         for subscription in state.subscriptions:
-            event = await self.choose_event(subscription)
-            if event is not None:
-                run.deliveries.append((subscription, event))
+            waiting = await self.choose_event(subscription)
+            if waiting is not None:
+                run.deliveries.append((subscription, waiting))
 
     async def _apply_deliveries(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         while run.deliveries:
