@@ -296,3 +296,48 @@ async def test_closed_pool_refuses_runs() -> None:
     await own.close()
     with pytest.raises(RuntimeError, match="closed"):
         await own.run("1", timeout=5)
+
+
+async def test_many_log_lines_arrive_in_order_and_fast(pool: JsPool) -> None:
+    streamed: list[str] = []
+    started = time.monotonic()
+    result = await pool.run(
+        "for (let i = 0; i < 20000; i++) console.log('line', i); await null; log('after');",
+        timeout=10,
+        on_log=lambda stream, text: streamed.append(text),
+    )
+    assert time.monotonic() - started < 3
+    assert streamed == [f"line {i}" for i in range(20000)] + ["after"]
+    assert result.logs[-1] == ("log", "after")
+
+
+async def test_kept_logs_are_bounded_but_all_are_streamed(pool: JsPool) -> None:
+    count = 0
+
+    def on_log(stream: str, text: str) -> None:
+        nonlocal count
+        count += 1
+
+    result = await pool.run(
+        "const big = 'x'.repeat(10000); for (let i = 0; i < 300; i++) console.log(i, big);",
+        timeout=10,
+        on_log=on_log,
+    )
+    assert count == 300
+    assert result.logs[0][1].endswith("earlier log lines not kept]")
+    assert sum(len(text) for _, text in result.logs) <= 1024 * 1024 + 100
+    assert result.logs[-1][1].startswith("299 ")
+
+
+async def test_overlong_log_line_is_truncated(pool: JsPool) -> None:
+    result = await pool.run("console.log('y'.repeat(100000))", timeout=10)
+    ((stream, text),) = result.logs
+    assert text.startswith("y" * 65536) and text.endswith("[34464 more characters]")
+
+
+async def test_large_data_round_trips(pool: JsPool) -> None:
+    data = {"rows": [{"id": i, "text": "é" * 100} for i in range(20000)]}
+    result = await pool.run(
+        "const d = inputs(); output('n', d.rows.length); output('d', d);", data=data, timeout=20
+    )
+    assert result.outputs == {"n": 20000, "d": data}

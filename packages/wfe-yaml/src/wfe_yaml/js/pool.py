@@ -38,6 +38,8 @@ from wfe_yaml.js.gateway import Gateway, ModuleLoadError
 from wfe_yaml.js.permissions import visible_env
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
+MAX_KEPT_LOG_CHARS = 1024 * 1024
+"""How much of a run's log ``JsResult.logs`` and error ``logs`` keep (the newest lines); ``on_log`` sees all."""
 _START_TIMEOUT_SECONDS = 30.0
 _IDLE_TIMEOUT_SECONDS = 5.0
 _RSS_POLL_SECONDS = 0.05
@@ -80,6 +82,30 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
+class _LogBuffer:
+    """The lines a run keeps for its result: the newest ones, up to a character budget (all are streamed)."""
+
+    def __init__(self, max_chars: int = MAX_KEPT_LOG_CHARS) -> None:
+        self._lines: deque[tuple[str, str]] = deque()
+        self._chars = 0
+        self._dropped = 0
+        self._max_chars = max_chars
+
+    def append(self, stream: str, text: str) -> None:
+        self._lines.append((stream, text))
+        self._chars += len(text)
+        while self._chars > self._max_chars and len(self._lines) > 1:
+            _, old = self._lines.popleft()
+            self._chars -= len(old)
+            self._dropped += 1
+
+    def lines(self) -> list[tuple[str, str]]:
+        kept = list(self._lines)
+        if self._dropped:
+            kept.insert(0, ("log", f"[{self._dropped} earlier log lines not kept]"))
+        return kept
+
+
 class _Killed(Exception):
     def __init__(self, error: JsError) -> None:
         self.error = error
@@ -120,10 +146,17 @@ class _Worker:
         return worker
 
     async def _drain_stderr(self) -> None:
+        # Read chunks, not lines: V8's fatal-error dumps can hold lines longer than a StreamReader's limit.
         stream = self.process.stderr
         assert stream is not None
-        while line := await stream.readline():
-            self.stderr_tail.append(line.decode(errors="replace").rstrip())
+        partial = b""
+        while chunk := await stream.read(65536):
+            *complete, partial = (partial + chunk).split(b"\n")
+            partial = partial[-4096:]
+            for line in complete:
+                self.stderr_tail.append(line[-4096:].decode(errors="replace").rstrip())
+        if partial:
+            self.stderr_tail.append(partial.decode(errors="replace").rstrip())
 
     async def _read(self) -> dict[str, Any]:
         assert self.process.stdout is not None
@@ -184,8 +217,7 @@ class _Worker:
         *,
         gateway: Gateway,
         timeout: float,  # noqa: ASYNC109 - enforced by killing the worker
-        limit: float,
-        logs: list[tuple[str, str]],
+        logs: _LogBuffer,
         on_log: LogCallback | None,
         cancellation: Cancellation | None,
     ) -> dict[str, Any]:
@@ -203,10 +235,10 @@ class _Worker:
                 message = await self._read()
                 op = message.get("op")
                 if op == "log":
-                    line = (str(message.get("stream", "log")), str(message.get("text", "")))
-                    logs.append(line)
-                    if on_log is not None:
-                        on_log(*line)
+                    for stream, text in message.get("lines", []):
+                        logs.append(str(stream), str(text))
+                        if on_log is not None:
+                            on_log(str(stream), str(text))
                 elif op == "call":
                     task = asyncio.create_task(
                         answer(int(message["id"]), str(message["kind"]), str(message["payload"]))
@@ -243,13 +275,15 @@ class _Worker:
             if task.exception() is None:
                 return task.result()  # type: ignore[no-any-return]
             await self.kill()
-            raise _Killed(JsWorkerCrashedError(self.describe_exit(), logs=logs))
+            raise _Killed(JsWorkerCrashedError(self.describe_exit(), logs=logs.lines()))
         await self.kill()
         if reason == "memory":
-            raise _Killed(JsMemoryLimitError(self.memory_limit, "worker RSS over the limit", logs=logs))
+            raise _Killed(
+                JsMemoryLimitError(self.memory_limit, "worker RSS over the limit", logs=logs.lines())
+            )
         if reason == "cancel":
-            raise _Killed(JsCancelledError(logs=logs))
-        raise _Killed(JsTimeoutError(limit, logs=logs))
+            raise _Killed(JsCancelledError(logs=logs.lines()))
+        raise _Killed(JsTimeoutError(timeout, logs=logs.lines()))
 
     async def wait_idle(self) -> bool:
         """True once the worker has closed the job's context and can take another."""
@@ -331,36 +365,42 @@ class JsPool:
             permissions if isinstance(permissions, JsPermissions) else JsPermissions(**(permissions or {}))
         )
         started = time.monotonic()
-        gateway = Gateway(perms, started + timeout)
-        logs: list[tuple[str, str]] = []
         module_sources: dict[str, str] = {}
         if perms.dynamic_import and modules:
             try:
-                module_sources = await gateway.load_modules(list(modules))
+                module_sources = await Gateway(perms, started + timeout).load_modules(list(modules))
             except ModuleLoadError as exc:
                 raise JsScriptError("ModuleLoadError", str(exc), script_name=script_name) from exc
+        try:
+            data_json = pydantic_core.to_json(data, serialize_unknown=True).decode()
+        except (pydantic_core.PydanticSerializationError, ValueError) as exc:
+            raise JsScriptError(
+                "DataError",
+                f"the workflow data cannot be passed to the script as JSON: {exc}",
+                script_name=script_name,
+            ) from exc
         job = {
             "op": "run",
             "script": script,
             "script_name": script_name,
-            "data_json": pydantic_core.to_json(data).decode(),
+            "data_json": data_json,
             "env": visible_env(perms, env or {}),
             "modules": module_sources,
             "dynamic_import": perms.dynamic_import,
             "heap_limit": self.memory_limit // 2,
         }
+        logs = _LogBuffer()
         slots = self._bind()
         await slots.acquire()
         worker: _Worker | None = None
         try:
             worker = self._idle.pop() if self._idle else await _Worker.start(self.memory_limit)
             self._busy.add(worker)
-            remaining = max(0.0, timeout - (time.monotonic() - started))
+            # The timeout is the script's: waiting for a free worker (or a cold start) does not use it up.
             frame = await worker.run(
                 job,
-                gateway=gateway,
-                timeout=remaining,
-                limit=timeout,
+                gateway=Gateway(perms, time.monotonic() + timeout),
+                timeout=timeout,
                 logs=logs,
                 on_log=on_log,
                 cancellation=cancellation,
@@ -373,7 +413,7 @@ class JsPool:
             self._retire(worker, slots)
             raise
         self._hand_back(worker, slots)
-        return _result(frame, logs, script_name, time.monotonic() - started, self.memory_limit // 2)
+        return _result(frame, logs.lines(), script_name, time.monotonic() - started, self.memory_limit // 2)
 
     def _retire(self, worker: _Worker | None, slots: asyncio.Semaphore) -> None:
         if worker is not None:

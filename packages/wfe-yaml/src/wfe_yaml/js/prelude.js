@@ -48,8 +48,23 @@
       return String(value);
     }
   };
+  // Lines are sent in batches, once per microtask checkpoint: a loop that logs thousands of lines costs one
+  // round trip to the host, and the lines still arrive while the script runs.
+  const MAX_LINE = 65536;
+  const pendingLines = [];
+  let flushScheduled = false;
+  const flushLogs = () => {
+    flushScheduled = false;
+    if (pendingLines.length) call("log", JSON.stringify(pendingLines.splice(0)));
+  };
   const emit = (stream, args) => {
-    call("log", JSON.stringify([stream, args.map(show).join(" ")]));
+    let text = args.map(show).join(" ");
+    if (text.length > MAX_LINE) text = `${text.slice(0, MAX_LINE)}... [${text.length - MAX_LINE} more characters]`;
+    pendingLines.push([stream, text]);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      Promise.resolve().then(flushLogs);
+    }
   };
   const consoleObject = {};
   for (const [method, stream] of [["log", "stdout"], ["info", "stdout"], ["debug", "stdout"], ["trace", "stdout"],
@@ -485,7 +500,10 @@
   const FETCH_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"];
   const encodeBody = (body, headers) => {
     if (body === undefined || body === null) return {};
-    if (typeof body === "string") return { body };
+    if (typeof body === "string") {
+      if (!headers.has("content-type")) headers.set("content-type", "text/plain;charset=UTF-8");
+      return { body };
+    }
     if (body instanceof URLSearchParams) {
       if (!headers.has("content-type")) headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
       return { body: body.toString() };
@@ -613,6 +631,7 @@
   const finish = (result) => {
     if (finished) return;
     finished = true;
+    flushLogs();
     for (const rawId of pendingTimers.values()) rawClearTimeout(rawId);
     pendingTimers.clear();
     let json;

@@ -28,6 +28,8 @@ from wfe_yaml.js.framing import FrameError, encode_frame, read_frame_sync
 from wfe_yaml.js.transpiler import TranspileError, Transpiler, needs_module_transform
 
 _MEMORY_POLL_SECONDS = 0.05
+MAX_RESULT_CHARS = 64 * 1024 * 1024
+"""Largest outputs JSON a script may return; more is refused so the frame stays well under its limit."""
 _PARSE_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+): (?P<name>[A-Za-z]*Error): (?P<message>.*)$")
 
 
@@ -103,8 +105,7 @@ class _Worker:
 
         async def bridge(kind: Any, payload: Any) -> Any:
             if kind == "log":
-                stream, text = json.loads(str(payload))
-                channel.send({"op": "log", "stream": stream, "text": text})
+                channel.send({"op": "log", "lines": json.loads(str(payload))})
                 return None
             if kind == "done":
                 if not done.done():
@@ -149,6 +150,13 @@ class _Worker:
                     return _failure(
                         "MemoryLimitError",
                         "JavaScript heap limit reached: the script used too much memory",
+                        None,
+                    )
+                if len(outcome) > MAX_RESULT_CHARS:
+                    return _failure(
+                        "RangeError",
+                        f"outputs too large: {len(outcome) // (1024 * 1024)} MiB of JSON, "
+                        f"the limit is {MAX_RESULT_CHARS // (1024 * 1024)} MiB",
                         None,
                     )
                 return {"ok": True, "result_json": outcome}
