@@ -25,6 +25,9 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     redis_errors.ReadOnlyError,
 )
 
+#: TRANSIENT_ERRORS and the TimeoutError of a reply that did not come within the reply timeout.
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, TimeoutError)
+
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 1.0
 
@@ -35,8 +38,14 @@ async def call_with_retry(
     what: str,
     error: type[ProviderError],
     retry_timeout: float,
+    reply_timeout: float,
 ) -> T:
     """Run ``operation``, retrying transient failures with backoff for up to ``retry_timeout`` seconds.
+
+    An attempt without a reply within ``reply_timeout`` seconds is cancelled (redis-py then drops the
+    connection) and counts as a transient failure: a connection whose peer vanished without a reset (a
+    dropped NAT entry, a failover behind a fixed address) would otherwise hang the call until TCP keepalive
+    notices, hours later.
 
     Every call is safe to repeat: the Lua scripts are idempotent or, where a lost reply could take an item
     twice, leave the first delivery to the visibility timeout.
@@ -50,16 +59,21 @@ async def call_with_retry(
     delay = _FIRST_DELAY
     attempt = 1
     while True:
+        scope = asyncio.timeout(reply_timeout)
         try:
-            return await operation()
-        except TRANSIENT_ERRORS as exc:
+            async with scope:
+                return await operation()
+        except RETRYABLE_ERRORS as exc:
+            if isinstance(exc, TimeoutError) and not scope.expired():
+                raise
+            reason = str(exc) or f"no reply within {reply_timeout:g}s"
             remaining = give_up_at - loop.time()
             if remaining <= 0:
                 raise error(
                     f"{what} failed: Valkey/Redis unreachable for {retry_timeout:g}s "
-                    f"after {attempt} attempts ({exc}); check the server and the URL, or raise retry_timeout"
+                    f"after {attempt} attempts ({reason}); check the server and the URL, or raise retry_timeout"
                 ) from exc
-            logger.warning("%s failed (attempt %d, %s); retrying in %.2fs", what, attempt, exc, delay)
+            logger.warning("%s failed (attempt %d, %s); retrying in %.2fs", what, attempt, reason, delay)
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, _MAX_DELAY)
             attempt += 1

@@ -8,7 +8,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
 
 #: Query parameters read by wfe rather than by redis-py (``redis://host/0?prefix=shop``).
-WFE_QUERY_OPTIONS = frozenset({"prefix", "visibility_timeout", "retry_timeout", "fence_retention"})
+WFE_QUERY_OPTIONS = frozenset(
+    {
+        "prefix",
+        "visibility_timeout",
+        "retry_timeout",
+        "reply_timeout",
+        "fence_retention",
+        "health_check_interval",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ logger = logging.getLogger("wfe_valkey")
 _FIRST_RECONNECT_DELAY = 0.05
 _MAX_RECONNECT_DELAY = 2.0
 _CONFIRM_TIMEOUT = 5.0
+# The reader wakes this often to check the connection's health.
+_LISTEN_SLICE = 1.0
 
 
 class ValkeyLifecycleHub:
@@ -52,10 +54,14 @@ class ValkeyLifecycleHub:
         prefix: str = "wfe",
         client: Redis | None = None,
         retry_timeout: float = 10.0,
+        reply_timeout: float = 10.0,
+        health_check_interval: float = 15.0,
     ) -> None:
         self._handle = ClientHandle(url, client)
         self._channel = f"{prefix}:lifecycle"
         self._retry_timeout = retry_timeout
+        self._reply_timeout = reply_timeout
+        self._health_check_interval = health_check_interval
         self._callbacks: list[LifecycleCallback] = []
         self._pubsub: PubSub | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -63,7 +69,12 @@ class ValkeyLifecycleHub:
     @classmethod
     def from_url(cls, url: str, **options: Any) -> ValkeyLifecycleHub:
         """Build from a URL; ``?prefix=...&retry_timeout=...`` work as query options."""
-        return cls(url, **from_url_options(url, options, ("prefix", "retry_timeout")))
+        return cls(
+            url,
+            **from_url_options(
+                url, options, ("prefix", "retry_timeout", "reply_timeout", "health_check_interval")
+            ),
+        )
 
     @property
     def channel(self) -> str:
@@ -85,6 +96,7 @@ class ValkeyLifecycleHub:
                 what=f"subscribing to '{self._channel}'",
                 error=ProviderError,
                 retry_timeout=self._retry_timeout,
+                reply_timeout=self._reply_timeout,
             )
         except ProviderError:
             await self._handle.release()
@@ -122,7 +134,11 @@ class ValkeyLifecycleHub:
             return await client.publish(self._channel, payload)
 
         await call_with_retry(
-            send, what=f"publishing {event.kind}", error=ProviderError, retry_timeout=self._retry_timeout
+            send,
+            what=f"publishing {event.kind}",
+            error=ProviderError,
+            retry_timeout=self._retry_timeout,
+            reply_timeout=self._reply_timeout,
         )
 
     def subscribe(self, callback: LifecycleCallback) -> None:
@@ -143,7 +159,10 @@ class ValkeyLifecycleHub:
         return pubsub
 
     async def _read(self, client: Redis, inbox: asyncio.Queue[str | bytes]) -> None:
+        loop = asyncio.get_running_loop()
         delay = _FIRST_RECONNECT_DELAY
+        last_heard = loop.time()
+        pinged = False
         while True:
             pubsub = self._pubsub
             try:
@@ -151,7 +170,20 @@ class ValkeyLifecycleHub:
                     pubsub = self._pubsub = await self._subscribe(client)
                     logger.info("resubscribed to '%s'", self._channel)
                     delay = _FIRST_RECONNECT_DELAY
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                    last_heard, pinged = loop.time(), False
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=min(_LISTEN_SLICE, self._health_check_interval)
+                )
+                silent = loop.time() - last_heard
+                if message is not None:
+                    last_heard, pinged = loop.time(), False
+                elif silent > self._health_check_interval + self._reply_timeout:
+                    # A peer that vanished without closing the connection (a dropped NAT entry, a failover
+                    # behind a fixed address) sends nothing, not even an error: only an unanswered ping tells.
+                    raise redis_errors.TimeoutError(f"no answer to a ping within {self._reply_timeout:g}s")
+                elif silent > self._health_check_interval and not pinged:
+                    await pubsub.ping()
+                    pinged = True
             except Exception as exc:  # any failure: keep the subscription alive rather than end the task
                 logger.warning(
                     "lost the subscription to '%s' (%s); reconnecting in %.2fs", self._channel, exc, delay

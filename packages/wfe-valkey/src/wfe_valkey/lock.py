@@ -94,18 +94,23 @@ class ValkeyLock:
         prefix: str = "wfe",
         client: Redis | None = None,
         retry_timeout: float = 10.0,
+        reply_timeout: float = 10.0,
         fence_retention: timedelta | float = timedelta(days=1),
     ) -> None:
         self._handle = ClientHandle(url, client)
         self._prefix = prefix
         self._retry_timeout = retry_timeout
+        self._reply_timeout = reply_timeout
         self._fence_retention_ms = _millis(as_timedelta(fence_retention))
         self._scripts: _Scripts | None = None
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> ValkeyLock:
         """Build from a URL; ``?prefix=...&retry_timeout=...&fence_retention=...`` work as query options."""
-        return cls(url, **from_url_options(url, options, ("prefix", "retry_timeout", "fence_retention")))
+        return cls(
+            url,
+            **from_url_options(url, options, ("prefix", "retry_timeout", "reply_timeout", "fence_retention")),
+        )
 
     async def start(self) -> None:
         """Take the (possibly shared) client. Idempotent; the connection itself opens on first use."""
@@ -128,7 +133,11 @@ class ValkeyLock:
             return await acquire_script(keys=keys, args=args)
 
         fence = await call_with_retry(
-            run, what=f"acquiring lock '{resource}'", error=LockError, retry_timeout=self._retry_timeout
+            run,
+            what=f"acquiring lock '{resource}'",
+            error=LockError,
+            retry_timeout=self._retry_timeout,
+            reply_timeout=self._reply_timeout,
         )
         if fence is None:
             return None
@@ -144,12 +153,15 @@ class ValkeyLock:
         async def run() -> Any:
             return await renew_script(keys=keys, args=args)
 
+        # An answer that comes after the lease may have lapsed is worthless: give up within half the ttl.
+        budget = ttl.total_seconds() / 2
         try:
             renewed = await call_with_retry(
                 run,
                 what=f"renewing lock '{lease.resource}'",
                 error=LockError,
-                retry_timeout=min(self._retry_timeout, ttl.total_seconds() / 2),
+                retry_timeout=min(self._retry_timeout, budget),
+                reply_timeout=min(self._reply_timeout, budget),
             )
         except LockError:
             logger.warning(
@@ -167,7 +179,11 @@ class ValkeyLock:
             return await release_script(keys=keys, args=[lease.token])
 
         await call_with_retry(
-            run, what=f"releasing lock '{lease.resource}'", error=LockError, retry_timeout=self._retry_timeout
+            run,
+            what=f"releasing lock '{lease.resource}'",
+            error=LockError,
+            retry_timeout=self._retry_timeout,
+            reply_timeout=self._reply_timeout,
         )
 
     def _lua(self) -> _Scripts:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
@@ -15,7 +17,9 @@ from wfe_core.errors import QueueError
 from wfe_core.models import QueueItem, QueueType
 from wfe_valkey._connection import ClientHandle
 from wfe_valkey._options import as_timedelta, from_url_options
-from wfe_valkey._retry import call_with_retry
+from wfe_valkey._retry import RETRYABLE_ERRORS, call_with_retry
+
+logger = logging.getLogger("wfe_valkey")
 
 # Keys of one queue: ready (list, FIFO of waiting ids), waiting (set, the ids in ready: de-duplication),
 # inflight (sorted set, receipt -> visibility deadline in ms), receipts (hash, receipt -> id), signal (list
@@ -121,6 +125,7 @@ class ValkeyQueue:
         client: Redis | None = None,
         visibility_timeout: timedelta | float = timedelta(seconds=30),
         retry_timeout: float = 10.0,
+        reply_timeout: float = 10.0,
     ) -> None:
         visibility = as_timedelta(visibility_timeout)
         self._visibility_ms = int(visibility.total_seconds() * 1000)
@@ -129,6 +134,7 @@ class ValkeyQueue:
         self._handle = ClientHandle(url, client)
         self._prefix = prefix
         self._retry_timeout = retry_timeout
+        self._reply_timeout = reply_timeout
         self._scripts: _Scripts | None = None
 
     @classmethod
@@ -163,7 +169,13 @@ class ValkeyQueue:
             return await script(keys=keys, args=[item_id])
 
         what = f"enqueueing '{item_id}' on {queue}"
-        await call_with_retry(run, what=what, error=QueueError, retry_timeout=self._retry_timeout)
+        await call_with_retry(
+            run,
+            what=what,
+            error=QueueError,
+            retry_timeout=self._retry_timeout,
+            reply_timeout=self._reply_timeout,
+        )
 
     # The protocol names the parameter; it bounds the server-side BLPOP, not a client-side wait.
     async def dequeue(self, queue: QueueType, *, timeout: float = 1.0) -> QueueItem | None:  # noqa: ASYNC109
@@ -182,7 +194,11 @@ class ValkeyQueue:
                 return await scripts.dequeue(keys=keys, args=args)
 
             found, value = await call_with_retry(
-                take, what=f"dequeueing from {queue}", error=QueueError, retry_timeout=self._retry_timeout
+                take,
+                what=f"dequeueing from {queue}",
+                error=QueueError,
+                retry_timeout=self._retry_timeout,
+                reply_timeout=self._reply_timeout,
             )
             if int(found) == 1:
                 return QueueItem(queue=queue, item_id=_text(value), receipt=receipt)
@@ -193,15 +209,15 @@ class ValkeyQueue:
             wait = remaining if int(value) < 0 else min(remaining, int(value) / 1000)
             block = max(wait, _MIN_BLOCK)
 
-            async def wait_for_signal(block: float = block) -> Any:
-                return await client.blpop([signal], timeout=block)
-
-            await call_with_retry(
-                wait_for_signal,
-                what=f"waiting on {queue}",
-                error=QueueError,
-                retry_timeout=self._retry_timeout,
-            )
+            try:
+                async with asyncio.timeout(block + self._reply_timeout):
+                    await client.blpop([signal], timeout=block)
+            except RETRYABLE_ERRORS:
+                # Not retried here: the next take (retried, and raising when the server stays away) finds
+                # whatever arrived meanwhile, including an item whose wake-up token the broken wait swallowed.
+                logger.debug("waiting on %s failed; taking again", queue, exc_info=True)
+            except redis_errors.RedisError as exc:
+                raise QueueError(f"waiting on {queue} failed: {exc}") from exc
 
     async def ack(self, item: QueueItem) -> None:
         """Forget this delivery of the item. Idempotent.
@@ -216,7 +232,13 @@ class ValkeyQueue:
             return await script(keys=keys, args=[item.receipt])
 
         what = f"acking '{item.item_id}' on {item.queue}"
-        await call_with_retry(run, what=what, error=QueueError, retry_timeout=self._retry_timeout)
+        await call_with_retry(
+            run,
+            what=what,
+            error=QueueError,
+            retry_timeout=self._retry_timeout,
+            reply_timeout=self._reply_timeout,
+        )
 
     def _lua(self) -> _Scripts:
         client = self._handle.acquire()

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from wfe_core.testing.services import service_url
 from wfe_valkey._connection import new_client
-from wfe_valkey_tests.server_keys import delete_keys
+from wfe_valkey_tests.server import delete_keys
 
 
 @pytest.fixture

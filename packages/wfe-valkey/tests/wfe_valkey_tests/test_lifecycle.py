@@ -13,7 +13,7 @@ from wfe_core.errors import ProviderError
 from wfe_core.models import LifecycleEvent, StepCompleted, WorkflowCompleted, WorkflowStarted
 from wfe_core.testing import LifecycleHubSuite
 from wfe_valkey import ValkeyLifecycleHub
-from wfe_valkey_tests.test_queue import kill_connections
+from wfe_valkey_tests.server import kill_connections
 
 pytestmark = pytest.mark.valkey
 

@@ -12,7 +12,7 @@ from wfe_core.errors import LockError
 from wfe_core.models import Lease
 from wfe_core.testing import LockSuite
 from wfe_valkey import ValkeyLock
-from wfe_valkey_tests.server_keys import delete_keys
+from wfe_valkey_tests.server import delete_keys
 
 pytestmark = pytest.mark.valkey
 

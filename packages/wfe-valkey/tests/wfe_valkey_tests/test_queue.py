@@ -13,6 +13,7 @@ from wfe_core.errors import QueueError
 from wfe_core.models import QueueType
 from wfe_core.testing import QueueSuite
 from wfe_valkey import ValkeyQueue
+from wfe_valkey_tests.server import kill_connections
 
 pytestmark = pytest.mark.valkey
 
@@ -140,15 +141,6 @@ async def test_enqueue_raises_queue_error_when_the_server_stays_away(prefix: str
 async def test_visibility_timeout_must_be_positive() -> None:
     with pytest.raises(ValueError, match="visibility_timeout"):
         ValkeyQueue(visibility_timeout=0)
-
-
-async def kill_connections(admin: Redis, client_name: str) -> int:
-    """Close the server side of every connection named ``client_name``, as a network failure would."""
-    killed = 0
-    for client in await admin.client_list():
-        if client.get("name") == client_name:
-            killed += int(await admin.client_kill_filter(_id=client["id"], skipme=True))
-    return killed
 
 
 async def test_a_client_without_decoded_responses_works_too(valkey_url: str, prefix: str) -> None:

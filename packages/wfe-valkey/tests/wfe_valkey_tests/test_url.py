@@ -93,7 +93,11 @@ def test_entry_points_cover_every_scheme() -> None:
     from importlib.metadata import entry_points
 
     expected = {"redis", "rediss", "valkey", "valkeys"}
-    providers = {"wfe.lock": ValkeyLock, "wfe.queue": ValkeyQueue, "wfe.lifecycle": ValkeyLifecycleHub}
+    providers: dict[str, type[object]] = {
+        "wfe.lock": ValkeyLock,
+        "wfe.queue": ValkeyQueue,
+        "wfe.lifecycle": ValkeyLifecycleHub,
+    }
     for group, provider in providers.items():
         ours = {ep.name: ep for ep in entry_points(group=group) if ep.value.startswith("wfe_valkey")}
         assert set(ours) == expected
