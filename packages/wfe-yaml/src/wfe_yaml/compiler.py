@@ -4,7 +4,8 @@
   chained to each other;
 - ``on_failure`` is the step's compensation (with no explicit ``error_behavior`` the step compensates at
   once, as in the Rust implementation); ``ensure`` runs after the step whatever the outcome: after
-  ``on_success`` on success, after ``on_failure`` on failure;
+  ``on_success`` on success, after ``on_failure`` once the step failed for good; the workflow then carries
+  on with the next step (a handled failure, as compensation is in the core);
 - ``when`` is checked when the step is reached; false skips it and the workflow continues;
 - each step's results (``step.outputs``) are shallow-merged into the workflow data when it proceeds.
 """
@@ -120,48 +121,88 @@ def _merge_outputs(keys: frozenset[str] | None) -> Callable[[StepBody, StepExecu
     return merge
 
 
+async def _failure_handled(ctx: StepExecutionContext) -> None:
+    return None
+
+
 class _Compiler:
     def __init__(self, spec: WorkflowSpec) -> None:
         self.spec = spec
         self.step_types: set[str] = set()
+
+    @property
+    def default_behavior(self) -> ErrorBehavior:
+        if self.spec.error_behavior is None:
+            return ErrorBehavior.retry(DEFAULT_RETRY_INTERVAL, DEFAULT_MAX_RETRIES)
+        return map_error_behavior(self.spec.error_behavior)
 
     def build(self) -> WorkflowDefinition:
         builder = WorkflowBuilder()
         adder: StepAdder = builder
         for step in self.spec.steps:
             adder = self.step(adder, step, main_path=True)
-        default = None if self.spec.error_behavior is None else map_error_behavior(self.spec.error_behavior)
         return builder.build(
-            self.spec.id, self.spec.version, description=self.spec.description, default_error_behavior=default
+            self.spec.id,
+            self.spec.version,
+            description=self.spec.description,
+            default_error_behavior=self.default_behavior,
         )
 
     def step(self, adder: StepAdder, spec: StepSpec, *, main_path: bool) -> StepBuilder:
-        """Add ``spec`` (and its hooks) after ``adder``; returns the builder the next step chains after."""
+        """Add ``spec`` (and its hooks) after ``adder``; returns the builder the next step chains after.
+
+        A step with hooks becomes a group (a one-branch container) holding ``main -> on_success``, followed by
+        ``ensure``; the group's compensation is ``on_failure``. A failure inside the group never reaches
+        ``on_success``; once compensated, the core resumes after the group, so ``ensure`` runs either way.
+        """
+        if spec.on_success is None and spec.on_failure is None and spec.ensure is None:
+            main = self._main(adder, spec, main_path=main_path)
+            self._guard(main, spec.when)
+            return main
+        group = adder.parallel().do(self._group_branch(spec, main_path)).join()
+        group.name(f"{spec.name}:hooks")
+        self._guard(group, spec.when)
+        on_failure = spec.on_failure
+
+        def compensation(branch: StepAdder) -> None:
+            if on_failure is not None:
+                self.step(branch, on_failure, main_path=False)
+            else:
+                # Nothing to undo: the step failing for good is handled, and ensure follows the group.
+                branch.then_fn(_failure_handled, name=f"{spec.name}:failed")
+
+        group.compensate_with_sequence(compensation)
+        if spec.ensure is not None:
+            return self.step(group, spec.ensure, main_path=main_path)
+        return group
+
+    def _group_branch(self, spec: StepSpec, main_path: bool) -> Callable[[StepAdder], StepBuilder]:
+        def branch(adder: StepAdder) -> StepBuilder:
+            main = self._main(adder, spec, main_path=main_path)
+            if spec.on_success is not None:
+                return self.step(main, spec.on_success, main_path=main_path)
+            return main
+
+        return branch
+
+    def _main(self, adder: StepAdder, spec: StepSpec, *, main_path: bool) -> StepBuilder:
         main = self._container(adder, spec) if spec.parallel is not None else self._typed(adder, spec)
         main.name(spec.name)
         if main_path:
             main.id(spec.name)
-        if spec.when is not None:
-            inner_factory, condition = main.step.factory, spec.when
-            main.step.factory = lambda: ConditionalStep(inner_factory(), condition)
         if spec.error_behavior is not None:
             main.on_error(map_error_behavior(spec.error_behavior))
-        elif spec.on_failure is not None:
-            main.on_error(ErrorBehavior.compensate())
-        undo = [hook for hook in (spec.on_failure, spec.ensure) if hook is not None]
-        if undo:
+        elif spec.on_failure is None and spec.ensure is not None:
+            # Without on_failure the step keeps its usual retries; ensure runs once it fails for good. (With
+            # on_failure and no explicit behaviour, it compensates at once, as in the Rust implementation.)
+            main.on_error(self.default_behavior)
+        return main
 
-            def compensation(branch: StepAdder) -> None:
-                chain: StepAdder = branch
-                for hook in undo:
-                    chain = self.step(chain, hook, main_path=False)
-
-            main.compensate_with_sequence(compensation)
-        last = main
-        for hook in (spec.on_success, spec.ensure):
-            if hook is not None:
-                last = self.step(last, hook, main_path=main_path)
-        return last
+    @staticmethod
+    def _guard(builder: StepBuilder, condition: Condition | None) -> None:
+        if condition is not None:
+            inner_factory = builder.step.factory
+            builder.step.factory = lambda: ConditionalStep(inner_factory(), condition)
 
     def _typed(self, adder: StepAdder, spec: StepSpec) -> StepBuilder:
         assert spec.type is not None

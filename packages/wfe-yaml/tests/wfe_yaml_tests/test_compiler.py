@@ -1,0 +1,251 @@
+"""Compilation onto the core builder: wiring, hooks, error behaviours, conditions, and real runs on a host."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from wfe import WorkflowHostBuilder, WorkflowStatus
+from wfe_core.models import ErrorKind
+from wfe_core.primitives import Sequence, SubWorkflow
+from wfe_yaml import CompiledWorkflow, load_workflow_from_str
+from wfe_yaml.compiler import ConditionalStep
+from wfe_yaml.shell import ShellStep
+
+
+def compile_one(steps: str, header: str = "") -> CompiledWorkflow:
+    text = f"workflow:\n  id: wf\n  version: 1\n{header}  steps:\n{steps}"
+    [compiled] = load_workflow_from_str(text)
+    return compiled
+
+
+def shell(name: str, run: str = "true", indent: int = 4, extra: str = "") -> str:
+    pad = " " * indent
+    return f"{pad}- name: {name}\n{pad}  type: shell\n{pad}  config: {{run: '{run}'}}\n{extra}"
+
+
+async def run_workflows(*compiled: CompiledWorkflow, data: dict[str, Any] | None = None) -> Any:
+    host = WorkflowHostBuilder().build()
+    for workflow in compiled:
+        host.register_workflow(workflow)
+    async with host:
+        workflow_id = await host.start_workflow(compiled[0].id, compiled[0].version, data or {})
+        return await host.wait_for_workflow(workflow_id, timeout=timedelta(seconds=60))
+
+
+def test_sequential_steps_are_chained_in_order() -> None:
+    definition = compile_one(shell("a") + shell("b")).definition
+    a, b = definition.step_by_external_id("a"), definition.step_by_external_id("b")
+    assert a is not None and b is not None
+    assert [o.next_step for o in a.outcomes] == [b.id]
+    assert definition.steps[0] is a
+    assert isinstance(a.create_body(), ShellStep)
+    assert a.config == {"type": "shell", "run": "true"}
+
+
+def test_parallel_children_start_together_and_are_not_chained() -> None:
+    steps = (
+        "    - name: group\n      parallel:\n" + shell("x", indent=8) + shell("y", indent=8) + shell("after")
+    )
+    definition = compile_one(steps).definition
+    group = definition.step_by_external_id("group")
+    assert group is not None and group.factory is Sequence
+    children = [definition.step(i) for i in group.children]
+    assert [c.name for c in children] == ["x", "y"]
+    assert all(c.outcomes == [] for c in children)
+    after = definition.step_by_external_id("after")
+    assert after is not None and [o.next_step for o in group.outcomes] == [after.id]
+
+
+def test_error_behaviors_map_onto_the_core() -> None:
+    steps = (
+        shell("a", extra="      error_behavior: {type: retry, interval: 5s, max_retries: 10}\n")
+        + shell("b", extra="      error_behavior: {type: retry, interval: '500'}\n")
+        + shell("c", extra="      error_behavior: {type: retry, interval: 2m}\n")
+        + shell("d", extra="      error_behavior: {type: terminate}\n")
+        + shell("e", extra="      error_behavior: {type: compensate}\n")
+    )
+    definition = compile_one(steps, header="  error_behavior: {type: suspend}\n").definition
+    behaviors = {n: definition.step_by_external_id(n).error_behavior for n in "abcde"}  # type: ignore[union-attr]
+    assert behaviors["a"] is not None and behaviors["a"].interval == timedelta(seconds=5)
+    assert behaviors["a"].max_retries == 10
+    assert behaviors["b"] is not None and behaviors["b"].interval == timedelta(milliseconds=500)
+    assert behaviors["b"].max_retries == 3
+    assert behaviors["c"] is not None and behaviors["c"].interval == timedelta(minutes=2)
+    assert behaviors["d"] is not None and behaviors["d"].kind is ErrorKind.TERMINATE
+    assert behaviors["e"] is not None and behaviors["e"].kind is ErrorKind.COMPENSATE
+    assert definition.default_error_behavior.kind is ErrorKind.SUSPEND
+
+
+def test_default_error_behavior_is_retry_60s_3() -> None:
+    default = compile_one(shell("a")).definition.default_error_behavior
+    assert (default.kind, default.interval, default.max_retries) == (
+        ErrorKind.RETRY,
+        timedelta(seconds=60),
+        3,
+    )
+
+
+def test_description_and_name_are_kept() -> None:
+    compiled = compile_one(shell("a"), header="  name: Nice name\n  description: does things\n")
+    assert compiled.definition.description == "does things"
+    assert compiled.name == "Nice name"
+
+
+def test_when_wraps_the_step_in_a_condition() -> None:
+    extra = "      when: {field: .outputs.go, equals: true}\n"
+    step = compile_one(shell("a", extra=extra)).definition.step_by_external_id("a")
+    assert step is not None
+    body = step.create_body()
+    assert isinstance(body, ConditionalStep) and isinstance(body.inner, ShellStep)
+
+
+def test_workflow_steps_start_the_child() -> None:
+    steps = "    - name: call\n      type: workflow\n      config: {workflow: child, workflow_version: 3}\n"
+    step = compile_one(steps).definition.step_by_external_id("call")
+    assert step is not None
+    body = step.create_body()
+    assert isinstance(body, SubWorkflow) and (body.definition_id, body.version) == ("child", 3)
+
+
+def test_hooks_compile_to_a_group_with_compensation() -> None:
+    hook = "      on_failure:\n        name: undo\n        type: shell\n        config: {run: 'true'}\n"
+    definition = compile_one(shell("a", extra=hook)).definition
+    main = definition.step_by_external_id("a")
+    assert main is not None and main.error_behavior is None  # compensates through its group, as in Rust
+    group = next(s for s in definition.steps if main.id in s.children)
+    assert group.compensation_step_id is not None
+    compensation = definition.step(group.compensation_step_id)
+    assert [definition.step(c).name for c in compensation.children] == ["undo"]
+
+
+async def test_outputs_flow_into_later_steps_as_data() -> None:
+    steps = shell("produce", run='echo "##wfe[output count=41]"') + shell(
+        "consume", run='echo "##wfe[output next=$((COUNT + 1))]"'
+    )
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert instance.data["count"] == 41 and instance.data["next"] == 42
+    assert instance.data["produce.stdout"] == "##wfe[output count=41]\n"
+
+
+async def test_parallel_children_really_run_concurrently(tmp_path: Path) -> None:
+    def waiter(me: str, other: str) -> str:
+        return (
+            f"touch {tmp_path}/{me}; i=0; while [ ! -f {tmp_path}/{other} ]; do i=$((i+1)); "
+            f"[ $i -gt 200 ] && exit 1; sleep 0.05; done"
+        )
+
+    steps = (
+        "    - name: both\n      parallel:\n"
+        + shell("x", waiter("x", "y"), 8)
+        + shell("y", waiter("y", "x"), 8)
+    )
+    steps += "      error_behavior: {type: terminate}\n"
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.COMPLETE
+
+
+async def test_false_when_skips_the_step_and_continues() -> None:
+    steps = (
+        shell("first", run='echo "##wfe[output go=false]"')
+        + shell(
+            "maybe",
+            run='echo "##wfe[output ran=true]"',
+            extra="      when: {field: .outputs.go, equals: true}\n",
+        )
+        + shell("last", run='echo "##wfe[output last=true]"')
+    )
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert "ran" not in instance.data and instance.data["last"] is True
+
+
+def hooks(on_success: bool = True, on_failure: bool = True, ensure: bool = True) -> str:
+    text = ""
+    for key, flag, output in (
+        ("on_success", on_success, "ok"),
+        ("on_failure", on_failure, "undone"),
+        ("ensure", ensure, "cleaned"),
+    ):
+        if flag:
+            text += (
+                f"      {key}:\n        name: {key}-hook\n        type: shell\n"
+                f"        config: {{run: 'echo \"##wfe[output {output}=true]\"'}}\n"
+            )
+    return text
+
+
+async def test_success_runs_on_success_then_ensure_then_the_next_step() -> None:
+    steps = shell("work", extra=hooks()) + shell("next", run='echo "##wfe[output next=true]"')
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert {k: instance.data.get(k) for k in ("ok", "undone", "cleaned", "next")} == {
+        "ok": True,
+        "undone": None,
+        "cleaned": True,
+        "next": True,
+    }
+
+
+async def test_failure_runs_on_failure_then_ensure_once_and_never_on_success() -> None:
+    steps = shell("work", run="exit 3", extra=hooks()) + shell("next", run='echo "##wfe[output next=true]"')
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert {k: instance.data.get(k) for k in ("ok", "undone", "cleaned", "next")} == {
+        "ok": None,
+        "undone": True,
+        "cleaned": True,
+        "next": True,
+    }
+    ensure_runs = [p for p in instance.execution_pointers if p.step_name == "ensure-hook"]
+    assert len(ensure_runs) == 1
+
+
+async def test_ensure_alone_runs_after_a_failure_for_good() -> None:
+    steps = shell(
+        "work",
+        run="exit 3",
+        extra="      error_behavior: {type: retry, interval: 10ms, max_retries: 1}\n"
+        + hooks(on_success=False, on_failure=False),
+    )
+    instance = await run_workflows(compile_one(steps))
+    assert instance.data.get("cleaned") is True
+    work = [p for p in instance.execution_pointers if p.step_name == "work"]
+    assert work and work[0].retry_count == 1
+
+
+async def test_nonzero_exit_with_terminate_terminates_the_workflow() -> None:
+    steps = shell("fail", run="exit 1", extra="      error_behavior: {type: terminate}\n") + shell("never")
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.TERMINATED
+    assert not any(p.step_name == "never" for p in instance.execution_pointers)
+
+
+async def test_sub_workflow_outputs_are_selected_by_the_step_outputs() -> None:
+    text = """\
+workflows:
+  - id: parent
+    version: 1
+    steps:
+      - name: call
+        type: workflow
+        config: {workflow: child, workflow_version: 1}
+        outputs:
+          - name: result
+      - name: show
+        type: shell
+        config: {run: 'echo "##wfe[output seen=$RESULT]"'}
+  - id: child
+    version: 1
+    steps:
+      - name: compute
+        type: shell
+        config: {run: 'echo "##wfe[output result=$((BASE * 2))]"; echo "##wfe[output private=1]"'}
+"""
+    parent, child = load_workflow_from_str(text)
+    instance = await run_workflows(parent, child, data={"base": 21})
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert instance.data["result"] == 42 and instance.data["seen"] == 42
+    assert "private" not in instance.data
