@@ -23,7 +23,6 @@ logger = logging.getLogger("wfe_valkey")
 
 _FIRST_RECONNECT_DELAY = 0.05
 _MAX_RECONNECT_DELAY = 2.0
-_CONFIRM_TIMEOUT = 5.0
 # The reader wakes this often to check the connection's health.
 _LISTEN_SLICE = 1.0
 
@@ -33,10 +32,10 @@ class ValkeyLifecycleHub:
 
     ``start`` subscribes to the channel; a reader task buffers each message and a delivery task hands the
     events to the callbacks registered with ``subscribe``, one event at a time, so events reach callbacks in
-    the order the server received them.
-    Events of this host come back through the server like everyone else's, so each callback sees each event
-    once. After a connection loss the task resubscribes with backoff; events published meanwhile are missed
-    (pub/sub keeps no history).
+    the order the server received them. Events of this host come back through the server like everyone
+    else's, so each callback sees each event once. After a connection loss, or when a ping after
+    ``health_check_interval`` seconds of silence goes unanswered, the reader resubscribes with backoff; events
+    published meanwhile are missed (pub/sub keeps no history).
 
     Args:
         url: ``redis://``, ``rediss://`` (TLS), ``valkey://`` or ``valkeys://`` (TLS), with optional user,
@@ -45,6 +44,8 @@ class ValkeyLifecycleHub:
         client: Use this redis-py client instead of one made from ``url`` (it is not closed by ``stop``).
         retry_timeout: Seconds ``publish`` and ``start`` keep retrying while the server is unreachable before
             raising ``ProviderError``.
+        reply_timeout: Seconds to wait for a reply before the connection counts as dead and is replaced.
+        health_check_interval: Seconds of silence on the subscription after which the reader pings the server.
     """
 
     def __init__(
@@ -68,7 +69,7 @@ class ValkeyLifecycleHub:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> ValkeyLifecycleHub:
-        """Build from a URL; ``?prefix=...&retry_timeout=...`` work as query options."""
+        """Build from a URL; the keyword options also work as query options (``?prefix=orders``)."""
         return cls(
             url,
             **from_url_options(
@@ -150,10 +151,12 @@ class ValkeyLifecycleHub:
         try:
             await pubsub.subscribe(self._channel)
             # Wait for the server's confirmation so nothing published after start() returns is missed.
-            confirmation = await pubsub.get_message(ignore_subscribe_messages=False, timeout=_CONFIRM_TIMEOUT)
+            confirmation = await pubsub.get_message(
+                ignore_subscribe_messages=False, timeout=self._reply_timeout
+            )
             if confirmation is None or confirmation.get("type") != "subscribe":
                 raise redis_errors.TimeoutError(f"no confirmation of the subscription to '{self._channel}'")
-        except Exception:
+        except BaseException:  # cancellation included: the connection must not leak; re-raised as it came
             await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             raise
         return pubsub

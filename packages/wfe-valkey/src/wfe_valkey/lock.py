@@ -84,6 +84,8 @@ class ValkeyLock:
         prefix: Key prefix, so several deployments can share one server.
         client: Use this redis-py client instead of one made from ``url`` (it is not closed by ``stop``).
         retry_timeout: Seconds to keep retrying while the server is unreachable before raising ``LockError``.
+        reply_timeout: Seconds to wait for a reply before the connection counts as dead and the call is
+            retried on a new one. ``renew`` gives up within half the ttl whatever these two say.
         fence_retention: How long a resource's fence counter outlives its last lease.
     """
 
@@ -106,7 +108,7 @@ class ValkeyLock:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> ValkeyLock:
-        """Build from a URL; ``?prefix=...&retry_timeout=...&fence_retention=...`` work as query options."""
+        """Build from a URL; the keyword options also work as query options (``?prefix=orders``)."""
         return cls(
             url,
             **from_url_options(url, options, ("prefix", "retry_timeout", "reply_timeout", "fence_retention")),

@@ -115,6 +115,8 @@ class ValkeyQueue:
         client: Use this redis-py client instead of one made from ``url`` (it is not closed by ``stop``).
         visibility_timeout: How long a taken item stays invisible before it is delivered again.
         retry_timeout: Seconds to keep retrying while the server is unreachable before raising ``QueueError``.
+        reply_timeout: Seconds to wait for a reply (beyond a blocking wait) before the connection counts as
+            dead and the call is retried on a new one.
     """
 
     def __init__(
@@ -139,7 +141,7 @@ class ValkeyQueue:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> ValkeyQueue:
-        """Build from a URL; ``?prefix=..&visibility_timeout=..&retry_timeout=..`` work as query options."""
+        """Build from a URL; the keyword options also work as query options (``?visibility_timeout=60``)."""
         return cls(url, **from_url_options(url, options, ("prefix", "visibility_timeout", "retry_timeout")))
 
     @property
