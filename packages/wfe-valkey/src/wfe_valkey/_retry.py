@@ -65,7 +65,7 @@ async def call_with_retry(
                 return await operation()
         except RETRYABLE_ERRORS as exc:
             if isinstance(exc, TimeoutError) and not scope.expired():
-                raise
+                raise error(f"{what} failed: {exc!r}") from exc
             reason = str(exc) or f"no reply within {reply_timeout:g}s"
             remaining = give_up_at - loop.time()
             if remaining <= 0:

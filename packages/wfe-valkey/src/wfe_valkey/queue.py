@@ -142,7 +142,8 @@ class ValkeyQueue:
     @classmethod
     def from_url(cls, url: str, **options: Any) -> ValkeyQueue:
         """Build from a URL; the keyword options also work as query options (``?visibility_timeout=60``)."""
-        return cls(url, **from_url_options(url, options, ("prefix", "visibility_timeout", "retry_timeout")))
+        accepted = ("prefix", "visibility_timeout", "retry_timeout", "reply_timeout")
+        return cls(url, **from_url_options(url, options, accepted))
 
     @property
     def is_dequeue_blocking(self) -> bool:

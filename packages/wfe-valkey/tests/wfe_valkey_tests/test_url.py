@@ -66,6 +66,16 @@ def test_from_url_reads_query_options_and_keywords_win() -> None:
     ValkeyLock.from_url("redis://h/0?prefix=shop&visibility_timeout=60&fence_retention=3600")
 
 
+def test_every_provider_reads_every_timeout_it_takes_from_the_url() -> None:
+    timeouts = "retry_timeout=3&reply_timeout=4"
+    queue = ValkeyQueue.from_url(f"redis://h/0?{timeouts}&visibility_timeout=5")
+    lock = ValkeyLock.from_url(f"redis://h/0?{timeouts}")
+    hub = ValkeyLifecycleHub.from_url(f"redis://h/0?{timeouts}&health_check_interval=6")
+    for provider in (queue, lock, hub):
+        assert (provider._retry_timeout, provider._reply_timeout) == (3.0, 4.0)
+    assert hub._health_check_interval == 6.0
+
+
 def test_a_malformed_number_option_is_named() -> None:
     with pytest.raises(ValueError, match="visibility_timeout"):
         ValkeyQueue.from_url("redis://h/0?visibility_timeout=soon")
