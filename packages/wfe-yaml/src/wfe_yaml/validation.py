@@ -194,7 +194,12 @@ def _validate_step_type(step: StepSpec, loc: Loc, located: Located, workflow_id:
     else:
         config = step.config
     # The type's own checks first: they carry the Rust wording for the common mistakes.
-    problems = provider.validate(config, step_name=step.name)
+    try:
+        problems = provider.validate(config, step_name=step.name)
+    except Exception as exc:  # a plugin's bug must still surface as a located load error
+        raise located.error(
+            f"step '{step.name}': the '{step_type}' step type failed to check its config: {exc!r}", loc
+        ) from exc
     if problems:
         raise located.error(problems[0], loc + ("config",) if step.config is not None else loc)
     config_model = getattr(provider, "config_model", None)
