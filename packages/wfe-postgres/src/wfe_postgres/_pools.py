@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+import psycopg
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 WFE_URL_OPTIONS = ("schema", "table_prefix", "visibility_timeout", "poll_interval")
 """Query parameters of a connection URL that configure wfe rather than libpq (removed before connecting)."""
@@ -43,9 +44,32 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 @dataclass
 class _Entry:
     pool: AsyncConnectionPool[AsyncConnection[Any]]
+    factory: Callable[[], AsyncConnectionPool[AsyncConnection[Any]]] | None = None
+    """Builds a replacement pool; None for an application's pool, which wfe never replaces."""
     users: int = 0
     migrated: set[tuple[str, str]] = field(default_factory=set)
     migrate_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stale: bool = False
+    in_use: int = 0
+    refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def mark_stale(self) -> None:
+        if self.factory is not None:
+            self.stale = True
+
+    async def refresh(self) -> None:
+        """Swap a pool whose connections died for a fresh one.
+
+        psycopg_pool retries a lost server with exponential backoff, so after a long outage its next attempt
+        may be minutes away; a fresh pool connects at once, so the first call after the server is back works.
+        """
+        async with self.refresh_lock:
+            if not self.stale or self.factory is None:
+                return
+            old, self.pool = self.pool, self.factory()
+            self.stale = False
+            await self.pool.open(wait=False)
+            await old.close(timeout=0.5)
 
 
 # Pools belong to the event loop that opened them; keying by the loop object (weakly) means a closed loop's
@@ -121,30 +145,50 @@ class PoolHandle:
             pools = _registry.setdefault(loop, {})
             entry = pools.get(self._url)
             if entry is None:
-                pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
-                    self._url,
-                    min_size=self._min_size,
-                    max_size=max(self._max_size, self._min_size),
-                    kwargs={"autocommit": True, "prepare_threshold": self._prepare_threshold},
-                    # A server restart leaves every idle connection dead: checking on checkout discards them
-                    # instead of failing one call per stale connection.
-                    check=AsyncConnectionPool.check_connection,
-                    timeout=self._timeout,
-                    open=False,
-                    name="wfe",
-                )
-                await pool.open(wait=False)
-                entry = pools[self._url] = _Entry(pool)
+                entry = pools[self._url] = _Entry(self._new_pool(), factory=self._new_pool)
+                await entry.pool.open(wait=False)
             entry.users += 1
         self._loop, self._entry = loop, entry
         return entry
+
+    def _new_pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        assert self._url is not None
+        return AsyncConnectionPool(
+            self._url,
+            min_size=self._min_size,
+            max_size=max(self._max_size, self._min_size),
+            kwargs={"autocommit": True, "prepare_threshold": self._prepare_threshold},
+            # A server restart leaves every idle connection dead: checking on checkout discards them instead
+            # of failing one call per stale connection.
+            check=AsyncConnectionPool.check_connection,
+            timeout=self._timeout,
+            open=False,
+            name="wfe",
+        )
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
         """A connection from the pool for one unit of work."""
         entry = await self.entry()
-        async with entry.pool.connection() as conn:
-            yield conn
+        if entry.stale:
+            await entry.refresh()
+        try:
+            async with entry.pool.connection() as conn:
+                entry.in_use += 1
+                try:
+                    yield conn
+                except psycopg.Error:
+                    if conn.broken:
+                        entry.mark_stale()
+                    raise
+                finally:
+                    entry.in_use -= 1
+        except PoolTimeout:
+            # A busy pool (every connection lent out) times out too; only a pool with free slots that still
+            # cannot hand out a connection has lost the server.
+            if entry.in_use < entry.pool.max_size:
+                entry.mark_stale()
+            raise
 
     async def release(self) -> None:
         """Give the pool back; the last user of a URL's shared pool closes it. Idempotent."""
