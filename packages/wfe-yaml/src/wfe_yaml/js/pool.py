@@ -186,7 +186,10 @@ class _Worker:
                 status = f"killed by signal {-code}"
         else:
             status = f"exited with status {code}"
-        tail = "; ".join(line for line in list(self.stderr_tail)[-5:] if line)
+        lines = [line.strip(" #\t") for line in self.stderr_tail if line.strip(" #\t") and "[0x" not in line]
+        # V8's fatal errors print a message and then a long backtrace: the message is what explains the crash.
+        telling = [line for line in lines if "Fatal" in line or "out of memory" in line or "Error" in line]
+        tail = "; ".join((telling or lines)[-3:])
         if code is not None and code in (-signal.SIGTRAP, 128 + signal.SIGTRAP) or "out of memory" in tail:
             status += " (V8 ran out of memory)"
         return f"{status}{': ' + tail if tail else ''}"
