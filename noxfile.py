@@ -19,15 +19,18 @@ SERVICE_MARKERS = "postgres or valkey or opensearch or slow"
 
 
 def _pythons() -> list[str]:
-    """Every CPython >= 3.11 on PATH or under pyenv (3.12 / 3.13 are often installed but not on PATH)."""
+    """Every CPython >= 3.11 on PATH or under pyenv (3.12 / 3.13 are often installed but not on PATH).
+
+    pyenv's shims are skipped: a shim answers for versions that are not selected and then fails."""
     found: dict[str, str] = {}
     for minor in range(11, 20):
-        exe = shutil.which(f"python3.{minor}")
-        candidates = [exe] if exe else []
-        candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}")))
+        candidates = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}")))
+        on_path = shutil.which(f"python3.{minor}")
+        if on_path and "/shims/" not in on_path:
+            candidates.insert(0, on_path)
         for path in candidates:
-            if path and os.access(path, os.X_OK):
-                found.setdefault(f"3.{minor}", path)
+            if os.access(path, os.X_OK):
+                found[f"3.{minor}"] = path
                 break
     return list(found.values()) or ["3.11"]
 
