@@ -357,8 +357,8 @@ class PostgresPersistence(PostgresProvider):
                     conn,
                     "(%s::text IS NULL OR status = %s) AND (%s::text IS NULL OR definition_id = %s)",
                     (
-                        status and status.value,
-                        status and status.value,
+                        None if status is None else status.value,
+                        None if status is None else status.value,
                         definition_id,
                         definition_id,
                         max(skip, 0),

@@ -66,6 +66,7 @@ class PostgresQueue(PostgresProvider):
         self._waiters: dict[QueueType, set[asyncio.Future[None]]] = {q: set() for q in QueueType}
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        self._stops = 0
 
     @property
     def is_dequeue_blocking(self) -> bool:
@@ -89,6 +90,7 @@ class PostgresQueue(PostgresProvider):
 
     async def stop(self) -> None:
         """Stop listening and give the pool back. Idempotent; waiting and taken items stay in the table."""
+        self._stops += 1
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.cancel()
@@ -111,7 +113,10 @@ class PostgresQueue(PostgresProvider):
         deadline = loop.time() + max(timeout, 0.0)
         if self._listener is None:
             await self.start()
+        stops = self._stops
         while True:
+            if self._stops != stops:
+                return None  # stopped while waiting: take nothing more
             # Register before looking, so a NOTIFY arriving between the look and the wait is not lost.
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters[queue].add(waiter)

@@ -67,3 +67,14 @@ async def test_an_empty_dequeue_waits_its_timeout_not_the_poll_interval(pg_url: 
         assert 0.25 < time.monotonic() - started < 1.5
     finally:
         await queue.stop()
+
+
+async def test_stop_ends_a_waiting_dequeue_and_closes_the_pool(pg_url: str, schema: str) -> None:
+    queue = PostgresQueue.from_url(pg_url, schema=schema, poll_interval=POLL_FALLBACK)
+    await queue.start()
+    entry = await queue._pool.entry()
+    taker = asyncio.create_task(queue.dequeue(QueueType.WORKFLOW, timeout=POLL_FALLBACK * 2))
+    await asyncio.sleep(0.2)
+    await queue.stop()
+    assert await asyncio.wait_for(taker, timeout=2.0) is None
+    assert entry.pool.closed
