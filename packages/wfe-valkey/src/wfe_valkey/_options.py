@@ -8,9 +8,7 @@ from typing import Any
 
 from wfe_valkey._url import parse_valkey_url
 
-_SECONDS = frozenset(
-    {"visibility_timeout", "retry_timeout", "reply_timeout", "fence_retention", "health_check_interval"}
-)
+_SECONDS = frozenset({"visibility_timeout", "retry_timeout", "reply_timeout", "health_check_interval"})
 
 
 def as_timedelta(value: timedelta | float) -> timedelta:

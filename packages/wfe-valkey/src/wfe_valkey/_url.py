@@ -9,14 +9,7 @@ _SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": 
 
 #: Query parameters read by wfe rather than by redis-py (``redis://host/0?prefix=shop``).
 WFE_QUERY_OPTIONS = frozenset(
-    {
-        "prefix",
-        "visibility_timeout",
-        "retry_timeout",
-        "reply_timeout",
-        "fence_retention",
-        "health_check_interval",
-    }
+    {"prefix", "visibility_timeout", "retry_timeout", "reply_timeout", "health_check_interval"}
 )
 
 

@@ -14,37 +14,39 @@ from redis.commands.core import AsyncScript
 from wfe_core.errors import LockError
 from wfe_core.models import Lease
 from wfe_valkey._connection import ClientHandle
-from wfe_valkey._options import as_timedelta, from_url_options
+from wfe_valkey._options import from_url_options
 from wfe_valkey._retry import call_with_retry
 
 logger = logging.getLogger("wfe_valkey")
 
-# The fence is max(last fence + 1, server time in microseconds). The counter orders acquisitions within one
-# microsecond and survives clock steps backwards while it lives; the clock keeps fences growing after the
-# server lost its data (restart without persistence, flush), as long as its clock does not run backwards
-# across the loss. A retry of an acquisition whose reply was lost (same token) gets the same fence back.
+# The lock key holds "<fence>:<token>". Fences come from one counter per prefix, {prefix}:fence, set to
+# max(counter + 1, server time in microseconds): the counter orders acquisitions within one microsecond and
+# survives the clock stepping back; the clock keeps fences growing after the server lost its data (a restart
+# without persistence, a flush, a failover to an empty replica). One counter for all resources keeps the key
+# count flat however many workflows are locked, and a fence larger than every earlier one of any resource is
+# in particular larger than every earlier one of the same resource.
+# A retry of an acquisition whose reply was lost (same token) gets its lease back instead of finding it held.
 _ACQUIRE = """
 local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  return redis.call('GET', KEYS[2])
-end
 if holder then
+  local sep = string.find(holder, ':', 1, true)
+  if sep and string.sub(holder, sep + 1) == ARGV[1] then
+    return string.sub(holder, 1, sep - 1)
+  end
   return false
 end
 local now = redis.call('TIME')
 local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local last = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 local fence = string.format('%.0f', math.max(last + 1, now_us))
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SET', KEYS[2], fence, 'PX', ARGV[3])
+redis.call('SET', KEYS[2], fence)
+redis.call('SET', KEYS[1], fence .. ':' .. ARGV[1], 'PX', ARGV[2])
 return fence
 """
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
-  return 1
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """
@@ -72,11 +74,12 @@ def _millis(ttl: timedelta) -> int:
 
 
 class ValkeyLock:
-    """A ``LockProvider`` on Valkey or Redis: ``SET {prefix}:lock:{resource} token NX PX ttl``.
+    """A ``LockProvider`` on Valkey or Redis: ``{prefix}:lock:{resource}``, set only when absent, expiring after
+    the ttl (``SET ... NX PX`` semantics, in a Lua script that also draws the fence).
 
-    Renewal and release are token-checked Lua scripts, so a host whose lease lapsed can neither extend nor
-    release the next owner's lease. Each acquisition gets a fence from ``{prefix}:fence:{resource}`` (see
-    ``_ACQUIRE``), kept ``fence_retention`` after the last acquisition or renewal.
+    Renewal and release are Lua scripts that first compare the stored fence and token with the lease's, so a
+    host whose lease lapsed can neither extend nor release the next owner's lease. Fences come from the
+    counter ``{prefix}:fence`` (see ``_ACQUIRE``) and grow also across a data loss of the server.
 
     Args:
         url: ``redis://``, ``rediss://`` (TLS), ``valkey://`` or ``valkeys://`` (TLS), with optional user,
@@ -86,7 +89,6 @@ class ValkeyLock:
         retry_timeout: Seconds to keep retrying while the server is unreachable before raising ``LockError``.
         reply_timeout: Seconds to wait for a reply before the connection counts as dead and the call is
             retried on a new one. ``renew`` gives up within half the ttl whatever these two say.
-        fence_retention: How long a resource's fence counter outlives its last lease.
     """
 
     def __init__(
@@ -97,13 +99,11 @@ class ValkeyLock:
         client: Redis | None = None,
         retry_timeout: float = 10.0,
         reply_timeout: float = 10.0,
-        fence_retention: timedelta | float = timedelta(days=1),
     ) -> None:
         self._handle = ClientHandle(url, client)
         self._prefix = prefix
         self._retry_timeout = retry_timeout
         self._reply_timeout = reply_timeout
-        self._fence_retention_ms = _millis(as_timedelta(fence_retention))
         self._scripts: _Scripts | None = None
 
     @classmethod
@@ -111,7 +111,7 @@ class ValkeyLock:
         """Build from a URL; the keyword options also work as query options (``?prefix=orders``)."""
         return cls(
             url,
-            **from_url_options(url, options, ("prefix", "retry_timeout", "reply_timeout", "fence_retention")),
+            **from_url_options(url, options, ("prefix", "retry_timeout", "reply_timeout")),
         )
 
     async def start(self) -> None:
@@ -129,7 +129,7 @@ class ValkeyLock:
         token = uuid.uuid4().hex
         ttl_ms = _millis(ttl)
         keys = self._keys(resource)
-        args: list[str | int] = [token, ttl_ms, max(self._fence_retention_ms, ttl_ms)]
+        args: list[str | int] = [token, ttl_ms]
 
         async def run() -> Any:
             return await acquire_script(keys=keys, args=args)
@@ -150,7 +150,7 @@ class ValkeyLock:
         renew_script = self._lua().renew
         ttl_ms = _millis(ttl)
         keys = self._keys(lease.resource)
-        args: list[str | int] = [lease.token, ttl_ms, max(self._fence_retention_ms, ttl_ms)]
+        args: list[str | int] = [_held_value(lease), ttl_ms]
 
         async def run() -> Any:
             return await renew_script(keys=keys, args=args)
@@ -178,7 +178,7 @@ class ValkeyLock:
         keys = self._keys(lease.resource)
 
         async def run() -> Any:
-            return await release_script(keys=keys, args=[lease.token])
+            return await release_script(keys=keys, args=[_held_value(lease)])
 
         await call_with_retry(
             run,
@@ -199,4 +199,9 @@ class ValkeyLock:
         return self._scripts
 
     def _keys(self, resource: str) -> list[str]:
-        return [f"{self._prefix}:lock:{resource}", f"{self._prefix}:fence:{resource}"]
+        return [f"{self._prefix}:lock:{resource}", f"{self._prefix}:fence"]
+
+
+def _held_value(lease: Lease) -> str:
+    """What the lock key holds while ``lease`` holds the resource."""
+    return f"{lease.fence}:{lease.token}"

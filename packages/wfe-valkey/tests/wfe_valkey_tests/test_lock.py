@@ -34,12 +34,12 @@ async def lock(valkey_url: str, prefix: str) -> AsyncIterator[ValkeyLock]:
     await provider.stop()
 
 
-async def test_lock_key_holds_the_token_and_expires_with_the_ttl(
+async def test_lock_key_holds_fence_and_token_and_expires_with_the_ttl(
     lock: ValkeyLock, admin: Redis, prefix: str
 ) -> None:
     lease = await lock.acquire("wf-1", timedelta(seconds=5))
     assert lease is not None
-    assert await admin.get(f"{prefix}:lock:wf-1") == lease.token
+    assert await admin.get(f"{prefix}:lock:wf-1") == f"{lease.fence}:{lease.token}"
     assert 0 < await admin.pttl(f"{prefix}:lock:wf-1") <= 5000
 
 
@@ -48,10 +48,17 @@ async def test_fence_keeps_growing_after_the_server_lost_all_keys(
 ) -> None:
     before = await lock.acquire("wf-1", timedelta(seconds=30))
     assert before is not None
-    assert await delete_keys(admin, prefix) == 2  # the lock and its fence counter: as after a FLUSHDB
+    assert await delete_keys(admin, prefix) == 2  # the lock and the fence counter: as after a FLUSHDB
     after = await lock.acquire("wf-1", timedelta(seconds=30))
     assert after is not None
     assert after.fence > before.fence
+
+
+async def test_fences_follow_the_server_clock_in_microseconds(lock: ValkeyLock, admin: Redis) -> None:
+    seconds, micros = await admin.time()
+    lease = await lock.acquire("wf-1", timedelta(seconds=30))
+    assert lease is not None
+    assert 0 <= lease.fence - (seconds * 1_000_000 + micros) < 5_000_000
 
 
 async def test_fences_grow_across_rapid_acquisitions(lock: ValkeyLock) -> None:
@@ -64,12 +71,25 @@ async def test_fences_grow_across_rapid_acquisitions(lock: ValkeyLock) -> None:
     assert fences == sorted(set(fences))
 
 
-async def test_fence_counter_outlives_the_lease(lock: ValkeyLock, admin: Redis, prefix: str) -> None:
+async def test_one_counter_serves_every_resource(lock: ValkeyLock, admin: Redis, prefix: str) -> None:
+    for n in range(20):
+        lease = await lock.acquire(f"wf-{n}", timedelta(seconds=30))
+        assert lease is not None
+        await lock.release(lease)
+        assert await admin.get(f"{prefix}:fence") == str(lease.fence)
+    assert await admin.pttl(f"{prefix}:fence") == -1  # never expires: the key count stays flat
+    assert [key async for key in admin.scan_iter(match=f"{prefix}:*")] == [f"{prefix}:fence"]
+
+
+async def test_a_retried_acquisition_gets_its_own_lease_back(
+    lock: ValkeyLock, admin: Redis, prefix: str
+) -> None:
     lease = await lock.acquire("wf-1", timedelta(seconds=30))
     assert lease is not None
-    await lock.release(lease)
-    assert await admin.get(f"{prefix}:fence:wf-1") == str(lease.fence)
-    assert await admin.pttl(f"{prefix}:fence:wf-1") > 30_000
+    # The script run again with the same token, as after a reply lost on the way back.
+    again = await lock._lua().acquire(keys=lock._keys("wf-1"), args=[lease.token, 30_000])
+    assert int(again) == lease.fence
+    assert await lock.acquire("wf-1", timedelta(seconds=30)) is None
 
 
 async def test_locks_under_different_prefixes_do_not_meet(valkey_url: str, prefix: str) -> None:

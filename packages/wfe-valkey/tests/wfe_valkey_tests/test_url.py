@@ -63,7 +63,7 @@ def test_from_url_reads_query_options_and_keywords_win() -> None:
     assert overridden.visibility_timeout.total_seconds() == 5
     hub = ValkeyLifecycleHub.from_url("valkeys://h/0?prefix=shop&visibility_timeout=60")
     assert hub.channel == "shop:lifecycle"
-    ValkeyLock.from_url("redis://h/0?prefix=shop&visibility_timeout=60&fence_retention=3600")
+    ValkeyLock.from_url("redis://h/0?prefix=shop&visibility_timeout=60&health_check_interval=5")
 
 
 def test_every_provider_reads_every_timeout_it_takes_from_the_url() -> None:
