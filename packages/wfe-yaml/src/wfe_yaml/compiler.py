@@ -159,9 +159,17 @@ class _Compiler:
             main = self._main(adder, spec, main_path=main_path)
             self._guard(main, spec.when)
             return main
+        if spec.when is None:
+            return self._hooked(adder, spec, main_path)
+        # The condition covers the step and all its hooks: a skipped step runs no ensure either.
+        guarded = adder.parallel().do(lambda branch: self._hooked(branch, spec, main_path)).join()
+        guarded.name(f"{spec.name}:when")
+        self._guard(guarded, spec.when)
+        return guarded
+
+    def _hooked(self, adder: StepAdder, spec: StepSpec, main_path: bool) -> StepBuilder:
         group = adder.parallel().do(self._group_branch(spec, main_path)).join()
         group.name(f"{spec.name}:hooks")
-        self._guard(group, spec.when)
         on_failure = spec.on_failure
 
         def compensation(branch: StepAdder) -> None:

@@ -249,3 +249,29 @@ workflows:
     assert instance.status is WorkflowStatus.COMPLETE
     assert instance.data["result"] == 42 and instance.data["seen"] == 42
     assert "private" not in instance.data
+
+
+async def test_a_skipped_step_runs_none_of_its_hooks() -> None:
+    when_false = "      when: {field: .outputs.go, equals: true}\n"
+    steps = (
+        shell("first", run='echo "##wfe[output go=false]"')
+        + shell("work", run='echo "##wfe[output worked=true]"', extra=when_false + hooks())
+        + shell("next", run='echo "##wfe[output next=true]"')
+    )
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert {k: instance.data.get(k) for k in ("worked", "ok", "undone", "cleaned", "next")} == {
+        "worked": None,
+        "ok": None,
+        "undone": None,
+        "cleaned": None,
+        "next": True,
+    }
+
+
+async def test_a_guarded_step_with_hooks_runs_them_when_the_condition_holds() -> None:
+    when_true = "      when: {field: .outputs.go, equals: true}\n"
+    steps = shell("first", run='echo "##wfe[output go=true]"') + shell("work", extra=when_true + hooks())
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert instance.data.get("ok") is True and instance.data.get("cleaned") is True
