@@ -212,7 +212,9 @@ async def test_runaway_script_is_stopped_within_timeout(pool: JsPool, script: st
 )
 async def test_memory_bomb_is_stopped_without_harming_the_host(pool: JsPool, script: str) -> None:
     started = time.monotonic()
-    with pytest.raises((JsMemoryLimitError, JsScriptError)) as caught:
+    # Whichever limit comes first stops it: the heap limit, the RSS watch, a refused allocation, or (for a
+    # slowly growing heap on a loaded machine) the timeout.
+    with pytest.raises((JsMemoryLimitError, JsScriptError, JsTimeoutError)) as caught:
         await pool.run(script, timeout=5)
     assert time.monotonic() - started < 6
     if isinstance(caught.value, JsScriptError):
