@@ -229,7 +229,7 @@ class _Compiler:
         )
         builder = adder.then(factory, name=spec.name)
         builder.step.outputs.append(_merge_outputs(keys))
-        builder.step.config = {"type": spec.type, **config}
+        builder.step.config = dict(config)
         return builder
 
     def _branch(self, child: StepSpec) -> Callable[[StepAdder], StepBuilder]:

@@ -41,7 +41,7 @@ def test_sequential_steps_are_chained_in_order() -> None:
     assert [o.next_step for o in a.outcomes] == [b.id]
     assert definition.steps[0] is a
     assert isinstance(a.create_body(), ShellStep)
-    assert a.config == {"type": "shell", "run": "true"}
+    assert a.config == {"run": "true"}
 
 
 def test_parallel_children_start_together_and_are_not_chained() -> None:
