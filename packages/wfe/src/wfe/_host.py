@@ -14,6 +14,7 @@ from wfe._activities import ACTIVITY_RESULT_EVENT_NAME, PendingActivity, make_to
 from wfe._consumers import Consumers
 from wfe._lifecycle import LifecycleDispatcher
 from wfe._options import HostOptions
+from wfe._otel import Tracing
 from wfe._registry import WorkflowRegistry, as_definition
 from wfe._runner import InstanceRunner
 from wfe._timers import WakeupTimers
@@ -75,6 +76,7 @@ class WorkflowHost:
         log_sink: LogSink | None = None,
         step_middleware: Sequence[StepMiddleware] = (),
         workflow_middleware: Sequence[tuple[Phase, WorkflowMiddleware]] = (),
+        tracing: Tracing | None = None,
     ) -> None:
         self.persistence = persistence
         self.lock = lock
@@ -87,8 +89,11 @@ class WorkflowHost:
         self._workflow_middleware: list[tuple[Phase, WorkflowMiddleware]] = list(workflow_middleware)
         self._dispatcher = LifecycleDispatcher()
         self._timers = WakeupTimers(self.clock, self._wake)
+        middleware = list(step_middleware)
+        if tracing is not None:
+            middleware.insert(0, tracing.step_middleware)  # outermost: the span covers the other middleware
         self.executor = WorkflowExecutor(
-            clock=self.clock, step_middleware=step_middleware, log_sink=log_sink, services=self
+            clock=self.clock, step_middleware=middleware, log_sink=log_sink, services=self
         )
         self._runner = InstanceRunner(
             persistence=persistence,
@@ -102,6 +107,7 @@ class WorkflowHost:
             publish=self._publish,
             workflow_hook=self._run_middleware,
             indexing=search is not None,
+            pass_span=tracing.pass_span if tracing is not None else None,
         )
         self._consumers = Consumers(
             persistence=persistence,

@@ -9,6 +9,7 @@ from typing import Any
 from wfe._discovery import LIFECYCLE, LOCK, PERSISTENCE, QUEUE, SEARCH, has_provider, resolve, scheme_of
 from wfe._host import Phase, WorkflowHost, WorkflowMiddleware
 from wfe._options import HostOptions
+from wfe._otel import Tracing
 from wfe_core.executor import StepMiddleware
 from wfe_core.protocols import Clock
 from wfe_core.providers.memory import MemoryLifecycleHub, MemoryLock, MemoryPersistence, MemoryQueue
@@ -34,6 +35,7 @@ class WorkflowHostBuilder:
         self._host_options = HostOptions()
         self._step_middleware: list[StepMiddleware] = []
         self._workflow_middleware: list[tuple[Phase, WorkflowMiddleware]] = []
+        self._tracing: Tracing | None = None
 
     def use_persistence(self, provider: Any, **options: Any) -> WorkflowHostBuilder:
         """A URL (``sqlite:///wfe.db``, ``postgresql://...``, ``memory://``) or a PersistenceProvider."""
@@ -86,6 +88,12 @@ class WorkflowHostBuilder:
         self._workflow_middleware.append((phase, middleware))
         return self
 
+    def use_opentelemetry(self, tracer_provider: Any = None) -> WorkflowHostBuilder:
+        """Trace every pass and step execution with OpenTelemetry (``pip install "wfe[otel]"``); spans go to
+        ``tracer_provider`` (default: the global one)."""
+        self._tracing = Tracing(tracer_provider)
+        return self
+
     def with_options(self, **options: Any) -> WorkflowHostBuilder:
         """Override HostOptions fields (``poll_interval``, ``lock_ttl``, ``max_concurrent_workflows``, ...)."""
         self._host_options = replace(self._host_options, **options)
@@ -119,6 +127,7 @@ class WorkflowHostBuilder:
             log_sink=self._log_sink,
             step_middleware=self._step_middleware,
             workflow_middleware=self._workflow_middleware,
+            tracing=self._tracing,
         )
 
     def _companion(self, group: str, chosen: Any, persistence_url: str | None) -> Any:

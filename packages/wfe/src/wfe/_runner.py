@@ -71,6 +71,7 @@ class InstanceRunner:
         publish: Callable[[LifecycleEventBase], Awaitable[None]],
         workflow_hook: WorkflowHook,
         indexing: bool,
+        pass_span: Callable[[WorkflowInstance], contextlib.AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.persistence = persistence
         self.lock = lock
@@ -83,6 +84,7 @@ class InstanceRunner:
         self.publish = publish
         self.workflow_hook = workflow_hook
         self.indexing = indexing
+        self.pass_span = pass_span
         self.runs: dict[str, LocalRun] = {}
         self._missing_attempts: dict[str, int] = {}
 
@@ -174,7 +176,14 @@ class InstanceRunner:
     async def _execute(
         self, instance: WorkflowInstance, definition: WorkflowDefinition, run: LocalRun, lease: Lease
     ) -> PassState | None:
-        task = asyncio.create_task(self.executor.execute(instance, definition, cancellation=run.signal))
+        with self.pass_span(instance) if self.pass_span is not None else contextlib.nullcontext():
+            # the task copies the current context, so step spans become children of the pass span
+            task = asyncio.create_task(self.executor.execute(instance, definition, cancellation=run.signal))
+            return await self._await_pass(task, instance, run, lease)
+
+    async def _await_pass(
+        self, task: asyncio.Task[PassState], instance: WorkflowInstance, run: LocalRun, lease: Lease
+    ) -> PassState | None:
         run.task = task
         try:
             return await task
