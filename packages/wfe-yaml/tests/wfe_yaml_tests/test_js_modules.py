@@ -116,3 +116,15 @@ async def test_module_errors_report_lines_of_the_script(pool: JsPool) -> None:
     with pytest.raises(JsScriptError) as caught:
         await pool.run("import a from 'x';\n", timeout=10)
     assert caught.value.line == 1
+
+
+async def test_module_syntax_error_names_the_module(pool: JsPool, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.js"
+    broken.write_text("export const = 1;\n", encoding="utf-8")
+    with pytest.raises(JsScriptError, match=f"in module '{broken}'"):
+        await pool.run(
+            f"import {{ x }} from {str(broken)!r};",
+            permissions={"dynamic_import": True, "read": [str(tmp_path)]},
+            modules=[str(broken)],
+            timeout=10,
+        )

@@ -343,3 +343,17 @@ async def test_large_data_round_trips(pool: JsPool) -> None:
         "const d = inputs(); output('n', d.rows.length); output('d', d);", data=data, timeout=20
     )
     assert result.outputs == {"n": 20000, "d": data}
+
+
+async def test_error_in_log_callback_reaches_the_caller(pool: JsPool) -> None:
+    class SinkBroke(Exception):
+        pass
+
+    def on_log(stream: str, text: str) -> None:
+        raise SinkBroke(text)
+
+    with pytest.raises(SinkBroke, match="hello"):
+        await pool.run(
+            "console.log('hello'); await new Promise(r => setTimeout(r, 50));", timeout=10, on_log=on_log
+        )
+    await assert_pool_works(pool)

@@ -26,7 +26,6 @@ import pydantic_core
 from wfe_yaml.js.config import DEFAULT_TIMEOUT_SECONDS, JsPermissions
 from wfe_yaml.js.errors import (
     JsCancelledError,
-    JsError,
     JsMemoryLimitError,
     JsRuntimeMissingError,
     JsScriptError,
@@ -107,7 +106,9 @@ class _LogBuffer:
 
 
 class _Killed(Exception):
-    def __init__(self, error: JsError) -> None:
+    """The worker was killed; ``error`` is what the run raises."""
+
+    def __init__(self, error: BaseException) -> None:
         self.error = error
 
 
@@ -275,9 +276,13 @@ class _Worker:
         reason = watchers[next(iter(done))] if done else "timeout"
         if reason == "exchange":
             task = next(iter(done))
-            if task.exception() is None:
+            error = task.exception()
+            if error is None:
                 return task.result()  # type: ignore[no-any-return]
             await self.kill()
+            if not isinstance(error, FrameError):
+                # Not the worker's fault (an on_log callback raised, say): the caller gets its own error back.
+                raise _Killed(error)
             raise _Killed(JsWorkerCrashedError(self.describe_exit(), logs=logs.lines()))
         await self.kill()
         if reason == "memory":

@@ -91,7 +91,7 @@ class _Worker:
             self._channel.send({"op": "idle"})
 
     async def _run_job(self, job: dict[str, Any]) -> dict[str, Any]:
-        from py_mini_racer import JSEvalException, JSParseException, MiniRacer
+        from py_mini_racer import JSEvalException, JSOOMException, JSParseException, MiniRacer
 
         script_name = str(job["script_name"])
         try:
@@ -143,6 +143,8 @@ class _Worker:
                             await racer.eval_cancelable(stripped)
                         except JSParseException:
                             return _parse_failure(str(exc))
+                except JSOOMException:
+                    return _failure("MemoryLimitError", "JavaScript heap limit reached", None)
                 except JSEvalException as exc:
                     return _failure("Error", str(exc).splitlines()[0] if str(exc) else "script failed", None)
                 outcome = await self._wait(done, racer)
@@ -170,9 +172,12 @@ class _Worker:
         """The code to evaluate first (the script wrapped in an async function) and the transpiled modules."""
         source = str(job["script"])
         name = str(job["script_name"])
-        modules = {
-            spec: self._transpiler.to_commonjs(text) for spec, text in dict(job.get("modules") or {}).items()
-        }
+        modules = {}
+        for spec, text in dict(job.get("modules") or {}).items():
+            try:
+                modules[spec] = self._transpiler.to_commonjs(text)
+            except TranspileError as exc:
+                raise TranspileError(f"in module '{spec}': {exc.message}", None) from exc
         if needs_module_transform(source):
             return _wrap(self._transpiler.to_commonjs(source), name), modules
         return _wrap(source, name), modules
