@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from wfe_core.errors import (
@@ -69,6 +70,9 @@ _INSERT_SUBSCRIPTION = (
     "INSERT INTO {event_subscriptions} (" + _SUBSCRIPTION_COLUMNS + ") VALUES"
     " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
 )
+
+
+_POINTER_LIST = TypeAdapter(list[ExecutionPointer])
 
 
 def _json(value: Any) -> Jsonb:
@@ -295,16 +299,18 @@ class PostgresPersistence(PostgresProvider):
             if not rows:
                 return []
             ids = [r["id"] for r in rows]
+            # One JSON array per instance, parsed and validated by pydantic-core in one go: much faster than
+            # building a dict per pointer in Python first (a pass loads the whole instance).
             await cur.execute(
                 q(
-                    "SELECT workflow_id, body FROM {execution_pointers} WHERE"
-                    " workflow_id = ANY(%s) ORDER BY seq"
+                    "SELECT workflow_id, json_agg(body ORDER BY seq)::text AS bodies FROM {execution_pointers}"
+                    " WHERE workflow_id = ANY(%s) GROUP BY workflow_id"
                 ),
                 (ids,),
             )
             pointers: dict[str, list[ExecutionPointer]] = {i: [] for i in ids}
             for p in await cur.fetchall():
-                pointers[p["workflow_id"]].append(ExecutionPointer.model_validate(p["body"]))
+                pointers[p["workflow_id"]] = _POINTER_LIST.validate_json(p["bodies"])
         return [_instance(r, pointers[r["id"]]) for r in rows]
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
