@@ -167,6 +167,39 @@ async def workflow_load(
     }
 
 
+async def host_load(path: Path, workflows: int, steps: int, synchronous: str = "FULL") -> dict[str, float]:
+    """The real thing: a ``WorkflowHost`` on ``sqlite:///...`` running ``workflows`` instances of ``steps`` no-op
+    steps, from the first start to the last completion."""
+    from wfe import ExecutionResult, StepBody, StepExecutionContext, WorkflowBuilder, WorkflowHostBuilder
+
+    class Noop(StepBody):
+        async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
+            return ExecutionResult.next()
+
+    builder = WorkflowBuilder().start_with(Noop)
+    for _ in range(steps - 1):
+        builder = builder.then(Noop)
+    definition = builder.build("bench", 1)
+    host = WorkflowHostBuilder().use_persistence(f"sqlite:///{path}?synchronous={synchronous}").build()
+    host.register_workflow(definition)
+    async with host:
+        database = host.persistence.database  # type: ignore[attr-defined]
+        before = (database.stats.jobs, database.stats.write_transactions)
+        start = time.perf_counter()
+        ids = await asyncio.gather(*(host.start_workflow("bench", 1, {}) for _ in range(workflows)))
+        for workflow_id in ids:
+            await host.wait_for_workflow(workflow_id, timeout=timedelta(minutes=5))
+        elapsed = time.perf_counter() - start
+        jobs, writes = database.stats.jobs - before[0], database.stats.write_transactions - before[1]
+    return {
+        "seconds": elapsed,
+        "workflows_per_s": workflows / elapsed,
+        "steps_per_s": workflows * steps / elapsed,
+        "calls": jobs,
+        "commits": writes,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workflows", type=int, default=1000)
@@ -177,6 +210,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--aiosqlite", action="store_true", help="also measure aiosqlite (must be importable)"
+    )
+    parser.add_argument(
+        "--host", action="store_true", help="also run the load on a real WorkflowHost (needs wfe)"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -205,6 +241,16 @@ def main() -> None:
             f"{result['calls']:.0f} provider calls in {result['commits']:.0f} commits; "
             f"{100 * result['passes_per_s'] / full:.0f}% of the raw FULL commit rate"
         )
+
+        if args.host:
+            result = asyncio.run(host_load(root / "host.db", args.workflows, args.steps, args.synchronous))
+            print(
+                f"WorkflowHost, {args.workflows} workflows x {args.steps} no-op steps, "
+                f"synchronous={args.synchronous}: {result['seconds']:.2f} s, "
+                f"{result['workflows_per_s']:.0f} workflows/s, {result['steps_per_s']:.0f} steps/s, "
+                f"{result['calls']:.0f} provider calls in {result['commits']:.0f} commits; steps/s = "
+                f"{100 * result['steps_per_s'] / full:.0f}% of the raw FULL commit rate"
+            )
 
 
 if __name__ == "__main__":

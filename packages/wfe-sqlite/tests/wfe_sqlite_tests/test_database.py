@@ -15,7 +15,14 @@ import pytest
 
 from wfe_core.errors import LeaseLostError, LockError, PersistenceError, QueueError
 from wfe_core.models import ExecutionPointer, QueueType, WorkflowInstance
-from wfe_sqlite import SCHEMA_VERSION, SqliteDatabase, SqliteLock, SqlitePersistence, SqliteQueue
+from wfe_sqlite import (
+    SCHEMA_VERSION,
+    SqliteDatabase,
+    SqliteLock,
+    SqlitePersistence,
+    SqliteQueue,
+    SqliteSearchIndex,
+)
 from wfe_sqlite._schema import migrate
 
 TABLES = {
@@ -28,6 +35,8 @@ TABLES = {
     "definition_sequences",
     "queue_items",
     "locks",
+    "search_documents",
+    "search_text",
     "schema_version",
 }
 
@@ -303,6 +312,7 @@ def test_entry_points_name_the_sqlite_providers() -> None:
         ("wfe.persistence", SqlitePersistence),
         ("wfe.lock", SqliteLock),
         ("wfe.queue", SqliteQueue),
+        ("wfe.search", SqliteSearchIndex),
     ):
         (entry,) = [e for e in entry_points(group=group) if e.name == "sqlite"]
         assert entry.load() is provider
