@@ -10,7 +10,7 @@ from wfe import WorkflowHostBuilder, WorkflowStatus
 from wfe_core.models import ErrorKind
 from wfe_core.primitives import Sequence, SubWorkflow
 from wfe_yaml import CompiledWorkflow, load_workflow_from_str
-from wfe_yaml.compiler import ConditionalStep
+from wfe_yaml.compiler import SKIPPED_ATTRIBUTE, ConditionalStep
 from wfe_yaml.shell import ShellStep
 
 
@@ -160,6 +160,10 @@ async def test_false_when_skips_the_step_and_continues() -> None:
     instance = await run_workflows(compile_one(steps))
     assert instance.status is WorkflowStatus.COMPLETE
     assert "ran" not in instance.data and instance.data["last"] is True
+    [maybe] = [p for p in instance.execution_pointers if p.step_name == "maybe"]
+    assert maybe.extension_attributes.get(SKIPPED_ATTRIBUTE) is True
+    [first] = [p for p in instance.execution_pointers if p.step_name == "first"]
+    assert SKIPPED_ATTRIBUTE not in first.extension_attributes
 
 
 def hooks(on_success: bool = True, on_failure: bool = True, ensure: bool = True) -> str:
