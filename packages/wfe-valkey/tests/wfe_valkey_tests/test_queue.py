@@ -46,11 +46,11 @@ async def test_an_item_taken_by_a_host_that_died_goes_to_another_host(valkey_url
         assert taken is not None
         await dead.stop()  # dies without acking
         started = time.monotonic()
-        again = await alive.dequeue(QueueType.WORKFLOW, timeout=VISIBILITY * 4)
+        again = await alive.dequeue(QueueType.WORKFLOW, timeout=10.0)
         assert again is not None and again.item_id == "wf-1"
         assert again.receipt != taken.receipt
         # The blocked taker wakes when the delivery's deadline passes, not at the end of its timeout.
-        assert time.monotonic() - started < VISIBILITY * 2
+        assert time.monotonic() - started < VISIBILITY + 2.0
         await alive.ack(again)
         assert await alive.dequeue(QueueType.WORKFLOW, timeout=VISIBILITY * 2) is None
     finally:
@@ -83,7 +83,7 @@ async def test_redelivered_items_come_before_newer_ones(queue: ValkeyQueue) -> N
 async def test_dequeue_with_zero_timeout_does_not_block(queue: ValkeyQueue) -> None:
     started = time.monotonic()
     assert await queue.dequeue(QueueType.EVENT, timeout=0) is None
-    assert time.monotonic() - started < 0.2
+    assert time.monotonic() - started < 1.0
 
 
 async def test_many_blocked_takers_each_get_one_of_many_items(queue: ValkeyQueue) -> None:
