@@ -295,7 +295,10 @@ async def test_pool_runs_scripts_concurrently_up_to_its_size() -> None:
 async def test_closed_pool_refuses_runs() -> None:
     own = JsPool(size=1)
     await assert_pool_works(own)
+    await asyncio.sleep(0.05)
+    processes = [worker.process for worker in [*own._idle, *own._busy]]
     await own.close()
+    assert processes and all(process.returncode is not None for process in processes)
     with pytest.raises(RuntimeError, match="closed"):
         await own.run("1", timeout=5)
 

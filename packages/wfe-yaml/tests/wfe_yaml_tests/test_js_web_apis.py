@@ -233,3 +233,15 @@ async def test_top_level_return_ends_the_script(pool: JsPool) -> None:
 async def test_unsupported_text_decoder_label(pool: JsPool) -> None:
     with pytest.raises(JsScriptError, match="RangeError"):
         await run(pool, "new TextDecoder('latin1')")
+
+
+async def test_console_helpers(pool: JsPool) -> None:
+    result = await pool.run(
+        "console.count(); console.count(); console.count('x'); console.time('t'); console.timeEnd('t');"
+        "console.group('g'); console.groupEnd(); console.info('i'); console.debug('d');",
+        timeout=10,
+    )
+    texts = [text for _, text in result.logs]
+    assert texts[:3] == ["default: 1", "default: 2", "x: 1"]
+    assert texts[3].startswith("t: ") and texts[3].endswith("ms")
+    assert texts[4:] == ["g", "i", "d"]

@@ -74,6 +74,25 @@
   consoleObject.assert = (cond, ...args) => { if (!cond) emit("stderr", ["Assertion failed", ...args]); };
   consoleObject.table = (data) => emit("stdout", [data]);
   consoleObject.dir = (data) => emit("stdout", [data]);
+  const timers = new Map();
+  const counts = new Map();
+  consoleObject.time = (label = "default") => { timers.set(String(label), Date.now()); };
+  consoleObject.timeLog = (label = "default", ...args) => {
+    const t0 = timers.get(String(label));
+    if (t0 !== undefined) emit("stdout", [`${label}: ${Date.now() - t0}ms`, ...args]);
+  };
+  consoleObject.timeEnd = (label = "default") => {
+    consoleObject.timeLog(label);
+    timers.delete(String(label));
+  };
+  consoleObject.count = (label = "default") => {
+    const n = (counts.get(String(label)) || 0) + 1;
+    counts.set(String(label), n);
+    emit("stdout", [`${label}: ${n}`]);
+  };
+  consoleObject.countReset = (label = "default") => { counts.delete(String(label)); };
+  consoleObject.group = consoleObject.groupCollapsed = (...args) => { if (args.length) emit("stdout", args); };
+  consoleObject.groupEnd = () => {};
   global.console = Object.freeze(consoleObject);
 
   // ---- timers ----------------------------------------------------------------------------------------------------
