@@ -77,6 +77,17 @@ async def test_script_without_output_calls_has_no_outputs(pool: JsPool) -> None:
     assert result.outputs is None
 
 
+@pytest.mark.parametrize("script", ["", "// only a comment", "#!/usr/bin/env -S deno run\n"])
+async def test_empty_scripts_complete_without_outputs(pool: JsPool, script: str) -> None:
+    assert (await pool.run(script, timeout=10)).outputs is None
+
+
+async def test_shebang_line_keeps_line_numbers(pool: JsPool) -> None:
+    with pytest.raises(JsScriptError) as caught:
+        await pool.run("#!/usr/bin/env -S deno run\nthrow new Error('second')", timeout=10)
+    assert caught.value.line == 2
+
+
 async def test_last_output_per_key_wins(pool: JsPool) -> None:
     result = await pool.run("output('k', 1); output('k', 2); Wfe.setOutput('k', 3)", timeout=10)
     assert result.outputs == {"k": 3}

@@ -170,7 +170,7 @@ class _Worker:
 
     def _prepare(self, job: dict[str, Any]) -> tuple[str, dict[str, str]]:
         """The code to evaluate first (the script wrapped in an async function) and the transpiled modules."""
-        source = str(job["script"])
+        source = _without_shebang(str(job["script"]))
         name = str(job["script_name"])
         modules = {}
         for spec, text in dict(job.get("modules") or {}).items():
@@ -185,7 +185,7 @@ class _Worker:
     def _typescript_fallback(self, job: dict[str, Any]) -> str | TranspileError:
         """The script with its types stripped, or why the transpiler cannot make sense of it either."""
         try:
-            stripped = self._transpiler.strip_types(str(job["script"]))
+            stripped = self._transpiler.strip_types(_without_shebang(str(job["script"])))
         except TranspileError as exc:
             return exc
         return _wrap(stripped, str(job["script_name"]))
@@ -198,6 +198,11 @@ class _Worker:
             except TimeoutError:
                 if racer.was_hard_memory_limit_reached():
                     return None
+
+
+def _without_shebang(source: str) -> str:
+    # Deno accepts a `#!` first line; inside the wrapper it must become a comment (same line count).
+    return "//" + source[2:] if source.startswith("#!") else source
 
 
 def _wrap(source: str, name: str) -> str:
