@@ -310,3 +310,16 @@ def test_step_type_validation_messages() -> None:
     assert step_type.validate({"script": "echo"}, step_name="s") == []
     body = step_type.create({"run": "echo", "timeout": "30s"}, step_name="s", workflow_id="w")
     assert isinstance(body, ShellStep) and body.config.timeout_ms == 30_000
+
+
+async def test_values_too_large_for_the_environment_stay_in_the_data_file() -> None:
+    sink = RecordingSink()
+    data = {"big": "x" * 200_000, "small": "ok", "previous.stdout": "y" * 1_000_000}
+    script = 'echo "${BIG:-absent} $SMALL ${WFE_DATA:-nodata}"; wc -c < "$WFE_DATA_FILE"'
+    outputs = await run(shell_step(run=script), data, sink=sink)
+    first, size = outputs["step.stdout"].splitlines()
+    assert first == "absent ok nodata"
+    assert int(size) > 1_200_000
+    notes = sink.lines("log")
+    assert any("'big' is too large" in line for line in notes)
+    assert any("'previous.stdout' is too large" in line for line in notes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 # Names data may never set: they change what runs (PATH, loader and shell start-up variables) or who it
@@ -64,18 +65,56 @@ def env_value(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
+# Linux refuses to start a program whose single "NAME=value" string exceeds MAX_ARG_STRLEN (128 KiB), or
+# whose whole environment is too large; a big value (a previous step's stdout, say) must not make every later
+# step fail to spawn, so such values are left to the data file.
+MAX_VARIABLE_BYTES = 128 * 1024 - 1
+DATA_ENV_BUDGET = 1024 * 1024
+
+
+@dataclass(slots=True)
+class CommandEnvironment:
+    """The environment for one command, and the data keys too large to pass as variables."""
+
+    variables: dict[str, str]
+    too_large: list[str] = field(default_factory=list)
+
+
+def _size(name: str, value: str) -> int:
+    return len(name.encode()) + 1 + len(value.encode("utf-8", errors="surrogatepass"))
+
+
 def build_environment(
-    base: Mapping[str, str], data: Mapping[str, Any], config_env: Mapping[str, str], *, output_file: str
-) -> dict[str, str]:
+    base: Mapping[str, str],
+    data: Mapping[str, Any],
+    config_env: Mapping[str, str],
+    *,
+    output_file: str,
+    data_file: str,
+) -> CommandEnvironment:
     """The command's environment: ``base``, then each top-level data key (protected names skipped, NUL bytes
-    dropped since no environment can hold them), ``WFE_DATA`` and ``WFE_OUTPUT``, then ``config_env``."""
-    env = dict(base)
+    dropped since no environment can hold them, values too large for an environment left out), ``WFE_DATA``
+    (when small enough), ``WFE_DATA_FILE`` and ``WFE_OUTPUT``, then ``config_env``.
+
+    ``data_file`` must already hold the data as JSON; it is the complete copy whatever the sizes."""
+    result = CommandEnvironment(dict(base))
+    env = result.variables
+    budget = DATA_ENV_BUDGET
     for key, value in data.items():
         name = env_name(str(key))
         if is_protected(name):
             continue
-        env[name] = env_value(value).replace("\x00", "")
-    env["WFE_DATA"] = json.dumps(dict(data), default=str).replace("\x00", "")
+        text = env_value(value).replace("\x00", "")
+        size = _size(name, text)
+        if size > MAX_VARIABLE_BYTES or size > budget:
+            result.too_large.append(str(key))
+            continue
+        budget -= size
+        env[name] = text
+    whole = json.dumps(dict(data), default=str).replace("\x00", "")
+    if _size("WFE_DATA", whole) <= min(MAX_VARIABLE_BYTES, budget):
+        env["WFE_DATA"] = whole
+    env["WFE_DATA_FILE"] = data_file
     env["WFE_OUTPUT"] = output_file
     env.update(config_env)
-    return env
+    return result

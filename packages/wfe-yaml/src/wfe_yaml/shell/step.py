@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -43,6 +44,13 @@ def _discard(future: asyncio.Future[Any]) -> None:
     future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
+def _prepare_files(output_file: str, data_file: str, data: Mapping[str, Any]) -> None:
+    with open(output_file, "w", encoding="utf-8"):
+        pass
+    with open(data_file, "w", encoding="utf-8") as file:
+        json.dump(dict(data), file, default=str)
+
+
 def _read_text(path: str) -> str:
     with open(path, encoding="utf-8", errors="replace") as file:
         return file.read()
@@ -73,9 +81,17 @@ class ShellStep(StepBody):
         workdir = tempfile.mkdtemp(prefix="wfe-shell-")
         try:
             output_file = os.path.join(workdir, "output")
-            os.close(os.open(output_file, os.O_CREAT | os.O_WRONLY, 0o600))
-            env = build_environment(os.environ, data, config.env, output_file=output_file)
-            exit_code = await self._execute(ctx, env, stdout, stderr)
+            data_file = os.path.join(workdir, "data.json")
+            await asyncio.to_thread(_prepare_files, output_file, data_file, data)
+            env = build_environment(
+                os.environ, data, config.env, output_file=output_file, data_file=data_file
+            )
+            for key in env.too_large:
+                ctx.log(
+                    f"wfe: data key '{key}' is too large for an environment variable; read it from "
+                    "$WFE_DATA_FILE"
+                )
+            exit_code = await self._execute(ctx, env.variables, stdout, stderr)
             file_outputs = parse_output_file(await asyncio.to_thread(_read_text, output_file))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
