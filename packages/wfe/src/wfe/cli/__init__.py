@@ -1,0 +1,8 @@
+"""The ``wfe`` command line: run YAML pipelines with a live progress view, resume them, inspect the store.
+
+The console script ``wfe`` calls :func:`main`; :data:`cli` is the click group (handy for ``CliRunner``).
+"""
+
+from wfe.cli.commands import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,258 @@
+"""The live progress view of a run: the step tree with status and durations, and step output as it is written.
+
+On a terminal it is a rich ``Live`` table with output lines printed above it; otherwise (a pipe, CI logs) it
+prints one plain line per step start, step end and output line. It is fed by three sources:
+
+- a step middleware (:meth:`ProgressView.middleware`): the exact moment a step body starts and ends in this
+  process (the store only learns about a step when its pass is persisted);
+- the host's log sink (:meth:`ProgressView.write`): each output line;
+- the stored instance (:meth:`ProgressView.update`): the tree, and the state of steps this process did not run
+  (those completed before a resume, containers, skipped and waiting steps).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from wfe_core.executor import StepMiddleware
+from wfe_core.executor.executor import StepCall, StepResult
+from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance
+from wfe_core.step import LogChunk, StepBody, StepExecutionContext
+
+RUNNING = "running"
+FAILED = "failed"
+DONE = "done"
+
+_STYLE = {
+    RUNNING: ("⟳", "yellow"),
+    DONE: ("✓", "green"),
+    FAILED: ("✗", "red"),
+    PointerStatus.COMPLETE.value: ("✓", "green"),
+    PointerStatus.PENDING.value: ("·", "dim"),
+    PointerStatus.PENDING_PREDECESSOR.value: ("·", "dim"),
+    PointerStatus.RUNNING.value: ("⟳", "yellow"),
+    PointerStatus.SKIPPED.value: ("-", "dim"),
+    PointerStatus.SLEEPING.value: ("z", "cyan"),
+    PointerStatus.WAITING_FOR_EVENT.value: ("…", "cyan"),
+    PointerStatus.FAILED.value: ("✗", "red"),
+    PointerStatus.COMPENSATED.value: ("↺", "magenta"),
+    PointerStatus.CANCELLED.value: ("-", "dim"),
+}
+
+
+@dataclass(slots=True)
+class _Live:
+    """What this process saw of one pointer's step run."""
+
+    name: str
+    started: float
+    ended: float | None = None
+    state: str = RUNNING
+    error: str | None = None
+    container: bool = False
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def format_duration(seconds: float) -> str:
+    """``0.42s``, ``12.3s``, ``2m05s``, ``1h02m``."""
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _stored_duration(pointer: ExecutionPointer) -> float | None:
+    if pointer.start_time is None or pointer.end_time is None:
+        return None
+    return max(0.0, (pointer.end_time - pointer.start_time).total_seconds())
+
+
+class ProgressView:
+    """Shows one run (``workflow_id``), or with ``workflow_id=None`` the output of every run (``wfe serve``)."""
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        live: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.console = console
+        self.workflow_id: str | None = None
+        self.show_all = False
+        self._interactive = console.is_terminal if live is None else live
+        self._clock = clock
+        self._runs: dict[str, _Live] = {}
+        self._instance: WorkflowInstance | None = None
+        self._live: Live | None = None
+
+    # -- feeding ---------------------------------------------------------------------------------------
+
+    def follow(self, workflow_id: str) -> None:
+        """Show this run from now on."""
+        self.workflow_id = workflow_id
+
+    def _mine(self, workflow_id: str) -> bool:
+        return self.show_all or workflow_id == self.workflow_id
+
+    @property
+    def middleware(self) -> StepMiddleware:
+        """A step middleware that records when each step body starts and ends."""
+
+        async def track(ctx: StepExecutionContext, body: StepBody, next_: StepCall) -> StepResult:
+            if not self._mine(ctx.workflow.id):
+                return await next_()
+            name = ctx.pointer.step_name or ctx.step.name or f"step {ctx.step.id}"
+            container = bool(ctx.step.children)
+            earlier = self._runs.get(ctx.pointer.id)
+            if container and earlier is not None:
+                # A container's body runs on every pass while its children work: one span, no lines.
+                run = earlier
+                run.ended = None
+            else:
+                run = _Live(name=name, started=self._clock(), container=container)
+                self._runs[ctx.pointer.id] = run
+                if not container:
+                    self._plain(Text.assemble(("▶ ", "yellow"), (name, "bold"), " started"))
+            self.refresh()
+            try:
+                result = await next_()
+            except Exception as exc:
+                self._finish(run, FAILED, _first_line(exc))
+                raise
+            self._finish(run, DONE, None)
+            return result
+
+        return track
+
+    def _finish(self, run: _Live, state: str, error: str | None) -> None:
+        run.ended = self._clock()
+        run.state = state
+        run.error = error
+        took = format_duration(run.ended - run.started)
+        if run.container and state == DONE:
+            pass
+        elif state == DONE:
+            self._plain(Text.assemble(("✓ ", "green"), (run.name, "bold"), f" done in {took}"))
+        else:
+            self._plain(Text.assemble(("✗ ", "red"), (run.name, "bold"), f" failed after {took}: {error}"))
+        self.refresh()
+
+    def write(self, chunk: LogChunk) -> None:
+        """The log sink: print each output line prefixed with its step name."""
+        if not self._mine(chunk.workflow_id):
+            return
+        name = chunk.step_name or f"step {chunk.step_id}"
+        if self.show_all:
+            name = f"{chunk.workflow_id[:8]}/{name}"
+        style = "red" if chunk.stream == "stderr" else "cyan"
+        line = Text.assemble((f"[{name}] ", style), chunk.text.rstrip("\n"))
+        self._print(line)
+
+    def update(self, instance: WorkflowInstance) -> None:
+        """The stored state of the run (its pointers make the tree)."""
+        self._instance = instance
+        self.refresh()
+
+    # -- output ------------------------------------------------------------------------------------------
+
+    def _print(self, line: Text) -> None:
+        if self._live is not None:
+            self._live.console.print(line, soft_wrap=True)
+        else:
+            self.console.print(line, soft_wrap=True, highlight=False)
+
+    def _plain(self, line: Text) -> None:
+        if not self._interactive:
+            self._print(line)
+
+    def refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self.render(), refresh=True)
+
+    def __enter__(self) -> ProgressView:
+        if self._interactive:
+            self._live = Live(self.render(), console=self.console, refresh_per_second=8, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._live is not None:
+            self._live.update(self.render(), refresh=True)
+            self._live.__exit__(kind, exc, tb)
+            self._live = None
+
+    def summary(self) -> None:
+        """Print the final tree (the live view already shows it on a terminal)."""
+        if not self._interactive:
+            self.console.print(self.render(), highlight=False)
+
+    def render(self) -> RenderableType:
+        """The step tree as a table: step, status, duration."""
+        instance = self._instance
+        table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+        table.add_column("step", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("time", justify="right", no_wrap=True)
+        if instance is None:
+            return Text("starting…", style="dim")
+        depth: dict[str, int] = {}
+        for pointer in instance.execution_pointers:
+            if pointer.step_name is None and not pointer.children and pointer.id not in self._runs:
+                continue
+            level = 1 + max((depth.get(scope, 0) for scope in pointer.scope), default=-1)
+            depth[pointer.id] = level
+            state, took = self._state(pointer)
+            icon, style = _STYLE.get(state, ("?", "white"))
+            name = pointer.step_name or f"step {pointer.step_id}"
+            table.add_row(
+                Text.assemble("  " * level, (f"{icon} ", style), name),
+                Text(state if state != PointerStatus.PENDING.value else "pending", style=style),
+                Text(took, style="dim"),
+            )
+        title = Text.assemble(
+            (instance.name or instance.id, "bold"),
+            f"  {instance.workflow_definition_id}  ",
+            instance.status.value,
+        )
+        return Group(title, table)
+
+    def _state(self, pointer: ExecutionPointer) -> tuple[str, str]:
+        run = self._runs.get(pointer.id)
+        stored_final = pointer.status not in (PointerStatus.PENDING, PointerStatus.RUNNING)
+        if run is not None:
+            if run.ended is None or (run.container and not stored_final):
+                # A container's own body ends at once; it runs for as long as its children do.
+                return RUNNING, format_duration(self._clock() - run.started)
+            took = format_duration(run.ended - run.started)
+            # Ended here but not persisted yet: show what the body did (a failure waiting for its retry).
+            return (pointer.status.value if stored_final else run.state), took
+        stored = _stored_duration(pointer)
+        return pointer.status.value, format_duration(stored) if stored is not None else ""
+
+
+def timestamp(value: datetime | None) -> str:
+    """A stored time for tables: local time to the second, or ``-``."""
+    if value is None:
+        return "-"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")

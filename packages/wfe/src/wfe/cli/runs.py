@@ -1,0 +1,56 @@
+"""What ``wfe resume`` needs to reload a run: one small JSON file per run under ``.wfe/runs/``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_DIR = Path(".wfe")
+"""The CLI's folder in the current directory: the default store and the run records."""
+DEFAULT_STORE = f"sqlite:///{STATE_DIR / 'wfe.db'}"
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """A run started by ``wfe run``: where its pipeline is and how it was loaded."""
+
+    id: str
+    name: str
+    pipeline: str
+    """Absolute path of the YAML file."""
+    workflow: str
+    """The definition id that was started."""
+    store: str
+    vars: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, runs_dir: Path) -> Path:
+        """Write the record (atomically, so a kill never leaves half a file)."""
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        path = runs_dir / f"{self.id}.json"
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        temporary.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, runs_dir: Path, workflow_id: str) -> RunRecord | None:
+        """The record of the run with this id, or None when this directory never started it."""
+        path = runs_dir / f"{workflow_id}.json"
+        if not path.is_file():
+            return None
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            id=raw["id"],
+            name=raw.get("name", ""),
+            pipeline=raw["pipeline"],
+            workflow=raw["workflow"],
+            store=raw["store"],
+            vars=dict(raw.get("vars") or {}),
+        )
+
+
+def runs_dir() -> Path:
+    """``.wfe/runs`` under the current directory."""
+    return STATE_DIR / "runs"
