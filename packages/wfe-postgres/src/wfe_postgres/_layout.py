@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -99,8 +100,8 @@ class Layout:
         return ids
 
     def q(self, template: str) -> sql.Composed:
-        """``template`` with ``{table}`` placeholders replaced by qualified identifiers."""
-        return sql.SQL(template).format(**self.identifiers())
+        """``template`` with ``{table}`` placeholders replaced by qualified identifiers (cached)."""
+        return _compose(self, template)
 
     @property
     def migration_lock_key(self) -> int:
@@ -115,3 +116,9 @@ class Layout:
             return plain
         digest = hashlib.blake2b(plain.encode(), digest_size=8).hexdigest()
         return f"wfe_{digest}_{queue}"
+
+
+@functools.lru_cache(maxsize=512)
+def _compose(layout: Layout, template: str) -> sql.Composed:
+    # Statements are composed once per layout, not on every call of a hot path.
+    return sql.SQL(template).format(**layout.identifiers())

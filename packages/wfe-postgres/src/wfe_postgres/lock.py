@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import timedelta
@@ -44,6 +45,7 @@ class PostgresLock(PostgresProvider):
         """Give the pool back. Idempotent; leases stay until they lapse or are released."""
         await self._pool.release()
 
+    @functools.cached_property
     def _acquire_sql(self) -> sql.Composed:
         # nextval() takes the sequence as a string: the quoted, schema-qualified name as a literal.
         fence_seq = sql.Literal(self._layout.table("lock_fences").as_string())
@@ -55,7 +57,7 @@ class PostgresLock(PostgresProvider):
         with wrapped(LockError, "acquire"):
             await self._ensure_schema()
             async with self._pool.connection() as conn:
-                cur = await conn.execute(self._acquire_sql(), (resource, token, ttl.total_seconds()))
+                cur = await conn.execute(self._acquire_sql, (resource, token, ttl.total_seconds()))
                 row = await cur.fetchone()
         return None if row is None else Lease(resource=resource, token=token, fence=int(row[0]))
 
