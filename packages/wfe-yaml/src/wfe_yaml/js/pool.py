@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -65,12 +66,14 @@ class JsResult:
 
 
 def runtime_available() -> bool:
-    """True when mini-racer can be imported (it is the ``js`` extra)."""
+    """True when mini-racer is installed (it is the ``js`` extra).
+
+    Only looked up, not imported: V8 runs in the workers, and the host process never needs to load it.
+    """
     try:
-        import py_mini_racer  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("py_mini_racer") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def _worker_env() -> dict[str, str]:
@@ -372,6 +375,8 @@ class JsPool:
         perms = (
             permissions if isinstance(permissions, JsPermissions) else JsPermissions(**(permissions or {}))
         )
+        # The name ends up in a `//# sourceURL=` comment: keep it on one line.
+        script_name = "".join("_" if c.isspace() else c for c in script_name) or "script.js"
         started = time.monotonic()
         module_sources: dict[str, str] = {}
         if perms.dynamic_import and modules:
