@@ -29,10 +29,14 @@ class Mark:
 
     line: int
     column: int
+    style: str | None = None
+    """A scalar's style: None (plain), ``'`` or ``"`` (quoted), ``|`` or ``>`` (block: the text starts on
+    the next line)."""
 
 
 def _mark(node: yaml.Node) -> Mark:
-    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+    style = node.style if isinstance(node, yaml.ScalarNode) else None
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1, style)
 
 
 class LocatedDict(dict[Any, Any]):

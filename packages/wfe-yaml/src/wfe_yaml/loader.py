@@ -55,7 +55,7 @@ def _parse_file(text: str, config: Config, source: str) -> _ParsedFile:
 
 
 def _parse_file_unguarded(text: str, config: Config, source: str) -> _ParsedFile:
-    raw = interpolate(parse_yaml(text, source=source), config or {}, source=source)
+    raw = interpolate(parse_yaml(text, source=source), config or {}, source=source, source_text=text)
     located = Located(raw, source)
     if not isinstance(raw, LocatedDict):
         raise located.error("a workflow file must be a mapping with a 'workflow:' or a 'workflows:' key", ())

@@ -94,8 +94,22 @@ def test_missing_variable_names_it_with_its_location() -> None:
     with pytest.raises(YamlInterpolationError) as caught:
         load_workflow_from_str(SIMPLE, {}, source="greet.yaml")
     assert caught.value.variable == "message"
-    assert (caught.value.line, caught.value.column) == (8, 14)
-    assert str(caught.value).startswith("greet.yaml:8:14: Interpolation error: unresolved variable 'message'")
+    assert (caught.value.line, caught.value.column) == (8, 19)
+    assert str(caught.value).startswith("greet.yaml:8:19: Interpolation error: unresolved variable 'message'")
+
+
+def test_missing_variable_inside_a_block_scalar_points_at_its_line() -> None:
+    text = SIMPLE.replace("run: echo ((message))", "run: |\n          echo one\n          echo ${{ nope }}")
+    with pytest.raises(YamlInterpolationError) as caught:
+        load_workflow_from_str(text, {}, source="block.yaml")
+    assert (caught.value.line, caught.value.column) == (10, 16)
+
+
+def test_missing_variable_in_a_quoted_scalar_points_at_it() -> None:
+    text = SIMPLE.replace("run: echo ((message))", "run: 'say ((nope))'")
+    with pytest.raises(YamlInterpolationError) as caught:
+        load_workflow_from_str(text, {}, source="q.yaml")
+    assert (caught.value.line, caught.value.column) == (8, 19)
 
 
 def test_unknown_step_key_is_located_with_a_suggestion() -> None:
