@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from wfe_yaml.durations import parse_duration_ms
 
@@ -111,6 +111,16 @@ class StepSpec(_Strict):
     on_failure: StepSpec | None = Field(None, description="Compensation: runs when the step fails for good.")
     ensure: StepSpec | None = Field(None, description="Runs after the step whatever the outcome (finally).")
     when: Condition | None = Field(None, description="Skip the step unless this condition holds.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shell_by_default(cls, value: Any) -> Any:
+        """A step with ``config.run`` or ``config.file`` and neither ``type`` nor ``parallel`` is a shell step."""
+        if isinstance(value, dict) and "type" not in value and "parallel" not in value:
+            config = value.get("config")
+            if isinstance(config, dict) and ("run" in config or "file" in config):
+                return {**value, "type": "shell"}
+        return value
 
     @field_validator("outputs", "inputs", mode="before")
     @classmethod

@@ -214,3 +214,9 @@ def test_reference_cycles_across_included_files_are_detected(tmp_path: Path) -> 
     (tmp_path / "b.yaml").write_text(calling("b", "a"))
     with pytest.raises(YamlValidationError, match="Circular workflow reference detected: a -> b -> a"):
         load_workflow_with_includes(tmp_path / "a.yaml")
+
+
+def test_a_step_with_run_and_no_type_is_a_shell_step() -> None:
+    [compiled] = load_workflow_from_str(SIMPLE.replace("      type: shell\n", ""), {"message": "x"})
+    assert compiled.spec.steps[0].type == "shell"
+    assert compiled.step_types == frozenset({"shell"})
