@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import os
 from collections.abc import Mapping
@@ -61,7 +62,7 @@ class JsStep(StepBody):
 
     async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
         """Run the script with the workflow data as ``inputs()``; raises a ``JsError`` when it fails."""
-        source, name = self._source()
+        source, name = await asyncio.to_thread(self._source)
         pool = self.pool or default_pool()
         result = await pool.run(
             source,
