@@ -371,3 +371,15 @@ async def test_error_in_log_callback_reaches_the_caller(pool: JsPool) -> None:
             "console.log('hello'); await new Promise(r => setTimeout(r, 50));", timeout=10, on_log=on_log
         )
     await assert_pool_works(pool)
+
+
+async def test_log_lines_arrive_while_the_script_runs(pool: JsPool) -> None:
+    arrivals: list[float] = []
+    await pool.run(
+        "console.log('early'); await new Promise(r => setTimeout(r, 500)); console.log('late');",
+        timeout=10,
+        on_log=lambda stream, text: arrivals.append(time.monotonic()),
+    )
+    finished = time.monotonic()
+    assert len(arrivals) == 2
+    assert finished - arrivals[0] > 0.4
