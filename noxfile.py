@@ -7,11 +7,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import tempfile
+import tomllib
+from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "unit", "integration"]
+nox.options.sessions = ["lint", "typecheck", "unit", "integration", "wheels"]
 nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = ["wfe-core", "wfe", "wfe-yaml", "wfe-sqlite", "wfe-postgres", "wfe-valkey", "wfe-opensearch"]
@@ -68,3 +71,90 @@ def integration(session: nox.Session) -> None:
     """PostgreSQL, Valkey and OpenSearch providers, multi-host and crash tests (real services, real processes)."""
     _install(session)
     session.run("pytest", "-m", SERVICE_MARKERS, *session.posargs, env={"WFE_TEST_STORES": "memory,postgres"})
+
+
+ROOT = Path(__file__).resolve().parent
+DIST = ROOT / "dist"
+# What a user installs; the wheels session checks that this resolves from dist/ plus PyPI alone.
+WHEEL_EXTRAS = "postgres,valkey,opensearch,yaml,otel,sqlite"
+
+
+def _version(package: str) -> str:
+    with open(ROOT / "packages" / package / "pyproject.toml", "rb") as file:
+        return str(tomllib.load(file)["project"]["version"])
+
+
+def _wheel(package: str) -> Path:
+    return DIST / f"{package.replace('-', '_')}-{_version(package)}-py3-none-any.whl"
+
+
+def _sources(package: str) -> list[Path]:
+    folder = ROOT / "packages" / package
+    return [folder / "pyproject.toml", folder / "README.md", *(folder / "src").rglob("*")]
+
+
+def _stale(package: str) -> bool:
+    """True when dist/ has no wheel of the package's version, or a source file is newer than it: the
+    version stays the same between releases, so only the time tells an old wheel from a fresh one."""
+    wheel = _wheel(package)
+    if not wheel.exists():
+        return True
+    built = wheel.stat().st_mtime
+    return any(path.stat().st_mtime > built for path in _sources(package) if path.is_file())
+
+
+def _build_all(session: nox.Session) -> None:
+    session.install("uv")
+    DIST.mkdir(exist_ok=True)
+    for old in DIST.glob("wfe*"):
+        old.unlink()
+    for package in PACKAGES:
+        # Each package directory builds on its own (sdist, then the wheel from that sdist), as a release does.
+        session.run("uv", "build", "--quiet", "--out-dir", str(DIST), str(ROOT / "packages" / package))
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """The wheel and sdist of all seven packages, into dist/."""
+    _build_all(session)
+    session.log("built: " + ", ".join(sorted(path.name for path in DIST.glob("wfe*"))))
+
+
+@nox.session(reuse_venv=False)
+def wheels(session: nox.Session) -> None:
+    """Install the built wheels into a fresh venv and test the install from outside the source tree."""
+    if any(_stale(package) for package in PACKAGES):
+        _build_all(session)
+    else:
+        session.install("uv")
+    # The siblings come from dist/ only (--no-index), so a same-named project on PyPI can never stand in for
+    # them; the second install then takes only third-party dependencies from PyPI, the siblings being satisfied.
+    session.install("--no-index", "--no-deps", *[str(_wheel(package)) for package in PACKAGES])
+    version = _version("wfe")
+    session.install(
+        "--find-links", str(DIST), f"wfe[{WHEEL_EXTRAS}]=={version}", "pytest>=8", "pytest-timeout"
+    )
+    # Outside the repository, so no source folder can be imported by accident; test_wheels.py asserts it.
+    workdir = Path(tempfile.mkdtemp(prefix="wfe-wheels-"))
+    try:
+        shutil.copy(ROOT / "tests" / "test_wheels.py", workdir / "test_wheels.py")
+        # An ini of its own, so pytest never reads the workspace configuration (or its rootdir) above.
+        (workdir / "pytest.ini").write_text(
+            "[pytest]\nfilterwarnings = error\ntimeout = 120\naddopts = -ra -p no:cacheprovider\n"
+        )
+        with session.chdir(workdir):
+            session.run(
+                "python",
+                "-m",
+                "pytest",
+                "-q",
+                "test_wheels.py",
+                *session.posargs,
+                env={
+                    "WFE_WHEELS_SOURCES": str(ROOT),
+                    "WFE_WHEELS_VENV": str(session.virtualenv.location),
+                    "PYTHONPATH": "",
+                },
+            )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
