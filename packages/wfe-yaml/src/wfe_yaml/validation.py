@@ -160,7 +160,7 @@ def _type_label(step_type: str) -> str:
     return {"js": "Deno"}.get(step_type, step_type[:1].upper() + step_type[1:])
 
 
-def _validate_step_type(step: StepSpec, loc: Loc, located: Located, workflow_id: str) -> None:
+def _validate_step_type(step: StepSpec, loc: Loc, located: Located) -> None:
     step_type = step.type
     assert step_type is not None
     if not is_available(step_type):
@@ -227,7 +227,7 @@ def _validate_steps(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> None:
                 f"Step '{step.name}': 'parallel' must list at least one step", loc + ("parallel",)
             )
         if step.type is not None:
-            _validate_step_type(step, loc, located, spec.id)
+            _validate_step_type(step, loc, located)
 
 
 def _validate_error_behaviors(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> None:
