@@ -39,6 +39,7 @@ class _Task:
     standalone: bool
     future: asyncio.Future[Any]
     outcome: tuple[bool, Any] = field(default=(False, None))
+    delivered: bool = False
 
 
 @dataclass(slots=True)
@@ -179,16 +180,7 @@ class _Worker:
         self.stats = stats
 
     def work(self, jobs: queue.SimpleQueue[_Task | None]) -> None:
-        connection: sqlite3.Connection | None = None
-        open_error: BaseException | None = None
-        try:
-            connection = self._connect()
-            migrate(connection)
-        except Exception as exc:
-            open_error = exc
-            if connection is not None:
-                connection.close()
-                connection = None
+        connection, open_error = self._open()
         stopping = False
         while not stopping:
             first = jobs.get()
@@ -205,13 +197,36 @@ class _Worker:
                     break
                 batch.append(task)
             if connection is None:
-                for task in batch:
-                    task.outcome = (False, open_error)
-                self._deliver(batch)
+                # Opening failed before (the file locked past busy_timeout, an unwritable directory ...): try
+                # again, so a passing problem does not break the provider for good.
+                connection, open_error = self._open()
+            if connection is None:
+                self._fail(batch, open_error or sqlite3.OperationalError("the database could not be opened"))
                 continue
-            self._run_batch(connection, batch)
+            try:
+                self._run_batch(connection, batch)
+            except Exception as exc:
+                # Nothing may end this thread early: every later call would wait for it forever.
+                self._fail(batch, exc)
         if connection is not None:
             connection.close()
+
+    def _open(self) -> tuple[sqlite3.Connection | None, Exception | None]:
+        connection: sqlite3.Connection | None = None
+        try:
+            connection = self._connect()
+            migrate(connection)
+        except Exception as exc:
+            if connection is not None:
+                connection.close()
+            return None, exc
+        return connection, None
+
+    def _fail(self, tasks: list[_Task], error: Exception) -> None:
+        pending = [task for task in tasks if not task.delivered]
+        for task in pending:
+            task.outcome = (False, error)
+        self._deliver(pending)
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: autocommit, so transactions are exactly the BEGIN/COMMIT issued here.
@@ -307,6 +322,7 @@ class _Worker:
         # One wake-up per event loop and batch, not one per task: each wake-up is a write to the loop's pipe.
         by_loop: dict[asyncio.AbstractEventLoop, list[_Task]] = {}
         for task in tasks:
+            task.delivered = True
             by_loop.setdefault(task.future.get_loop(), []).append(task)
         for loop, finished in by_loop.items():
             try:

@@ -328,3 +328,21 @@ async def test_a_directly_built_database_is_usable_and_closes_with_its_last_user
     assert database.is_open
     await lock.stop()
     assert not database.is_open
+
+
+async def test_a_file_locked_while_it_is_opened_works_once_the_lock_is_gone(tmp_path: Path) -> None:
+    path = tmp_path / "wfe.db"
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("PRAGMA journal_mode = WAL")
+    blocker.execute("BEGIN IMMEDIATE")
+    persistence = SqlitePersistence.from_url(url_of(path), busy_timeout=0.2)
+    try:
+        with pytest.raises(PersistenceError, match="busy_timeout"):
+            await persistence.create_workflow(instance())
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    created = instance()
+    await persistence.create_workflow(created)
+    assert (await persistence.get_workflow(created.id)).id == created.id
+    await persistence.close()
