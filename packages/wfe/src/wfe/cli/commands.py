@@ -182,6 +182,14 @@ def resume(run_id: str, db: str | None) -> None:
                     + "".join(f" --var {pair}" for pair in flatten_vars(record.vars)),
                     highlight=False,
                 )
+                if instance.status is WorkflowStatus.RUNNABLE:
+                    ttl = CLI_HOST_OPTIONS["lock_ttl"].total_seconds()
+                    console.print(
+                        f"if its last process died mid-step, the step runs again once that process's lease"
+                        f" expires (within {ttl:g}s)",
+                        style="dim",
+                        highlight=False,
+                    )
                 await continue_run(host, instance)
                 with view:
                     code = await follow(host, instance.id, view, interrupt)

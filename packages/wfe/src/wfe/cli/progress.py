@@ -164,7 +164,9 @@ class ProgressView:
         if self.show_all:
             name = f"{chunk.workflow_id[:8]}/{name}"
         style = "red" if chunk.stream == "stderr" else "cyan"
-        line = Text.assemble((f"[{name}] ", style), chunk.text.rstrip("\n"))
+        text = chunk.text.rstrip("\n")
+        # Output commands (``##wfe[output k=v]``) are for the engine: keep them visible but quiet.
+        line = Text.assemble((f"[{name}] ", style), (text, "dim") if text.startswith("##wfe[") else text)
         self._print(line)
 
     def update(self, instance: WorkflowInstance) -> None:
