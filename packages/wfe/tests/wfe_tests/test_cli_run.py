@@ -235,3 +235,37 @@ def test_interrupted_run_exits_130_and_resumes_by_id(workdir: Path) -> None:
     again = wfe(workdir, "resume", "resumable-1")
     assert again.returncode == 0
     assert "already ended: Complete" in again.stdout
+
+
+SUSPENDING = """
+workflow:
+  id: gated
+  version: 1
+  steps:
+    - name: gate
+      type: shell
+      error_behavior:
+        type: suspend
+      config:
+        run: |
+          echo gate >> steps.log
+          test -e approved || { echo "not approved yet" >&2; exit 1; }
+    - name: ship
+      type: shell
+      config:
+        run: echo ship >> steps.log
+"""
+
+
+def test_a_suspended_run_says_how_to_resume_and_resumes(workdir: Path) -> None:
+    (workdir / "gated.yaml").write_text(SUSPENDING)
+    result = wfe(workdir, "run", "gated.yaml")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gated-1 ended Suspended" in result.stdout
+    assert "resume with: wfe resume gated-1" in result.stdout
+
+    (workdir / "approved").touch()
+    resumed = wfe(workdir, "resume", "gated-1")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming gated-1 (Suspended)" in resumed.stdout
+    assert _lines(workdir / "steps.log") == ["gate", "gate", "ship"]

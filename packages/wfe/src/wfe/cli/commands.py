@@ -15,7 +15,7 @@ from rich.table import Table
 
 from wfe._discovery import PERSISTENCE, resolve
 from wfe.cli.extras import USAGE_ERROR, MissingExtraError, require_store, require_yaml
-from wfe.cli.progress import ProgressView, timestamp
+from wfe.cli.progress import ProgressView, pointer_depths, timestamp
 from wfe.cli.runs import DEFAULT_STORE, STATE_DIR, RunRecord, runs_dir
 from wfe.cli.session import (
     CLI_HOST_OPTIONS,
@@ -322,9 +322,10 @@ def show(run_id: str, db: str | None) -> None:
     console.print(f"created:    {timestamp(instance.create_time)}", highlight=False)
     console.print(f"completed:  {timestamp(instance.complete_time)}", highlight=False)
     table = Table("step", "status", "started", "ended", "retries", title="steps", title_justify="left")
+    depth = pointer_depths(instance)
     for pointer in instance.execution_pointers:
         table.add_row(
-            pointer.step_name or f"step {pointer.step_id}",
+            "  " * depth[pointer.id] + (pointer.step_name or f"step {pointer.step_id}"),
             pointer.status.value,
             timestamp(pointer.start_time),
             timestamp(pointer.end_time),

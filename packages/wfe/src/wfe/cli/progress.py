@@ -218,12 +218,11 @@ class ProgressView:
         table.add_column("time", justify="right", no_wrap=True)
         if instance is None:
             return Text("starting…", style="dim")
-        depth: dict[str, int] = {}
+        depth = pointer_depths(instance)
         for pointer in instance.execution_pointers:
             if pointer.step_name is None and not pointer.children and pointer.id not in self._runs:
                 continue
-            level = 1 + max((depth.get(scope, 0) for scope in pointer.scope), default=-1)
-            depth[pointer.id] = level
+            level = depth[pointer.id]
             state, took = self._state(pointer)
             icon, style = _STYLE.get(state, ("?", "white"))
             name = pointer.step_name or f"step {pointer.step_id}"
@@ -251,6 +250,14 @@ class ProgressView:
             return (pointer.status.value if stored_final else run.state), took
         stored = _stored_duration(pointer)
         return pointer.status.value, format_duration(stored) if stored is not None else ""
+
+
+def pointer_depths(instance: WorkflowInstance) -> dict[str, int]:
+    """How deep each pointer sits in the step tree (0 for top-level steps, 1 inside a container, ...)."""
+    depth: dict[str, int] = {}
+    for pointer in instance.execution_pointers:
+        depth[pointer.id] = 1 + max((depth.get(scope, 0) for scope in pointer.scope), default=-1)
+    return depth
 
 
 def timestamp(value: datetime | None) -> str:
