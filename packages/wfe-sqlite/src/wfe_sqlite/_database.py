@@ -5,10 +5,10 @@ One thread per database owns the one connection; coroutines hand it jobs (plain 
 and await the result.
 
 Group commit: the worker takes every job that is waiting when it becomes free and runs them in **one**
-transaction, each job inside its own savepoint (a job that raises is rolled back alone), then commits once.
-While one commit waits for its fsync, new jobs pile up and share the next commit, so concurrent passes of many
-workflows cost one fsync per batch instead of one each. A job's result is delivered only after the commit that
-made it durable.
+transaction, then commits once. While one commit waits for its fsync, new jobs pile up and share the next
+commit, so concurrent passes of many workflows cost one fsync per batch instead of one each. A job that raises
+is undone alone (the batch is re-run with a savepoint around each job) and the others still commit. A job's
+result is delivered only after the commit that made it durable.
 """
 
 from __future__ import annotations
