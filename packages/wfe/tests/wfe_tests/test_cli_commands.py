@@ -195,6 +195,7 @@ async def test_publish_reaches_a_waiting_workflow(tmp_path: Path) -> None:
     assert done.data["approval"] == {"by": "ann"}
 
 
+@pytest.mark.slow
 async def test_serve_runs_workflows_from_a_folder_until_sigterm(tmp_path: Path) -> None:
     folder = tmp_path / "pipelines"
     folder.mkdir()

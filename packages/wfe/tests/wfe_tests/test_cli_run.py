@@ -201,6 +201,7 @@ def _start_and_wait_for_slow(workdir: Path) -> subprocess.Popen[str]:
     return process
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_rerunning_completed_steps(workdir: Path) -> None:
     process = _start_and_wait_for_slow(workdir)
     process.send_signal(signal.SIGKILL)
@@ -220,6 +221,7 @@ def test_killed_run_resumes_without_rerunning_completed_steps(workdir: Path) -> 
     assert "Complete" in shown.stdout
 
 
+@pytest.mark.slow
 def test_interrupted_run_exits_130_and_resumes_by_id(workdir: Path) -> None:
     process = _start_and_wait_for_slow(workdir)
     process.send_signal(signal.SIGINT)
