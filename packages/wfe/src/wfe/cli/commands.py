@@ -19,6 +19,7 @@ from wfe.cli.progress import ProgressView, pointer_depths, timestamp
 from wfe.cli.runs import DEFAULT_STORE, STATE_DIR, RunRecord, runs_dir
 from wfe.cli.session import (
     CLI_HOST_OPTIONS,
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     Interrupt,
@@ -254,9 +255,12 @@ async def _report(
     instance, errors = await _with_persistence(host_store, read)
     label = instance.name or instance.id
     if code == EXIT_INTERRUPTED:
-        console.print(f"interrupted: {label} is {instance.status.value}", highlight=False)
-        resume_hint(console, instance, host_store, DEFAULT_STORE)
-        return code
+        if instance.status in (WorkflowStatus.RUNNABLE, WorkflowStatus.SUSPENDED):
+            console.print(f"interrupted: {label} is {instance.status.value}", highlight=False)
+            resume_hint(console, instance, host_store, DEFAULT_STORE)
+            return code
+        # The steps still running when the interrupt came were given time to finish, and the run ended.
+        code = EXIT_OK if instance.status is WorkflowStatus.COMPLETE else EXIT_FAILED
     for error in errors[-5:]:
         console.print(f"error: {error.message.strip()}", style="red", highlight=False, markup=False)
     if instance.status is WorkflowStatus.COMPLETE:
