@@ -130,6 +130,7 @@ def run(pipeline: Path, var_pairs: tuple[str, ...], workflow_id: str | None, db:
             with Interrupt() as interrupt:
                 instance_id = await host.start_workflow(chosen.id, chosen.version)
                 view.follow(instance_id)
+                view.plan(chosen.definition)
                 instance = await host.get_workflow(instance_id)
                 RunRecord(
                     id=instance.id,
@@ -176,6 +177,9 @@ def resume(run_id: str, db: str | None) -> None:
             await host.persistence.close()
             return EXIT_OK if instance.status is WorkflowStatus.COMPLETE else 1
         view.follow(instance.id)
+        definition = host.registry.find(instance.workflow_definition_id, instance.version)
+        if definition is not None:
+            view.plan(definition)
         async with host:
             with Interrupt() as interrupt:
                 console.print(

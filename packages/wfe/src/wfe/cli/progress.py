@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from wfe_core.definition import NO_VALUE, WorkflowDefinition
 from wfe_core.executor import StepMiddleware
 from wfe_core.executor.executor import StepCall, StepResult
 from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance
@@ -103,12 +104,17 @@ class ProgressView:
         self._runs: dict[str, _Live] = {}
         self._instance: WorkflowInstance | None = None
         self._live: Live | None = None
+        self._plan: list[PlannedStep] = []
 
     # -- feeding ---------------------------------------------------------------------------------------
 
     def follow(self, workflow_id: str) -> None:
         """Show this run from now on."""
         self.workflow_id = workflow_id
+
+    def plan(self, definition: WorkflowDefinition) -> None:
+        """Show the steps the run has not reached yet as pending rows."""
+        self._plan = planned_steps(definition)
 
     def _mine(self, workflow_id: str) -> bool:
         return self.show_all or workflow_id == self.workflow_id
@@ -231,6 +237,16 @@ class ProgressView:
                 Text(state if state != PointerStatus.PENDING.value else "pending", style=style),
                 Text(took, style="dim"),
             )
+        reached = {pointer.step_id for pointer in instance.execution_pointers}
+        if instance.status.value == "Runnable":
+            for step in self._plan:
+                if step.step_id not in reached:
+                    icon, style = _STYLE[PointerStatus.PENDING.value]
+                    table.add_row(
+                        Text.assemble("  " * step.depth, (f"{icon} ", style), (step.name, "dim")),
+                        Text("pending", style=style),
+                        Text(""),
+                    )
         title = Text.assemble(
             (instance.name or instance.id, "bold"),
             f"  {instance.workflow_definition_id}  ",
@@ -250,6 +266,35 @@ class ProgressView:
             return (pointer.status.value if stored_final else run.state), took
         stored = _stored_duration(pointer)
         return pointer.status.value, format_duration(stored) if stored is not None else ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    step_id: int
+    name: str
+    depth: int
+
+
+def planned_steps(definition: WorkflowDefinition) -> list[PlannedStep]:
+    """The named steps on the default path: each step's unconditional next step, and inside containers their
+    children's paths. Branches that depend on outcomes are left out (they show once reached)."""
+    planned: list[PlannedStep] = []
+    seen: set[int] = set()
+    by_id = {step.id: step for step in definition.steps}
+
+    def walk(step_id: int | None, depth: int) -> None:
+        while step_id is not None and step_id not in seen and step_id in by_id:
+            seen.add(step_id)
+            step = by_id[step_id]
+            if step.name is not None:
+                planned.append(PlannedStep(step.id, step.name, depth))
+            for child in step.children:
+                walk(child, depth + 1)
+            unconditional = [o for o in step.outcomes if o.value is NO_VALUE and o.next_step is not None]
+            step_id = unconditional[0].next_step if len(step.outcomes) == 1 and unconditional else None
+
+    walk(0, 0)
+    return planned
 
 
 def pointer_depths(instance: WorkflowInstance) -> dict[str, int]:
