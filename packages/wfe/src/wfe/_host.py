@@ -139,6 +139,7 @@ class WorkflowHost:
             self.lifecycle_hub.subscribe(self._dispatcher.dispatch)
             self._hub_attached = True
         await self.lifecycle_hub.start()
+        self._runner.stopping = False
         self._loops = [asyncio.create_task(loop()) for loop in self._consumers.tasks()]
         self._started = True
 
@@ -147,6 +148,7 @@ class WorkflowHost:
         if not self._started:
             return
         self._started = False
+        self._runner.stopping = True
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)

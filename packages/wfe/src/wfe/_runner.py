@@ -86,6 +86,8 @@ class InstanceRunner:
         self.indexing = indexing
         self.pass_span = pass_span
         self.runs: dict[str, LocalRun] = {}
+        self.stopping = False
+        """Set by the host's stop(): runs in progress finish their pass but start no new one."""
         self._missing_attempts: dict[str, int] = {}
 
     # -- advancing -------------------------------------------------------------------------------------
@@ -155,6 +157,8 @@ class InstanceRunner:
                 return
             if instance.next_execution is None or instance.next_execution > self.clock.now():
                 break
+            if self.stopping:
+                return  # the poller of the next host to start picks it up
             if definition is None:
                 definition = self.registry.find(instance.workflow_definition_id, instance.version)
                 if definition is None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from wfe import ExecutionPointer, StepExecutionContext, WorkflowBuilder, WorkflowInstance, WorkflowStatus
+from wfe import (
+    ExecutionPointer,
+    StepExecutionContext,
+    StepStarted,
+    WorkflowBuilder,
+    WorkflowInstance,
+    WorkflowStatus,
+)
 
 
 async def test_poller_runs_an_instance_nobody_queued(make_host):
@@ -36,11 +43,16 @@ async def test_stop_waits_for_running_steps_and_persists_their_results(make_host
 
     definition = WorkflowBuilder().then_fn(slow).delay(timedelta(hours=1)).build("graceful", 1)
     host = await make_host(definition)
+    step_starts: list[int] = []
+    host.on_lifecycle_event(lambda e: step_starts.append(e.step_id) if isinstance(e, StepStarted) else None)
     wid = await host.start_workflow("graceful")
     await asyncio.wait_for(started.wait(), 5)
     await host.stop()
     assert finished == [True]
+    assert step_starts == [0], "no new step starts once stop() has begun"
     await host.start()  # a host can be started again after stop()
     instance = await host.get_workflow(wid)
     first = next(p for p in instance.execution_pointers if p.step_id == 0)
-    assert first.end_time is not None, "the step that was running when stop() was called completed and was saved"
+    assert first.end_time is not None, (
+        "the step that was running when stop() was called completed and was saved"
+    )

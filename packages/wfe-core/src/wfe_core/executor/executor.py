@@ -6,7 +6,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from wfe_core.definition import WorkflowDefinition, WorkflowStep
@@ -41,6 +41,7 @@ class _Prepared:
     step: WorkflowStep
     body: StepBody
     ctx: StepExecutionContext
+    finished_at: datetime | None = None
 
 
 class WorkflowExecutor:
@@ -155,6 +156,8 @@ class WorkflowExecutor:
             raise
         except Exception as exc:
             return exc
+        finally:
+            item.finished_at = self.clock.now()
 
     async def _invoke(self, item: _Prepared) -> StepResult:
         body, ctx = item.body, item.ctx
@@ -189,6 +192,8 @@ class WorkflowExecutor:
                 handle_step_exception(state, item.pointer, item.step, exc)
                 return
         process_result(state, item.pointer, item.step, result)
+        if item.pointer.end_time is not None and item.finished_at is not None and not item.pointer.active:
+            item.pointer.end_time = item.finished_at  # when the step itself finished, not when the pass began
 
 
 def _wrap(middleware: StepMiddleware, ctx: StepExecutionContext, body: StepBody, inner: StepCall) -> StepCall:
