@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from wfe_core.builder import StepBuilder, WorkflowBuilder
 from wfe_core.builder.step_builder import StepAdder
@@ -88,6 +89,8 @@ def map_error_behavior(spec: ErrorBehaviorSpec) -> ErrorBehavior:
 
 
 class ConditionalStep(StepBody):
+    run_in_thread: ClassVar[bool] = False
+
     """Runs ``inner`` only when the step's ``when`` condition holds on the data at the time it is reached;
     otherwise proceeds without running it. A container's condition is checked once, before it branches."""
 
@@ -106,9 +109,19 @@ class ConditionalStep(StepBody):
             # The core has no "skipped" result yet; the mark lets tools tell a skip from a run.
             ctx.pointer.extension_attributes[SKIPPED_ATTRIBUTE] = True
             return ExecutionResult.next()
-        result = self.inner.run(ctx)
+        run = self.inner.run
+        # The same policy as the executor's for the inner body: a plain ``run`` may block, so it goes to a
+        # worker thread unless its class says it never blocks.
+        if inspect.iscoroutinefunction(run):
+            result = await run(ctx)
+        elif type(self.inner).run_in_thread:
+            result = await asyncio.to_thread(run, ctx)
+        else:
+            result = run(ctx)
         if inspect.isawaitable(result):
-            return await result
+            result = await result
+        if result is not None and not isinstance(result, ExecutionResult):
+            raise TypeError(f"step {self.inner!r} returned {type(result).__name__}, not ExecutionResult")
         return result
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,8 @@ from typing import Any
 from wfe import WorkflowHostBuilder, WorkflowStatus
 from wfe_core.models import ErrorKind
 from wfe_core.primitives import Sequence, SubWorkflow
-from wfe_yaml import CompiledWorkflow, load_workflow_from_str
+from wfe_core.step import StepBody
+from wfe_yaml import CompiledWorkflow, load_workflow_from_str, register_step_type, unregister_step_type
 from wfe_yaml.compiler import SKIPPED_ATTRIBUTE, ConditionalStep
 from wfe_yaml.shell import ShellStep
 
@@ -279,3 +282,37 @@ async def test_a_guarded_step_with_hooks_runs_them_when_the_condition_holds() ->
     instance = await run_workflows(compile_one(steps))
     assert instance.status is WorkflowStatus.COMPLETE
     assert instance.data.get("ok") is True and instance.data.get("cleaned") is True
+
+
+class ThreadRecordingStep(StepBody):
+    """A plain (blocking) step body: records the thread it ran on."""
+
+    def __init__(self) -> None:
+        self.outputs: dict[str, Any] = {}
+
+    def run(self, ctx: Any) -> None:
+        self.outputs = {"thread": threading.get_ident()}
+
+
+class ThreadRecordingType:
+    name = "record-thread"
+
+    def validate(self, config: Mapping[str, Any], *, step_name: str) -> list[str]:
+        return []
+
+    def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> StepBody:
+        return ThreadRecordingStep()
+
+
+async def test_a_guarded_blocking_plugin_step_runs_in_a_worker_thread() -> None:
+    register_step_type("record-thread", ThreadRecordingType())
+    try:
+        steps = (
+            "    - name: rec\n      type: record-thread\n      config: {}\n"
+            "      when: {field: .outputs.go, is_null: true}\n"
+        )
+        instance = await run_workflows(compile_one(steps))
+    finally:
+        unregister_step_type("record-thread")
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert instance.data["thread"] != threading.get_ident()
