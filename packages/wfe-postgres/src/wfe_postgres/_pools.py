@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -87,6 +88,18 @@ def _loop_lock(loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
     if lock is None:
         lock = _registry_locks[loop] = asyncio.Lock()
     return lock
+
+
+def _reraise_swallowed_cancellation() -> None:
+    """Raise ``CancelledError`` when the current task was cancelled but is still running.
+
+    On Python < 3.12, ``asyncio.wait_for`` (which psycopg_pool uses to wait for a connection) drops a
+    cancellation that lands just as the connection arrives: the caller gets the connection and carries on, and
+    a host's ``stop()`` waits forever for a task that no longer knows it was cancelled.
+    """
+    task = asyncio.current_task()
+    if sys.version_info < (3, 12) and task is not None and task.cancelling():
+        raise asyncio.CancelledError()
 
 
 class PoolHandle:
@@ -176,6 +189,7 @@ class PoolHandle:
             async with entry.pool.connection() as conn:
                 entry.in_use += 1
                 try:
+                    _reraise_swallowed_cancellation()
                     yield conn
                 except psycopg.Error:
                     if conn.broken:

@@ -85,8 +85,14 @@ class PostgresQueue(PostgresProvider):
             self._listening.clear()
             self._listener = asyncio.create_task(self._listen(), name=f"wfe-postgres-listen-{self.schema}")
             # Give the LISTEN a moment so an enqueue right after start() is heard; polling covers the rest.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._listening.wait(), timeout=5.0)
+            # (asyncio.wait, not wait_for: before Python 3.12 wait_for can drop a cancellation.)
+            listening = asyncio.ensure_future(self._listening.wait())
+            try:
+                await asyncio.wait(
+                    {listening, self._listener}, timeout=5.0, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                listening.cancel()
 
     async def stop(self) -> None:
         """Stop listening and give the pool back. Idempotent; waiting and taken items stay in the table."""
@@ -127,10 +133,7 @@ class PostgresQueue(PostgresProvider):
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        asyncio.shield(waiter), timeout=min(remaining, self._poll_interval)
-                    )
+                await asyncio.wait({waiter}, timeout=min(remaining, self._poll_interval))
             finally:
                 self._waiters[queue].discard(waiter)
 

@@ -142,3 +142,26 @@ async def test_the_listen_connection_comes_back_after_it_was_killed(pg_url: str,
     finally:
         await queue.stop()
         await other.stop()
+
+
+async def test_a_cancellation_landing_as_a_connection_arrives_is_not_lost(pg_url: str, schema: str) -> None:
+    # Cancel a call at many moments around "the pool hands out its first connection"; every task must end.
+    lost = 0
+    for n in range(100):
+        lock = PostgresLock.from_url(with_params(pg_url, application_name=f"cancel_{n}"), schema=schema)
+
+        async def call(lock: PostgresLock = lock) -> None:
+            async with lock._pool.connection() as conn:
+                await conn.execute("SELECT 1")
+            await asyncio.sleep(10)  # only reached when the cancellation was dropped
+
+        task = asyncio.create_task(call())
+        await asyncio.sleep(0.0002 * n)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2)
+        if not done:
+            lost += 1
+            task.cancel()
+            await asyncio.wait({task})
+        await lock.stop()
+    assert lost == 0
