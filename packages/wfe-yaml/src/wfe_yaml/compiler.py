@@ -33,7 +33,6 @@ from wfe_yaml.schema import Condition, ErrorBehaviorSpec, StepSpec, WorkflowSpec
 from wfe_yaml.step_types import load_step_type
 from wfe_yaml.validation import Loc, Located
 
-SKIPPED_ATTRIBUTE = "wfe_yaml.skipped"
 """Set (True) in ``extension_attributes`` of the pointer of a step whose ``when`` condition was false."""
 DEFAULT_RETRY_INTERVAL = timedelta(seconds=60)
 DEFAULT_MAX_RETRIES = 3
@@ -106,9 +105,7 @@ class ConditionalStep(StepBody):
     async def run(self, ctx: StepExecutionContext) -> ExecutionResult | None:
         started = isinstance(ctx.persistence_data, dict) and bool(ctx.persistence_data.get(CHILDREN_ACTIVE))
         if not started and ctx.persistence_data is None and not evaluate(self.condition, ctx.data):
-            # The core has no "skipped" result yet; the mark lets tools tell a skip from a run.
-            ctx.pointer.extension_attributes[SKIPPED_ATTRIBUTE] = True
-            return ExecutionResult.next()
+            return ExecutionResult.skip()
         run = self.inner.run
         # The same policy as the executor's for the inner body: a plain ``run`` may block, so it goes to a
         # worker thread unless its class says it never blocks.

@@ -8,12 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from wfe import WorkflowHostBuilder, WorkflowStatus
+from wfe import PointerStatus, WorkflowHostBuilder, WorkflowStatus
 from wfe_core.models import ErrorKind
 from wfe_core.primitives import Sequence, SubWorkflow
 from wfe_core.step import StepBody
 from wfe_yaml import CompiledWorkflow, load_workflow_from_str, register_step_type, unregister_step_type
-from wfe_yaml.compiler import SKIPPED_ATTRIBUTE, ConditionalStep
+from wfe_yaml.compiler import ConditionalStep
 from wfe_yaml.shell import ShellStep
 
 
@@ -164,9 +164,9 @@ async def test_false_when_skips_the_step_and_continues() -> None:
     assert instance.status is WorkflowStatus.COMPLETE
     assert "ran" not in instance.data and instance.data["last"] is True
     [maybe] = [p for p in instance.execution_pointers if p.step_name == "maybe"]
-    assert maybe.extension_attributes.get(SKIPPED_ATTRIBUTE) is True
+    assert maybe.status is PointerStatus.SKIPPED
     [first] = [p for p in instance.execution_pointers if p.step_name == "first"]
-    assert SKIPPED_ATTRIBUTE not in first.extension_attributes
+    assert first.status is PointerStatus.COMPLETE
 
 
 def hooks(on_success: bool = True, on_failure: bool = True, ensure: bool = True) -> str:

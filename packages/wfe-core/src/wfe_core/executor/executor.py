@@ -184,7 +184,7 @@ class WorkflowExecutor:
         return await call()
 
     def _apply(self, state: PassState, item: _Prepared, result: ExecutionResult) -> None:
-        if result.proceed:
+        if result.proceed and not result.skipped:
             try:
                 for apply_output in item.step.outputs:
                     apply_output(item.body, item.ctx)

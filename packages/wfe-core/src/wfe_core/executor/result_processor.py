@@ -68,7 +68,7 @@ def process_result(
 
 def proceed(state: PassState, pointer: ExecutionPointer, step: WorkflowStep, result: ExecutionResult) -> None:
     """Complete the pointer and start the steps its matching outcomes lead to."""
-    state.end_pointer(pointer, PointerStatus.COMPLETE)
+    state.end_pointer(pointer, PointerStatus.SKIPPED if result.skipped else PointerStatus.COMPLETE)
     pointer.outcome = result.outcome_value
     for outcome in step.outcomes:
         if outcome.next_step is not None and outcome.matches(result.outcome_value):

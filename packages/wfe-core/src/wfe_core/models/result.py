@@ -29,6 +29,7 @@ class ExecutionResult:
     event_as_of: datetime | None = None
     subscription_data: Any = None
     branch_values: list[Any] | None = None
+    skipped: bool = False
 
     @classmethod
     def next(cls) -> ExecutionResult:
@@ -39,6 +40,11 @@ class ExecutionResult:
     def outcome(cls, value: Any) -> ExecutionResult:
         """Proceed along the outcomes whose value equals ``value`` (and the value-less ones)."""
         return cls(proceed=True, outcome_value=value)
+
+    @classmethod
+    def skip(cls) -> ExecutionResult:
+        """Proceed without having done the step's work: the pointer ends SKIPPED and outputs are not applied."""
+        return cls(proceed=True, skipped=True)
 
     @classmethod
     def persist(cls, data: Any) -> ExecutionResult:

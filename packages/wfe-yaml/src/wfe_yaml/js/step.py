@@ -91,6 +91,7 @@ class JsStepType:
     """
 
     name = "deno"
+    config_model = JsConfig
 
     def __init__(self, *, pool: JsPool | None = None) -> None:
         self.pool = pool
