@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import AsyncConnection
@@ -29,17 +29,19 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
         raise ValueError(f"not a PostgreSQL URL: {url.split('@')[-1]!r} (expected postgresql://user@host/db)")
-    kept: list[tuple[str, str]] = []
+    kept: list[str] = []
     ours: dict[str, str] = {}
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key in WFE_URL_OPTIONS:
-            ours[key] = value
-        else:
-            kept.append((key, value))
+    # Split by hand rather than parse and re-encode: the rest of the query must reach libpq byte for byte
+    # (libpq reads "+" literally, where parse_qsl would turn it into a space).
+    for segment in parts.query.split("&"):
+        key, _, value = segment.partition("=")
+        if unquote(key) in WFE_URL_OPTIONS:
+            ours[unquote(key)] = unquote(value)
+        elif segment:
+            kept.append(segment)
     if not ours:
         return url, ours
-    # quote (not quote_plus): libpq reads "+" literally, so spaces must stay %20
-    return urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote))), ours
+    return urlunsplit(parts._replace(query="&".join(kept))), ours
 
 
 @dataclass

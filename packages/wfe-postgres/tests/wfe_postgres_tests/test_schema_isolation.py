@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
 from wfe_postgres._migrations import LATEST_VERSION
+from wfe_postgres._pools import split_url
 
 from .instances import make_instance
 
@@ -156,3 +157,12 @@ def test_one_url_serves_all_three_providers() -> None:
     assert PostgresPersistence.from_url(url).schema == "s"
     with pytest.raises(ValueError, match="seconds"):
         PostgresQueue.from_url("postgresql://u@localhost/db?visibility_timeout=soon")
+
+
+def test_wfe_options_are_removed_and_the_rest_of_the_url_kept_byte_for_byte() -> None:
+    url = "postgresql://u:p%40ss@h:5/db?schema=s&options=-c%20a%3Db+c&table_prefix=t_&sslmode=disable"
+    libpq_url, ours = split_url(url)
+    assert libpq_url == "postgresql://u:p%40ss@h:5/db?options=-c%20a%3Db+c&sslmode=disable"
+    assert ours == {"schema": "s", "table_prefix": "t_"}
+    with pytest.raises(ValueError, match="not a PostgreSQL URL"):
+        split_url("mysql://u:secret@h/db")
