@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import sys
 import tempfile
 import tomllib
 from pathlib import Path
@@ -27,7 +28,9 @@ def _pythons() -> list[str]:
     pyenv's shims are skipped: a shim answers for versions that are not selected and then fails."""
     found: dict[str, str] = {}
     for minor in range(11, 20):
-        candidates = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}")))
+        candidates = sorted(
+            glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}"))
+        )
         on_path = shutil.which(f"python3.{minor}")
         if on_path and "/shims/" not in on_path:
             candidates.insert(0, on_path)
@@ -158,3 +161,57 @@ def wheels(session: nox.Session) -> None:
             )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+BENCH = ROOT / "bench"
+DBOS_VERSION = "3.4.0"
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """wfe against DBOS and the hardware limits, in one run; writes bench/results/ and docs/benchmarks.md.
+
+    wfe runs from a venv of its own (the seven packages, editable); DBOS from another (.nox/bench-dbos), so it
+    is never a dependency of wfe. Needs PostgreSQL and Valkey/Redis at WFE_BENCH_POSTGRES_URL /
+    WFE_BENCH_VALKEY_URL (defaults: the local servers)."""
+    venvs = ROOT / ".nox"
+    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    wfe_venv, dbos_venv = venvs / "bench-wfe", venvs / "bench-dbos"
+    for venv, requirements in (
+        (
+            wfe_venv,
+            [*[f"-e{ROOT / 'packages' / p}" for p in PACKAGES], "mini-racer", "redis", "psycopg[binary]"],
+        ),
+        (dbos_venv, [f"dbos=={DBOS_VERSION}", "psycopg[binary]"]),
+    ):
+        if not (venv / "bin" / "python").exists():
+            session.run(uv, "venv", "--quiet", "--python", "3.11", str(venv), external=True)
+        session.run(
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            *requirements,
+            external=True,
+        )
+    results = BENCH / "results"
+    for old in results.glob("*.json"):
+        old.unlink()
+    wfe_python, dbos_python = str(wfe_venv / "bin" / "python"), str(dbos_venv / "bin" / "python")
+    with session.chdir(BENCH):
+        session.run(wfe_python, "bench_raw.py", external=True)
+        session.run(wfe_python, "bench_throughput.py", external=True)
+        session.run(
+            dbos_python, "bench_dbos.py", "--store", "sqlite", "--latency-samples", "10", external=True
+        )
+        session.run(
+            dbos_python, "bench_dbos.py", "--store", "postgres", "--latency-samples", "30", external=True
+        )
+        session.run(wfe_python, "bench_events.py", external=True)
+        session.run(wfe_python, "bench_loop.py", external=True)
+        session.run(wfe_python, "bench_valkey.py", external=True)
+        session.run(wfe_python, "bench_steps.py", external=True)
+        session.run(wfe_python, "bench_js.py", "--runs", "100", external=True)
+        session.run(wfe_python, "report.py", external=True)

@@ -21,11 +21,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 TARGET_MS = 10.0
+VARIANTS: dict[str, dict[str, float]] = {}
+"""Every summarised variant, written to bench/results/js_pool.json at the end."""
 
 
 def summarise(name: str, samples: list[float]) -> str:
     ms = sorted(s * 1000 for s in samples)
     p90 = ms[min(len(ms) - 1, int(len(ms) * 0.9))]
+    VARIANTS[name] = {"median_ms": statistics.median(ms), "p90_ms": p90, "mean_ms": statistics.fmean(ms)}
     return f"{name:<16} median {statistics.median(ms):7.2f} ms   p90 {p90:7.2f} ms   mean {statistics.fmean(ms):7.2f} ms"
 
 
@@ -105,6 +108,11 @@ def main() -> int:
     for line in lines:
         print(line)
     print(f"{'worker-cold':<16} {cold * 1000:7.2f} ms (spawn, V8 start, first step)")
+    from results_file import write
+
+    write(
+        "js_pool", {"runs": args.runs, "variants": VARIANTS, "cold_ms": cold * 1000, "target_ms": TARGET_MS}
+    )
     return 0
 
 

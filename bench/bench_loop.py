@@ -1,0 +1,83 @@
+"""Cost growth with history: per-iteration time of a 10,000-iteration ``while_do``, first vs last 1,000.
+
+Run: python bench/bench_loop.py [--stores memory,sqlite,postgres] [--iterations 10000] [--window 1000]
+
+Each iteration runs one step that counts; the step stamps the time, so the per-iteration time includes the
+container's passes and the persistence of each. A ratio of 1.0 means the cost does not grow with history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from results_file import write
+from stores import host_for, store_url
+from wfe import ExecutionResult, StepBody, StepExecutionContext, WorkflowBuilder, WorkflowCompleted
+
+STAMPS: list[float] = []
+
+
+class Count(StepBody):
+    async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
+        STAMPS.append(time.perf_counter())
+        ctx.workflow.data["i"] += 1
+        return ExecutionResult.next()
+
+
+def definition(iterations: int) -> Any:
+    return (
+        WorkflowBuilder()
+        .start_with(lambda: Count())
+        .while_do(lambda data: data["i"] < iterations, lambda b: b.start_with(Count))
+        .build("bench-loop", 1)
+    )
+
+
+async def run(store: str, iterations: int, window: int) -> dict[str, Any]:
+    STAMPS.clear()
+    async with store_url(store) as url:
+        host = host_for(url)
+        host.register_workflow(definition(iterations))
+        async with host:
+            done = asyncio.get_running_loop().create_future()
+            host.on_lifecycle_event(
+                lambda event: (
+                    done.set_result(None)
+                    if isinstance(event, WorkflowCompleted) and not done.done()
+                    else None
+                )
+            )
+            started = time.perf_counter()
+            workflow_id = await host.start_workflow("bench-loop", 1, {"i": 0})
+            await asyncio.wait_for(done, timeout=3600)
+            elapsed = time.perf_counter() - started
+            instance = await host.get_workflow(workflow_id)
+    gaps = [b - a for a, b in zip(STAMPS, STAMPS[1:], strict=False)]
+    first = sum(gaps[:window]) / window
+    last = sum(gaps[-window:]) / window
+    return {
+        "store": store,
+        "iterations": iterations,
+        "pointers": len(instance.execution_pointers),
+        "seconds": elapsed,
+        "first_ms": first * 1000,
+        "last_ms": last * 1000,
+        "ratio": last / first,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", default="memory,sqlite,postgres")
+    parser.add_argument("--iterations", type=int, default=10_000)
+    parser.add_argument("--window", type=int, default=1000)
+    args = parser.parse_args()
+    for store in args.stores.split(","):
+        write(f"loop_{store}", await run(store, args.iterations, args.window))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

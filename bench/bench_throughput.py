@@ -1,0 +1,85 @@
+"""Durable steps/s and workflows/s of one WorkflowHost: N workflows x M no-op async steps.
+
+Run: python bench/bench_throughput.py [--stores memory,sqlite,postgres] [--workflows 1000] [--steps 3]
+
+All workflows are started first (concurrently), then the clock runs until the last one completes; the time
+includes starting them, as DBOS's side does. SQLite runs on a fresh file with synchronous=FULL (the default),
+PostgreSQL in a fresh schema of $WFE_BENCH_POSTGRES_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from results_file import write
+from stores import STORES, host_for, store_url
+from wfe import ExecutionResult, StepBody, StepExecutionContext, WorkflowBuilder, WorkflowCompleted
+
+
+class NoOp(StepBody):
+    async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
+        return ExecutionResult.next()
+
+
+def definition(steps: int) -> Any:
+    builder = WorkflowBuilder().start_with(NoOp)
+    for _ in range(steps - 1):
+        builder = builder.then(NoOp)
+    return builder.build("bench-noop", 1)
+
+
+async def run_once(store: str, workflows: int, steps: int) -> dict[str, float]:
+    async with store_url(store) as url:
+        host = host_for(url)
+        host.register_workflow(definition(steps))
+        done = asyncio.Event()
+        completed = 0
+
+        def count(event: Any) -> None:
+            nonlocal completed
+            if isinstance(event, WorkflowCompleted):
+                completed += 1
+                if completed == workflows:
+                    done.set()
+
+        host.on_lifecycle_event(count)
+        async with host:
+            # a warm-up workflow: connections, statements and imports are not part of the measurement
+            warm = await host.start_workflow("bench-noop", 1, {})
+            await host.wait_for_workflow(warm, timeout=60)
+            completed = 0
+            started = time.perf_counter()
+            for chunk in range(0, workflows, 100):
+                await asyncio.gather(
+                    *(host.start_workflow("bench-noop", 1, {}) for _ in range(min(100, workflows - chunk)))
+                )
+            await asyncio.wait_for(done.wait(), timeout=600)
+            elapsed = time.perf_counter() - started
+    return {
+        "seconds": elapsed,
+        "workflows_per_s": workflows / elapsed,
+        "steps_per_s": workflows * steps / elapsed,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", default=",".join(STORES))
+    parser.add_argument("--workflows", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=1, help="best of N runs")
+    args = parser.parse_args()
+    for store in args.stores.split(","):
+        runs = [await run_once(store, args.workflows, args.steps) for _ in range(args.runs)]
+        best = max(runs, key=lambda r: r["steps_per_s"])
+        write(
+            f"throughput_wfe_{store}",
+            {"store": store, "workflows": args.workflows, "steps": args.steps, "runs": len(runs), **best},
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
