@@ -166,3 +166,23 @@ def test_wfe_options_are_removed_and_the_rest_of_the_url_kept_byte_for_byte() ->
     assert ours == {"schema": "s", "table_prefix": "t_"}
     with pytest.raises(ValueError, match="not a PostgreSQL URL"):
         split_url("mysql://u:secret@h/db")
+
+
+async def test_drop_schema_removes_the_prefixed_store_only(pg_url: str, schema: str) -> None:
+    blue = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="blue_")
+    green = PostgresQueue.from_url(pg_url, schema=schema, table_prefix="green_")
+    try:
+        await blue.ensure_store_exists()
+        await green.start()
+        await blue.drop_schema()
+        assert all(name.startswith("green_") for name in await relations(pg_url, schema))
+        await green.drop_schema()
+        assert await relations(pg_url, schema) == set()
+        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+            cur = await conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,))
+            assert await cur.fetchone() == (0,), "the emptied schema is dropped too"
+        await blue.ensure_store_exists()  # and can be created again
+        assert {f"blue_{t}" for t in WFE_TABLES} <= await relations(pg_url, schema)
+    finally:
+        await blue.close()
+        await green.stop()
