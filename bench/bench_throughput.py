@@ -51,17 +51,20 @@ async def run_once(store: str, workflows: int, steps: int) -> dict[str, float]:
             warm = await host.start_workflow("bench-noop", 1, {})
             await host.wait_for_workflow(warm, timeout=60)
             completed = 0
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             for chunk in range(0, workflows, 100):
                 await asyncio.gather(
                     *(host.start_workflow("bench-noop", 1, {}) for _ in range(min(100, workflows - chunk)))
                 )
             await asyncio.wait_for(done.wait(), timeout=600)
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
     return {
         "seconds": elapsed,
         "workflows_per_s": workflows / elapsed,
         "steps_per_s": workflows * steps / elapsed,
+        "cpu_seconds": cpu,
+        "steps_per_cpu_s": workflows * steps / cpu,
     }
 
 

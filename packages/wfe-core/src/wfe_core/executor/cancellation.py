@@ -13,15 +13,13 @@ def process_cancellations(state: PassState) -> None:
     for step in state.definition.steps:
         if step.cancel_condition is None:
             continue
-        open_pointers = [
-            p for p in instance.execution_pointers if p.step_id == step.id and p.end_time is None
-        ]
+        open_pointers = [p for p in instance.open_pointers() if p.step_id == step.id]
         if not open_pointers or not call_flexible(step.cancel_condition, instance.data):
             continue
         for pointer in open_pointers:
             if step.proceed_on_cancel:
                 proceed(state, pointer, step, ExecutionResult.next())
             state.end_pointer(pointer, PointerStatus.CANCELLED)
-            for inner in instance.execution_pointers:
+            for inner in instance.open_pointers():
                 if inner.end_time is None and pointer.id in inner.scope:
                     state.end_pointer(inner, PointerStatus.CANCELLED)

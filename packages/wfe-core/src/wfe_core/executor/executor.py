@@ -74,7 +74,7 @@ class WorkflowExecutor:
         state = PassState(instance, definition, now)
         runnable = [
             p
-            for p in instance.execution_pointers
+            for p in instance.open_pointers()  # an active pointer has not ended
             if p.active and (p.sleep_until is None or p.sleep_until <= now)
         ]
         process_cancellations(state)

@@ -97,7 +97,7 @@ class PassState:
 
     def activate_successors(self, pointer: ExecutionPointer) -> None:
         """Start the pointers that were waiting for ``pointer`` to proceed (compensation chains)."""
-        for p in self.instance.execution_pointers:
+        for p in self.instance.open_pointers():  # a pointer waiting for its predecessor has not ended
             if p.status is PointerStatus.PENDING_PREDECESSOR and p.predecessor_id == pointer.id:
                 p.active = True
                 p.status = PointerStatus.PENDING
@@ -106,7 +106,7 @@ class PassState:
     def open_scopes(self) -> set[str]:
         """Ids of containers that still have a pointer running inside them."""
         scopes: set[str] = set()
-        for p in self.instance.execution_pointers:
-            if p.end_time is None and p.scope:
+        for p in self.instance.open_pointers():
+            if p.scope:
                 scopes.update(p.scope)
         return scopes

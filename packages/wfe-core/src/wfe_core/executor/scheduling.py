@@ -16,7 +16,8 @@ def determine_next_execution(state: PassState) -> None:
         return
     open_scopes = state.open_scopes()
     earliest: datetime | None = None
-    for p in instance.execution_pointers:
+    open_pointers = instance.open_pointers()
+    for p in open_pointers:  # an active pointer has not ended
         if not p.active:
             continue
         if p.sleep_until is not None and p.sleep_until > state.now:
@@ -29,5 +30,5 @@ def determine_next_execution(state: PassState) -> None:
     if earliest is not None:
         instance.next_execution = earliest
         return
-    if all(p.end_time is not None for p in instance.execution_pointers):
+    if not open_pointers:
         complete_workflow(state)

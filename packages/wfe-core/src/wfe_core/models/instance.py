@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from wfe_core.models.status import PointerStatus, WorkflowStatus
 
@@ -71,8 +71,42 @@ class WorkflowInstance(BaseModel):
     root_workflow_id: str | None = None
     execution_pointers: list[ExecutionPointer] = Field(default_factory=list)
 
+    # The pointers that have not ended, kept between passes so that a pass costs what is open, not the whole
+    # history (SPEC §4 item 8). Valid for the list object it was built from, up to the length it has seen.
+    _open: list[ExecutionPointer] | None = PrivateAttr(default=None)
+    _open_source: list[ExecutionPointer] | None = PrivateAttr(default=None)
+    _open_seen: int = PrivateAttr(default=0)
+
+    def open_pointers(self) -> list[ExecutionPointer]:
+        """The pointers that have not ended (``end_time`` is None), in pointer order.
+
+        Incremental: it re-checks the pointers that were open at the last call and looks only at pointers
+        appended since, so it relies on what the engine does: pointers are appended, and an ended pointer never
+        opens again. Replacing ``execution_pointers`` (or shortening it) starts afresh. Do not mutate the list.
+        """
+        pointers = self.execution_pointers
+        # the private dict directly: pydantic's attribute hooks would cost more than the scan they save
+        private = self.__pydantic_private__
+        if private is None:  # built around __init__ (a bare object.__new__): no cache to keep
+            return [p for p in pointers if p.end_time is None]
+        cached = private["_open"]
+        seen = private["_open_seen"]
+        if cached is None or private["_open_source"] is not pointers or len(pointers) < seen:
+            fresh = [p for p in pointers if p.end_time is None]
+        else:
+            fresh = [p for p in cached if p.end_time is None]
+            if len(pointers) > seen:
+                fresh.extend(p for p in pointers[seen:] if p.end_time is None)
+        private["_open"] = fresh
+        private["_open_source"] = pointers
+        private["_open_seen"] = len(pointers)
+        return fresh
+
     def pointer(self, pointer_id: str) -> ExecutionPointer:
         """The pointer with this id (KeyError when absent)."""
+        for p in self.open_pointers():  # the pointers the engine looks up are nearly always the open ones
+            if p.id == pointer_id:
+                return p
         for p in self.execution_pointers:
             if p.id == pointer_id:
                 return p
@@ -80,8 +114,8 @@ class WorkflowInstance(BaseModel):
 
     def is_branch_complete(self, pointer_id: str) -> bool:
         """True when every pointer running inside container pointer ``pointer_id`` has ended."""
-        for p in self.execution_pointers:
-            if p.end_time is None and pointer_id in p.scope:
+        for p in self.open_pointers():
+            if pointer_id in p.scope:
                 return False
         return True
 
