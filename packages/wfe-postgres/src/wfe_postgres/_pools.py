@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import select
 import sys
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -83,6 +84,23 @@ _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Entry
 _registry_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
 )
+
+
+async def check_idle_connection(conn: AsyncConnection[Any]) -> None:
+    """The pool's checkout check, without a round trip for a healthy connection.
+
+    An idle connection has nothing to read: a server that ended the session (restart, terminated backend,
+    idle timeout) has sent an error and closed the socket, which makes it readable. Only then, or when the
+    socket cannot be polled, is the connection checked with a query (and discarded if that fails). Checking
+    every checkout with a query would double the round trips of every call."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        readable = [True]
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 def _loop_lock(loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
@@ -175,7 +193,7 @@ class PoolHandle:
             kwargs={"autocommit": True, "prepare_threshold": self._prepare_threshold},
             # A server restart leaves every idle connection dead: checking on checkout discards them instead
             # of failing one call per stale connection.
-            check=AsyncConnectionPool.check_connection,
+            check=check_idle_connection,
             timeout=self._timeout,
             open=False,
             name="wfe",
