@@ -117,7 +117,7 @@ class InstanceRunner:
         lease = await self.lock.acquire(workflow_id, ttl)
         if lease is None:
             return  # another host advances it; whatever changes later re-queues it
-        renewer = asyncio.create_task(self._renew(lease, run))
+        renewal = _Renewal(self, lease, run)
         try:
             try:
                 instance = await self.persistence.get_workflow(workflow_id)
@@ -126,26 +126,23 @@ class InstanceRunner:
             run.instance = instance
             await self._passes(instance, run, lease)
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            await renewal.stop()
             try:
                 await self.lock.release(lease)
             except Exception:
                 log.warning("could not release the lease on %s; it lapses after %s", workflow_id, ttl)
 
-    async def _renew(self, lease: Lease, run: LocalRun) -> None:
-        interval = self.options.lock_ttl.total_seconds() / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                renewed = await self.lock.renew(lease, self.options.lock_ttl)
-            except Exception:
-                renewed = None
-            if renewed is None:
-                run.lease_lost = True
-                log.error("lease on %s lost; this host stops writing it", lease.resource)
-                return
+    async def _renew(self, lease: Lease, run: LocalRun) -> bool:
+        """Renew the lease once; False (and the run marked) when it was lost."""
+        try:
+            renewed = await self.lock.renew(lease, self.options.lock_ttl)
+        except Exception:
+            renewed = None
+        if renewed is None:
+            run.lease_lost = True
+            log.error("lease on %s lost; this host stops writing it", lease.resource)
+            return False
+        return True
 
     async def _passes(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         definition: WorkflowDefinition | None = None
@@ -415,6 +412,41 @@ class InstanceRunner:
         await self.persistence.terminate_subscription(
             subscription.id, event_id=event_id if isinstance(event_id, str) else None
         )
+
+
+class _Renewal:
+    """Renews a lease every third of its ttl while a run holds it.
+
+    A timer, not a task per run: most runs end long before the first renewal, and a task created and
+    cancelled for each of them costs more than the run's own bookkeeping."""
+
+    def __init__(self, runner: InstanceRunner, lease: Lease, run: LocalRun) -> None:
+        self.runner, self.lease, self.run = runner, lease, run
+        self.loop = asyncio.get_running_loop()
+        self.interval = runner.options.lock_ttl.total_seconds() / 3
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = self.loop.call_later(self.interval, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        self.task = self.loop.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        if await self.runner._renew(self.lease, self.run):
+            self.timer = self.loop.call_later(self.interval, self._fire)
+
+    async def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.timer is not None:  # the renewal finished and re-armed while we waited for it
+            self.timer.cancel()
+            self.timer = None
 
 
 def _lifecycle(

@@ -31,6 +31,11 @@ _new = object.__new__
 _set = object.__setattr__
 
 
+def _fresh_private() -> dict[str, Any] | None:
+    defaults = WorkflowInstance.__private_attributes__
+    return {name: attr.get_default() for name, attr in defaults.items()} if defaults else None
+
+
 def copy_value(value: Any) -> Any:
     """A deep copy of ``value``; JSON-shaped values (the usual case) are copied without ``copy.deepcopy``."""
     if isinstance(value, _IMMUTABLE):
@@ -78,7 +83,13 @@ def copy_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
 
 def copy_instance_fields(instance: WorkflowInstance) -> WorkflowInstance:
     """A copy of the instance's own fields with an empty pointer list; the data is copied as given."""
-    duplicate = copy.copy(instance)
-    duplicate.__dict__["execution_pointers"] = []
-    duplicate.__dict__["data"] = copy_value(instance.data)
+    fields = instance.__dict__.copy()
+    fields["execution_pointers"] = []
+    fields["data"] = copy_value(instance.data)
+    duplicate = _new(WorkflowInstance)
+    _set(duplicate, "__dict__", fields)
+    _set(duplicate, "__pydantic_fields_set__", set(instance.__pydantic_fields_set__))
+    _set(duplicate, "__pydantic_extra__", None)
+    # a fresh private state: the open-pointer cache belongs to the original's pointer list
+    _set(duplicate, "__pydantic_private__", _fresh_private())
     return duplicate

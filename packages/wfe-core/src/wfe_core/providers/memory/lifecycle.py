@@ -18,6 +18,17 @@ logger = logging.getLogger(__name__)
 _channels: dict[str, weakref.WeakSet[MemoryLifecycleHub]] = {}
 """Started hubs by channel name, process-wide (weak: a hub dropped without ``stop`` does not linger)."""
 _channels_guard = threading.Lock()
+_listeners: dict[str, tuple[weakref.ref[MemoryLifecycleHub], ...]] = {}
+"""The started hubs of each channel as a tuple of weak references, rebuilt under the guard on start/stop:
+``publish`` runs for every step and reads it without taking the lock (a dict read is atomic)."""
+
+
+def _refresh(channel: str) -> None:
+    hubs = _channels.get(channel)
+    if hubs:
+        _listeners[channel] = tuple(weakref.ref(hub) for hub in hubs)
+    else:
+        _listeners.pop(channel, None)
 
 _STOP = object()
 
@@ -53,6 +64,7 @@ class MemoryLifecycleHub:
         self._dispatcher = self._loop.create_task(self._dispatch(self._inbox), name=f"wfe-hub-{self.channel}")
         with _channels_guard:
             _channels.setdefault(self.channel, weakref.WeakSet()).add(self)
+            _refresh(self.channel)
 
     async def stop(self) -> None:
         """Stop receiving, deliver what already arrived (up to ``stop_timeout`` seconds), then stop."""
@@ -65,6 +77,7 @@ class MemoryLifecycleHub:
                 hubs.discard(self)
                 if not hubs:
                     del _channels[self.channel]
+            _refresh(self.channel)
         self._dispatcher = None
         inbox.put_nowait(_STOP)
         _, pending = await asyncio.wait([dispatcher], timeout=self.stop_timeout)
@@ -73,10 +86,10 @@ class MemoryLifecycleHub:
             await asyncio.wait([dispatcher])
 
     async def publish(self, event: LifecycleEvent) -> None:
-        with _channels_guard:
-            hubs = list(_channels.get(self.channel, ()))
-        for hub in hubs:
-            hub._receive(event)
+        for ref in _listeners.get(self.channel, ()):
+            hub = ref()
+            if hub is not None:
+                hub._receive(event)
 
     def subscribe(self, callback: LifecycleCallback) -> None:
         self._callbacks.append(callback)
