@@ -57,7 +57,7 @@ def pointer_rows(instance: WorkflowInstance, pointers: Sequence[ExecutionPointer
     everything = instance.execution_pointers
     if pointers is None:
         return [_pointer_row(instance.id, i, p) for i, p in enumerate(everything)]
-    positions = {p.id: i for i, p in enumerate(everything)}
+    positions = instance.pointer_positions()  # kept by the instance: no scan of the whole history per write
     extra = len(everything)
     rows: list[PointerRow] = []
     for pointer in pointers:

@@ -76,6 +76,8 @@ class WorkflowInstance(BaseModel):
     _open: list[ExecutionPointer] | None = PrivateAttr(default=None)
     _open_source: list[ExecutionPointer] | None = PrivateAttr(default=None)
     _open_seen: int = PrivateAttr(default=0)
+    _index: dict[str, int] | None = PrivateAttr(default=None)
+    _index_source: list[ExecutionPointer] | None = PrivateAttr(default=None)
 
     def open_pointers(self) -> list[ExecutionPointer]:
         """The pointers that have not ended (``end_time`` is None), in pointer order.
@@ -102,12 +104,40 @@ class WorkflowInstance(BaseModel):
         private["_open_seen"] = len(pointers)
         return fresh
 
+    def pointer_positions(self) -> dict[str, int]:
+        """Each pointer's position in ``execution_pointers``, by id.
+
+        Incremental like ``open_pointers``: kept for the list object it was built from and extended with the
+        pointers appended since; a list that was replaced, shortened or reordered starts afresh (checked on
+        the last pointer seen). Do not mutate the returned dict."""
+        pointers = self.execution_pointers
+        private = self.__pydantic_private__
+        if private is None:
+            return {p.id: i for i, p in enumerate(pointers)}
+        index: dict[str, int] | None = private["_index"]
+        seen = len(index) if index is not None else 0
+        if (
+            index is None
+            or private["_index_source"] is not pointers
+            or len(pointers) < seen
+            or (seen and index.get(pointers[seen - 1].id) != seen - 1)
+        ):
+            index = {p.id: i for i, p in enumerate(pointers)}
+        elif len(pointers) > seen:
+            for i in range(seen, len(pointers)):
+                index[pointers[i].id] = i
+        private["_index"] = index
+        private["_index_source"] = pointers
+        return index
+
     def pointer(self, pointer_id: str) -> ExecutionPointer:
         """The pointer with this id (KeyError when absent)."""
-        for p in self.open_pointers():  # the pointers the engine looks up are nearly always the open ones
-            if p.id == pointer_id:
-                return p
-        for p in self.execution_pointers:
+        position = self.pointer_positions().get(pointer_id)
+        if position is not None:
+            pointer = self.execution_pointers[position]
+            if pointer.id == pointer_id:
+                return pointer
+        for p in self.execution_pointers:  # the list was changed in place: look it up the slow way
             if p.id == pointer_id:
                 return p
         raise KeyError(pointer_id)
