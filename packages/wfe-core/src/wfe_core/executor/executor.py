@@ -164,7 +164,7 @@ class WorkflowExecutor:
 
         async def call_body() -> StepResult:
             run = body.run
-            if inspect.iscoroutinefunction(run):
+            if _is_async(run):
                 result = await run(ctx)
             elif type(body).run_in_thread:
                 result = await asyncio.to_thread(run, ctx)
@@ -194,6 +194,20 @@ class WorkflowExecutor:
         process_result(state, item.pointer, item.step, result)
         if item.pointer.end_time is not None and item.finished_at is not None and not item.pointer.active:
             item.pointer.end_time = item.finished_at  # when the step itself finished, not when the pass began
+
+
+_ASYNC_RUN: dict[Any, bool] = {}
+"""Whether a class's run method is a coroutine function, by the function (inspect's check is not free)."""
+
+
+def _is_async(run: Any) -> bool:
+    function = getattr(run, "__func__", None)
+    if function is None:  # not a method defined on a class: no bounded key to remember it by
+        return inspect.iscoroutinefunction(run)
+    answer = _ASYNC_RUN.get(function)
+    if answer is None:
+        answer = _ASYNC_RUN[function] = inspect.iscoroutinefunction(run)
+    return answer
 
 
 def _wrap(middleware: StepMiddleware, ctx: StepExecutionContext, body: StepBody, inner: StepCall) -> StepCall:

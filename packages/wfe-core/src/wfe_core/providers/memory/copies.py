@@ -31,9 +31,14 @@ _new = object.__new__
 _set = object.__setattr__
 
 
+_INSTANCE_PRIVATE: dict[str, Any] = {
+    name: attr.get_default() for name, attr in WorkflowInstance.__private_attributes__.items()
+}
+"""The private state of a new instance (every default is immutable: None or 0), copied for each copy."""
+
+
 def _fresh_private() -> dict[str, Any] | None:
-    defaults = WorkflowInstance.__private_attributes__
-    return {name: attr.get_default() for name, attr in defaults.items()} if defaults else None
+    return _INSTANCE_PRIVATE.copy() if _INSTANCE_PRIVATE else None
 
 
 def copy_value(value: Any) -> Any:
