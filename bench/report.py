@@ -119,10 +119,12 @@ def loop(results: dict[str, dict[str, Any]]) -> list[str]:
     lines = [
         "## 3. Cost growth with history: a 10,000-iteration `while_do`",
         "",
-        "Mean time per iteration over the first and the last 1,000 iterations of one instance.",
+        "Time per iteration over the first and the last 1,000 iterations of one instance: the mean, and the",
+        "median (robust to the stalls of a shared machine; the target row uses it).",
         "",
-        "| store | iterations | pointers at the end | total | first 1k | last 1k | last ÷ first |",
-        "|---|---|---|---|---|---|---|",
+        "| store | iterations | pointers at the end | total | first 1k mean / median | last 1k mean / median |"
+        " last ÷ first, mean | last ÷ first, median |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for store in ("memory", "sqlite", "postgres"):
         r = get(results, f"loop_{store}")
@@ -130,7 +132,8 @@ def loop(results: dict[str, dict[str, Any]]) -> list[str]:
             continue
         lines.append(
             f"| {store} | {fmt(r['iterations'])} | {fmt(r['pointers'])} | {r['seconds']:.1f} s | "
-            f"{r['first_ms']:.3f} ms | {r['last_ms']:.3f} ms | **{r['ratio']:.2f}** |"
+            f"{r['first_ms']:.3f} / {r['first_median_ms']:.3f} ms | {r['last_ms']:.3f} / {r['last_median_ms']:.3f} ms"
+            f" | {r['ratio']:.2f} | **{r['median_ratio']:.2f}** |"
         )
     return lines
 
