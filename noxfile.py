@@ -91,7 +91,9 @@ def _wheel(package: str) -> Path:
 
 def _sources(package: str) -> list[Path]:
     folder = ROOT / "packages" / package
-    return [folder / "pyproject.toml", folder / "README.md", *(folder / "src").rglob("*")]
+    # Bytecode is written by every test run and never packaged: it must not make a wheel look stale.
+    code = [path for path in (folder / "src").rglob("*") if "__pycache__" not in path.parts]
+    return [folder / "pyproject.toml", folder / "README.md", *code]
 
 
 def _stale(package: str) -> bool:
