@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from wfe_core.definition import WorkflowDefinition, WorkflowStep
 from wfe_core.executor.cancellation import process_cancellations
@@ -200,7 +200,7 @@ _ASYNC_RUN: dict[Any, bool] = {}
 """Whether a class's run method is a coroutine function, by the function (inspect's check is not free)."""
 
 
-def _is_async(run: Any) -> bool:
+def _is_async(run: Callable[..., Any]) -> TypeGuard[Callable[..., Awaitable[Any]]]:
     function = getattr(run, "__func__", None)
     if function is None:  # not a method defined on a class: no bounded key to remember it by
         return inspect.iscoroutinefunction(run)
