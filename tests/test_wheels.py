@@ -121,6 +121,17 @@ def test_the_readme_quick_start_runs(tmp_path: Path):
     assert (tmp_path / "wfe.db").exists()
 
 
+def test_the_wfe_package_readme_sample_runs(tmp_path: Path):
+    """The sample on the package's index page (packages/wfe/README.md)."""
+    readme = (SOURCES / "packages" / "wfe" / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert code is not None, "packages/wfe/README.md lost its python sample"
+    (tmp_path / "sample.py").write_text(code.group(1), encoding="utf-8")
+    result = _run([sys.executable, "sample.py"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["hello Ada", "bye", "Complete"], result.stdout
+
+
 def test_the_pizza_example_runs_on_sqlite(tmp_path: Path):
     shutil.copy(SOURCES / "examples" / "pizza.py", tmp_path / "pizza.py")
     result = _run([sys.executable, "pizza.py", f"sqlite:///{tmp_path}/pizza.db"], cwd=tmp_path)
