@@ -30,6 +30,7 @@ def _refresh(channel: str) -> None:
     else:
         _listeners.pop(channel, None)
 
+
 _STOP = object()
 
 
