@@ -6,7 +6,10 @@ lock from one URL, with the host's name as ``application_name`` so the database 
 runs until SIGTERM (a clean stop) or SIGKILL (a crash). Its log goes to ``config["log"]``.
 
 Every step run writes two rows to ``{schema}.step_runs`` keyed by ``ctx.idempotency_key``: ``start`` before the
-step's work and ``end`` after it, so the test sees which steps were in flight when a host died or froze.
+step's work and ``end`` after it, so the test sees which steps were in flight when a host died or froze. Both
+carry ``began``, the ``time.monotonic()`` at which the step's body began, and ``at``, the one at which the row
+was sent: Linux's monotonic clock is the machine's, so the test can place a step before or after the moment it
+froze the host, even when the frozen host could only send the row after it was thawed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,12 +56,16 @@ class Recorder:
     table: sql.Composable
     host: str
 
-    async def record(self, ctx: StepExecutionContext, step: str, phase: str) -> None:
+    async def record(self, ctx: StepExecutionContext, step: str, phase: str, began: float) -> None:
         query = sql.SQL(
-            "INSERT INTO {} (idempotency_key, workflow_id, step, host, phase) VALUES (%s, %s, %s, %s, %s)"
+            "INSERT INTO {} (idempotency_key, workflow_id, step, host, phase, began, at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
         ).format(self.table)
+        at = time.monotonic()
         async with self.pool.connection() as conn:
-            await conn.execute(query, (ctx.idempotency_key, ctx.workflow.id, step, self.host, phase))
+            await conn.execute(
+                query, (ctx.idempotency_key, ctx.workflow.id, step, self.host, phase, began, at)
+            )
 
 
 recorder: Recorder | None = None
@@ -71,7 +79,8 @@ def create_runs_table(schema: str) -> sql.Composed:
     """The statement creating the step-run record (the test runs it before any host starts)."""
     return sql.SQL(
         "CREATE TABLE {table} (seq bigserial PRIMARY KEY, idempotency_key text NOT NULL,"
-        " workflow_id text NOT NULL, step text NOT NULL, host text NOT NULL, phase text NOT NULL)"
+        " workflow_id text NOT NULL, step text NOT NULL, host text NOT NULL, phase text NOT NULL,"
+        " began double precision NOT NULL, at double precision NOT NULL)"
     ).format(table=runs_table(schema))
 
 
@@ -83,9 +92,10 @@ class Work(StepBody):
     async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
         if recorder is None:
             raise RuntimeError("steps of this workflow run only in a freeze_host.py process")
-        await recorder.record(ctx, self.step, "start")
+        began = time.monotonic()
+        await recorder.record(ctx, self.step, "start", began)
         await asyncio.sleep(STEP_SECONDS)
-        await recorder.record(ctx, self.step, "end")
+        await recorder.record(ctx, self.step, "end", began)
         return ExecutionResult.next()
 
 
