@@ -54,6 +54,9 @@ class LocalRun:
     terminate: bool = False
     deliveries: list[tuple[EventSubscription, Event]] = field(default_factory=list)
     lease_lost: bool = False
+    lease_valid_until: float = 0.0
+    """Event-loop time until which the lease is surely held: ttl after the last acquire or renewal was asked
+    for. A host frozen past it (SIGSTOP, a long GC pause) finds it lapsed and writes nothing."""
 
 
 class InstanceRunner:
@@ -114,9 +117,12 @@ class InstanceRunner:
 
     async def _advance(self, workflow_id: str, run: LocalRun) -> None:
         ttl = self.options.lock_ttl
+        asked = asyncio.get_running_loop().time()
         lease = await self.lock.acquire(workflow_id, ttl)
         if lease is None:
             return  # another host advances it; whatever changes later re-queues it
+        run.lease_lost = False
+        run.lease_valid_until = asked + ttl.total_seconds()
         renewal = _Renewal(self, lease, run)
         try:
             try:
@@ -134,15 +140,23 @@ class InstanceRunner:
 
     async def _renew(self, lease: Lease, run: LocalRun) -> bool:
         """Renew the lease once; False (and the run marked) when it was lost."""
+        asked = asyncio.get_running_loop().time()
         try:
             renewed = await self.lock.renew(lease, self.options.lock_ttl)
         except Exception:
             renewed = None
-        if renewed is None:
+        if renewed is None or asked > run.lease_valid_until:
             run.lease_lost = True
             log.error("lease on %s lost; this host stops writing it", lease.resource)
             return False
+        run.lease_valid_until = asked + self.options.lock_ttl.total_seconds()
         return True
+
+    def _check_lease(self, run: LocalRun, lease: Lease) -> None:
+        """Refuse to write once the lease may have lapsed; fencing in the store covers the rest."""
+        if run.lease_lost or asyncio.get_running_loop().time() >= run.lease_valid_until:
+            run.lease_lost = True
+            raise LeaseLostError(lease.resource, "this host held it too long without renewal; nothing written")
 
     async def _passes(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         definition: WorkflowDefinition | None = None
@@ -210,8 +224,7 @@ class InstanceRunner:
     async def _persist_pass(
         self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
     ) -> None:
-        if run.lease_lost:
-            raise LeaseLostError(instance.id, "the pass's results were not written")
+        self._check_lease(run, lease)
         await self.persistence.persist_workflow(
             instance,
             pointers=list(state.changed.values()),
@@ -238,6 +251,7 @@ class InstanceRunner:
             subscription, event = run.deliveries.pop(0)
             pointer = self.deliver_into(instance, subscription, event)
             if pointer is not None:
+                self._check_lease(run, lease)
                 await self.persistence.persist_workflow(instance, pointers=[pointer], fence=lease.fence)
             await self.persistence.terminate_subscription(subscription.id, event_id=event.id)
 
@@ -255,6 +269,7 @@ class InstanceRunner:
         run.terminate = run.suspend = False
         if event is None:
             return
+        self._check_lease(run, lease)
         await self.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
         await self.publish(event)
         if instance.status is WorkflowStatus.TERMINATED:
