@@ -98,10 +98,9 @@ class SqliteQueue:
                 remaining = deadline - time.monotonic()
                 if item is not None or remaining <= 0:
                     return item
-                try:
-                    await asyncio.wait_for(waiter, min(remaining, self.poll_interval))
-                except TimeoutError:
-                    pass
+                # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that arrives as the
+                # waiter completes, and a stopping host would then wait here forever.
+                await asyncio.wait({waiter}, timeout=min(remaining, self.poll_interval))
             finally:
                 wakeups.discard(key, waiter)
 

@@ -388,10 +388,12 @@ class WorkflowHost:
                         f"(waited for {', '.join(s.value for s in statuses)})"
                     )
                 waiter.clear()
+                # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation of the caller.
+                woken = asyncio.ensure_future(waiter.wait())
                 try:
-                    await asyncio.wait_for(waiter.wait(), min(remaining, 0.5))
-                except TimeoutError:
-                    pass
+                    await asyncio.wait({woken}, timeout=min(remaining, 0.5))
+                finally:
+                    woken.cancel()
                 instance = await self.get_workflow(instance.id)
         finally:
             self._dispatcher.drop_waiter(instance.id, waiter)

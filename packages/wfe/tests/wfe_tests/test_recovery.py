@@ -56,3 +56,11 @@ async def test_stop_waits_for_running_steps_and_persists_their_results(make_host
     assert first.end_time is not None, (
         "the step that was running when stop() was called completed and was saved"
     )
+
+
+async def test_stop_right_after_start_workflow_returns_promptly(make_host):
+    definition = WorkflowBuilder().then_fn(lambda ctx: None).delay(timedelta(hours=1)).build("quick-stop", 1)
+    for _ in range(3):
+        host = await make_host(definition)
+        await host.start_workflow("quick-stop")
+        await asyncio.wait_for(host.stop(), 15)
