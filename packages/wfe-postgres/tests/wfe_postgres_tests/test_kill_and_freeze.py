@@ -334,7 +334,7 @@ async def test_three_hosts_survive_a_kill_and_a_freeze_past_the_lease(
         check_fences(audit)
         check_frozen_host(audit, runs, frozen_at, freeze_mark, thaw_mark, hosts["frozen"].log)
         assert completed, "not every workflow completed within 90 s"
-        check_step_runs(runs, ids, frozen_at)
+        check_step_runs(runs, audit, ids, frozen_at)
         await check_instances(pg_url, schema, ids)
         check_completions(audit, ids)
     finally:
@@ -364,7 +364,16 @@ async def check_instances(pg_url: str, schema: str, ids: list[str]) -> None:
     assert len(shapes) == 1, "instances of one definition ended with different pointers"
 
 
-def check_step_runs(runs: list[Run], ids: list[str], frozen_at: float) -> None:
+def story(audit: list[Audit], workflow_id: str) -> list[tuple[object, ...]]:
+    """What happened to one instance, for failure messages: writes and leases (and the kill, freeze and thaw)."""
+    return [
+        (a.seq, a.kind, a.host, a.fence, a.new_status)
+        for a in audit
+        if a.resource == workflow_id or a.kind in ("kill", "freeze", "thaw")
+    ]
+
+
+def check_step_runs(runs: list[Run], audit: list[Audit], ids: list[str], frozen_at: float) -> None:
     """Each recorded step of each workflow ran under one idempotency key, once, unless it had begun on the
     killed host or on the frozen host before it froze (running then, or finished in a pass not yet persisted)."""
     keys: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -377,7 +386,12 @@ def check_step_runs(runs: list[Run], ids: list[str], frozen_at: float) -> None:
         if run.host == "doomed" or (run.host == "frozen" and run.began < frozen_at):
             may_repeat.add(run.key)
     assert set(keys) == {(i, s) for i in ids for s in RECORDED_STEPS}, "a step never ran"
-    assert all(len(k) == 1 for k in keys.values()), "a step ran under two pointers"
+    doubled = sorted(k for k, v in keys.items() if len(v) > 1)
+    assert not doubled, f"{len(doubled)} steps ran under two pointers: " + "; ".join(
+        f"{w} {step}: {[(r.host, r.phase, round(r.began - frozen_at, 3)) for r in runs if r.workflow_id == w]}"
+        f" writes and leases: {story(audit, w)}"
+        for w, step in doubled[:3]
+    )
     assert all(ends[k] >= 1 for k in starts), "a step began but never finished"
     unexpected = {k for k, n in starts.items() if n > 1} - may_repeat
     history = {
