@@ -119,12 +119,13 @@ def loop(results: dict[str, dict[str, Any]]) -> list[str]:
     lines = [
         "## 3. Cost growth with history: a 10,000-iteration `while_do`",
         "",
-        "Time per iteration over the first and the last 1,000 iterations of one instance: the mean, and the",
-        "median (robust to the stalls of a shared machine; the target row uses it).",
+        "Time per iteration over the first and the last 1,000 iterations of one instance: the mean, the median",
+        "(robust to the stalls of a shared machine; the target row uses it), and the process's CPU time per",
+        "iteration (the engine's and the store client's own cost, whatever the disk and other processes do).",
         "",
         "| store | iterations | pointers at the end | total | first 1k mean / median | last 1k mean / median |"
-        " last ÷ first, mean | last ÷ first, median |",
-        "|---|---|---|---|---|---|---|---|",
+        " last ÷ first, mean | last ÷ first, median | CPU per iteration, first → last 1k |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for store in ("memory", "sqlite", "postgres"):
         r = get(results, f"loop_{store}")
@@ -133,7 +134,12 @@ def loop(results: dict[str, dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {store} | {fmt(r['iterations'])} | {fmt(r['pointers'])} | {r['seconds']:.1f} s | "
             f"{r['first_ms']:.3f} / {r['first_median_ms']:.3f} ms | {r['last_ms']:.3f} / {r['last_median_ms']:.3f} ms"
-            f" | {r['ratio']:.2f} | **{r['median_ratio']:.2f}** |"
+            f" | {r['ratio']:.2f} | **{r['median_ratio']:.2f}** | "
+            + (
+                f"{r['cpu_first_ms']:.3f} → {r['cpu_last_ms']:.3f} ms ({r['cpu_ratio']:.2f}) |"
+                if "cpu_ratio" in r
+                else "– |"
+            )
         )
     return lines
 
