@@ -32,6 +32,25 @@ _FIRST_DELAY = 0.05
 _MAX_DELAY = 1.0
 
 
+def cancellation_requests() -> int:
+    """How many cancellations of the current task are pending (see ``reraise_lost_cancellation``)."""
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
+
+
+def reraise_lost_cancellation(before: int) -> None:
+    """Raise ``CancelledError`` when the current task was cancelled since ``cancellation_requests()`` returned
+    ``before`` but the cancellation never reached it.
+
+    On Python 3.11, redis-py sends commands through ``asyncio.wait_for`` (whenever a socket timeout is set, as
+    it is by default), and that ``wait_for`` drops a cancellation that arrives just as the send completes. The
+    call then returns normally; a loop around it (a consumer taking work, a subscriber reading) would run on
+    for ever and ``host.stop()`` would hang.
+    """
+    if cancellation_requests() > before:
+        raise asyncio.CancelledError
+
+
 async def call_with_retry(
     operation: Callable[[], Awaitable[T]],
     *,
@@ -58,12 +77,16 @@ async def call_with_retry(
     give_up_at = loop.time() + retry_timeout
     delay = _FIRST_DELAY
     attempt = 1
+    cancellations = cancellation_requests()
     while True:
         scope = asyncio.timeout(reply_timeout)
         try:
             async with scope:
-                return await operation()
+                result = await operation()
+            reraise_lost_cancellation(cancellations)
+            return result
         except RETRYABLE_ERRORS as exc:
+            reraise_lost_cancellation(cancellations)
             if isinstance(exc, TimeoutError) and not scope.expired():
                 raise error(f"{what} failed: {exc!r}") from exc
             reason = str(exc) or f"no reply within {reply_timeout:g}s"
@@ -78,4 +101,5 @@ async def call_with_retry(
             delay = min(delay * 2, _MAX_DELAY)
             attempt += 1
         except redis_errors.RedisError as exc:
+            reraise_lost_cancellation(cancellations)
             raise error(f"{what} failed: {exc}") from exc

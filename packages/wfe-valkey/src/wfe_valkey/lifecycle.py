@@ -17,7 +17,12 @@ from wfe_core.models import LifecycleEvent, lifecycle_event_adapter
 from wfe_core.protocols import LifecycleCallback
 from wfe_valkey._connection import ClientHandle
 from wfe_valkey._options import from_url_options
-from wfe_valkey._retry import TRANSIENT_ERRORS, call_with_retry
+from wfe_valkey._retry import (
+    TRANSIENT_ERRORS,
+    call_with_retry,
+    cancellation_requests,
+    reraise_lost_cancellation,
+)
 
 logger = logging.getLogger("wfe_valkey")
 
@@ -166,7 +171,9 @@ class ValkeyLifecycleHub:
         delay = _FIRST_RECONNECT_DELAY
         last_heard = loop.time()
         pinged = False
+        cancellations = cancellation_requests()
         while True:
+            reraise_lost_cancellation(cancellations)  # stop() must end this loop even if redis-py lost it
             pubsub = self._pubsub
             try:
                 if pubsub is None:

@@ -17,7 +17,12 @@ from wfe_core.errors import QueueError
 from wfe_core.models import QueueItem, QueueType
 from wfe_valkey._connection import ClientHandle
 from wfe_valkey._options import as_timedelta, from_url_options
-from wfe_valkey._retry import RETRYABLE_ERRORS, call_with_retry
+from wfe_valkey._retry import (
+    RETRYABLE_ERRORS,
+    call_with_retry,
+    cancellation_requests,
+    reraise_lost_cancellation,
+)
 
 logger = logging.getLogger("wfe_valkey")
 
@@ -189,6 +194,7 @@ class ValkeyQueue:
         signal = keys[4]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(timeout, 0.0)
+        cancellations = cancellation_requests()
         while True:
             receipt = uuid.uuid4().hex
             args = [receipt, self._visibility_ms, _REQUEUE_BATCH]
@@ -221,6 +227,7 @@ class ValkeyQueue:
                 logger.debug("waiting on %s failed; taking again", queue, exc_info=True)
             except redis_errors.RedisError as exc:
                 raise QueueError(f"waiting on {queue} failed: {exc}") from exc
+            reraise_lost_cancellation(cancellations)
 
     async def ack(self, item: QueueItem) -> None:
         """Forget this delivery of the item. Idempotent.
