@@ -21,6 +21,8 @@ class HostProcess:
     process: asyncio.subprocess.Process
     log: Path
     started: list[str] = field(default_factory=list)
+    killed: bool = False
+    """Set by ``kill()``: the test crashed it on purpose."""
 
     async def read(self, timeout: float) -> dict[str, Any]:
         """The next JSON line the process wrote."""
@@ -47,19 +49,23 @@ class HostProcess:
     def kill(self) -> None:
         """SIGKILL: the host gets no chance to finish, release or ack anything."""
         if self.process.returncode is None:
+            self.killed = True
             self.process.send_signal(signal.SIGKILL)
 
-    async def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM (a clean ``host.stop()``), SIGKILL if it does not exit in time."""
+    async def stop(self, timeout: float = 20.0) -> bool:
+        """SIGTERM (a clean ``host.stop()``), SIGKILL if it does not exit in time. True when the host stopped
+        by itself and exited with 0."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.process.wait(), timeout)
             except TimeoutError:
-                self.kill()
+                self.process.send_signal(signal.SIGKILL)
                 await self.process.wait()
+                return False
         else:
             await self.process.wait()
+        return self.process.returncode == 0
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace").splitlines()

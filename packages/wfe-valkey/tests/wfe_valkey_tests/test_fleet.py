@@ -61,7 +61,8 @@ async def schema(pg_url: str) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def fleet(log_dir: Path) -> AsyncIterator[Callable[..., Any]]:
-    """Yields ``start(config) -> HostProcess``; every process started is stopped (or reaped) on exit."""
+    """Yields ``start(config) -> HostProcess``. On exit every process is stopped with SIGTERM, and each one the
+    test did not kill must stop cleanly (``host.stop()`` returns, exit status 0) within the time allowed."""
     processes: list[HostProcess] = []
 
     async def start(config: dict[str, Any]) -> HostProcess:
@@ -71,11 +72,14 @@ async def fleet(log_dir: Path) -> AsyncIterator[Callable[..., Any]]:
 
     try:
         yield start
-    except Exception as exc:
-        exc.add_note(host_logs(processes))  # what the hosts logged explains most failures
-        raise
-    finally:
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            exc.add_note(host_logs(processes))  # what the hosts logged explains most failures
         await asyncio.gather(*(process.stop() for process in processes))
+        raise
+    clean = await asyncio.gather(*(process.stop() for process in processes))
+    unclean = [p.name for p, ok in zip(processes, clean, strict=True) if not ok and not p.killed]
+    assert not unclean, f"hosts that did not stop cleanly on SIGTERM: {unclean}\n{host_logs(processes)}"
 
 
 @asynccontextmanager
@@ -136,8 +140,30 @@ async def wait_all_complete(host: WorkflowHost, ids: list[str], within: float) -
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     for workflow_id in ids:
-        instance = await host.wait_for_workflow(workflow_id, timeout=max(deadline - loop.time(), 0.1))
+        try:
+            instance = await host.wait_for_workflow(workflow_id, timeout=max(deadline - loop.time(), 0.1))
+        except TimeoutError as exc:
+            exc.add_note(await describe(host, workflow_id))
+            raise
         assert instance.status is WorkflowStatus.COMPLETE, workflow_id
+
+
+async def describe(host: WorkflowHost, workflow_id: str) -> str:
+    """Where an unfinished workflow stands: its pointers and the events for its key."""
+    instance = await host.get_workflow(workflow_id)
+    lines = [f"{workflow_id}: {instance.status.value}, next execution {instance.next_execution}"]
+    for pointer in instance.execution_pointers:
+        lines.append(
+            f"  {pointer.step_name}: {pointer.status.value} active={pointer.active}"
+            f" event_published={pointer.event_published}"
+        )
+    key = instance.data["key"]
+    for event_id in await host.persistence.get_events(EVENT_NAME, key, instance.create_time):
+        event = await host.persistence.get_event(event_id)
+        lines.append(f"  event {event_id}: processed={event.is_processed}")
+    consumed = await host.persistence.get_consumed_event_ids(workflow_id, EVENT_NAME, key)
+    lines.append(f"  consumed events: {sorted(consumed)}")
+    return "\n".join(lines)
 
 
 async def queue_backlog(admin: Redis, prefix: str) -> dict[str, int]:
