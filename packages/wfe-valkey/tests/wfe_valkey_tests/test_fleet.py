@@ -36,6 +36,7 @@ from wfe_valkey_tests.fleet_host import (
 )
 from wfe_valkey_tests.host_processes import HostProcess, launch
 from wfe_valkey_tests.redis_process import RedisProcess
+from wfe_valkey_tests.workflow_state import describe
 
 pytestmark = [pytest.mark.valkey, pytest.mark.postgres, pytest.mark.slow]
 
@@ -146,24 +147,6 @@ async def wait_all_complete(host: WorkflowHost, ids: list[str], within: float) -
             exc.add_note(await describe(host, workflow_id))
             raise
         assert instance.status is WorkflowStatus.COMPLETE, workflow_id
-
-
-async def describe(host: WorkflowHost, workflow_id: str) -> str:
-    """Where an unfinished workflow stands: its pointers and the events for its key."""
-    instance = await host.get_workflow(workflow_id)
-    lines = [f"{workflow_id}: {instance.status.value}, next execution {instance.next_execution}"]
-    for pointer in instance.execution_pointers:
-        lines.append(
-            f"  {pointer.step_name}: {pointer.status.value} active={pointer.active}"
-            f" event_published={pointer.event_published}"
-        )
-    key = instance.data["key"]
-    for event_id in await host.persistence.get_events(EVENT_NAME, key, instance.create_time):
-        event = await host.persistence.get_event(event_id)
-        lines.append(f"  event {event_id}: processed={event.is_processed}")
-    consumed = await host.persistence.get_consumed_event_ids(workflow_id, EVENT_NAME, key)
-    lines.append(f"  consumed events: {sorted(consumed)}")
-    return "\n".join(lines)
 
 
 async def queue_backlog(admin: Redis, prefix: str) -> dict[str, int]:
