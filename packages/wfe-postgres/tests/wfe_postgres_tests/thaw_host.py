@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -35,9 +36,10 @@ def thaw_definition(url: str, schema: str, host_name: str) -> WorkflowDefinition
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             await conn.execute(
                 sql.SQL(
-                    "INSERT INTO {} (idempotency_key, workflow_id, step, host, phase) VALUES (%s, %s, %s, %s, %s)"
+                    "INSERT INTO {} (idempotency_key, workflow_id, step, host, phase, began, at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
                 ).format(runs_table(schema)),
-                (ctx.idempotency_key, ctx.workflow.id, step, host_name, "start"),
+                (ctx.idempotency_key, ctx.workflow.id, step, host_name, "start", time.monotonic(), time.monotonic()),
             )
 
     class Hold(StepBody):
