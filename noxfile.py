@@ -202,14 +202,19 @@ def bench(session: nox.Session) -> None:
     wfe_python, dbos_python = str(wfe_venv / "bin" / "python"), str(dbos_venv / "bin" / "python")
     with session.chdir(BENCH):
         session.run(wfe_python, "bench_raw.py", external=True)
-        session.run(wfe_python, "bench_throughput.py", external=True)
-        session.run(
-            dbos_python, "bench_dbos.py", "--store", "sqlite", "--latency-samples", "10", external=True
-        )
-        session.run(
-            dbos_python, "bench_dbos.py", "--store", "postgres", "--latency-samples", "30", external=True
-        )
-        session.run(wfe_python, "bench_events.py", external=True)
+        # best of 3 on both sides: the machine is shared, and one slow minute should not decide a ratio
+        session.run(wfe_python, "bench_throughput.py", "--runs", "3", external=True)
+        for store, samples in (("sqlite", "10"), ("postgres", "30")):
+            session.run(
+                dbos_python,
+                "bench_dbos.py",
+                *("--store", store, "--latency-samples", samples, "--rounds", "3"),
+                external=True,
+            )
+        session.run(wfe_python, "bench_events.py", "--idle-stores", "", external=True)
+        # each idle-scale store in a process of its own: RSS and latency not disturbed by the previous one
+        for store in ("memory", "sqlite"):
+            session.run(wfe_python, "bench_events.py", "--stores", "", "--idle-stores", store, external=True)
         session.run(wfe_python, "bench_loop.py", external=True)
         session.run(wfe_python, "bench_valkey.py", external=True)
         session.run(wfe_python, "bench_steps.py", external=True)

@@ -187,7 +187,7 @@ async def main() -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--idle", type=int, default=100_000)
     parser.add_argument("--idle-stores", default="memory,sqlite")
-    parser.add_argument("--idle-samples", type=int, default=20)
+    parser.add_argument("--idle-samples", type=int, default=50)
     args = parser.parse_args()
     for store in filter(None, args.stores.split(",")):
         write(f"events_{store}", await latency(store, args.samples))
