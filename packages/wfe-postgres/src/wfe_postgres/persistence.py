@@ -219,6 +219,21 @@ class PostgresPersistence(PostgresProvider):
         instance.id, instance.name = workflow_id, name
         return workflow_id
 
+    async def claim_workflow(self, workflow_id: str, fence: int) -> None:
+        """One ``UPDATE ... WHERE fence <= %s``: it waits behind an older holder's open transaction, so that
+        write either lands first (and is read after the claim) or is refused once the claim committed."""
+        with wrapped(PersistenceError, "claim_workflow"):
+            async with self._pool.connection() as conn, conn.transaction():
+                cur = await conn.execute(
+                    self._layout.q(
+                        "UPDATE {workflows} SET fence = %s WHERE id = %s AND (fence IS NULL OR fence <= %s)"
+                        " RETURNING fence"
+                    ),
+                    (fence, workflow_id, fence),
+                )
+                if await cur.fetchone() is None:
+                    await self._refuse_write(conn, workflow_id, fence)
+
     async def persist_workflow(
         self,
         instance: WorkflowInstance,

@@ -144,6 +144,20 @@ class SqlitePersistence:
         instance.name = name
         return workflow_id
 
+    async def claim_workflow(self, workflow_id: str, fence: int) -> None:
+        def claim(conn: sqlite3.Connection) -> None:
+            claimed = conn.execute(
+                "UPDATE workflows SET fence = ? WHERE id = ? AND (fence IS NULL OR fence <= ?)",
+                (fence, workflow_id, fence),
+            )
+            if claimed.rowcount == 0:
+                found = conn.execute("SELECT fence FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
+                if found is None:
+                    raise WorkflowNotFoundError(workflow_id)
+                raise LeaseLostError(workflow_id, f"claim with fence {fence}: fence {found[0]} already accepted")
+
+        await self._write(claim, "claim workflow")
+
     async def persist_workflow(
         self,
         instance: WorkflowInstance,

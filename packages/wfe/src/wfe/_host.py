@@ -310,6 +310,7 @@ class WorkflowHost:
                 await asyncio.sleep(0.05)
         event: LifecycleEventBase | None = None
         try:
+            await self.persistence.claim_workflow(workflow_id, lease.fence)
             instance = await self.persistence.get_workflow(workflow_id)
             now = self.clock.now()
             if action == "suspend" and instance.status is WorkflowStatus.RUNNABLE:

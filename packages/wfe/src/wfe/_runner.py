@@ -107,30 +107,45 @@ class InstanceRunner:
         try:
             while True:
                 run.rerun = False
-                await self._advance(workflow_id, run)
+                if not await self._advance(workflow_id, run):
+                    break  # another host holds it: it carries on, and the event consumer retries its events
                 if not (run.rerun or run.deliveries):
                     break
         finally:
             del self.runs[workflow_id]
-            for sub, event in run.deliveries:  # handed over after the last look: deliver them ourselves
-                asyncio.get_running_loop().create_task(self.deliver(sub, event))
+            for _, event in run.deliveries:  # not applied (lease lost, or lock elsewhere): let the consumer redo it
+                asyncio.get_running_loop().create_task(self._redrive(event))
 
-    async def _advance(self, workflow_id: str, run: LocalRun) -> None:
+    async def _redrive(self, event: Event) -> None:
+        """Hand an event back to the event consumer, so every open subscription it matches gets it."""
+        try:
+            await self.persistence.mark_event_unprocessed(event.id)
+            await self.queue.enqueue(QueueType.EVENT, event.id)
+        except Exception:
+            log.exception("could not re-queue event %s; the poller will find it unprocessed", event.id)
+
+    async def _advance(self, workflow_id: str, run: LocalRun) -> bool:
+        """One stretch of passes under a fresh lease; False when another host holds the instance."""
         ttl = self.options.lock_ttl
         asked = asyncio.get_running_loop().time()
         lease = await self.lock.acquire(workflow_id, ttl)
         if lease is None:
-            return  # another host advances it; whatever changes later re-queues it
+            return False  # another host advances it; whatever changes later re-queues it
         run.lease_lost = False
         run.lease_valid_until = asked + ttl.total_seconds()
         renewal = _Renewal(self, lease, run)
         try:
             try:
+                # Claim the fence before reading, so a write still in flight from a host that lost this lease
+                # is either read here or refused.
+                await self.persistence.claim_workflow(workflow_id, lease.fence)
                 instance = await self.persistence.get_workflow(workflow_id)
             except WorkflowNotFoundError:
-                return
+                run.deliveries.clear()  # nothing left to deliver to
+                return True
             run.instance = instance
             await self._passes(instance, run, lease)
+            return True
         finally:
             await renewal.stop()
             try:
@@ -390,17 +405,22 @@ class InstanceRunner:
         return pointer
 
     async def deliver(self, subscription: EventSubscription, event: Event) -> bool:
-        """Deliver ``event`` to ``subscription``. False when another host holds the instance (try later)."""
+        """Deliver ``event`` to ``subscription``. False when it is not applied yet (another host holds the
+        instance, or a run here applies it after its pass): the caller checks again later."""
         run = self.runs.get(subscription.workflow_id)
         if run is not None:
-            run.deliveries.append((subscription, event))
+            # The run applies it after its pass. Report "not yet" so the event consumer checks again later:
+            # if the run failed (lost its lease), the retry delivers the event itself.
+            if all(queued.id != subscription.id for queued, _ in run.deliveries):
+                run.deliveries.append((subscription, event))
             run.rerun = True
-            return True
+            return False
         lease = await self.lock.acquire(subscription.workflow_id, self.options.lock_ttl)
         if lease is None:
             return False
         try:
             try:
+                await self.persistence.claim_workflow(subscription.workflow_id, lease.fence)
                 instance = await self.persistence.get_workflow(subscription.workflow_id)
             except WorkflowNotFoundError:
                 await self.persistence.terminate_subscription(subscription.id)

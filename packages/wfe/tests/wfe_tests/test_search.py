@@ -37,7 +37,7 @@ async def test_host_search_finds_instances_by_reference_text_and_status(make_hos
     )
 
     async def indexed() -> bool:
-        return (await host.search("printer")).total == 1
+        return (await host.search("printer")).total == 1 and (await host.search("T-2")).total == 1
 
     await eventually(indexed)
     page = await host.search("T-2")

@@ -65,6 +65,15 @@ class PersistenceProvider(Protocol):
         Raises ``WorkflowNotFoundError`` when the instance does not exist.
         """
 
+    async def claim_workflow(self, workflow_id: str, fence: int) -> None:
+        """Remember ``fence`` as the newest for this instance before its new lease holder reads it.
+
+        Atomic: raises ``LeaseLostError`` (and changes nothing) when a larger fence was already accepted, and
+        ``WorkflowNotFoundError`` when the instance does not exist. A write still in flight from an older
+        holder either lands before the claim (and the claimer then reads it) or is refused after it, so a host
+        that lost its lease can never slip a write under the new holder's feet.
+        """
+
     async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
         """The instance with this id, or with this human name; ``WorkflowNotFoundError`` when neither exists."""
 

@@ -326,6 +326,27 @@ class PersistenceSuite:
         await persistence.persist_workflow(instance, fence=8)
         assert (await persistence.get_workflow(instance.id)).description == "v8"
 
+    async def test_a_claimed_fence_refuses_older_writes_before_the_claimer_wrote(
+        self, persistence: PersistenceProvider
+    ) -> None:
+        instance = self.instance(description="v0", execution_pointers=[self.pointer(0)])
+        await persistence.create_workflow(instance)
+        await persistence.persist_workflow(instance, fence=3)
+        await persistence.claim_workflow(instance.id, 4)
+        await persistence.claim_workflow(instance.id, 4)  # claiming again with the same fence is fine
+        stale = instance.model_copy(deep=True)
+        stale.description = "written by the holder of fence 3 after fence 4 was claimed"
+        with pytest.raises(LeaseLostError):
+            await persistence.persist_workflow(stale, fence=3)
+        with pytest.raises(LeaseLostError):
+            await persistence.claim_workflow(instance.id, 2)
+        assert (await persistence.get_workflow(instance.id)).description == "v0"
+        instance.description = "v4"
+        await persistence.persist_workflow(instance, fence=4)
+        assert (await persistence.get_workflow(instance.id)).description == "v4"
+        with pytest.raises(WorkflowNotFoundError):
+            await persistence.claim_workflow(new_id(), 1)
+
     async def test_persist_with_subscriptions(self, persistence: PersistenceProvider) -> None:
         now = utc_now()
         first = self.pointer(0, event_name="Event1", status=PointerStatus.WAITING_FOR_EVENT)

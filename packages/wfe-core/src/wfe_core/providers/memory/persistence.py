@@ -128,6 +128,17 @@ class MemoryPersistence:
             self._index_runnable(stored.instance)
             return instance.id
 
+    async def claim_workflow(self, workflow_id: str, fence: int) -> None:
+        with self._guard:
+            stored = self._workflows.get(workflow_id)
+            if stored is None:
+                raise WorkflowNotFoundError(workflow_id)
+            if stored.fence is not None and fence < stored.fence:
+                raise LeaseLostError(
+                    workflow_id, f"claim with fence {fence}, but the store already accepted fence {stored.fence}"
+                )
+            stored.fence = fence
+
     async def persist_workflow(
         self,
         instance: WorkflowInstance,
