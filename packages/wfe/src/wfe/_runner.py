@@ -246,6 +246,12 @@ class InstanceRunner:
             subscriptions=state.subscriptions,
             fence=lease.fence,
         )
+        # Right after the subscriptions are stored, before anything else can fail: an event published before
+        # its subscription existed is handed to this run now, and re-driven if the run cannot apply it.
+        for subscription in state.subscriptions:
+            waiting = await self.choose_event(subscription)
+            if waiting is not None:
+                run.deliveries.append((subscription, waiting))
         if state.errors:
             await self.persistence.persist_errors(state.errors)
         for event in state.events:
@@ -256,19 +262,16 @@ class InstanceRunner:
         await self._notify_parent(instance, state)
         if self.indexing:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
-        for subscription in state.subscriptions:
-            waiting = await self.choose_event(subscription)
-            if waiting is not None:
-                run.deliveries.append((subscription, waiting))
 
     async def _apply_deliveries(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         while run.deliveries:
-            subscription, event = run.deliveries.pop(0)
+            subscription, event = run.deliveries[0]  # dropped only once applied; else re-driven when the run ends
+            self._check_lease(run, lease)
             pointer = self.deliver_into(instance, subscription, event)
             if pointer is not None:
-                self._check_lease(run, lease)
                 await self.persistence.persist_workflow(instance, pointers=[pointer], fence=lease.fence)
             await self.persistence.terminate_subscription(subscription.id, event_id=event.id)
+            run.deliveries.pop(0)
 
     async def _apply_requests(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         now = self.clock.now()
