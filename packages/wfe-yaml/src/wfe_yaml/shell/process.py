@@ -24,11 +24,13 @@ async def wait_exit(process: asyncio.subprocess.Process) -> int:
     ``Process.wait()`` (before Python 3.12) also waits for the output pipes to close, which never happens
     while a background child still holds them; the return code itself is known as soon as the child exits.
     """
+    delay = 0.001  # most commands end within milliseconds: start polling fast, back off to POLL_INTERVAL
     while True:
         code = process.returncode
         if code is not None:
             return code
-        await asyncio.sleep(POLL_INTERVAL)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, POLL_INTERVAL)
 
 
 async def kill_group(process: asyncio.subprocess.Process, grace: float) -> None:
