@@ -9,22 +9,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from wfe_core.errors import SearchError
 from wfe_core.models import (
     DataFilter,
     DateRangeFilter,
     DefinitionFilter,
     Page,
-    PointerStatus,
     ReferenceFilter,
     SearchFilter,
     StatusFilter,
-    StepSummary,
     WorkflowInstance,
     WorkflowSearchResult,
-    to_jsonable,
 )
 from wfe_sqlite._codec import dump_json, to_micros, to_micros_opt
 from wfe_sqlite._database import SqliteDatabase
@@ -161,36 +156,8 @@ class SqliteSearchIndex:
 
 def _document(instance: WorkflowInstance) -> tuple[tuple[Any, ...], str]:
     """The ``search_documents`` row and the FTS5 body for ``instance``."""
-    data = to_jsonable(instance.data)
-    data_type = (
-        type(instance.data).__name__
-        if isinstance(instance.data, BaseModel)
-        else instance.workflow_definition_id
-    )
-
-    def steps(status: PointerStatus) -> list[StepSummary]:
-        return [
-            StepSummary(step_id=p.step_id, name=p.step_name)
-            for p in instance.execution_pointers
-            if p.status == status
-        ]
-
-    result = WorkflowSearchResult(
-        id=instance.id,
-        workflow_definition_id=instance.workflow_definition_id,
-        version=instance.version,
-        description=instance.description,
-        reference=instance.reference,
-        status=instance.status,
-        data=data,
-        data_type=data_type,
-        create_time=instance.create_time,
-        complete_time=instance.complete_time,
-        next_execution=instance.next_execution,
-        waiting_steps=steps(PointerStatus.WAITING_FOR_EVENT),
-        sleeping_steps=steps(PointerStatus.SLEEPING),
-        failed_steps=steps(PointerStatus.FAILED),
-    )
+    result = WorkflowSearchResult.from_instance(instance)
+    data = result.data
     texts = [instance.reference or "", instance.description or "", instance.workflow_definition_id]
     texts.extend(_strings(data))
     lines = [" " + " ".join(_words(text)) + " " for text in texts]
@@ -202,7 +169,7 @@ def _document(instance: WorkflowInstance) -> tuple[tuple[Any, ...], str]:
         str(instance.status.value),
         instance.reference,
         dump_json(data),
-        data_type,
+        result.data_type,
         to_micros(instance.create_time),
         to_micros_opt(instance.complete_time),
         "\n".join(lines),

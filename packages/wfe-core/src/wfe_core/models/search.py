@@ -7,7 +7,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from wfe_core.models.status import WorkflowStatus
+from wfe_core.models.instance import WorkflowInstance, to_jsonable
+from wfe_core.models.status import PointerStatus, WorkflowStatus
 
 T = TypeVar("T")
 
@@ -71,7 +72,7 @@ class StepSummary(BaseModel):
 
 
 class WorkflowSearchResult(BaseModel):
-    """What a search returns for one instance."""
+    """What a search returns for one instance (``from_instance`` builds it the same way for every index)."""
 
     id: str
     workflow_definition_id: str
@@ -87,6 +88,43 @@ class WorkflowSearchResult(BaseModel):
     waiting_steps: list[StepSummary] = Field(default_factory=list)
     sleeping_steps: list[StepSummary] = Field(default_factory=list)
     failed_steps: list[StepSummary] = Field(default_factory=list)
+
+
+    @classmethod
+    def from_instance(cls, instance: WorkflowInstance) -> WorkflowSearchResult:
+        """The result for ``instance``: its data as JSON, its data type, and its waiting, sleeping and failed
+        steps."""
+
+        def steps(status: PointerStatus) -> list[StepSummary]:
+            return [
+                StepSummary(step_id=p.step_id, name=p.step_name)
+                for p in instance.execution_pointers
+                if p.status == status
+            ]
+
+        return cls(
+            id=instance.id,
+            workflow_definition_id=instance.workflow_definition_id,
+            version=instance.version,
+            description=instance.description,
+            reference=instance.reference,
+            status=instance.status,
+            data=to_jsonable(instance.data),
+            data_type=data_type_name(instance),
+            create_time=instance.create_time,
+            complete_time=instance.complete_time,
+            next_execution=instance.next_execution,
+            waiting_steps=steps(PointerStatus.WAITING_FOR_EVENT),
+            sleeping_steps=steps(PointerStatus.SLEEPING),
+            failed_steps=steps(PointerStatus.FAILED),
+        )
+
+
+def data_type_name(instance: WorkflowInstance) -> str:
+    """What ``DataFilter.data_type`` matches: the pydantic class name of model data, else the definition id."""
+    if isinstance(instance.data, BaseModel):
+        return type(instance.data).__name__
+    return instance.workflow_definition_id
 
 
 class Page(BaseModel, Generic[T]):

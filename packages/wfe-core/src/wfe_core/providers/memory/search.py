@@ -10,21 +10,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from pydantic import BaseModel
-
 from wfe_core.models import (
     DataFilter,
     DateRangeFilter,
     DefinitionFilter,
     Page,
-    PointerStatus,
     ReferenceFilter,
     SearchFilter,
     StatusFilter,
-    StepSummary,
     WorkflowInstance,
     WorkflowSearchResult,
-    to_jsonable,
 )
 from wfe_core.providers.memory.copies import copy_value
 from wfe_core.providers.memory.url import check_memory_url
@@ -102,36 +97,8 @@ class MemorySearchIndex:
 
 
 def _document(instance: WorkflowInstance) -> _Document:
-    data = copy_value(to_jsonable(instance.data))
-    data_type = (
-        type(instance.data).__name__
-        if isinstance(instance.data, BaseModel)
-        else instance.workflow_definition_id
-    )
-
-    def steps(status: PointerStatus) -> list[StepSummary]:
-        return [
-            StepSummary(step_id=p.step_id, name=p.step_name)
-            for p in instance.execution_pointers
-            if p.status == status
-        ]
-
-    result = WorkflowSearchResult(
-        id=instance.id,
-        workflow_definition_id=instance.workflow_definition_id,
-        version=instance.version,
-        description=instance.description,
-        reference=instance.reference,
-        status=instance.status,
-        data=data,
-        data_type=data_type,
-        create_time=instance.create_time,
-        complete_time=instance.complete_time,
-        next_execution=instance.next_execution,
-        waiting_steps=steps(PointerStatus.WAITING_FOR_EVENT),
-        sleeping_steps=steps(PointerStatus.SLEEPING),
-        failed_steps=steps(PointerStatus.FAILED),
-    )
+    result = WorkflowSearchResult.from_instance(instance)
+    data = result.data = copy_value(result.data)
     texts = [instance.reference or "", instance.description or "", instance.workflow_definition_id]
     texts.extend(_strings(data))
     sequences = [_words(text) for text in texts]
