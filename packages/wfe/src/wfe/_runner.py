@@ -113,7 +113,8 @@ class InstanceRunner:
                     break
         finally:
             del self.runs[workflow_id]
-            for _, event in run.deliveries:  # not applied (lease lost, or lock elsewhere): let the consumer redo it
+            # Deliveries not applied (lease lost, or the lock is elsewhere): the event consumer redoes them.
+            for _, event in run.deliveries:
                 asyncio.get_running_loop().create_task(self._redrive(event))
 
     async def _redrive(self, event: Event) -> None:
@@ -171,7 +172,9 @@ class InstanceRunner:
         """Refuse to write once the lease may have lapsed; fencing in the store covers the rest."""
         if run.lease_lost or asyncio.get_running_loop().time() >= run.lease_valid_until:
             run.lease_lost = True
-            raise LeaseLostError(lease.resource, "this host held it too long without renewal; nothing written")
+            raise LeaseLostError(
+                lease.resource, "this host held it too long without renewal; nothing written"
+            )
 
     async def _passes(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         definition: WorkflowDefinition | None = None
@@ -265,7 +268,9 @@ class InstanceRunner:
 
     async def _apply_deliveries(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         while run.deliveries:
-            subscription, event = run.deliveries[0]  # dropped only once applied; else re-driven when the run ends
+            subscription, event = run.deliveries[
+                0
+            ]  # dropped only once applied; else re-driven when the run ends
             self._check_lease(run, lease)
             pointer = self.deliver_into(instance, subscription, event)
             if pointer is not None:

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from wfe import WorkflowBuilder, WorkflowHostBuilder, WorkflowStatus
+from wfe import ExecutionPointer, WorkflowBuilder, WorkflowHostBuilder, WorkflowInstance, WorkflowStatus
 from wfe_core.providers.memory import MemoryLock, MemoryPersistence, MemoryQueue
 
 
 async def test_missing_definition_records_an_error_and_backs_off_until_registered():
-    store, queue, lock = MemoryPersistence(), MemoryQueue(), MemoryLock()
+    store = MemoryPersistence()
     definition = WorkflowBuilder().then_fn(lambda ctx: None).build("later", 1)
-    first = WorkflowHostBuilder().use_persistence(store).use_queue(queue).use_lock(lock).build()
-    first.register_workflow(definition)
-    await first.start()
-    await first.suspend_workflow(wid := await first.start_workflow("later"))
-    await first.stop()
+    now = datetime.now(UTC)
+    # An instance written by a host that knew the definition, now suspended: this host does not know it yet.
+    wid = await store.create_workflow(
+        WorkflowInstance(
+            workflow_definition_id="later",
+            version=1,
+            status=WorkflowStatus.SUSPENDED,
+            data={},
+            create_time=now,
+            execution_pointers=[ExecutionPointer(step_id=0)],
+        )
+    )
 
     second = (
         WorkflowHostBuilder()
