@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from psycopg import AsyncConnection
-from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
@@ -50,26 +49,61 @@ _SUBSCRIPTION_COLUMNS = (
 )
 _EVENT_COLUMNS = "id, event_name, event_key, event_data, event_time, is_processed"
 
-_INSERT_WORKFLOW = (
-    "INSERT INTO {workflows} (" + _WORKFLOW_COLUMNS + ") VALUES"
-    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+# Every write of a pass or a start is one statement (data-modifying CTEs), so it costs one round trip and one
+# commit in autocommit mode, and is atomic without BEGIN/COMMIT round trips. Pointers and subscriptions travel
+# as one JSON array each; the pointer rows are inserted in array order, which is their creation order (seq).
+_POINTER_ROWS = (
+    " INSERT INTO {execution_pointers} (workflow_id, id, step_id, status, event_name, event_key, body)"
+    " SELECT w.id, e.body->>'id', (e.body->>'step_id')::int, e.body->>'status', e.body->>'event_name',"
+    " e.body->>'event_key', e.body FROM w CROSS JOIN jsonb_array_elements(%(pointers)s::jsonb)"
+    " WITH ORDINALITY AS e(body, n) ORDER BY e.n"
 )
-_UPDATE_WORKFLOW = (
-    "UPDATE {workflows} SET definition_id = %s, version = %s, description = %s, reference = %s, status = %s,"
-    " data = %s, next_execution = %s, complete_time = %s, parent_workflow_id = %s, root_workflow_id = %s,"
-    " fence = GREATEST(fence, COALESCE(%s::bigint, fence))"
-    " WHERE id = %s AND (%s::bigint IS NULL OR fence <= %s::bigint) RETURNING fence"
+_WORKFLOW_VALUES = (
+    "%(id)s, {name}, %(definition_id)s, %(version)s, %(description)s, %(reference)s, %(status)s, %(data)s,"
+    " %(next_execution)s, %(create_time)s, %(complete_time)s, %(parent_workflow_id)s, %(root_workflow_id)s"
 )
-_UPSERT_POINTER = (
-    "INSERT INTO {execution_pointers} (workflow_id, id, step_id, status, event_name, event_key, body)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (workflow_id, id) DO UPDATE SET"
+_CREATE_WORKFLOW = (
+    "WITH w AS (INSERT INTO {workflows} ("
+    + _WORKFLOW_COLUMNS
+    + ") VALUES ("
+    + _WORKFLOW_VALUES.format(name="%(name)s")
+    + ") RETURNING id, name), p AS ("
+    + _POINTER_ROWS
+    + ") SELECT name FROM w"
+)
+_CREATE_NUMBERED_WORKFLOW = (
+    "WITH n AS (INSERT INTO {definition_sequences} AS s (definition_id, next_num) VALUES (%(definition_id)s, 1)"
+    " ON CONFLICT (definition_id) DO UPDATE SET next_num = s.next_num + 1 RETURNING next_num),"
+    " w AS (INSERT INTO {workflows} ("
+    + _WORKFLOW_COLUMNS
+    + ") SELECT "
+    + _WORKFLOW_VALUES.format(name="%(definition_id)s || '-' || n.next_num")
+    + " FROM n RETURNING id, name), p AS ("
+    + _POINTER_ROWS
+    + ") SELECT name FROM w"
+)
+_PERSIST_WORKFLOW = (
+    "WITH w AS (UPDATE {workflows} SET definition_id = %(definition_id)s, version = %(version)s,"
+    " description = %(description)s, reference = %(reference)s, status = %(status)s, data = %(data)s,"
+    " next_execution = %(next_execution)s, complete_time = %(complete_time)s,"
+    " parent_workflow_id = %(parent_workflow_id)s, root_workflow_id = %(root_workflow_id)s,"
+    " fence = GREATEST(fence, COALESCE(%(fence)s::bigint, fence))"
+    " WHERE id = %(id)s AND (%(fence)s::bigint IS NULL OR fence <= %(fence)s::bigint) RETURNING id),"
+    " p AS (" + _POINTER_ROWS + " ON CONFLICT (workflow_id, id) DO UPDATE SET"
     " step_id = EXCLUDED.step_id, status = EXCLUDED.status, event_name = EXCLUDED.event_name,"
-    " event_key = EXCLUDED.event_key, body = EXCLUDED.body"
+    " event_key = EXCLUDED.event_key, body = EXCLUDED.body),"
+    " s AS (INSERT INTO {event_subscriptions} (" + _SUBSCRIPTION_COLUMNS + ") SELECT x.* FROM w CROSS JOIN"
+    " jsonb_to_recordset(%(subscriptions)s::jsonb) AS x(id text, workflow_id text, step_id int,"
+    " execution_pointer_id text, event_name text, event_key text, subscribe_as_of timestamptz,"
+    " subscription_data jsonb, external_token text, external_worker_id text, external_token_expiry timestamptz)"
+    " ON CONFLICT (id) DO NOTHING)"
+    " SELECT count(*) FROM w"
 )
 _INSERT_SUBSCRIPTION = (
     "INSERT INTO {event_subscriptions} (" + _SUBSCRIPTION_COLUMNS + ") VALUES"
     " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
 )
+_NO_ROWS = "[]"
 
 
 _POINTER_LIST = TypeAdapter(list[ExecutionPointer])
@@ -79,15 +113,47 @@ def _json(value: Any) -> Jsonb:
     return Jsonb(to_jsonable_python(to_jsonable(value)))
 
 
-def _pointer_params(workflow_id: str, pointer: ExecutionPointer) -> tuple[Any, ...]:
-    return (
-        workflow_id,
-        pointer.id,
-        pointer.step_id,
-        pointer.status.value,
-        pointer.event_name,
-        pointer.event_key,
-        Jsonb(pointer.model_dump(mode="json")),
+def _workflow_params(
+    instance: WorkflowInstance, workflow_id: str, pointers: Sequence[ExecutionPointer]
+) -> dict[str, Any]:
+    """Parameters of the instance row (all but name, create time and fence) and its pointers' JSON array."""
+    return {
+        "id": workflow_id,
+        "definition_id": instance.workflow_definition_id,
+        "version": instance.version,
+        "description": instance.description,
+        "reference": instance.reference,
+        "status": instance.status.value,
+        "data": _json(instance.data),
+        "next_execution": utc_or_none(instance.next_execution),
+        "complete_time": utc_or_none(instance.complete_time),
+        "parent_workflow_id": instance.parent_workflow_id,
+        "root_workflow_id": instance.root_workflow_id,
+        # serialised by pydantic-core in one go, as the text of one JSON array
+        "pointers": _POINTER_LIST.dump_json(list(pointers)).decode() if pointers else _NO_ROWS,
+    }
+
+
+def _subscriptions_json(subscriptions: Sequence[EventSubscription]) -> Jsonb:
+    return Jsonb(
+        [
+            {
+                "id": sub.id,
+                "workflow_id": sub.workflow_id,
+                "step_id": sub.step_id,
+                "execution_pointer_id": sub.execution_pointer_id,
+                "event_name": sub.event_name,
+                "event_key": sub.event_key,
+                "subscribe_as_of": utc(sub.subscribe_as_of).isoformat(),
+                "subscription_data": to_jsonable_python(to_jsonable(sub.subscription_data)),
+                "external_token": sub.external_token,
+                "external_worker_id": sub.external_worker_id,
+                "external_token_expiry": (
+                    None if sub.external_token_expiry is None else utc(sub.external_token_expiry).isoformat()
+                ),
+            }
+            for sub in subscriptions
+        ]
     )
 
 
@@ -174,49 +240,20 @@ class PostgresPersistence(PostgresProvider):
     # -- workflows ---------------------------------------------------------------------------------------
 
     async def create_workflow(self, instance: WorkflowInstance) -> str:
-        """Store a new instance and its pointers atomically; assign its id and ``{definition}-{N}`` name."""
+        """Store a new instance and its pointers atomically; assign its id and ``{definition}-{N}`` name.
+
+        One statement: the name's number, the instance row and its pointer rows commit together."""
         workflow_id = instance.id or new_id()
-        name = instance.name
-        q = self._layout.q
+        params = _workflow_params(instance, workflow_id, instance.execution_pointers)
+        params["name"] = instance.name
+        params["create_time"] = utc(instance.create_time)
+        statement = _CREATE_WORKFLOW if instance.name else _CREATE_NUMBERED_WORKFLOW
         with wrapped(PersistenceError, "create_workflow"):
-            async with self._pool.connection() as conn, conn.transaction():
-                if not name:
-                    cur = await conn.execute(
-                        q(
-                            "INSERT INTO {definition_sequences} AS s (definition_id, next_num) VALUES (%s, 1)"
-                            " ON CONFLICT (definition_id) DO UPDATE SET next_num = s.next_num + 1"
-                            " RETURNING next_num"
-                        ),
-                        (instance.workflow_definition_id,),
-                    )
-                    row = await cur.fetchone()
-                    assert row is not None
-                    name = f"{instance.workflow_definition_id}-{row[0]}"
-                await conn.execute(
-                    q(_INSERT_WORKFLOW),
-                    (
-                        workflow_id,
-                        name,
-                        instance.workflow_definition_id,
-                        instance.version,
-                        instance.description,
-                        instance.reference,
-                        instance.status.value,
-                        _json(instance.data),
-                        utc_or_none(instance.next_execution),
-                        utc(instance.create_time),
-                        utc_or_none(instance.complete_time),
-                        instance.parent_workflow_id,
-                        instance.root_workflow_id,
-                    ),
-                )
-                if instance.execution_pointers:
-                    async with conn.cursor() as cur:
-                        await cur.executemany(
-                            q(_UPSERT_POINTER),
-                            [_pointer_params(workflow_id, p) for p in instance.execution_pointers],
-                        )
-        instance.id, instance.name = workflow_id, name
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(self._layout.q(statement), params)
+                row = await cur.fetchone()
+        assert row is not None
+        instance.id, instance.name = workflow_id, row[0]
         return workflow_id
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
@@ -242,52 +279,21 @@ class PostgresPersistence(PostgresProvider):
         subscriptions: Sequence[EventSubscription] = (),
         fence: int | None = None,
     ) -> None:
-        """Write the instance, the given (or all) pointers and new subscriptions in one transaction.
+        """Write the instance, the given (or all) pointers and new subscriptions in one statement.
 
-        A ``fence`` older than the newest one stored raises ``LeaseLostError`` and writes nothing; the check
-        and the write are one ``UPDATE ... WHERE fence <= %s``.
+        A ``fence`` older than the newest one stored raises ``LeaseLostError`` and writes nothing: the pointers
+        and subscriptions are written only for the row the fenced ``UPDATE ... WHERE fence <= %s`` matched.
         """
-        q = self._layout.q
         written = instance.execution_pointers if pointers is None else pointers
+        params = _workflow_params(instance, instance.id, written)
+        params["fence"] = fence
+        params["subscriptions"] = _subscriptions_json(subscriptions) if subscriptions else _NO_ROWS
         with wrapped(PersistenceError, "persist_workflow"):
-            try:
-                async with self._pool.connection() as conn, conn.transaction():
-                    async with conn.pipeline():
-                        wf_cur = conn.cursor()
-                        await wf_cur.execute(
-                            q(_UPDATE_WORKFLOW),
-                            (
-                                instance.workflow_definition_id,
-                                instance.version,
-                                instance.description,
-                                instance.reference,
-                                instance.status.value,
-                                _json(instance.data),
-                                utc_or_none(instance.next_execution),
-                                utc_or_none(instance.complete_time),
-                                instance.parent_workflow_id,
-                                instance.root_workflow_id,
-                                fence,
-                                instance.id,
-                                fence,
-                                fence,
-                            ),
-                        )
-                        if written:
-                            async with conn.cursor() as cur:
-                                await cur.executemany(
-                                    q(_UPSERT_POINTER), [_pointer_params(instance.id, p) for p in written]
-                                )
-                        if subscriptions:
-                            async with conn.cursor() as cur:
-                                await cur.executemany(
-                                    q(_INSERT_SUBSCRIPTION), [_subscription_params(s) for s in subscriptions]
-                                )
-                    if await wf_cur.fetchone() is None:
-                        await self._refuse_write(conn, instance.id, fence)
-            except pg_errors.ForeignKeyViolation as exc:
-                # a pointer of an instance that does not exist
-                raise WorkflowNotFoundError(instance.id) from exc
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(self._layout.q(_PERSIST_WORKFLOW), params)
+                row = await cur.fetchone()
+                if row is None or row[0] == 0:
+                    await self._refuse_write(conn, instance.id, fence)
 
     async def _refuse_write(self, conn: AsyncConnection[Any], workflow_id: str, fence: int | None) -> None:
         """Raise why the update matched no row (rolling back the transaction it runs in)."""
