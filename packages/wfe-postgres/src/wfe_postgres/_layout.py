@@ -99,8 +99,11 @@ class Layout:
         ids["schema"] = sql.Identifier(self.schema)
         return ids
 
-    def q(self, template: str) -> sql.Composed:
-        """``template`` with ``{table}`` placeholders replaced by qualified identifiers (cached)."""
+    def q(self, template: str) -> bytes:
+        """``template`` with ``{table}`` placeholders replaced by qualified identifiers, rendered (cached).
+
+        Rendered bytes rather than a ``sql.Composed``: psycopg renders a Composed again on every execute, but
+        caches its parsing of a bytes query."""
         return _compose(self, template)
 
     @property
@@ -119,6 +122,6 @@ class Layout:
 
 
 @functools.lru_cache(maxsize=512)
-def _compose(layout: Layout, template: str) -> sql.Composed:
+def _compose(layout: Layout, template: str) -> bytes:
     # Statements are composed once per layout, not on every call of a hot path.
-    return sql.SQL(template).format(**layout.identifiers())
+    return sql.SQL(template).format(**layout.identifiers()).as_bytes(None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import ClassVar
 
@@ -14,19 +16,33 @@ from psycopg import sql
 from wfe_core.errors import LockError, ProviderError
 from wfe_core.models import Lease
 from wfe_postgres._failures import wrapped
+from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._provider import PostgresProvider
 
 logger = logging.getLogger(__name__)
 
-# One statement: take a free or lapsed resource, or leave a held one alone. The fence comes from a sequence,
-# which never goes back (not across server restarts either); a conflicting attempt burns a number, harmlessly.
+# One statement for a batch of acquires: take each free or lapsed resource, leave a held one alone. The fence
+# comes from a sequence, which never goes back (not across server restarts either); a conflicting attempt
+# burns a number, harmlessly.
 _ACQUIRE = (
     "INSERT INTO {locks} AS l (resource, token, fence, expires_at)"
-    " VALUES (%s, %s, nextval({fence_seq}), clock_timestamp() + make_interval(secs => %s))"
+    " SELECT u.resource, u.token, nextval({fence_seq}), clock_timestamp() + make_interval(secs => u.ttl)"
+    " FROM unnest(%s::text[], %s::text[], %s::float8[]) AS u(resource, token, ttl)"
     " ON CONFLICT (resource) DO UPDATE SET token = EXCLUDED.token, fence = EXCLUDED.fence,"
     " expires_at = EXCLUDED.expires_at WHERE l.expires_at <= clock_timestamp()"
-    " RETURNING fence"
+    " RETURNING resource, fence"
 )
+_RELEASE = (
+    "DELETE FROM {locks} AS l USING unnest(%s::text[], %s::text[]) AS u(resource, token)"
+    " WHERE l.resource = u.resource AND l.token = u.token"
+)
+
+
+@dataclass(frozen=True)
+class _Acquire:
+    resource: str
+    token: str
+    ttl: float
 
 
 class PostgresLock(PostgresProvider):
@@ -46,20 +62,40 @@ class PostgresLock(PostgresProvider):
         await self._pool.release()
 
     @functools.cached_property
-    def _acquire_sql(self) -> sql.Composed:
+    def _acquire_sql(self) -> bytes:
         # nextval() takes the sequence as a string: the quoted, schema-qualified name as a literal.
         fence_seq = sql.Literal(self._layout.table("lock_fences").as_string())
-        return sql.SQL(_ACQUIRE).format(locks=self._layout.table("locks"), fence_seq=fence_seq)
+        return sql.SQL(_ACQUIRE).format(locks=self._layout.table("locks"), fence_seq=fence_seq).as_bytes(None)
 
     async def acquire(self, resource: str, ttl: timedelta) -> Lease | None:
-        """Take the resource for ``ttl``, or return None when anyone (this object included) holds it."""
-        token = uuid.uuid4().hex
+        """Take the resource for ``ttl``, or return None when anyone (this object included) holds it.
+
+        Acquires asked for together share one statement (group commit)."""
         with wrapped(LockError, "acquire"):
             await self._ensure_schema()
+        request = _Acquire(resource, uuid.uuid4().hex, ttl.total_seconds())
+        fence = await self._acquires.write(request, resource)
+        return None if fence is None else Lease(resource=resource, token=request.token, fence=fence)
+
+    @functools.cached_property
+    def _acquires(self) -> GroupCommit[_Acquire, int | None]:
+        return GroupCommit(self._acquire_batch, self._acquire_one)
+
+    async def _acquire_one(self, request: _Acquire) -> int | None:
+        outcome = (await self._acquire_batch([request]))[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def _acquire_batch(self, requests: Sequence[_Acquire]) -> list[int | None | BaseException]:
+        with wrapped(LockError, "acquire"):
             async with self._pool.connection() as conn:
-                cur = await conn.execute(self._acquire_sql, (resource, token, ttl.total_seconds()))
-                row = await cur.fetchone()
-        return None if row is None else Lease(resource=resource, token=token, fence=int(row[0]))
+                cur = await conn.execute(
+                    self._acquire_sql,
+                    ([r.resource for r in requests], [r.token for r in requests], [r.ttl for r in requests]),
+                )
+                fences = {row[0]: int(row[1]) for row in await cur.fetchall()}
+        return [fences.get(r.resource) for r in requests]
 
     async def renew(self, lease: Lease, ttl: timedelta) -> Lease | None:
         """Extend a held lease to ``ttl`` from now; None when it was lost or cannot be confirmed."""
@@ -78,10 +114,23 @@ class PostgresLock(PostgresProvider):
             return None
 
     async def release(self, lease: Lease) -> None:
-        """Give the resource back if this lease still holds it. Idempotent."""
+        """Give the resource back if this lease still holds it. Idempotent.
+
+        Releases asked for together share one statement (group commit)."""
+        await self._releases.write(lease, lease.resource)
+
+    @functools.cached_property
+    def _releases(self) -> GroupCommit[Lease, None]:
+        return GroupCommit(self._release_batch, self._release_one)
+
+    async def _release_one(self, lease: Lease) -> None:
+        await self._release_batch([lease])
+
+    async def _release_batch(self, leases: Sequence[Lease]) -> list[None | BaseException]:
         with wrapped(LockError, "release"):
             async with self._pool.connection() as conn:
                 await conn.execute(
-                    self._layout.q("DELETE FROM {locks} WHERE resource = %s AND token = %s"),
-                    (lease.resource, lease.token),
+                    self._layout.q(_RELEASE),
+                    ([lease.resource for lease in leases], [lease.token for lease in leases]),
                 )
+        return [None] * len(leases)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -11,7 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
-from pydantic_core import to_jsonable_python
+from pydantic_core import to_json, to_jsonable_python
 
 from wfe_core.errors import (
     EventNotFoundError,
@@ -19,6 +21,7 @@ from wfe_core.errors import (
     PersistenceError,
     ProviderError,
     SubscriptionNotFoundError,
+    WfeError,
     WorkflowNotFoundError,
 )
 from wfe_core.models import (
@@ -34,6 +37,7 @@ from wfe_core.models import (
     to_jsonable,
 )
 from wfe_postgres._failures import wrapped
+from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._provider import PostgresProvider, utc, utc_or_none
 
 logger = logging.getLogger(__name__)
@@ -49,61 +53,65 @@ _SUBSCRIPTION_COLUMNS = (
 )
 _EVENT_COLUMNS = "id, event_name, event_key, event_data, event_time, is_processed"
 
-# Every write of a pass or a start is one statement (data-modifying CTEs), so it costs one round trip and one
-# commit in autocommit mode, and is atomic without BEGIN/COMMIT round trips. Pointers and subscriptions travel
-# as one JSON array each; the pointer rows are inserted in array order, which is their creation order (seq).
+# Writes are group commits: the starts (or passes) of many instances asked for at the same time go in one
+# statement of data-modifying CTEs, one round trip and one commit, each instance's rows all or nothing. The
+# instances travel as one JSON array of rows, each with its pointers as a JSON array; pointer rows are
+# inserted in array order, which is their creation order (seq).
+_INSTANCE_ROWS = (
+    "v AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v(n int, id text, name text, definition_id text,"
+    " version int, description text, reference text, status text, data jsonb, next_execution timestamptz,"
+    " create_time timestamptz, complete_time timestamptz, parent_workflow_id text, root_workflow_id text,"
+    " fence bigint, pointers jsonb, subscriptions jsonb))"
+)
 _POINTER_ROWS = (
-    " INSERT INTO {execution_pointers} (workflow_id, id, step_id, status, event_name, event_key, body)"
-    " SELECT w.id, e.body->>'id', (e.body->>'step_id')::int, e.body->>'status', e.body->>'event_name',"
-    " e.body->>'event_key', e.body FROM w CROSS JOIN jsonb_array_elements(%(pointers)s::jsonb)"
-    " WITH ORDINALITY AS e(body, n) ORDER BY e.n"
+    "INSERT INTO {execution_pointers} (workflow_id, id, step_id, status, event_name, event_key, body)"
+    " SELECT v.id, e.body->>'id', (e.body->>'step_id')::int, e.body->>'status', e.body->>'event_name',"
+    " e.body->>'event_key', e.body FROM v JOIN w ON w.id = v.id"
+    " CROSS JOIN jsonb_array_elements(v.pointers) WITH ORDINALITY AS e(body, k) ORDER BY v.n, e.k"
 )
-_WORKFLOW_VALUES = (
-    "%(id)s, {name}, %(definition_id)s, %(version)s, %(description)s, %(reference)s, %(status)s, %(data)s,"
-    " %(next_execution)s, %(create_time)s, %(complete_time)s, %(parent_workflow_id)s, %(root_workflow_id)s"
+# Instances without a name get ``{definition}-{N}``: each definition's counter moves once by the number of
+# them in the batch, and they take its numbers in batch order.
+_CREATE_WORKFLOWS = (
+    "WITH " + _INSTANCE_ROWS + ","
+    " c AS (SELECT definition_id, count(*) AS k FROM v WHERE name IS NULL GROUP BY definition_id),"
+    " q AS (INSERT INTO {definition_sequences} AS s (definition_id, next_num) SELECT definition_id, k FROM c"
+    " ON CONFLICT (definition_id) DO UPDATE SET next_num = s.next_num + EXCLUDED.next_num"
+    " RETURNING definition_id, next_num),"
+    " r AS (SELECT n, row_number() OVER (PARTITION BY definition_id ORDER BY n) AS i FROM v WHERE name IS NULL),"
+    " w AS (INSERT INTO {workflows} (" + _WORKFLOW_COLUMNS + ") SELECT v.id,"
+    " COALESCE(v.name, v.definition_id || '-' || (q.next_num - c.k + r.i)), v.definition_id, v.version,"
+    " v.description, v.reference, v.status, v.data, v.next_execution, v.create_time, v.complete_time,"
+    " v.parent_workflow_id, v.root_workflow_id FROM v LEFT JOIN r ON r.n = v.n"
+    " LEFT JOIN c ON c.definition_id = v.definition_id AND v.name IS NULL"
+    " LEFT JOIN q ON q.definition_id = v.definition_id AND v.name IS NULL ORDER BY v.n RETURNING id, name),"
+    " p AS (" + _POINTER_ROWS + ")"
+    " SELECT id, name FROM w"
 )
-_CREATE_WORKFLOW = (
-    "WITH w AS (INSERT INTO {workflows} ("
-    + _WORKFLOW_COLUMNS
-    + ") VALUES ("
-    + _WORKFLOW_VALUES.format(name="%(name)s")
-    + ") RETURNING id, name), p AS ("
-    + _POINTER_ROWS
-    + ") SELECT name FROM w"
-)
-_CREATE_NUMBERED_WORKFLOW = (
-    "WITH n AS (INSERT INTO {definition_sequences} AS s (definition_id, next_num) VALUES (%(definition_id)s, 1)"
-    " ON CONFLICT (definition_id) DO UPDATE SET next_num = s.next_num + 1 RETURNING next_num),"
-    " w AS (INSERT INTO {workflows} ("
-    + _WORKFLOW_COLUMNS
-    + ") SELECT "
-    + _WORKFLOW_VALUES.format(name="%(definition_id)s || '-' || n.next_num")
-    + " FROM n RETURNING id, name), p AS ("
-    + _POINTER_ROWS
-    + ") SELECT name FROM w"
-)
-_PERSIST_WORKFLOW = (
-    "WITH w AS (UPDATE {workflows} SET definition_id = %(definition_id)s, version = %(version)s,"
-    " description = %(description)s, reference = %(reference)s, status = %(status)s, data = %(data)s,"
-    " next_execution = %(next_execution)s, complete_time = %(complete_time)s,"
-    " parent_workflow_id = %(parent_workflow_id)s, root_workflow_id = %(root_workflow_id)s,"
-    " fence = GREATEST(fence, COALESCE(%(fence)s::bigint, fence))"
-    " WHERE id = %(id)s AND (%(fence)s::bigint IS NULL OR fence <= %(fence)s::bigint) RETURNING id),"
-    " p AS (" + _POINTER_ROWS + " ON CONFLICT (workflow_id, id) DO UPDATE SET"
-    " step_id = EXCLUDED.step_id, status = EXCLUDED.status, event_name = EXCLUDED.event_name,"
-    " event_key = EXCLUDED.event_key, body = EXCLUDED.body),"
-    " s AS (INSERT INTO {event_subscriptions} (" + _SUBSCRIPTION_COLUMNS + ") SELECT x.* FROM w CROSS JOIN"
-    " jsonb_to_recordset(%(subscriptions)s::jsonb) AS x(id text, workflow_id text, step_id int,"
-    " execution_pointer_id text, event_name text, event_key text, subscribe_as_of timestamptz,"
+# The passes of many instances in one statement (group commit): one JSON array of rows, each the instance's
+# fields, its fence, and its changed pointers and new subscriptions. Only rows whose fenced UPDATE matched get
+# their pointers and subscriptions written; the ids of those rows come back.
+_PERSIST_WORKFLOWS = (
+    "WITH " + _INSTANCE_ROWS + ","
+    " w AS (UPDATE {workflows} AS t SET definition_id = v.definition_id, version = v.version,"
+    " description = v.description, reference = v.reference, status = v.status, data = v.data,"
+    " next_execution = v.next_execution, complete_time = v.complete_time,"
+    " parent_workflow_id = v.parent_workflow_id, root_workflow_id = v.root_workflow_id,"
+    " fence = GREATEST(t.fence, COALESCE(v.fence, t.fence))"
+    " FROM v WHERE t.id = v.id AND (v.fence IS NULL OR t.fence <= v.fence) RETURNING t.id),"
+    " p AS (" + _POINTER_ROWS + " ON CONFLICT (workflow_id, id) DO UPDATE SET step_id = EXCLUDED.step_id,"
+    " status = EXCLUDED.status, event_name = EXCLUDED.event_name, event_key = EXCLUDED.event_key,"
+    " body = EXCLUDED.body),"
+    " s AS (INSERT INTO {event_subscriptions} (" + _SUBSCRIPTION_COLUMNS + ") SELECT x.* FROM v"
+    " JOIN w ON w.id = v.id CROSS JOIN jsonb_to_recordset(v.subscriptions) AS x(id text, workflow_id text,"
+    " step_id int, execution_pointer_id text, event_name text, event_key text, subscribe_as_of timestamptz,"
     " subscription_data jsonb, external_token text, external_worker_id text, external_token_expiry timestamptz)"
     " ON CONFLICT (id) DO NOTHING)"
-    " SELECT count(*) FROM w"
+    " SELECT id FROM w"
 )
 _INSERT_SUBSCRIPTION = (
     "INSERT INTO {event_subscriptions} (" + _SUBSCRIPTION_COLUMNS + ") VALUES"
     " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
 )
-_NO_ROWS = "[]"
 
 
 _POINTER_LIST = TypeAdapter(list[ExecutionPointer])
@@ -113,48 +121,76 @@ def _json(value: Any) -> Jsonb:
     return Jsonb(to_jsonable_python(to_jsonable(value)))
 
 
-def _workflow_params(
-    instance: WorkflowInstance, workflow_id: str, pointers: Sequence[ExecutionPointer]
-) -> dict[str, Any]:
-    """Parameters of the instance row (all but name, create time and fence) and its pointers' JSON array."""
-    return {
+@dataclass(frozen=True)
+class _RowWrite:
+    """One instance's start or pass, serialised when it was asked for (the caller may change it after)."""
+
+    workflow_id: str
+    fence: int | None
+    row: bytes
+    """The JSON object of one row of ``_INSTANCE_ROWS``, without its batch position."""
+
+
+def _row_write(
+    instance: WorkflowInstance,
+    pointers: Sequence[ExecutionPointer],
+    subscriptions: Sequence[EventSubscription] = (),
+    fence: int | None = None,
+    *,
+    workflow_id: str | None = None,
+) -> _RowWrite:
+    workflow_id = instance.id if workflow_id is None else workflow_id
+    row = {
         "id": workflow_id,
+        "name": instance.name or None,
+        "create_time": utc(instance.create_time),
         "definition_id": instance.workflow_definition_id,
         "version": instance.version,
         "description": instance.description,
         "reference": instance.reference,
         "status": instance.status.value,
-        "data": _json(instance.data),
+        "data": instance.data,
         "next_execution": utc_or_none(instance.next_execution),
         "complete_time": utc_or_none(instance.complete_time),
         "parent_workflow_id": instance.parent_workflow_id,
         "root_workflow_id": instance.root_workflow_id,
-        # serialised by pydantic-core in one go, as the text of one JSON array
-        "pointers": _POINTER_LIST.dump_json(list(pointers)).decode() if pointers else _NO_ROWS,
+        "fence": fence,
+        "pointers": list(pointers),
+        "subscriptions": [_subscription_row(sub) for sub in subscriptions],
+    }
+    # pydantic-core serialises the models (data, pointers) and datetimes in one go
+    return _RowWrite(workflow_id, fence, to_json(row))
+
+
+def _subscription_row(sub: EventSubscription) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "workflow_id": sub.workflow_id,
+        "step_id": sub.step_id,
+        "execution_pointer_id": sub.execution_pointer_id,
+        "event_name": sub.event_name,
+        "event_key": sub.event_key,
+        "subscribe_as_of": utc(sub.subscribe_as_of),
+        "subscription_data": to_jsonable(sub.subscription_data),
+        "external_token": sub.external_token,
+        "external_worker_id": sub.external_worker_id,
+        "external_token_expiry": utc_or_none(sub.external_token_expiry),
     }
 
 
-def _subscriptions_json(subscriptions: Sequence[EventSubscription]) -> Jsonb:
-    return Jsonb(
-        [
-            {
-                "id": sub.id,
-                "workflow_id": sub.workflow_id,
-                "step_id": sub.step_id,
-                "execution_pointer_id": sub.execution_pointer_id,
-                "event_name": sub.event_name,
-                "event_key": sub.event_key,
-                "subscribe_as_of": utc(sub.subscribe_as_of).isoformat(),
-                "subscription_data": to_jsonable_python(to_jsonable(sub.subscription_data)),
-                "external_token": sub.external_token,
-                "external_worker_id": sub.external_worker_id,
-                "external_token_expiry": (
-                    None if sub.external_token_expiry is None else utc(sub.external_token_expiry).isoformat()
-                ),
-            }
-            for sub in subscriptions
-        ]
+def _refusal(write: _RowWrite, stored_fences: dict[str, int]) -> WfeError:
+    """Why the fenced update of ``write`` matched no row."""
+    if write.workflow_id not in stored_fences:
+        return WorkflowNotFoundError(write.workflow_id)
+    return LeaseLostError(
+        write.workflow_id,
+        f"write with fence {write.fence} refused: the store already accepted fence"
+        f" {stored_fences[write.workflow_id]}",
     )
+
+
+def _rows_json(writes: Sequence[_RowWrite]) -> str:
+    return "[" + ",".join(f'{{"n":{n},{w.row[1:].decode()}' for n, w in enumerate(writes)) + "]"
 
 
 def _subscription_params(sub: EventSubscription) -> tuple[Any, ...]:
@@ -242,19 +278,28 @@ class PostgresPersistence(PostgresProvider):
     async def create_workflow(self, instance: WorkflowInstance) -> str:
         """Store a new instance and its pointers atomically; assign its id and ``{definition}-{N}`` name.
 
-        One statement: the name's number, the instance row and its pointer rows commit together."""
-        workflow_id = instance.id or new_id()
-        params = _workflow_params(instance, workflow_id, instance.execution_pointers)
-        params["name"] = instance.name
-        params["create_time"] = utc(instance.create_time)
-        statement = _CREATE_WORKFLOW if instance.name else _CREATE_NUMBERED_WORKFLOW
+        Starts asked for at the same time share one statement and one commit (group commit)."""
+        write = _row_write(instance, instance.execution_pointers, workflow_id=instance.id or new_id())
+        name = await self._creates.write(write, write.workflow_id)
+        instance.id, instance.name = write.workflow_id, name
+        return write.workflow_id
+
+    @functools.cached_property
+    def _creates(self) -> GroupCommit[_RowWrite, str]:
+        return GroupCommit(self._create_batch, self._create_one)
+
+    async def _create_one(self, write: _RowWrite) -> str:
+        outcome = (await self._create_batch([write]))[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def _create_batch(self, writes: Sequence[_RowWrite]) -> list[str | BaseException]:
         with wrapped(PersistenceError, "create_workflow"):
             async with self._pool.connection() as conn:
-                cur = await conn.execute(self._layout.q(statement), params)
-                row = await cur.fetchone()
-        assert row is not None
-        instance.id, instance.name = workflow_id, row[0]
-        return workflow_id
+                cur = await conn.execute(self._layout.q(_CREATE_WORKFLOWS), (_rows_json(writes),))
+                names = {row[0]: row[1] for row in await cur.fetchall()}
+        return [names[w.workflow_id] for w in writes]
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
         """One ``UPDATE ... WHERE fence <= %s``: it waits behind an older holder's open transaction, so that
@@ -279,21 +324,39 @@ class PostgresPersistence(PostgresProvider):
         subscriptions: Sequence[EventSubscription] = (),
         fence: int | None = None,
     ) -> None:
-        """Write the instance, the given (or all) pointers and new subscriptions in one statement.
+        """Write the instance, the given (or all) pointers and new subscriptions atomically.
 
-        A ``fence`` older than the newest one stored raises ``LeaseLostError`` and writes nothing: the pointers
-        and subscriptions are written only for the row the fenced ``UPDATE ... WHERE fence <= %s`` matched.
+        Passes of several instances asked for at the same time share one statement and one commit (group
+        commit); each instance's write is still all or nothing. A ``fence`` older than the newest one stored
+        raises ``LeaseLostError`` and writes nothing: the check and the write are one fenced ``UPDATE``.
         """
         written = instance.execution_pointers if pointers is None else pointers
-        params = _workflow_params(instance, instance.id, written)
-        params["fence"] = fence
-        params["subscriptions"] = _subscriptions_json(subscriptions) if subscriptions else _NO_ROWS
+        write = _row_write(instance, written, subscriptions, fence)
+        await self._pass_writes.write(write, write.workflow_id)
+
+    @functools.cached_property
+    def _pass_writes(self) -> GroupCommit[_RowWrite, None]:
+        return GroupCommit(self._write_passes, self._write_pass)
+
+    async def _write_pass(self, write: _RowWrite) -> None:
+        outcome = (await self._write_passes([write]))[0]
+        if outcome is not None:
+            raise outcome
+
+    async def _write_passes(self, writes: Sequence[_RowWrite]) -> list[BaseException | None]:
         with wrapped(PersistenceError, "persist_workflow"):
             async with self._pool.connection() as conn:
-                cur = await conn.execute(self._layout.q(_PERSIST_WORKFLOW), params)
-                row = await cur.fetchone()
-                if row is None or row[0] == 0:
-                    await self._refuse_write(conn, instance.id, fence)
+                cur = await conn.execute(self._layout.q(_PERSIST_WORKFLOWS), (_rows_json(writes),))
+                done = {row[0] for row in await cur.fetchall()}
+                refused = [w for w in writes if w.workflow_id not in done]
+                stored: dict[str, int] = {}
+                if refused:
+                    cur = await conn.execute(
+                        self._layout.q("SELECT id, fence FROM {workflows} WHERE id = ANY(%s)"),
+                        ([w.workflow_id for w in refused],),
+                    )
+                    stored = {row[0]: row[1] for row in await cur.fetchall()}
+        return [None if w.workflow_id in done else _refusal(w, stored) for w in writes]
 
     async def _refuse_write(self, conn: AsyncConnection[Any], workflow_id: str, fence: int | None) -> None:
         """Raise why the update matched no row (rolling back the transaction it runs in)."""

@@ -97,7 +97,9 @@ async def test_missing_tables_name_ensure_store_exists(pg_url: str, schema: str)
 async def kill_backends(pg_url: str, application_name: str) -> int:
     async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as admin:
         cur = await admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            # with a timeout, pg_terminate_backend returns once the backend is gone (its socket closed), not
+            # when it was merely signalled
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
             " WHERE application_name = %s AND pid <> pg_backend_pid()",
             (application_name,),
         )

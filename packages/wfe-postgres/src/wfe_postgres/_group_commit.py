@@ -1,0 +1,104 @@
+"""Group commit: writes asked for while a batch is in flight go to the database together in the next one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+@dataclass
+class _Waiting(Generic[Item, Result]):
+    item: Item
+    key: Hashable
+    future: asyncio.Future[Result] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Hands waiting items to ``write_batch`` in batches, one batch in flight at a time.
+
+    An idle writer sends an item at once (no added latency); under load, items pile up while a batch is in
+    flight and the next batch takes them all, so many callers share one round trip and one commit.
+
+    ``write_batch`` gets a batch and returns one outcome per item (a result or the exception that item's caller
+    gets). When it raises instead, nothing of the batch is assumed written: each item is then written alone by
+    ``write_one``, so one bad item fails only its own caller. Writes must be idempotent, since a batch whose
+    commit was lost with the connection is written again that way. Items with the same ``key`` never share a
+    batch: a later one waits for the next, so the database sees them in the order they were asked for.
+    """
+
+    def __init__(
+        self,
+        write_batch: Callable[[Sequence[Item]], Awaitable[list[Result | BaseException]]],
+        write_one: Callable[[Item], Awaitable[Result]],
+        *,
+        max_batch: int = 256,
+    ) -> None:
+        self._write_batch = write_batch
+        self._write_one = write_one
+        self._max_batch = max_batch
+        self._waiting: list[_Waiting[Item, Result]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def write(self, item: Item, key: Hashable) -> Result:
+        """Write ``item`` with the next batch and return its outcome.
+
+        Cancelling the caller does not withdraw an item already handed over: it is written all the same."""
+        waiting: _Waiting[Item, Result] = _Waiting(item, key)
+        self._waiting.append(waiting)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+        return await asyncio.shield(waiting.future)
+
+    def _next_batch(self) -> list[_Waiting[Item, Result]]:
+        batch: list[_Waiting[Item, Result]] = []
+        later: list[_Waiting[Item, Result]] = []
+        keys: set[Hashable] = set()
+        for waiting in self._waiting:
+            if len(batch) < self._max_batch and waiting.key not in keys:
+                keys.add(waiting.key)
+                batch.append(waiting)
+            else:
+                later.append(waiting)
+        self._waiting = later
+        return batch
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch = self._next_batch()
+            try:
+                outcomes = await self._written(batch)
+            except BaseException as exc:  # cancelled with the loop: the callers learn why
+                for waiting in batch:
+                    if not waiting.future.done():
+                        waiting.future.set_exception(exc)
+                raise
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                if waiting.future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    waiting.future.set_exception(outcome)
+                else:
+                    waiting.future.set_result(outcome)
+            # a caller that was cancelled never retrieves its exception; mark it seen
+            for waiting in batch:
+                if waiting.future.done() and not waiting.future.cancelled():
+                    waiting.future.exception()
+
+    async def _written(self, batch: list[_Waiting[Item, Result]]) -> list[Result | BaseException]:
+        if len(batch) > 1:
+            try:
+                return await self._write_batch([w.item for w in batch])
+            except Exception:  # noqa: S110 - written again one by one below, each caller gets its own error
+                pass
+        outcomes: list[Result | BaseException] = []
+        for waiting in batch:
+            try:
+                outcomes.append(await self._write_one(waiting.item))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes

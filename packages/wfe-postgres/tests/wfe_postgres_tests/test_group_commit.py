@@ -1,0 +1,153 @@
+"""Group commit: writes asked for together share statements, yet each keeps its own outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from wfe_core.errors import LeaseLostError, PersistenceError, WorkflowNotFoundError
+from wfe_core.models import EventSubscription, PointerStatus, WorkflowInstance, WorkflowStatus
+from wfe_postgres import PostgresLock, PostgresPersistence
+from wfe_postgres._group_commit import GroupCommit
+
+from .instances import make_instance, now
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def store(pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
+    provider = PostgresPersistence.from_url(pg_url, schema=schema)
+    await provider.ensure_store_exists()
+    yield provider
+    await provider.close()
+
+
+async def test_concurrent_starts_are_numbered_without_gaps_or_duplicates(store: PostgresPersistence) -> None:
+    named = make_instance("pizza")
+    named.name = "my-own-name"
+    instances = [make_instance("pizza" if n % 2 else "salad", pointers=2) for n in range(60)] + [named]
+    await asyncio.gather(*(store.create_workflow(i) for i in instances))
+    await asyncio.gather(*(store.create_workflow(make_instance("pizza")) for _ in range(5)))
+    pizzas = sorted(
+        int(i.name.rsplit("-", 1)[1])
+        for i in await store.list_workflows(definition_id="pizza", take=1000)
+        if i.name != "my-own-name"
+    )
+    salads = sorted(int(i.name.rsplit("-", 1)[1]) for i in await store.list_workflows(definition_id="salad"))
+    assert pizzas == list(range(1, 36))
+    assert salads == list(range(1, 31))
+    for instance in instances:
+        stored = await store.get_workflow(instance.id)
+        assert stored.name == instance.name
+        assert [p.id for p in stored.execution_pointers] == [p.id for p in instance.execution_pointers]
+
+
+async def test_a_refused_write_fails_only_its_own_caller(store: PostgresPersistence) -> None:
+    instances = [make_instance() for _ in range(20)]
+    await asyncio.gather(*(store.create_workflow(i) for i in instances))
+    stale, missing = instances[3], make_instance()
+    missing.id = "never-created"
+    await store.claim_workflow(stale.id, 50)
+    for instance in instances:
+        instance.status = WorkflowStatus.COMPLETE
+        instance.execution_pointers[0].status = PointerStatus.COMPLETE
+    outcomes = await asyncio.gather(
+        *(store.persist_workflow(i, fence=10) for i in instances),
+        store.persist_workflow(missing, fence=10),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[3], LeaseLostError)
+    assert isinstance(outcomes[-1], WorkflowNotFoundError)
+    assert [o for n, o in enumerate(outcomes[:-1]) if n != 3] == [None] * 19
+    for n, instance in enumerate(instances):
+        stored = await store.get_workflow(instance.id)
+        expected = WorkflowStatus.RUNNABLE if n == 3 else WorkflowStatus.COMPLETE
+        assert stored.status is expected
+        assert stored.execution_pointers[0].status is (
+            PointerStatus.PENDING if n == 3 else PointerStatus.COMPLETE
+        )
+
+
+async def test_data_the_database_rejects_fails_only_that_instance(store: PostgresPersistence) -> None:
+    instances = [make_instance() for _ in range(10)]
+    await asyncio.gather(*(store.create_workflow(i) for i in instances))
+    for instance in instances:
+        instance.data = {"value": 8}
+    instances[5].data = {"text": "a NUL \u0000 jsonb cannot hold"}
+    outcomes = await asyncio.gather(*(store.persist_workflow(i) for i in instances), return_exceptions=True)
+    assert isinstance(outcomes[5], PersistenceError)
+    assert [o for n, o in enumerate(outcomes) if n != 5] == [None] * 9
+    assert (await store.get_workflow(instances[5].id)).data == {"value": 7}
+    assert (await store.get_workflow(instances[4].id)).data == {"value": 8}
+
+
+async def test_subscriptions_of_many_passes_are_written_together(store: PostgresPersistence) -> None:
+    instances: list[WorkflowInstance] = [make_instance() for _ in range(8)]
+    await asyncio.gather(*(store.create_workflow(i) for i in instances))
+    subscriptions = [
+        EventSubscription(
+            workflow_id=i.id,
+            step_id=0,
+            execution_pointer_id=i.execution_pointers[0].id,
+            event_name="paid",
+            event_key=str(n),
+            subscribe_as_of=now(),
+            subscription_data={"n": n},
+        )
+        for n, i in enumerate(instances)
+    ]
+    await asyncio.gather(
+        *(
+            store.persist_workflow(i, pointers=[], subscriptions=[s])
+            for i, s in zip(instances, subscriptions, strict=True)
+        )
+    )
+    for n, subscription in enumerate(subscriptions):
+        [found] = await store.get_subscriptions("paid", str(n), now() + timedelta(seconds=1))
+        assert found == subscription
+
+
+async def test_concurrent_acquires_each_get_a_fence_and_one_holder(pg_url: str, schema: str) -> None:
+    lock = PostgresLock.from_url(pg_url, schema=schema)
+    await lock.start()
+    try:
+        leases = await asyncio.gather(*(lock.acquire(f"r{n % 10}", timedelta(seconds=30)) for n in range(40)))
+        held = [lease for lease in leases if lease is not None]
+        assert sorted(lease.resource for lease in held) == [f"r{n}" for n in range(10)]
+        assert len({lease.fence for lease in held}) == 10
+        await asyncio.gather(*(lock.release(lease) for lease in held))
+        again = await asyncio.gather(*(lock.acquire(f"r{n}", timedelta(seconds=30)) for n in range(10)))
+        assert all(lease is not None for lease in again)
+        assert min(lease.fence for lease in again if lease) > max(lease.fence for lease in held)
+    finally:
+        await lock.stop()
+
+
+async def test_group_commit_batches_under_load_and_keeps_order_per_key() -> None:
+    batches: list[list[tuple[str, int]]] = []
+    release = asyncio.Event()
+
+    async def write_batch(items: list[tuple[str, int]]) -> list[int | BaseException]:
+        batches.append(list(items))
+        await release.wait()
+        return [value for _, value in items]
+
+    async def write_one(item: tuple[str, int]) -> int:
+        outcome = (await write_batch([item]))[0]
+        assert isinstance(outcome, int)
+        return outcome
+
+    commit: GroupCommit[tuple[str, int], int] = GroupCommit(write_batch, write_one)
+    first = asyncio.ensure_future(commit.write(("a", 0), "a"))
+    await asyncio.sleep(0)
+    later = [asyncio.ensure_future(commit.write((key, n), key)) for n, key in enumerate("abcab", start=1)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await first == 0
+    assert await asyncio.gather(*later) == [1, 2, 3, 4, 5]
+    # the first item went alone; the next batch took one item per key, the rest waited for the one after
+    assert batches == [[("a", 0)], [("a", 1), ("b", 2), ("c", 3)], [("a", 4), ("b", 5)]]
