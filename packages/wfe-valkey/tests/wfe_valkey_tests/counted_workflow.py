@@ -1,7 +1,8 @@
 """A three-step workflow whose steps count their runs in Valkey, and a host process to run it in.
 
-Run as a script (``python counted_workflow.py PG_URL SCHEMA VALKEY_URL PREFIX``), it starts a host on
-PostgreSQL + Valkey, starts one workflow, prints its id, and keeps running until it is killed. In that
+Run as a script (``python counted_workflow.py PG_URL SCHEMA VALKEY_URL PREFIX START``), it starts a host on
+PostgreSQL + Valkey, starts one workflow (START ``local``: run by this host at once; ``queued``: through the
+queue), prints its id, and keeps running until it is killed. In that
 process the middle step hangs on its first run, so a test can kill the host in the middle of a step.
 """
 
@@ -82,10 +83,10 @@ def build_host(pg_url: str, schema: str, valkey_url: str, prefix: str, **options
     return host
 
 
-async def run_until_killed(pg_url: str, schema: str, valkey_url: str, prefix: str) -> None:
+async def run_until_killed(pg_url: str, schema: str, valkey_url: str, prefix: str, start: str) -> None:
     global hang_on_first_run
     hang_on_first_run = True
-    host = build_host(pg_url, schema, valkey_url, prefix)
+    host = build_host(pg_url, schema, valkey_url, prefix, start_locally=start == "local")
     await host.start()
     workflow_id = await host.start_workflow(DEFINITION_ID, 1, {"valkey": valkey_url, "prefix": prefix})
     print(workflow_id, flush=True)
@@ -93,4 +94,4 @@ async def run_until_killed(pg_url: str, schema: str, valkey_url: str, prefix: st
 
 
 if __name__ == "__main__":
-    asyncio.run(run_until_killed(*sys.argv[1:5]))
+    asyncio.run(run_until_killed(*sys.argv[1:6]))

@@ -7,6 +7,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -71,11 +72,34 @@ async def test_two_hosts_share_the_work_and_see_every_event(
             await host.stop()
 
 
+@pytest.mark.parametrize(
+    ("start", "survivor_poll_interval"),
+    [
+        # A long poll interval: a queued workflow must come back through the queue's visibility timeout.
+        ("queued", 60.0),
+        # Started on the host that was killed, it never was in the queue: the survivor's poller finds it
+        # runnable once the dead host's lease lapsed.
+        ("local", 1.0),
+    ],
+)
 async def test_a_workflow_whose_host_was_killed_mid_step_is_finished_by_another_host(
-    pg_url: str, schema: str, valkey_url: str, prefix: str, admin: Redis
+    pg_url: str,
+    schema: str,
+    valkey_url: str,
+    prefix: str,
+    admin: Redis,
+    start: str,
+    survivor_poll_interval: float,
 ) -> None:
     child = await asyncio.create_subprocess_exec(
-        sys.executable, str(HOST_SCRIPT), pg_url, schema, valkey_url, prefix, stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        str(HOST_SCRIPT),
+        pg_url,
+        schema,
+        valkey_url,
+        prefix,
+        start,
+        stdout=asyncio.subprocess.PIPE,
     )
     survivor: WorkflowHost | None = None
     try:
@@ -84,8 +108,9 @@ async def test_a_workflow_whose_host_was_killed_mid_step_is_finished_by_another_
         assert workflow_id, "the host process did not start its workflow"
         middle = runs_key(prefix, workflow_id, "middle")
         await wait_until_async(lambda: admin.exists(middle), within=30.0)
-        # A long poll interval: the workflow must come back through the queue's visibility timeout.
-        survivor = build_host(pg_url, schema, valkey_url, prefix, poll_interval=60)
+        survivor = build_host(
+            pg_url, schema, valkey_url, prefix, poll_interval=timedelta(seconds=survivor_poll_interval)
+        )
         await survivor.start()
         child.kill()
         await child.wait()

@@ -84,9 +84,13 @@ class Consumers:
                 if not self.queue.is_dequeue_blocking:
                     await asyncio.sleep(self.options.idle_time)
                 continue
-            task = asyncio.create_task(self._handle(item, handler, slots))
-            self.inflight.add(task)
-            task.add_done_callback(self.inflight.discard)
+            self.spawn(self._handle(item, handler, slots))
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` as a task the host's stop() waits for."""
+        task = asyncio.create_task(work)
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
 
     async def _handle(
         self, item: QueueItem, handler: Callable[[str], Awaitable[None]], slots: asyncio.Semaphore

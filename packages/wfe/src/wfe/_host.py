@@ -40,6 +40,7 @@ from wfe_core.models import (
     WorkflowStatus,
     WorkflowSuspended,
     WorkflowTerminated,
+    new_id,
 )
 from wfe_core.primitives.activity import FAILURE, SUCCESS
 from wfe_core.protocols import (
@@ -243,9 +244,23 @@ class WorkflowHost:
             execution_pointers=[ExecutionPointer(step_id=0, step_name=first.name)],
         )
         await self._run_middleware("pre", instance, raise_errors=True)
-        await self.persistence.create_workflow(instance)
+        # With a free slot, this host takes the new instance's lease first and runs it at once, without the
+        # queue's round trip and a reload; a crash before it finishes leaves it RUNNABLE for the poller.
+        reserved = None
+        if self._started and self.options.start_locally:
+            instance.id = instance.id or new_id()
+            reserved = await self._runner.reserve_new(instance.id)
+        try:
+            await self.persistence.create_workflow(instance)
+        except BaseException:
+            if reserved is not None:
+                await self._runner.cancel_reservation(instance.id, reserved[1])
+            raise
         await self._publish(_event(WorkflowStarted, instance, now))
-        await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
+        if reserved is not None:
+            self._consumers.spawn(self._runner.run_new(instance, *reserved))
+        else:
+            await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
         if self.search_index is not None:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
         return instance.id

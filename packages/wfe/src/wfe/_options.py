@@ -19,7 +19,15 @@ class HostOptions:
     """How often the safety-net poller looks for runnable instances and unprocessed events."""
     lock_ttl: timedelta = timedelta(seconds=30)
     """Lease on an instance while it is advanced; renewed every third of it."""
-    max_concurrent_workflows: int = field(default_factory=lambda: max(_cpus(), 4) * 2)
+    max_concurrent_workflows: int = 100
+    """Instances this host advances at once. Steps are coroutines, so waiting ones cost little (as with
+    Temporal's Python worker, whose default is also 100); steps that burn CPU in ``def run`` run in threads
+    and share the GIL: add processes for those, not concurrency."""
+    start_locally: bool = True
+    """A host with a free workflow slot runs an instance it starts itself at once, under a lease taken before
+    the instance is stored, instead of queueing it for any host: no queue round trip and no reload. A crash
+    before it finishes leaves the instance runnable for the poller. False: every start goes through the
+    queue (say, a host that only starts workflows for a fleet of workers)."""
     max_concurrent_events: int = field(default_factory=lambda: max(_cpus(), 2))
     max_passes_per_lease: int = 200
     """Passes one host runs back to back on an instance before re-queueing it (fairness)."""

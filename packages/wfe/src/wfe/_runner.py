@@ -104,11 +104,52 @@ class InstanceRunner:
             return
         run = LocalRun()
         self.runs[workflow_id] = run
+        await self._drive(workflow_id, run, None)
+
+    async def reserve_new(self, workflow_id: str) -> tuple[LocalRun, Lease] | None:
+        """Take the lease of an instance about to be created here, so this host can run it straight away.
+
+        None when this host has no free workflow slot (or is stopping, or the lease is taken): the instance
+        then goes through the queue as usual. Holding the lease from before the instance exists means no other
+        host can have written it, so the run needs neither a fence claim nor a load."""
+        if self.stopping or workflow_id in self.runs or self._others_may_wait():
+            return None
+        ttl = self.options.lock_ttl
+        asked = asyncio.get_running_loop().time()
+        lease = await self.lock.acquire(workflow_id, ttl)
+        if lease is None:
+            return None
+        if (
+            workflow_id in self.runs
+        ):  # a queue delivery of the same id got here first; it will not get the lease
+            await self._release(lease)
+            return None
+        run = LocalRun(lease_valid_until=asked + ttl.total_seconds())
+        self.runs[workflow_id] = run
+        return run, lease
+
+    async def cancel_reservation(self, workflow_id: str, lease: Lease) -> None:
+        """The instance was not created after all: give the slot and the lease back."""
+        self.runs.pop(workflow_id, None)
+        await self._release(lease)
+
+    async def run_new(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
+        """Advance an instance created on this host under the lease ``reserve_new`` took for it."""
+        try:
+            await self._drive(instance.id, run, (instance, lease))
+        except Exception:
+            # it stays RUNNABLE in the store, so the runnable poller queues it again
+            log.exception("running new workflow %s failed; the poller will retry it", instance.id)
+
+    async def _drive(
+        self, workflow_id: str, run: LocalRun, held: tuple[WorkflowInstance, Lease] | None
+    ) -> None:
         try:
             while True:
                 run.rerun = False
-                if not await self._advance(workflow_id, run):
+                if not await self._advance(workflow_id, run, held):
                     break  # another host holds it: it carries on, and the event consumer retries its events
+                held = None
                 if not (run.rerun or run.deliveries):
                     break
         finally:
@@ -125,34 +166,46 @@ class InstanceRunner:
         except Exception:
             log.exception("could not re-queue event %s; the poller will find it unprocessed", event.id)
 
-    async def _advance(self, workflow_id: str, run: LocalRun) -> bool:
-        """One stretch of passes under a fresh lease; False when another host holds the instance."""
+    async def _advance(
+        self, workflow_id: str, run: LocalRun, held: tuple[WorkflowInstance, Lease] | None = None
+    ) -> bool:
+        """One stretch of passes under a fresh lease (or the one ``held`` with the instance it was taken for);
+        False when another host holds the instance."""
         ttl = self.options.lock_ttl
-        asked = asyncio.get_running_loop().time()
-        lease = await self.lock.acquire(workflow_id, ttl)
-        if lease is None:
-            return False  # another host advances it; whatever changes later re-queues it
-        run.lease_lost = False
-        run.lease_valid_until = asked + ttl.total_seconds()
+        if held is None:
+            asked = asyncio.get_running_loop().time()
+            lease = await self.lock.acquire(workflow_id, ttl)
+            if lease is None:
+                return False  # another host advances it; whatever changes later re-queues it
+            run.lease_lost = False
+            run.lease_valid_until = asked + ttl.total_seconds()
+        else:
+            instance, lease = held
         renewal = _Renewal(self, lease, run)
         try:
-            try:
-                # Claim the fence before reading, so a write still in flight from a host that lost this lease
-                # is either read here or refused.
-                await self.persistence.claim_workflow(workflow_id, lease.fence)
-                instance = await self.persistence.get_workflow(workflow_id)
-            except WorkflowNotFoundError:
-                run.deliveries.clear()  # nothing left to deliver to
-                return True
+            if held is None:
+                try:
+                    # Claim the fence before reading, so a write still in flight from a host that lost this
+                    # lease is either read here or refused.
+                    await self.persistence.claim_workflow(workflow_id, lease.fence)
+                    instance = await self.persistence.get_workflow(workflow_id)
+                except WorkflowNotFoundError:
+                    run.deliveries.clear()  # nothing left to deliver to
+                    return True
             run.instance = instance
             await self._passes(instance, run, lease)
             return True
         finally:
             await renewal.stop()
-            try:
-                await self.lock.release(lease)
-            except Exception:
-                log.warning("could not release the lease on %s; it lapses after %s", workflow_id, ttl)
+            await self._release(lease)
+
+    async def _release(self, lease: Lease) -> None:
+        try:
+            await self.lock.release(lease)
+        except Exception:
+            log.warning(
+                "could not release the lease on %s; it lapses after %s", lease.resource, self.options.lock_ttl
+            )
 
     async def _renew(self, lease: Lease, run: LocalRun) -> bool:
         """Renew the lease once; False (and the run marked) when it was lost."""

@@ -64,3 +64,68 @@ async def test_stop_right_after_start_workflow_returns_promptly(make_host):
         host = await make_host(definition)
         await host.start_workflow("quick-stop")
         await asyncio.wait_for(host.stop(), 15)
+
+
+class _CountingQueue:
+    """Wraps the host's queue to record which workflow ids went through it."""
+
+    def __init__(self, host) -> None:
+        self.queued: list[str] = []
+        enqueue = host.queue.enqueue
+
+        async def counting(queue_type, item_id):
+            if queue_type.value == "workflow":
+                self.queued.append(item_id)
+            await enqueue(queue_type, item_id)
+
+        host.queue.enqueue = counting
+
+
+async def test_a_host_with_free_slots_runs_what_it_starts_without_the_queue(make_host):
+    definition = WorkflowBuilder().then_fn(lambda ctx: None).then_fn(lambda ctx: None).build("here", 1)
+    host = await make_host(definition)
+    queue = _CountingQueue(host)
+    ids = await asyncio.gather(*(host.start_workflow("here") for _ in range(5)))
+    for wid in ids:
+        assert (await host.wait_for_workflow(wid, timeout=5)).status is WorkflowStatus.COMPLETE
+    assert queue.queued == []
+
+
+async def test_starts_beyond_the_free_slots_and_with_start_locally_off_go_through_the_queue(make_host):
+    gate = asyncio.Event()
+
+    async def wait_for_gate(ctx: StepExecutionContext) -> None:
+        await gate.wait()
+
+    definition = WorkflowBuilder().then_fn(wait_for_gate).build("busy", 1)
+    host = await make_host(definition, max_concurrent_workflows=2)
+    queue = _CountingQueue(host)
+    ids = [await host.start_workflow("busy") for _ in range(4)]
+    assert queue.queued == ids[2:]  # two ran here at once; the others waited in the queue for a slot
+    gate.set()
+    for wid in ids:
+        assert (await host.wait_for_workflow(wid, timeout=5)).status is WorkflowStatus.COMPLETE
+
+    other = await make_host(definition, start_locally=False)
+    other_queue = _CountingQueue(other)
+    wid = await other.start_workflow("busy")
+    assert other_queue.queued == [wid]
+    assert (await other.wait_for_workflow(wid, timeout=5)).status is WorkflowStatus.COMPLETE
+
+
+async def test_an_instance_started_here_survives_a_failing_first_write(make_host):
+    """A store error while running a new instance leaves it runnable; the poller finishes it."""
+    definition = WorkflowBuilder().then_fn(lambda ctx: None).build("flaky", 1)
+    host = await make_host(definition, poll_interval=timedelta(milliseconds=200))
+    persist = host.persistence.persist_workflow
+    failures = [RuntimeError("the store is briefly unreachable")]
+
+    async def flaky(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        await persist(*args, **kwargs)
+
+    host.persistence.persist_workflow = flaky
+    wid = await host.start_workflow("flaky")
+    assert (await host.wait_for_workflow(wid, timeout=10)).status is WorkflowStatus.COMPLETE
+    assert failures == []
