@@ -392,9 +392,15 @@ class WorkflowHost:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         instance = await self.get_workflow(workflow_id)
+        if instance.status in statuses:
+            return instance
         waiter = self._dispatcher.waiter(instance.id)
         try:
             while True:
+                # Cleared before reading, never after: an event that lands while the read is in flight then
+                # wakes the wait below instead of being lost (which would cost a whole wait interval).
+                waiter.clear()
+                instance = await self.get_workflow(instance.id)
                 if instance.status in statuses:
                     return instance
                 remaining = deadline - loop.time()
@@ -403,14 +409,12 @@ class WorkflowHost:
                         f"workflow {instance.id} is {instance.status.value} after {seconds:g}s "
                         f"(waited for {', '.join(s.value for s in statuses)})"
                     )
-                waiter.clear()
                 # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation of the caller.
                 woken = asyncio.ensure_future(waiter.wait())
                 try:
                     await asyncio.wait({woken}, timeout=min(remaining, 0.5))
                 finally:
                     woken.cancel()
-                instance = await self.get_workflow(instance.id)
         finally:
             self._dispatcher.drop_waiter(instance.id, waiter)
 
