@@ -29,6 +29,7 @@ class GroupCommit(Generic[Item, Result]):
     ``write_one``, so one bad item fails only its own caller. Writes must be idempotent, since a batch whose
     commit was lost with the connection is written again that way. Items with the same ``key`` never share a
     batch: a later one waits for the next, so the database sees them in the order they were asked for.
+    Reads that many callers ask for at once (loading instances) are batched the same way: one query for all.
     """
 
     def __init__(

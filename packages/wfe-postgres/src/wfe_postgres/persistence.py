@@ -302,19 +302,47 @@ class PostgresPersistence(PostgresProvider):
         return [names[w.workflow_id] for w in writes]
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
-        """One ``UPDATE ... WHERE fence <= %s``: it waits behind an older holder's open transaction, so that
-        write either lands first (and is read after the claim) or is refused once the claim committed."""
+        """A fenced ``UPDATE ... WHERE fence <= %s``: it waits behind an older holder's open transaction, so that
+        write either lands first (and is read after the claim) or is refused once the claim committed.
+
+        Claims asked for at the same time share one statement."""
+        await self._claims.write((workflow_id, fence), workflow_id)
+
+    @functools.cached_property
+    def _claims(self) -> GroupCommit[tuple[str, int], None]:
+        return GroupCommit(self._claim_batch, self._claim_one)
+
+    async def _claim_one(self, claim: tuple[str, int]) -> None:
+        outcome = (await self._claim_batch([claim]))[0]
+        if outcome is not None:
+            raise outcome
+
+    async def _claim_batch(self, claims: Sequence[tuple[str, int]]) -> list[BaseException | None]:
         with wrapped(PersistenceError, "claim_workflow"):
-            async with self._pool.connection() as conn, conn.transaction():
+            async with self._pool.connection() as conn:
                 cur = await conn.execute(
                     self._layout.q(
-                        "UPDATE {workflows} SET fence = %s WHERE id = %s AND (fence IS NULL OR fence <= %s)"
-                        " RETURNING fence"
+                        "UPDATE {workflows} AS t SET fence = u.fence FROM unnest(%s::text[], %s::bigint[])"
+                        " AS u(id, fence) WHERE t.id = u.id AND t.fence <= u.fence RETURNING t.id"
                     ),
-                    (fence, workflow_id, fence),
+                    ([c[0] for c in claims], [c[1] for c in claims]),
                 )
-                if await cur.fetchone() is None:
-                    await self._refuse_write(conn, workflow_id, fence)
+                done = {row[0] for row in await cur.fetchall()}
+                writes = [_RowWrite(workflow_id, fence, b"") for workflow_id, fence in claims]
+                stored = await self._stored_fences(conn, [w for w in writes if w.workflow_id not in done])
+        return [None if w.workflow_id in done else _refusal(w, stored) for w in writes]
+
+    async def _stored_fences(
+        self, conn: AsyncConnection[Any], refused: Sequence[_RowWrite]
+    ) -> dict[str, int]:
+        """The fences stored for the instances whose fenced write matched no row (none: they do not exist)."""
+        if not refused:
+            return {}
+        cur = await conn.execute(
+            self._layout.q("SELECT id, fence FROM {workflows} WHERE id = ANY(%s)"),
+            ([w.workflow_id for w in refused],),
+        )
+        return {row[0]: row[1] for row in await cur.fetchall()}
 
     async def persist_workflow(
         self,
@@ -348,68 +376,65 @@ class PostgresPersistence(PostgresProvider):
             async with self._pool.connection() as conn:
                 cur = await conn.execute(self._layout.q(_PERSIST_WORKFLOWS), (_rows_json(writes),))
                 done = {row[0] for row in await cur.fetchall()}
-                refused = [w for w in writes if w.workflow_id not in done]
-                stored: dict[str, int] = {}
-                if refused:
-                    cur = await conn.execute(
-                        self._layout.q("SELECT id, fence FROM {workflows} WHERE id = ANY(%s)"),
-                        ([w.workflow_id for w in refused],),
-                    )
-                    stored = {row[0]: row[1] for row in await cur.fetchall()}
+                stored = await self._stored_fences(conn, [w for w in writes if w.workflow_id not in done])
         return [None if w.workflow_id in done else _refusal(w, stored) for w in writes]
-
-    async def _refuse_write(self, conn: AsyncConnection[Any], workflow_id: str, fence: int | None) -> None:
-        """Raise why the update matched no row (rolling back the transaction it runs in)."""
-        cur = await conn.execute(
-            self._layout.q("SELECT fence FROM {workflows} WHERE id = %s"), (workflow_id,)
-        )
-        row = await cur.fetchone()
-        if row is None:
-            raise WorkflowNotFoundError(workflow_id)
-        raise LeaseLostError(
-            workflow_id, f"write with fence {fence} refused: the store already accepted fence {row[0]}"
-        )
 
     async def _load(
         self, conn: AsyncConnection[Any], where: str, params: Sequence[Any], *, tail: str = ""
     ) -> list[WorkflowInstance]:
-        """Instances matching ``where`` (with their pointers, in creation order), in the order of ``tail``."""
-        q = self._layout.q
+        """Instances matching ``where`` (with their pointers, in creation order), in the order of ``tail``.
+
+        One query: each row brings its pointers as one JSON array, parsed and validated by pydantic-core in one
+        go (much faster than building a dict per pointer in Python first; a pass loads the whole instance)."""
         async with conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
-                q(f"SELECT {_WORKFLOW_COLUMNS} FROM {{workflows}} WHERE {where} {tail}"), params
+                self._layout.q(
+                    f"SELECT {_WORKFLOW_COLUMNS}, (SELECT json_agg(p.body ORDER BY p.seq)::text"
+                    " FROM {execution_pointers} AS p WHERE p.workflow_id = w.id) AS bodies"
+                    f" FROM {{workflows}} AS w WHERE {where} {tail}"
+                ),
+                params,
             )
             rows = await cur.fetchall()
-            if not rows:
-                return []
-            ids = [r["id"] for r in rows]
-            # One JSON array per instance, parsed and validated by pydantic-core in one go: much faster than
-            # building a dict per pointer in Python first (a pass loads the whole instance).
-            await cur.execute(
-                q(
-                    "SELECT workflow_id, json_agg(body ORDER BY seq)::text AS bodies FROM {execution_pointers}"
-                    " WHERE workflow_id = ANY(%s) GROUP BY workflow_id"
-                ),
-                (ids,),
-            )
-            pointers: dict[str, list[ExecutionPointer]] = {i: [] for i in ids}
-            for p in await cur.fetchall():
-                pointers[p["workflow_id"]] = _POINTER_LIST.validate_json(p["bodies"])
-        return [_instance(r, pointers[r["id"]]) for r in rows]
+        return [
+            _instance(r, _POINTER_LIST.validate_json(r["bodies"]) if r["bodies"] is not None else [])
+            for r in rows
+        ]
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
-        """The instance with this id, or with this human name; ``WorkflowNotFoundError`` otherwise."""
+        """The instance with this id, or with this human name; ``WorkflowNotFoundError`` otherwise.
+
+        Reads asked for at the same time share one query."""
+        return await self._reads.write(workflow_id, workflow_id)
+
+    @functools.cached_property
+    def _reads(self) -> GroupCommit[str, WorkflowInstance]:
+        return GroupCommit(self._read_batch, self._read_one)
+
+    async def _read_one(self, workflow_id: str) -> WorkflowInstance:
+        outcome = (await self._read_batch([workflow_id]))[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def _read_batch(self, keys: Sequence[str]) -> list[WorkflowInstance | BaseException]:
         with wrapped(PersistenceError, "get_workflow"):
             async with self._pool.connection() as conn:
-                found = await self._load(
-                    conn,
-                    "id = %s OR name = %s",
-                    (workflow_id, workflow_id, workflow_id),
-                    tail="ORDER BY (id = %s) DESC LIMIT 1",
-                )
-        if not found:
-            raise WorkflowNotFoundError(workflow_id)
-        return found[0]
+                found = await self._load(conn, "id = ANY(%s) OR name = ANY(%s)", (list(keys), list(keys)))
+        by_id = {i.id: i for i in found}
+        by_name = {i.name: i for i in found}
+        outcomes: list[WorkflowInstance | BaseException] = []
+        handed_out: set[str] = set()
+        for key in keys:
+            # an id wins over another instance's name that happens to equal it
+            instance = by_id.get(key) or by_name.get(key)
+            if instance is None:
+                outcomes.append(WorkflowNotFoundError(key))
+                continue
+            # asked for by id and by name in one batch: each caller gets an instance of its own
+            outcomes.append(instance.model_copy(deep=True) if instance.id in handed_out else instance)
+            handed_out.add(instance.id)
+        return outcomes
 
     async def get_workflows(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         """The instances with these ids; unknown ids are silently dropped."""

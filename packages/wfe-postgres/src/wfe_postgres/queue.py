@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import ClassVar
 
 import psycopg
@@ -14,15 +16,21 @@ from psycopg import sql
 from wfe_core.errors import ProviderError, QueueError
 from wfe_core.models import QueueItem, QueueType
 from wfe_postgres._failures import wrapped
+from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._pools import PoolHandle
 from wfe_postgres._provider import PostgresProvider
 
 logger = logging.getLogger(__name__)
 
+# Enqueues asked for together share one statement: every item inserted, each queue's channel notified once.
 _ENQUEUE = (
-    "WITH ins AS (INSERT INTO {queue} (queue, item_id) VALUES (%s, %s)"
+    "WITH ins AS (INSERT INTO {queue} (queue, item_id) SELECT * FROM unnest(%s::text[], %s::text[])"
     " ON CONFLICT (queue, item_id) WHERE receipt IS NULL DO NOTHING)"
-    " SELECT pg_notify(%s, '')"
+    " SELECT pg_notify(c, '') FROM unnest(%s::text[]) AS c"
+)
+_ACK = (
+    "DELETE FROM {queue} AS q USING unnest(%s::text[], %s::text[]) AS u(receipt, queue)"
+    " WHERE q.receipt = u.receipt AND q.queue = u.queue AND q.visible_at > clock_timestamp()"
 )
 # Waiting rows are visible from their enqueue; a taken row becomes visible again when its visibility timeout
 # lapses (its taker died), keeping its place in the FIFO order.
@@ -106,11 +114,29 @@ class PostgresQueue(PostgresProvider):
         await self._pool.release()
 
     async def enqueue(self, queue: QueueType, item_id: str) -> None:
-        """Add ``item_id`` unless it is already waiting in ``queue``, and notify every listening host."""
+        """Add ``item_id`` unless it is already waiting in ``queue``, and notify every listening host.
+
+        Enqueues asked for at the same time share one statement."""
         with wrapped(QueueError, "enqueue"):
             await self._ensure_schema()
+        await self._enqueues.write((queue, item_id), (queue, item_id))
+
+    @functools.cached_property
+    def _enqueues(self) -> GroupCommit[tuple[QueueType, str], None]:
+        return GroupCommit(self._enqueue_batch, self._enqueue_one)
+
+    async def _enqueue_one(self, item: tuple[QueueType, str]) -> None:
+        await self._enqueue_batch([item])
+
+    async def _enqueue_batch(self, items: Sequence[tuple[QueueType, str]]) -> list[None | BaseException]:
+        channels = sorted({self._channels[queue] for queue, _ in items})
+        with wrapped(QueueError, "enqueue"):
             async with self._pool.connection() as conn:
-                await conn.execute(self._layout.q(_ENQUEUE), (queue.value, item_id, self._channels[queue]))
+                await conn.execute(
+                    self._layout.q(_ENQUEUE),
+                    ([queue.value for queue, _ in items], [item_id for _, item_id in items], channels),
+                )
+        return [None] * len(items)
 
     # The protocol names the wait ``timeout``; the deadline is enforced inside.
     async def dequeue(self, queue: QueueType, *, timeout: float = 1.0) -> QueueItem | None:  # noqa: ASYNC109
@@ -152,17 +178,25 @@ class PostgresQueue(PostgresProvider):
         """Delete the delivery ``item`` while its visibility timeout runs.
 
         A no-op when it was acked already or has lapsed: a lapsed item belongs to its next taker, and is
-        delivered again even if this taker finished after all (delivery is at-least-once).
+        delivered again even if this taker finished after all (delivery is at-least-once). Acks asked for at
+        the same time share one statement.
         """
+        await self._acks.write(item, item.receipt)
+
+    @functools.cached_property
+    def _acks(self) -> GroupCommit[QueueItem, None]:
+        return GroupCommit(self._ack_batch, self._ack_one)
+
+    async def _ack_one(self, item: QueueItem) -> None:
+        await self._ack_batch([item])
+
+    async def _ack_batch(self, items: Sequence[QueueItem]) -> list[None | BaseException]:
         with wrapped(QueueError, "ack"):
             async with self._pool.connection() as conn:
                 await conn.execute(
-                    self._layout.q(
-                        "DELETE FROM {queue}"
-                        " WHERE receipt = %s AND queue = %s AND visible_at > clock_timestamp()"
-                    ),
-                    (item.receipt, item.queue.value),
+                    self._layout.q(_ACK), ([i.receipt for i in items], [i.queue.value for i in items])
                 )
+        return [None] * len(items)
 
     async def pending(self, queue: QueueType) -> int:
         """How many items ``queue`` holds, waiting or in flight (for monitoring)."""
