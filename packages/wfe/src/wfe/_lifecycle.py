@@ -8,10 +8,20 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from wfe_core.models import LifecycleEvent
+from wfe_core.models import (
+    LifecycleEvent,
+    WorkflowCompleted,
+    WorkflowResumed,
+    WorkflowSuspended,
+    WorkflowTerminated,
+)
 from wfe_core.protocols import LifecycleCallback
 
 log = logging.getLogger("wfe.lifecycle")
+
+STATUS_EVENTS = (WorkflowCompleted, WorkflowTerminated, WorkflowSuspended, WorkflowResumed)
+"""The events that change an instance's status: the only ones that wake ``wait_for_workflow`` (a step's
+events do not, so a long workflow is not reloaded at every step)."""
 
 
 class LifecycleDispatcher:
@@ -21,7 +31,7 @@ class LifecycleDispatcher:
         self._waiters: dict[str, set[asyncio.Event]] = {}
 
     async def dispatch(self, event: LifecycleEvent) -> None:
-        waiters = self._waiters.get(event.workflow_id)
+        waiters = self._waiters.get(event.workflow_id) if isinstance(event, STATUS_EVENTS) else None
         if waiters:
             for waiter in waiters:
                 waiter.set()
