@@ -46,7 +46,7 @@ class Consumers:
         self.timers = timers
         self.clock = clock
         self.options = options
-        self.inflight: set[asyncio.Task[None]] = set()
+        self.inflight = runner.inflight
         self._index_errors: dict[str, int] = {}
 
     def tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
@@ -88,9 +88,7 @@ class Consumers:
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` as a task the host's stop() waits for."""
-        task = asyncio.create_task(work)
-        self.inflight.add(task)
-        task.add_done_callback(self.inflight.discard)
+        self.runner.spawn(work)
 
     async def _handle(
         self, item: QueueItem, handler: Callable[[str], Awaitable[None]], slots: asyncio.Semaphore

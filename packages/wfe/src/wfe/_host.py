@@ -258,7 +258,7 @@ class WorkflowHost:
             raise
         await self._publish(_event(WorkflowStarted, instance, now))
         if reserved is not None:
-            self._consumers.spawn(self._runner.run_new(instance, *reserved))
+            self._runner.spawn(self._runner.run_held(instance, *reserved))
         else:
             await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
         if self.search_index is not None:

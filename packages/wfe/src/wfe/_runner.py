@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,9 +89,17 @@ class InstanceRunner:
         self.indexing = indexing
         self.pass_span = pass_span
         self.runs: dict[str, LocalRun] = {}
+        self.inflight: set[asyncio.Task[None]] = set()
+        """Runs and queue deliveries in progress: the host's stop() waits for them."""
         self.stopping = False
         """Set by the host's stop(): runs in progress finish their pass but start no new one."""
         self._missing_attempts: dict[str, int] = {}
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` as a task the host's stop() waits for."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
 
     # -- advancing -------------------------------------------------------------------------------------
 
@@ -133,13 +141,14 @@ class InstanceRunner:
         self.runs.pop(workflow_id, None)
         await self._release(lease)
 
-    async def run_new(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
-        """Advance an instance created on this host under the lease ``reserve_new`` took for it."""
+    async def run_held(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
+        """Advance an instance this host already holds the lease of, with the instance in hand: one it just
+        created (``reserve_new``) or one an event was just delivered to."""
         try:
             await self._drive(instance.id, run, (instance, lease))
         except Exception:
             # it stays RUNNABLE in the store, so the runnable poller queues it again
-            log.exception("running new workflow %s failed; the poller will retry it", instance.id)
+            log.exception("running workflow %s failed; the poller will retry it", instance.id)
 
     async def _drive(
         self, workflow_id: str, run: LocalRun, held: tuple[WorkflowInstance, Lease] | None
@@ -476,9 +485,12 @@ class InstanceRunner:
                 run.deliveries.append((subscription, event))
             run.rerun = True
             return False
-        lease = await self.lock.acquire(subscription.workflow_id, self.options.lock_ttl)
+        ttl = self.options.lock_ttl
+        asked = asyncio.get_running_loop().time()
+        lease = await self.lock.acquire(subscription.workflow_id, ttl)
         if lease is None:
             return False
+        carried_on: LocalRun | None = None
         try:
             try:
                 await self.persistence.claim_workflow(subscription.workflow_id, lease.fence)
@@ -492,9 +504,22 @@ class InstanceRunner:
                 await self.persistence.terminate_subscription(subscription.id, event_id=event.id)
             else:
                 await self._close_stale(instance, subscription)
+            if (
+                pointer is not None
+                and instance.status is WorkflowStatus.RUNNABLE
+                and not self.stopping
+                and instance.id not in self.runs
+                and not self._others_may_wait()
+            ):
+                # Carry on under this lease with the instance in hand: no release, queue hop and reload.
+                carried_on = LocalRun(instance=instance, lease_valid_until=asked + ttl.total_seconds())
+                self.runs[instance.id] = carried_on
         finally:
-            await self.lock.release(lease)
-        if pointer is not None and instance.status is WorkflowStatus.RUNNABLE:
+            if carried_on is None:
+                await self.lock.release(lease)
+        if carried_on is not None:
+            self.spawn(self.run_held(instance, carried_on, lease))
+        elif pointer is not None and instance.status is WorkflowStatus.RUNNABLE:
             await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
         return True
 
