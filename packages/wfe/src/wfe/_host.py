@@ -193,7 +193,8 @@ class WorkflowHost:
         *,
         reference: str | None = None,
     ) -> str:
-        """Create an instance of the definition (latest version when None) and queue it; returns its id."""
+        """Store an instance of the definition (latest version when None) and return its id. A started host
+        with a free slot runs it at once (``start_locally``); otherwise it is queued for any host."""
         return await self._create(definition_id, version, data, reference=reference)
 
     async def start_child_workflow(
