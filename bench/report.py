@@ -259,6 +259,17 @@ def targets(results: dict[str, dict[str, Any]]) -> list[str]:
     pg_ratio = ratio_of("throughput_wfe_postgres", "throughput_dbos_postgres")
     if pg_ratio is not None:
         rows.append(("PostgreSQL durable steps/s ≥ 4× DBOS on PostgreSQL", f"{pg_ratio:.1f}×", pg_ratio >= 4))
+    for store, name, share in (("sqlite", "SQLite", 0.25), ("postgres", "PostgreSQL", 0.30)):
+        wfe, raw = get(results, f"throughput_wfe_{store}"), get(results, f"raw_{store}")
+        if wfe and raw:
+            of_raw = wfe["steps_per_s"] / raw["commits_per_s"]
+            rows.append(
+                (
+                    f"{name} durable steps/s ≥ {share:.0%} of the raw single-connection commit rate",
+                    f"{of_raw:.0%}",
+                    of_raw >= share,
+                )
+            )
     memory = get(results, "throughput_wfe_memory")
     if memory:
         rows.append(
