@@ -42,6 +42,7 @@ from wfe_core.models import (
     WorkflowTerminated,
     new_id,
 )
+from wfe_core.models.trusted import trusted
 from wfe_core.primitives.activity import FAILURE, SUCCESS
 from wfe_core.protocols import (
     Clock,
@@ -231,7 +232,11 @@ class WorkflowHost:
         definition = self.registry.get(definition_id, version)
         now = self.clock.now()
         first = definition.step(0)
-        instance = WorkflowInstance(
+        if reference is not None and not isinstance(reference, str):
+            raise TypeError(f"reference must be a str or None, not {type(reference).__name__}")
+        # built without validation: every field is the host's own value or checked above (the data by new_data)
+        instance = trusted(
+            WorkflowInstance,
             id=workflow_id,
             workflow_definition_id=definition.id,
             version=definition.version,
@@ -242,7 +247,7 @@ class WorkflowHost:
             create_time=now,
             parent_workflow_id=parent_id,
             root_workflow_id=root_id,
-            execution_pointers=[ExecutionPointer(step_id=0, step_name=first.name)],
+            execution_pointers=[trusted(ExecutionPointer, step_id=0, step_name=first.name)],
         )
         await self._run_middleware("pre", instance, raise_errors=True)
         # With a free slot, this host takes the new instance's lease first and runs it at once, without the
@@ -545,7 +550,8 @@ class WorkflowHost:
 def _event(
     event_type: type[LifecycleEventBase], instance: WorkflowInstance, now: datetime
 ) -> LifecycleEventBase:
-    return event_type(
+    return trusted(
+        event_type,
         workflow_id=instance.id,
         definition_id=instance.workflow_definition_id,
         version=instance.version,

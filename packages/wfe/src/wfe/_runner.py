@@ -31,6 +31,7 @@ from wfe_core.models import (
     WorkflowTerminated,
     to_jsonable,
 )
+from wfe_core.models.trusted import trusted
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
 from wfe_core.step import CancellationSignal
 
@@ -573,7 +574,8 @@ class _Renewal:
 def _lifecycle(
     event_type: type[LifecycleEventBase], instance: WorkflowInstance, now: Any, **fields: Any
 ) -> LifecycleEventBase:
-    return event_type(
+    return trusted(
+        event_type,
         workflow_id=instance.id,
         definition_id=instance.workflow_definition_id,
         version=instance.version,

@@ -15,6 +15,7 @@ from wfe_core.models import (
     PointerStatus,
     WorkflowInstance,
 )
+from wfe_core.models.trusted import trusted
 
 
 @dataclass
@@ -42,8 +43,10 @@ class PassState:
 
     def emit(self, event_type: type[LifecycleEventBase], **fields: Any) -> None:
         i = self.instance
+        # built from the engine's own values, so unvalidated (a pass emits several; validation doubled their cost)
         self.events.append(
-            event_type(
+            trusted(
+                event_type,
                 workflow_id=i.id,
                 definition_id=i.workflow_definition_id,
                 version=i.version,
@@ -71,7 +74,9 @@ class PassState:
     ) -> ExecutionPointer:
         """A pointer for the step after ``after`` (same scope and item). With ``pending``, it waits, inactive,
         until ``pending`` proceeds."""
-        pointer = ExecutionPointer(
+        # the engine's own values: built without validation, which cost more than the rest of a pass's bookkeeping
+        pointer = trusted(
+            ExecutionPointer,
             step_id=step_id,
             step_name=self.definition.step(step_id).name,
             predecessor_id=pending.id if pending is not None else after.id,
@@ -84,7 +89,8 @@ class PassState:
         return self.add_pointer(pointer)
 
     def child_pointer(self, parent: ExecutionPointer, step_id: int, item: Any) -> ExecutionPointer:
-        pointer = ExecutionPointer(
+        pointer = trusted(
+            ExecutionPointer,
             step_id=step_id,
             step_name=self.definition.step(step_id).name,
             predecessor_id=parent.id,
