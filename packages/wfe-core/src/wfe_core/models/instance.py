@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -10,13 +11,28 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from wfe_core.models.status import PointerStatus, WorkflowStatus
 
+_RANDOM_BATCH = 16 * 256
+_random = bytearray()
+_random_lock = threading.Lock()  # steps in threads create ids too: no two may take the same bytes
+
+
+def _forget_random() -> None:
+    _random.clear()  # a forked child must not hand out its parent's ids
+
+
+os.register_at_fork(after_in_child=_forget_random)
+
 
 def new_id() -> str:
     """A fresh UUID4 string: the id of instances, pointers, events and subscriptions.
 
-    Built from ``os.urandom`` like ``uuid.uuid4()``, without the ``UUID`` object (a pass creates several ids,
-    and the object's checks cost three times the randomness)."""
-    raw = bytearray(os.urandom(16))
+    Random bits from ``os.urandom`` like ``uuid.uuid4()``, read 256 ids at a time, and formatted without the
+    ``UUID`` object (a pass creates several ids; the object and a system call each cost more than the rest)."""
+    with _random_lock:
+        if not _random:
+            _random.extend(os.urandom(_RANDOM_BATCH))
+        raw = _random[-16:]
+        del _random[-16:]
     raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = raw.hex()

@@ -15,21 +15,34 @@ from pydantic_core import PydanticUndefined
 
 _M = TypeVar("_M", bound=BaseModel)
 
-_Plan = tuple[tuple[tuple[str, Any, Callable[[], Any] | None], ...], dict[str, Any] | None]
+
+class _Plan:
+    """What building one model class takes: its fields' defaults in field order, the factories to call for
+    fields left out, the required fields, and the default private state."""
+
+    __slots__ = ("factories", "private", "required", "template")
+
+    def __init__(self, cls: type[BaseModel]) -> None:
+        self.template: dict[str, Any] = {}
+        self.factories: list[tuple[str, Callable[[], Any]]] = []
+        required: set[str] = set()
+        for name, info in cls.model_fields.items():
+            factory: Any = info.default_factory
+            if factory is not None:
+                self.factories.append((name, factory))
+                self.template[name] = None  # keeps the field order of __dict__
+            elif info.default is PydanticUndefined:
+                required.add(name)
+                self.template[name] = None
+            else:
+                self.template[name] = info.default
+        self.required = frozenset(required)
+        self.private = {name: a.get_default() for name, a in cls.__private_attributes__.items()} or None
+
+
 _plans: dict[type[BaseModel], _Plan] = {}
 _new = object.__new__
 _set = object.__setattr__
-
-
-def _plan(cls: type[BaseModel]) -> _Plan:
-    fields: list[tuple[str, Any, Callable[[], Any] | None]] = []
-    for name, info in cls.model_fields.items():
-        factory: Any = info.default_factory
-        fields.append((name, info.default, factory))
-    private = {name: attr.get_default() for name, attr in cls.__private_attributes__.items()} or None
-    plan = (tuple(fields), private)
-    _plans[cls] = plan
-    return plan
 
 
 def trusted(cls: type[_M], **values: Any) -> _M:
@@ -37,20 +50,19 @@ def trusted(cls: type[_M], **values: Any) -> _M:
 
     For the engine's own values only: nothing is validated or converted. A required field left out raises
     ``TypeError``."""
-    fields, private = _plans.get(cls) or _plan(cls)
-    data: dict[str, Any] = {}
-    for name, default, factory in fields:
-        if name in values:
-            data[name] = values[name]
-        elif factory is not None:
+    plan = _plans.get(cls)
+    if plan is None:
+        plan = _plans[cls] = _Plan(cls)
+    if not plan.required <= values.keys():
+        raise TypeError(f"{cls.__name__} needs {', '.join(sorted(plan.required - values.keys()))}")
+    data = plan.template.copy()
+    data.update(values)
+    for name, factory in plan.factories:
+        if name not in values:
             data[name] = factory()
-        elif default is PydanticUndefined:
-            raise TypeError(f"{cls.__name__}.{name} is required")
-        else:
-            data[name] = default
     model = _new(cls)
     _set(model, "__dict__", data)
     _set(model, "__pydantic_fields_set__", set(values))
     _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", private.copy() if private is not None else None)
+    _set(model, "__pydantic_private__", plan.private.copy() if plan.private is not None else None)
     return model
