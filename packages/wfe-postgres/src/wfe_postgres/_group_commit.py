@@ -25,8 +25,8 @@ class GroupCommit(Generic[Item, Result]):
     flight and the next batch takes them all, so many callers share one round trip and one commit.
 
     ``write_batch`` gets a batch and returns one outcome per item (a result or the exception that item's caller
-    gets). When it raises instead, nothing of the batch is assumed written: each item is then written alone by
-    ``write_one``, so one bad item fails only its own caller. Writes must be idempotent, since a batch whose
+    gets). When it raises instead, nothing of the batch is assumed written: each item is then written in a
+    batch of its own, so one bad item fails only its own caller. Writes must be idempotent, since a batch whose
     commit was lost with the connection is written again that way. Items with the same ``key`` never share a
     batch: a later one waits for the next, so the database sees them in the order they were asked for.
     Reads that many callers ask for at once (loading instances) are batched the same way: one query for all.
@@ -35,12 +35,10 @@ class GroupCommit(Generic[Item, Result]):
     def __init__(
         self,
         write_batch: Callable[[Sequence[Item]], Awaitable[list[Result | BaseException]]],
-        write_one: Callable[[Item], Awaitable[Result]],
         *,
         max_batch: int = 256,
     ) -> None:
         self._write_batch = write_batch
-        self._write_one = write_one
         self._max_batch = max_batch
         self._waiting: list[_Waiting[Item, Result]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -91,15 +89,17 @@ class GroupCommit(Generic[Item, Result]):
                     waiting.future.exception()
 
     async def _written(self, batch: list[_Waiting[Item, Result]]) -> list[Result | BaseException]:
-        if len(batch) > 1:
-            try:
-                return await self._write_batch([w.item for w in batch])
-            except Exception:  # noqa: S110 - written again one by one below, each caller gets its own error
-                pass
+        items = [w.item for w in batch]
+        try:
+            return await self._write_batch(items)
+        except Exception as exc:
+            if len(items) == 1:
+                return [exc]
+        # nothing of the batch was written: each item alone, so one bad item fails only its own caller
         outcomes: list[Result | BaseException] = []
-        for waiting in batch:
+        for item in items:
             try:
-                outcomes.append(await self._write_one(waiting.item))
+                outcomes.extend(await self._write_batch([item]))
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes

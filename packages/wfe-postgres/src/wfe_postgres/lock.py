@@ -79,13 +79,7 @@ class PostgresLock(PostgresProvider):
 
     @functools.cached_property
     def _acquires(self) -> GroupCommit[_Acquire, int | None]:
-        return GroupCommit(self._acquire_batch, self._acquire_one)
-
-    async def _acquire_one(self, request: _Acquire) -> int | None:
-        outcome = (await self._acquire_batch([request]))[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+        return GroupCommit(self._acquire_batch)
 
     async def _acquire_batch(self, requests: Sequence[_Acquire]) -> list[int | None | BaseException]:
         with wrapped(LockError, "acquire"):
@@ -121,10 +115,7 @@ class PostgresLock(PostgresProvider):
 
     @functools.cached_property
     def _releases(self) -> GroupCommit[Lease, None]:
-        return GroupCommit(self._release_batch, self._release_one)
-
-    async def _release_one(self, lease: Lease) -> None:
-        await self._release_batch([lease])
+        return GroupCommit(self._release_batch)
 
     async def _release_batch(self, leases: Sequence[Lease]) -> list[None | BaseException]:
         with wrapped(LockError, "release"):

@@ -286,13 +286,7 @@ class PostgresPersistence(PostgresProvider):
 
     @functools.cached_property
     def _creates(self) -> GroupCommit[_RowWrite, str]:
-        return GroupCommit(self._create_batch, self._create_one)
-
-    async def _create_one(self, write: _RowWrite) -> str:
-        outcome = (await self._create_batch([write]))[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+        return GroupCommit(self._create_batch)
 
     async def _create_batch(self, writes: Sequence[_RowWrite]) -> list[str | BaseException]:
         with wrapped(PersistenceError, "create_workflow"):
@@ -310,12 +304,7 @@ class PostgresPersistence(PostgresProvider):
 
     @functools.cached_property
     def _claims(self) -> GroupCommit[tuple[str, int], None]:
-        return GroupCommit(self._claim_batch, self._claim_one)
-
-    async def _claim_one(self, claim: tuple[str, int]) -> None:
-        outcome = (await self._claim_batch([claim]))[0]
-        if outcome is not None:
-            raise outcome
+        return GroupCommit(self._claim_batch)
 
     async def _claim_batch(self, claims: Sequence[tuple[str, int]]) -> list[BaseException | None]:
         with wrapped(PersistenceError, "claim_workflow"):
@@ -364,12 +353,7 @@ class PostgresPersistence(PostgresProvider):
 
     @functools.cached_property
     def _pass_writes(self) -> GroupCommit[_RowWrite, None]:
-        return GroupCommit(self._write_passes, self._write_pass)
-
-    async def _write_pass(self, write: _RowWrite) -> None:
-        outcome = (await self._write_passes([write]))[0]
-        if outcome is not None:
-            raise outcome
+        return GroupCommit(self._write_passes)
 
     async def _write_passes(self, writes: Sequence[_RowWrite]) -> list[BaseException | None]:
         with wrapped(PersistenceError, "persist_workflow"):
@@ -409,13 +393,7 @@ class PostgresPersistence(PostgresProvider):
 
     @functools.cached_property
     def _reads(self) -> GroupCommit[str, WorkflowInstance]:
-        return GroupCommit(self._read_batch, self._read_one)
-
-    async def _read_one(self, workflow_id: str) -> WorkflowInstance:
-        outcome = (await self._read_batch([workflow_id]))[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+        return GroupCommit(self._read_batch)
 
     async def _read_batch(self, keys: Sequence[str]) -> list[WorkflowInstance | BaseException]:
         with wrapped(PersistenceError, "get_workflow"):

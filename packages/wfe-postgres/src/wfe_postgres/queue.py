@@ -123,10 +123,7 @@ class PostgresQueue(PostgresProvider):
 
     @functools.cached_property
     def _enqueues(self) -> GroupCommit[tuple[QueueType, str], None]:
-        return GroupCommit(self._enqueue_batch, self._enqueue_one)
-
-    async def _enqueue_one(self, item: tuple[QueueType, str]) -> None:
-        await self._enqueue_batch([item])
+        return GroupCommit(self._enqueue_batch)
 
     async def _enqueue_batch(self, items: Sequence[tuple[QueueType, str]]) -> list[None | BaseException]:
         channels = sorted({self._channels[queue] for queue, _ in items})
@@ -185,10 +182,7 @@ class PostgresQueue(PostgresProvider):
 
     @functools.cached_property
     def _acks(self) -> GroupCommit[QueueItem, None]:
-        return GroupCommit(self._ack_batch, self._ack_one)
-
-    async def _ack_one(self, item: QueueItem) -> None:
-        await self._ack_batch([item])
+        return GroupCommit(self._ack_batch)
 
     async def _ack_batch(self, items: Sequence[QueueItem]) -> list[None | BaseException]:
         with wrapped(QueueError, "ack"):

@@ -10,6 +10,7 @@ import pytest
 from psycopg import sql
 
 from wfe_core.testing.services import service_url
+from wfe_postgres import PostgresPersistence
 
 
 @pytest.fixture
@@ -30,3 +31,12 @@ async def schema(pg_url: str) -> AsyncIterator[str]:
     name = f"wfe_test_{uuid.uuid4().hex[:12]}"
     yield name
     await drop_schema(pg_url, name)
+
+
+@pytest.fixture
+async def store(pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
+    """A migrated PostgresPersistence in the test's own schema."""
+    provider = PostgresPersistence.from_url(pg_url, schema=schema)
+    await provider.ensure_store_exists()
+    yield provider
+    await provider.close()

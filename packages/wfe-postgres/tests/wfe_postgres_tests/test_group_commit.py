@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -16,14 +15,6 @@ from wfe_postgres._group_commit import GroupCommit
 from .instances import make_instance, now
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def store(pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
-    provider = PostgresPersistence.from_url(pg_url, schema=schema)
-    await provider.ensure_store_exists()
-    yield provider
-    await provider.close()
 
 
 async def test_concurrent_starts_are_numbered_without_gaps_or_duplicates(store: PostgresPersistence) -> None:
@@ -136,12 +127,7 @@ async def test_group_commit_batches_under_load_and_keeps_order_per_key() -> None
         await release.wait()
         return [value for _, value in items]
 
-    async def write_one(item: tuple[str, int]) -> int:
-        outcome = (await write_batch([item]))[0]
-        assert isinstance(outcome, int)
-        return outcome
-
-    commit: GroupCommit[tuple[str, int], int] = GroupCommit(write_batch, write_one)
+    commit: GroupCommit[tuple[str, int], int] = GroupCommit(write_batch)
     first = asyncio.ensure_future(commit.write(("a", 0), "a"))
     await asyncio.sleep(0)
     later = [asyncio.ensure_future(commit.write((key, n), key)) for n, key in enumerate("abcab", start=1)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -26,14 +25,6 @@ from wfe_postgres import PostgresPersistence
 from .instances import make_instance, now
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def store(pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
-    provider = PostgresPersistence.from_url(pg_url, schema=schema)
-    await provider.ensure_store_exists()
-    yield provider
-    await provider.close()
 
 
 async def pointer_row_versions(pg_url: str, schema: str, workflow_id: str) -> dict[str, str]:
