@@ -42,15 +42,20 @@ class GroupCommit(Generic[Item, Result]):
         self._max_batch = max_batch
         self._waiting: list[_Waiting[Item, Result]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def write(self, item: Item, key: Hashable) -> Result:
         """Write ``item`` with the next batch and return its outcome.
 
         Cancelling the caller does not withdraw an item already handed over: it is written all the same."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # a provider used from a new event loop: whatever the old loop left behind died with it
+            self._loop, self._waiting, self._writer = loop, [], None
         waiting: _Waiting[Item, Result] = _Waiting(item, key)
         self._waiting.append(waiting)
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._drain())
+            self._writer = loop.create_task(self._drain())
         return await asyncio.shield(waiting.future)
 
     def _next_batch(self) -> list[_Waiting[Item, Result]]:
@@ -72,9 +77,14 @@ class GroupCommit(Generic[Item, Result]):
             try:
                 outcomes = await self._written(batch)
             except BaseException as exc:  # cancelled with the loop: the callers learn why
-                for waiting in batch:
-                    if not waiting.future.done():
+                for waiting in batch + self._waiting:
+                    if waiting.future.done():
+                        continue
+                    if isinstance(exc, asyncio.CancelledError):
+                        waiting.future.cancel()
+                    else:
                         waiting.future.set_exception(exc)
+                self._waiting = []
                 raise
             for waiting, outcome in zip(batch, outcomes, strict=True):
                 if waiting.future.done():

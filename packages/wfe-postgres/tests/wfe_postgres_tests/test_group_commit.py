@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -137,3 +138,25 @@ async def test_group_commit_batches_under_load_and_keeps_order_per_key() -> None
     assert await asyncio.gather(*later) == [1, 2, 3, 4, 5]
     # the first item went alone; the next batch took one item per key, the rest waited for the one after
     assert batches == [[("a", 0)], [("a", 1), ("b", 2), ("c", 3)], [("a", 4), ("b", 5)]]
+
+
+def test_a_group_commit_left_behind_by_another_loop_works_in_the_next() -> None:
+    stuck = asyncio.Event()
+
+    async def write_batch(items: Sequence[int]) -> list[int | BaseException]:
+        if items == [1]:
+            await stuck.wait()  # never set: this batch stays in flight in the first loop
+        return [item * 2 for item in items]
+
+    commit: GroupCommit[int, int] = GroupCommit(write_batch)
+    first = asyncio.new_event_loop()
+    left = first.create_task(commit.write(1, 1))
+    first.run_until_complete(asyncio.sleep(0.01))  # the first loop stops with its batch in flight
+    try:
+        assert asyncio.run(asyncio.wait_for(commit.write(2, 2), timeout=5)) == 4
+    finally:
+        leftovers = asyncio.all_tasks(first) | {left}
+        for task in leftovers:
+            task.cancel()
+        first.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+        first.close()
