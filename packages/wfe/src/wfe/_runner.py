@@ -267,6 +267,9 @@ class InstanceRunner:
                     return
                 self._missing_attempts.pop(instance.id, None)
                 instance.data = definition.load_data(instance.data)
+            # Nor run steps then: a host thawed after a freeze past its lease would run again what the new
+            # holder already ran (its write would be refused, but the step's effects would happen twice).
+            self._check_lease(run, lease)
             state = await self._execute(instance, definition, run, lease)
             if state is None:
                 return
