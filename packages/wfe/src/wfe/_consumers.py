@@ -46,7 +46,6 @@ class Consumers:
         self.timers = timers
         self.clock = clock
         self.options = options
-        self.inflight = runner.inflight
         self._index_errors: dict[str, int] = {}
 
     def tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
@@ -84,11 +83,7 @@ class Consumers:
                 if not self.queue.is_dequeue_blocking:
                     await asyncio.sleep(self.options.idle_time)
                 continue
-            self.spawn(self._handle(item, handler, slots))
-
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` as a task the host's stop() waits for."""
-        self.runner.spawn(work)
+            self.runner.spawn(self._handle(item, handler, slots))
 
     async def _handle(
         self, item: QueueItem, handler: Callable[[str], Awaitable[None]], slots: asyncio.Semaphore

@@ -155,7 +155,7 @@ class WorkflowHost:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
-        inflight = set(self._consumers.inflight)
+        inflight = set(self._runner.inflight)
         if inflight:
             _, pending = await asyncio.wait(inflight, timeout=self.options.stop_timeout.total_seconds())
             for task in pending:
@@ -262,7 +262,7 @@ class WorkflowHost:
             if reserved is not None:
                 await self._runner.cancel_reservation(instance.id, reserved[1])
             raise
-        await self._publish(_event(WorkflowStarted, instance, now))
+        await self._publish(WorkflowStarted.of(instance, now))
         if reserved is not None:
             self._runner.spawn(self._runner.run_held(instance, *reserved))
         else:
@@ -336,7 +336,7 @@ class WorkflowHost:
             now = self.clock.now()
             if action == "suspend" and instance.status is WorkflowStatus.RUNNABLE:
                 instance.status = WorkflowStatus.SUSPENDED
-                event = _event(WorkflowSuspended, instance, now)
+                event = WorkflowSuspended.of(instance, now)
                 changed: list[ExecutionPointer] = []
             elif action == "resume" and instance.status is WorkflowStatus.SUSPENDED:
                 instance.status = WorkflowStatus.RUNNABLE
@@ -350,12 +350,12 @@ class WorkflowHost:
                         pointer.status = PointerStatus.PENDING
                         if pointer not in changed:
                             changed.append(pointer)
-                event = _event(WorkflowResumed, instance, now)
+                event = WorkflowResumed.of(instance, now)
             elif action == "terminate" and instance.status not in ENDED:
                 instance.status = WorkflowStatus.TERMINATED
                 instance.complete_time = now
                 instance.next_execution = None
-                event = _event(WorkflowTerminated, instance, now)
+                event = WorkflowTerminated.of(instance, now)
                 changed = []
             else:
                 return False
@@ -545,16 +545,3 @@ class WorkflowHost:
                 return await self.wait_for_workflow(workflow_id, timeout)
 
         return asyncio.run(main())
-
-
-def _event(
-    event_type: type[LifecycleEventBase], instance: WorkflowInstance, now: datetime
-) -> LifecycleEventBase:
-    return trusted(
-        event_type,
-        workflow_id=instance.id,
-        definition_id=instance.workflow_definition_id,
-        version=instance.version,
-        reference=instance.reference,
-        time=now,
-    )

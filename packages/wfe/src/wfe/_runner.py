@@ -31,7 +31,6 @@ from wfe_core.models import (
     WorkflowTerminated,
     to_jsonable,
 )
-from wfe_core.models.trusted import trusted
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
 from wfe_core.step import CancellationSignal
 
@@ -121,20 +120,18 @@ class InstanceRunner:
         None when this host has no free workflow slot (or is stopping, or the lease is taken): the instance
         then goes through the queue as usual. Holding the lease from before the instance exists means no other
         host can have written it, so the run needs neither a fence claim nor a load."""
-        if self.stopping or workflow_id in self.runs or self._others_may_wait():
+        if not self._has_slot_for(workflow_id):
             return None
-        ttl = self.options.lock_ttl
-        asked = asyncio.get_running_loop().time()
-        lease = await self.lock.acquire(workflow_id, ttl)
-        if lease is None:
+        taken = await self._acquire(workflow_id)
+        if taken is None:
             return None
+        lease, valid_until = taken
         if (
             workflow_id in self.runs
         ):  # a queue delivery of the same id got here first; it will not get the lease
             await self._release(lease)
             return None
-        run = LocalRun(lease_valid_until=asked + ttl.total_seconds())
-        self.runs[workflow_id] = run
+        run = self.runs[workflow_id] = LocalRun(lease_valid_until=valid_until)
         return run, lease
 
     async def cancel_reservation(self, workflow_id: str, lease: Lease) -> None:
@@ -181,14 +178,12 @@ class InstanceRunner:
     ) -> bool:
         """One stretch of passes under a fresh lease (or the one ``held`` with the instance it was taken for);
         False when another host holds the instance."""
-        ttl = self.options.lock_ttl
         if held is None:
-            asked = asyncio.get_running_loop().time()
-            lease = await self.lock.acquire(workflow_id, ttl)
-            if lease is None:
+            taken = await self._acquire(workflow_id)
+            if taken is None:
                 return False  # another host advances it; whatever changes later re-queues it
+            lease, run.lease_valid_until = taken
             run.lease_lost = False
-            run.lease_valid_until = asked + ttl.total_seconds()
         else:
             instance, lease = held
         renewal = _Renewal(self, lease, run)
@@ -208,6 +203,17 @@ class InstanceRunner:
         finally:
             await renewal.stop()
             await self._release(lease)
+
+    async def _acquire(self, workflow_id: str) -> tuple[Lease, float] | None:
+        """The instance's lease and the event-loop time until which it is surely held (ttl after asking)."""
+        ttl = self.options.lock_ttl
+        asked = asyncio.get_running_loop().time()
+        lease = await self.lock.acquire(workflow_id, ttl)
+        return None if lease is None else (lease, asked + ttl.total_seconds())
+
+    def _has_slot_for(self, workflow_id: str) -> bool:
+        """True when this host may start a run of the instance now: not stopping, not running it, a slot free."""
+        return not self.stopping and workflow_id not in self.runs and not self._others_may_wait()
 
     async def _release(self, lease: Lease) -> None:
         try:
@@ -351,10 +357,10 @@ class InstanceRunner:
             instance.status = WorkflowStatus.TERMINATED
             instance.complete_time = now
             instance.next_execution = None
-            event = _lifecycle(WorkflowTerminated, instance, now)
+            event = WorkflowTerminated.of(instance, now)
         elif run.suspend and instance.status is WorkflowStatus.RUNNABLE:
             instance.status = WorkflowStatus.SUSPENDED
-            event = _lifecycle(WorkflowSuspended, instance, now)
+            event = WorkflowSuspended.of(instance, now)
         run.terminate = run.suspend = False
         if event is None:
             return
@@ -489,11 +495,10 @@ class InstanceRunner:
                 run.deliveries.append((subscription, event))
             run.rerun = True
             return False
-        ttl = self.options.lock_ttl
-        asked = asyncio.get_running_loop().time()
-        lease = await self.lock.acquire(subscription.workflow_id, ttl)
-        if lease is None:
+        taken = await self._acquire(subscription.workflow_id)
+        if taken is None:
             return False
+        lease, valid_until = taken
         carried_on: LocalRun | None = None
         try:
             try:
@@ -511,13 +516,12 @@ class InstanceRunner:
             if (
                 pointer is not None
                 and instance.status is WorkflowStatus.RUNNABLE
-                and not self.stopping
-                and instance.id not in self.runs
-                and not self._others_may_wait()
+                and self._has_slot_for(instance.id)
             ):
                 # Carry on under this lease with the instance in hand: no release, queue hop and reload.
-                carried_on = LocalRun(instance=instance, lease_valid_until=asked + ttl.total_seconds())
-                self.runs[instance.id] = carried_on
+                carried_on = self.runs[instance.id] = LocalRun(
+                    instance=instance, lease_valid_until=valid_until
+                )
         finally:
             if carried_on is None:
                 await self.lock.release(lease)
@@ -572,20 +576,6 @@ class _Renewal:
         if self.timer is not None:  # the renewal finished and re-armed while we waited for it
             self.timer.cancel()
             self.timer = None
-
-
-def _lifecycle(
-    event_type: type[LifecycleEventBase], instance: WorkflowInstance, now: Any, **fields: Any
-) -> LifecycleEventBase:
-    return trusted(
-        event_type,
-        workflow_id=instance.id,
-        definition_id=instance.workflow_definition_id,
-        version=instance.version,
-        reference=instance.reference,
-        time=now,
-        **fields,
-    )
 
 
 __all__ = ["DELIVERED_EVENT_ID", "RETRIES_EXHAUSTED", "InstanceRunner", "LocalRun"]

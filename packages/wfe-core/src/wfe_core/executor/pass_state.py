@@ -42,19 +42,7 @@ class PassState:
         return self.touch(pointer)
 
     def emit(self, event_type: type[LifecycleEventBase], **fields: Any) -> None:
-        i = self.instance
-        # built from the engine's own values, so unvalidated (a pass emits several; validation doubled their cost)
-        self.events.append(
-            trusted(
-                event_type,
-                workflow_id=i.id,
-                definition_id=i.workflow_definition_id,
-                version=i.version,
-                reference=i.reference,
-                time=self.now,
-                **fields,
-            )
-        )
+        self.events.append(event_type.of(self.instance, self.now, **fields))
 
     def step_fields(self, pointer: ExecutionPointer) -> dict[str, Any]:
         return {"step_id": pointer.step_id, "pointer_id": pointer.id, "step_name": pointer.step_name}

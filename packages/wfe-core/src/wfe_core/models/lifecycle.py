@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, Field, TypeAdapter
+
+from wfe_core.models.trusted import trusted
+
+if TYPE_CHECKING:
+    from wfe_core.models.instance import WorkflowInstance
 
 
 class LifecycleEventBase(BaseModel):
@@ -16,6 +21,20 @@ class LifecycleEventBase(BaseModel):
     version: int
     reference: str | None = None
     time: datetime
+
+    @classmethod
+    def of(cls, instance: WorkflowInstance, time: datetime, **fields: Any) -> Self:
+        """An event of this kind about ``instance`` at ``time``, built from the engine's own values without
+        validation (a pass emits several; validating them cost as much as the rest of its bookkeeping)."""
+        return trusted(
+            cls,
+            workflow_id=instance.id,
+            definition_id=instance.workflow_definition_id,
+            version=instance.version,
+            reference=instance.reference,
+            time=time,
+            **fields,
+        )
 
 
 class StepEventBase(LifecycleEventBase):
