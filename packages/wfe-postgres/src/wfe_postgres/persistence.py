@@ -21,7 +21,6 @@ from wfe_core.errors import (
     PersistenceError,
     ProviderError,
     SubscriptionNotFoundError,
-    WfeError,
     WorkflowNotFoundError,
 )
 from wfe_core.models import (
@@ -178,17 +177,6 @@ def _subscription_row(sub: EventSubscription) -> dict[str, Any]:
     }
 
 
-def _refusal(write: _RowWrite, stored_fences: dict[str, int]) -> WfeError:
-    """Why the fenced update of ``write`` matched no row."""
-    if write.workflow_id not in stored_fences:
-        return WorkflowNotFoundError(write.workflow_id)
-    return LeaseLostError(
-        write.workflow_id,
-        f"write with fence {write.fence} refused: the store already accepted fence"
-        f" {stored_fences[write.workflow_id]}",
-    )
-
-
 def _rows_json(writes: Sequence[_RowWrite]) -> str:
     return "[" + ",".join(f'{{"n":{n},{w.row[1:].decode()}' for n, w in enumerate(writes)) + "]"
 
@@ -317,21 +305,34 @@ class PostgresPersistence(PostgresProvider):
                     ([c[0] for c in claims], [c[1] for c in claims]),
                 )
                 done = {row[0] for row in await cur.fetchall()}
-                writes = [_RowWrite(workflow_id, fence, b"") for workflow_id, fence in claims]
-                stored = await self._stored_fences(conn, [w for w in writes if w.workflow_id not in done])
-        return [None if w.workflow_id in done else _refusal(w, stored) for w in writes]
+                return await self._outcomes(conn, claims, done)
 
-    async def _stored_fences(
-        self, conn: AsyncConnection[Any], refused: Sequence[_RowWrite]
-    ) -> dict[str, int]:
-        """The fences stored for the instances whose fenced write matched no row (none: they do not exist)."""
-        if not refused:
-            return {}
-        cur = await conn.execute(
-            self._layout.q("SELECT id, fence FROM {workflows} WHERE id = ANY(%s)"),
-            ([w.workflow_id for w in refused],),
-        )
-        return {row[0]: row[1] for row in await cur.fetchall()}
+    async def _outcomes(
+        self, conn: AsyncConnection[Any], fenced: Sequence[tuple[str, int | None]], done: set[str]
+    ) -> list[BaseException | None]:
+        """Each fenced write's outcome: None when its instance was among ``done``, otherwise why its fenced
+        update matched no row (the instance does not exist, or a newer fence was stored)."""
+        refused = [workflow_id for workflow_id, _ in fenced if workflow_id not in done]
+        stored: dict[str, int] = {}
+        if refused:
+            cur = await conn.execute(
+                self._layout.q("SELECT id, fence FROM {workflows} WHERE id = ANY(%s)"), (refused,)
+            )
+            stored = {row[0]: row[1] for row in await cur.fetchall()}
+        outcomes: list[BaseException | None] = []
+        for workflow_id, fence in fenced:
+            if workflow_id in done:
+                outcomes.append(None)
+            elif workflow_id not in stored:
+                outcomes.append(WorkflowNotFoundError(workflow_id))
+            else:
+                outcomes.append(
+                    LeaseLostError(
+                        workflow_id,
+                        f"write with fence {fence} refused: the store already accepted fence {stored[workflow_id]}",
+                    )
+                )
+        return outcomes
 
     async def persist_workflow(
         self,
@@ -360,8 +361,7 @@ class PostgresPersistence(PostgresProvider):
             async with self._pool.connection() as conn:
                 cur = await conn.execute(self._layout.q(_PERSIST_WORKFLOWS), (_rows_json(writes),))
                 done = {row[0] for row in await cur.fetchall()}
-                stored = await self._stored_fences(conn, [w for w in writes if w.workflow_id not in done])
-        return [None if w.workflow_id in done else _refusal(w, stored) for w in writes]
+                return await self._outcomes(conn, [(w.workflow_id, w.fence) for w in writes], done)
 
     async def _load(
         self, conn: AsyncConnection[Any], where: str, params: Sequence[Any], *, tail: str = ""
