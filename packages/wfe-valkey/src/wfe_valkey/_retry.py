@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from redis import exceptions as redis_errors
 
@@ -103,3 +103,23 @@ async def call_with_retry(
         except redis_errors.RedisError as exc:
             reraise_lost_cancellation(cancellations)
             raise error(f"{what} failed: {exc}") from exc
+
+
+async def call_script(
+    script: Any,
+    keys: list[str],
+    args: list[Any],
+    *,
+    what: str,
+    error: type[ProviderError],
+    retry_timeout: float,
+    reply_timeout: float,
+) -> Any:
+    """Run a registered Lua script through ``call_with_retry`` (the scripts are safe to repeat)."""
+
+    async def run() -> Any:
+        return await script(keys=keys, args=args)
+
+    return await call_with_retry(
+        run, what=what, error=error, retry_timeout=retry_timeout, reply_timeout=reply_timeout
+    )

@@ -15,7 +15,7 @@ from wfe_core.errors import LockError
 from wfe_core.models import Lease
 from wfe_valkey._connection import ClientHandle
 from wfe_valkey._options import from_url_options
-from wfe_valkey._retry import call_with_retry
+from wfe_valkey._retry import call_script
 
 logger = logging.getLogger("wfe_valkey")
 
@@ -125,17 +125,11 @@ class ValkeyLock:
 
     async def acquire(self, resource: str, ttl: timedelta) -> Lease | None:
         """Take the resource for ``ttl``, or return None when anyone (this object too) holds it."""
-        acquire_script = self._lua().acquire
         token = uuid.uuid4().hex
-        ttl_ms = _millis(ttl)
-        keys = self._keys(resource)
-        args: list[str | int] = [token, ttl_ms]
-
-        async def run() -> Any:
-            return await acquire_script(keys=keys, args=args)
-
-        fence = await call_with_retry(
-            run,
+        fence = await call_script(
+            self._lua().acquire,
+            self._keys(resource),
+            [token, _millis(ttl)],
             what=f"acquiring lock '{resource}'",
             error=LockError,
             retry_timeout=self._retry_timeout,
@@ -147,19 +141,13 @@ class ValkeyLock:
 
     async def renew(self, lease: Lease, ttl: timedelta) -> Lease | None:
         """Extend the lease to ``ttl`` from now; None when it was lost or the server cannot confirm it."""
-        renew_script = self._lua().renew
-        ttl_ms = _millis(ttl)
-        keys = self._keys(lease.resource)
-        args: list[str | int] = [_held_value(lease), ttl_ms]
-
-        async def run() -> Any:
-            return await renew_script(keys=keys, args=args)
-
         # An answer that comes after the lease may have lapsed is worthless: give up within half the ttl.
         budget = ttl.total_seconds() / 2
         try:
-            renewed = await call_with_retry(
-                run,
+            renewed = await call_script(
+                self._lua().renew,
+                self._keys(lease.resource),
+                [_held_value(lease), _millis(ttl)],
                 what=f"renewing lock '{lease.resource}'",
                 error=LockError,
                 retry_timeout=min(self._retry_timeout, budget),
@@ -174,14 +162,10 @@ class ValkeyLock:
 
     async def release(self, lease: Lease) -> None:
         """Delete the lock key if this lease still holds it. Idempotent."""
-        release_script = self._lua().release
-        keys = self._keys(lease.resource)
-
-        async def run() -> Any:
-            return await release_script(keys=keys, args=[_held_value(lease)])
-
-        await call_with_retry(
-            run,
+        await call_script(
+            self._lua().release,
+            self._keys(lease.resource),
+            [_held_value(lease)],
             what=f"releasing lock '{lease.resource}'",
             error=LockError,
             retry_timeout=self._retry_timeout,

@@ -19,7 +19,7 @@ from wfe_valkey._connection import ClientHandle
 from wfe_valkey._options import as_timedelta, from_url_options
 from wfe_valkey._retry import (
     RETRYABLE_ERRORS,
-    call_with_retry,
+    call_script,
     cancellation_requests,
     reraise_lost_cancellation,
 )
@@ -170,16 +170,11 @@ class ValkeyQueue:
 
     async def enqueue(self, queue: QueueType, item_id: str) -> None:
         """Append ``item_id`` unless it is already waiting in ``queue`` (atomic check and add)."""
-        script = self._lua().enqueue
-        keys = self._keys(queue)
-
-        async def run() -> Any:
-            return await script(keys=keys, args=[item_id])
-
-        what = f"enqueueing '{item_id}' on {queue}"
-        await call_with_retry(
-            run,
-            what=what,
+        await call_script(
+            self._lua().enqueue,
+            self._keys(queue),
+            [item_id],
+            what=f"enqueueing '{item_id}' on {queue}",
             error=QueueError,
             retry_timeout=self._retry_timeout,
             reply_timeout=self._reply_timeout,
@@ -197,13 +192,10 @@ class ValkeyQueue:
         cancellations = cancellation_requests()
         while True:
             receipt = uuid.uuid4().hex
-            args = [receipt, self._visibility_ms, _REQUEUE_BATCH]
-
-            async def take(args: list[Any] = args) -> Any:
-                return await scripts.dequeue(keys=keys, args=args)
-
-            found, value = await call_with_retry(
-                take,
+            found, value = await call_script(
+                scripts.dequeue,
+                keys,
+                [receipt, self._visibility_ms, _REQUEUE_BATCH],
                 what=f"dequeueing from {queue}",
                 error=QueueError,
                 retry_timeout=self._retry_timeout,
@@ -235,16 +227,11 @@ class ValkeyQueue:
         An ack after the visibility timeout lapsed does nothing: the item is (or will be) delivered again, and
         newer enqueues of the same id are never removed.
         """
-        script = self._lua().ack
-        keys = self._keys(item.queue)
-
-        async def run() -> Any:
-            return await script(keys=keys, args=[item.receipt])
-
-        what = f"acking '{item.item_id}' on {item.queue}"
-        await call_with_retry(
-            run,
-            what=what,
+        await call_script(
+            self._lua().ack,
+            self._keys(item.queue),
+            [item.receipt],
+            what=f"acking '{item.item_id}' on {item.queue}",
             error=QueueError,
             retry_timeout=self._retry_timeout,
             reply_timeout=self._reply_timeout,
