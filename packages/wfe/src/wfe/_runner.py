@@ -273,9 +273,6 @@ class InstanceRunner:
                     return
                 self._missing_attempts.pop(instance.id, None)
                 instance.data = definition.load_data(instance.data)
-            # Nor run steps then: a host thawed after a freeze past its lease would run again what the new
-            # holder already ran (its write would be refused, but the step's effects would happen twice).
-            self._check_lease(run, lease)
             state = await self._execute(instance, definition, run, lease)
             if state is None:
                 return
@@ -292,7 +289,17 @@ class InstanceRunner:
     ) -> PassState | None:
         with self.pass_span(instance) if self.pass_span is not None else contextlib.nullcontext():
             # the task copies the current context, so step spans become children of the pass span
-            task = asyncio.create_task(self.executor.execute(instance, definition, cancellation=run.signal))
+            # The lease is checked again as each step body starts, not only before writing: a host thawed after a
+            # freeze past its lease would otherwise start steps the new holder already ran (its write would be
+            # refused, but the steps' effects would happen twice).
+            task = asyncio.create_task(
+                self.executor.execute(
+                    instance,
+                    definition,
+                    cancellation=run.signal,
+                    before_step=lambda: self._check_lease(run, lease),
+                )
+            )
             return await self._await_pass(task, instance, run, lease)
 
     async def _await_pass(

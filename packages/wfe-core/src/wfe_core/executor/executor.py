@@ -66,10 +66,12 @@ class WorkflowExecutor:
         definition: WorkflowDefinition,
         *,
         cancellation: CancellationSignal | None = None,
+        before_step: Callable[[], None] | None = None,
     ) -> PassState:
         """Run one pass: every active pointer that is not sleeping into the future runs (concurrently); results
         are applied one at a time in pointer order; then ``next_execution`` and completion are computed.
-        Pointers created by this pass run in the next one."""
+        Pointers created by this pass run in the next one. ``before_step`` is called as each step body is about
+        to start; whatever it raises aborts the pass instead of starting the step (the host checks its lease)."""
         now = self.clock.now()
         state = PassState(instance, definition, now)
         runnable = [
@@ -89,9 +91,9 @@ class WorkflowExecutor:
                 prepared.append(item)
 
         if len(prepared) == 1:
-            outcomes: list[StepResult | BaseException] = [await self._guarded(prepared[0])]
+            outcomes: list[StepResult | BaseException] = [await self._guarded(prepared[0], before_step)]
         elif prepared:
-            outcomes = list(await asyncio.gather(*(self._guarded(p) for p in prepared)))
+            outcomes = list(await asyncio.gather(*(self._guarded(p, before_step) for p in prepared)))
         else:
             outcomes = []
 
@@ -149,7 +151,11 @@ class WorkflowExecutor:
             return None
         return _Prepared(pointer, step, body, ctx)
 
-    async def _guarded(self, item: _Prepared) -> StepResult | BaseException:
+    async def _guarded(
+        self, item: _Prepared, before_step: Callable[[], None] | None
+    ) -> StepResult | BaseException:
+        if before_step is not None:
+            before_step()  # not a step failure: it propagates and ends the pass
         try:
             return await self._invoke(item)
         except asyncio.CancelledError:
