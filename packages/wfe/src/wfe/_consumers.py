@@ -11,6 +11,7 @@ from typing import Any
 from wfe._activities import ACTIVITY_RESULT_EVENT_NAME
 from wfe._options import HostOptions
 from wfe._runner import InstanceRunner
+from wfe._slots import Slots
 from wfe._timers import WakeupTimers
 from wfe_core.errors import EventNotFoundError, SubscriptionNotFoundError, WorkflowNotFoundError
 from wfe_core.models import ACTIVITY_EVENT_NAME, QueueItem, QueueType, WorkflowInstance, WorkflowStatus
@@ -49,45 +50,45 @@ class Consumers:
         self._index_errors: dict[str, int] = {}
 
     def tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        # Workflows share the runner's slots with the runs this host starts itself, so the host never advances
+        # more than max_concurrent_workflows instances at once.
         loops: list[Callable[[], Coroutine[Any, Any, None]]] = [
+            lambda: self._consume(QueueType.WORKFLOW, self.runner.slots, self.runner.process),
             lambda: self._consume(
-                QueueType.WORKFLOW, self.options.max_concurrent_workflows, self.runner.process
+                QueueType.EVENT, Slots(self.options.max_concurrent_events), self.process_event
             ),
-            lambda: self._consume(QueueType.EVENT, self.options.max_concurrent_events, self.process_event),
             self._poll,
         ]
         if self.search is not None:
-            loops.append(lambda: self._consume(QueueType.INDEX, 2, self._index))
+            loops.append(lambda: self._consume(QueueType.INDEX, Slots(2), self._index))
         if self.options.retention is not None:
             loops.append(self._purge)
         return loops
 
     async def _consume(
-        self, queue_type: QueueType, concurrency: int, handler: Callable[[str], Awaitable[None]]
+        self, queue_type: QueueType, slots: Slots, handler: Callable[[str], Awaitable[None]]
     ) -> None:
-        slots = asyncio.Semaphore(concurrency)
+        """Take items off the queue while a slot is free and hand each to ``handler`` in a task of its own."""
         while True:
-            await slots.acquire()
+            await slots.wait_free()
             try:
                 item = await self.queue.dequeue(queue_type, timeout=1.0)
             except asyncio.CancelledError:
-                slots.release()
                 raise
             except Exception:
-                slots.release()
                 log.exception("dequeue from %s failed; retrying", queue_type.value)
                 await asyncio.sleep(1.0)
                 continue
             if item is None:
-                slots.release()
                 if not self.queue.is_dequeue_blocking:
                     await asyncio.sleep(self.options.idle_time)
                 continue
+            # The slot seen free may have been taken meanwhile (by a run this host started): wait for another.
+            # Cancelled here (the host stops), the item is not acked and comes back after the visibility timeout.
+            await slots.take()
             self.runner.spawn(self._handle(item, handler, slots))
 
-    async def _handle(
-        self, item: QueueItem, handler: Callable[[str], Awaitable[None]], slots: asyncio.Semaphore
-    ) -> None:
+    async def _handle(self, item: QueueItem, handler: Callable[[str], Awaitable[None]], slots: Slots) -> None:
         try:
             await handler(item.item_id)
         except asyncio.CancelledError:
@@ -100,7 +101,7 @@ class Consumers:
             except Exception:
                 log.warning("ack of %s %s failed; it may be delivered again", item.queue.value, item.item_id)
         finally:
-            slots.release()
+            slots.give()
 
     # -- events ----------------------------------------------------------------------------------------
 

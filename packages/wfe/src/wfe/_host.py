@@ -141,7 +141,7 @@ class WorkflowHost:
             self.lifecycle_hub.subscribe(self._dispatcher.dispatch)
             self._hub_attached = True
         await self.lifecycle_hub.start()
-        self._runner.stopping = False
+        self._runner.open()
         self._loops = [asyncio.create_task(loop()) for loop in self._consumers.tasks()]
         self._started = True
 

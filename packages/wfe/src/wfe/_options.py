@@ -43,3 +43,9 @@ class HostOptions:
     stop_timeout: timedelta = timedelta(seconds=30)
     """How long ``stop()`` waits for running steps before cancelling them."""
     index_retry_max: int = 20
+
+    def __post_init__(self) -> None:
+        for name in ("max_concurrent_workflows", "max_concurrent_events", "max_passes_per_lease"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"HostOptions.{name} must be a whole number of at least 1, not {value!r}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from wfe._options import HostOptions
 from wfe._registry import WorkflowRegistry
+from wfe._slots import Slots
 from wfe._timers import WakeupTimers
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import LeaseLostError, WorkflowNotFoundError
@@ -93,7 +94,15 @@ class InstanceRunner:
         """Runs and queue deliveries in progress: the host's stop() waits for them."""
         self.stopping = False
         """Set by the host's stop(): runs in progress finish their pass but start no new one."""
+        self.slots = Slots(options.max_concurrent_workflows)
+        """The workflow slots: one taken by each queue item the workflow consumer handles and by each run
+        started here (a new instance, or one an event was just delivered to)."""
         self._missing_attempts: dict[str, int] = {}
+
+    def open(self) -> None:
+        """Called as the host starts (again): runs may start, and every slot is free."""
+        self.stopping = False
+        self.slots = Slots(self.options.max_concurrent_workflows)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` as a task the host's stop() waits for."""
@@ -104,8 +113,8 @@ class InstanceRunner:
     # -- advancing -------------------------------------------------------------------------------------
 
     async def process(self, workflow_id: str) -> None:
-        """Advance the instance as far as it can go now. If this host is already advancing it, ask that run
-        to go round once more instead."""
+        """Advance the instance as far as it can go now (the caller holds a workflow slot for it). If this
+        host is already advancing it, ask that run to go round once more instead."""
         run = self.runs.get(workflow_id)
         if run is not None:
             run.rerun = True
@@ -120,33 +129,35 @@ class InstanceRunner:
         None when this host has no free workflow slot (or is stopping, or the lease is taken): the instance
         then goes through the queue as usual. Holding the lease from before the instance exists means no other
         host can have written it, so the run needs neither a fence claim nor a load."""
-        if not self._has_slot_for(workflow_id):
+        if not self._take_slot_for(workflow_id):
             return None
         taken = await self._acquire(workflow_id)
-        if taken is None:
+        if taken is None or workflow_id in self.runs:
+            # the lease is taken, or a queue delivery of the same id got here first (it will not get the lease)
+            if taken is not None:
+                await self._release(taken[0])
+            self.slots.give()
             return None
         lease, valid_until = taken
-        if (
-            workflow_id in self.runs
-        ):  # a queue delivery of the same id got here first; it will not get the lease
-            await self._release(lease)
-            return None
         run = self.runs[workflow_id] = LocalRun(lease_valid_until=valid_until)
         return run, lease
 
     async def cancel_reservation(self, workflow_id: str, lease: Lease) -> None:
         """The instance was not created after all: give the slot and the lease back."""
         self.runs.pop(workflow_id, None)
+        self.slots.give()
         await self._release(lease)
 
     async def run_held(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
-        """Advance an instance this host already holds the lease of, with the instance in hand: one it just
-        created (``reserve_new``) or one an event was just delivered to."""
+        """Advance an instance this host already holds the lease and a slot of, with the instance in hand: one
+        it just created (``reserve_new``) or one an event was just delivered to. Gives the slot back."""
         try:
             await self._drive(instance.id, run, (instance, lease))
         except Exception:
             # it stays RUNNABLE in the store, so the runnable poller queues it again
             log.exception("running workflow %s failed; the poller will retry it", instance.id)
+        finally:
+            self.slots.give()
 
     async def _drive(
         self, workflow_id: str, run: LocalRun, held: tuple[WorkflowInstance, Lease] | None
@@ -211,9 +222,10 @@ class InstanceRunner:
         lease = await self.lock.acquire(workflow_id, ttl)
         return None if lease is None else (lease, asked + ttl.total_seconds())
 
-    def _has_slot_for(self, workflow_id: str) -> bool:
-        """True when this host may start a run of the instance now: not stopping, not running it, a slot free."""
-        return not self.stopping and workflow_id not in self.runs and not self._others_may_wait()
+    def _take_slot_for(self, workflow_id: str) -> bool:
+        """Take a slot for a run of the instance started here; False (nothing taken) when stopping, when it
+        runs here already or when every slot is busy."""
+        return not self.stopping and workflow_id not in self.runs and self.slots.try_take()
 
     async def _release(self, lease: Lease) -> None:
         try:
@@ -282,7 +294,7 @@ class InstanceRunner:
 
     def _others_may_wait(self) -> bool:
         """True when every workflow slot of this host is busy, so queued instances may be waiting for one."""
-        return len(self.runs) >= self.options.max_concurrent_workflows
+        return self.slots.full
 
     async def _execute(
         self, instance: WorkflowInstance, definition: WorkflowDefinition, run: LocalRun, lease: Lease
@@ -523,7 +535,7 @@ class InstanceRunner:
             if (
                 pointer is not None
                 and instance.status is WorkflowStatus.RUNNABLE
-                and self._has_slot_for(instance.id)
+                and self._take_slot_for(instance.id)
             ):
                 # Carry on under this lease with the instance in hand: no release, queue hop and reload.
                 carried_on = self.runs[instance.id] = LocalRun(

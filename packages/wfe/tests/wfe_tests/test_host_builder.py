@@ -63,3 +63,11 @@ async def test_run_sync_refuses_a_running_loop():
     with pytest.raises(HostError, match="running event loop"):
         host.run_sync("anything")
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    "option", ["max_concurrent_workflows", "max_concurrent_events", "max_passes_per_lease"]
+)
+def test_a_concurrency_below_one_is_refused_naming_the_option(option):
+    with pytest.raises(ValueError, match=f"HostOptions.{option} must be a whole number of at least 1, not 0"):
+        WorkflowHostBuilder().with_options(**{option: 0})

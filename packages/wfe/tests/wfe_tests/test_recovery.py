@@ -125,6 +125,36 @@ async def test_starts_beyond_the_free_slots_and_with_start_locally_off_go_throug
     assert (await other.wait_for_workflow(wid, timeout=5)).status is WorkflowStatus.COMPLETE
 
 
+async def test_no_more_instances_run_at_once_than_the_host_has_slots(make_host):
+    """Runs started here (new instances, event deliveries carried on) and queue items share the slots."""
+    running, most = 0, 0
+
+    async def busy(ctx: StepExecutionContext) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+
+    definition = (
+        WorkflowBuilder()
+        .then_fn(busy)
+        .wait_for("go", lambda data, ctx: ctx.workflow.id)
+        .then_fn(busy)
+        .build("slots", 1)
+    )
+    host = await make_host(definition, max_concurrent_workflows=2)
+    ids = [await host.start_workflow("slots") for _ in range(6)]
+    for wid in ids:
+        await host.publish_event("go", wid)
+    ids += [await host.start_workflow("slots") for _ in range(4)]
+    for wid in ids[6:]:
+        await host.publish_event("go", wid)
+    for wid in ids:
+        assert (await host.wait_for_workflow(wid, timeout=10)).status is WorkflowStatus.COMPLETE
+    assert most == 2
+
+
 async def test_an_instance_started_here_survives_a_failing_first_write(make_host):
     """A store error while running a new instance leaves it runnable; the poller finishes it."""
     definition = WorkflowBuilder().then_fn(lambda ctx: None).build("flaky", 1)
