@@ -57,17 +57,26 @@ class LogSink(Protocol):
 class CancellationSignal:
     """Set when the step should stop: the workflow was terminated or the host is stopping."""
 
+    __slots__ = ("_cancelled", "_event")
+
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._cancelled = False
+        self._event: asyncio.Event | None = None  # made for the first waiter: most signals are never awaited
 
     @property
     def is_cancelled(self) -> bool:
-        return self._event.is_set()
+        return self._cancelled
 
     def cancel(self) -> None:
-        self._event.set()
+        self._cancelled = True
+        if self._event is not None:
+            self._event.set()
 
     async def wait(self) -> None:
+        if self._cancelled:
+            return
+        if self._event is None:
+            self._event = asyncio.Event()
         await self._event.wait()
 
 

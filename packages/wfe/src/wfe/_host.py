@@ -495,11 +495,13 @@ class WorkflowHost:
         """An async iterator over lifecycle events from now on."""
         return self._dispatcher.events()
 
-    async def _publish(self, event: LifecycleEventBase) -> None:
-        try:
-            await self.lifecycle_hub.publish(event)  # type: ignore[arg-type]
-        except Exception:
-            log.exception("publishing %s failed", type(event).__name__)
+    async def _publish(self, *events: LifecycleEventBase) -> None:
+        hub = self.lifecycle_hub
+        for event in events:
+            try:
+                await hub.publish(event)  # type: ignore[arg-type]
+            except Exception:
+                log.exception("publishing %s failed", type(event).__name__)
 
     async def _run_middleware(
         self, phase: str, instance: WorkflowInstance, *, raise_errors: bool = False

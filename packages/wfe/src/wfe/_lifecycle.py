@@ -40,7 +40,7 @@ class LifecycleDispatcher:
         for callback in list(self.callbacks):
             try:
                 result = callback(event)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     await result
             except Exception:
                 log.exception("lifecycle callback %r failed on %s", callback, event.kind)

@@ -48,7 +48,10 @@ class LocalRun:
     """An instance this host is advancing right now, and what was asked of it meanwhile."""
 
     instance: WorkflowInstance | None = None
-    task: asyncio.Task[PassState] | None = None
+    pass_task: asyncio.Task[Any] | None = None
+    """The task running this run's pass while it runs (a terminate cancels it)."""
+    pass_cancelled: bool = False
+    """A terminate cancelled ``pass_task``."""
     signal: CancellationSignal = field(default_factory=CancellationSignal)
     rerun: bool = False
     suspend: bool = False
@@ -72,7 +75,7 @@ class InstanceRunner:
         clock: Clock,
         options: HostOptions,
         timers: WakeupTimers,
-        publish: Callable[[LifecycleEventBase], Awaitable[None]],
+        publish: Callable[..., Awaitable[None]],
         workflow_hook: WorkflowHook,
         indexing: bool,
         pass_span: Callable[[WorkflowInstance], contextlib.AbstractContextManager[Any]] | None = None,
@@ -86,6 +89,7 @@ class InstanceRunner:
         self.options = options
         self.timers = timers
         self.publish = publish
+        """``await publish(*events)``: hands lifecycle events to the hub, logging (not raising) its errors."""
         self.workflow_hook = workflow_hook
         self.indexing = indexing
         self.pass_span = pass_span
@@ -269,7 +273,8 @@ class InstanceRunner:
                 # (reloading it would cost its whole history) without keeping anyone waiting.
                 passes = 0
             passes += 1
-            await self._apply_deliveries(instance, run, lease)
+            if run.deliveries:
+                await self._apply_deliveries(instance, run, lease)
             if run.terminate or run.suspend:
                 await self._apply_requests(instance, run, lease)
             if instance.status is not WorkflowStatus.RUNNABLE:
@@ -299,36 +304,37 @@ class InstanceRunner:
     async def _execute(
         self, instance: WorkflowInstance, definition: WorkflowDefinition, run: LocalRun, lease: Lease
     ) -> PassState | None:
+        """Run one pass in this task; None when a terminate cancelled it (the instance is then terminated).
+
+        No task of its own (one per pass cost more than the rest of the runner's bookkeeping): a terminate
+        cancels this task while the pass runs (``run.pass_task``), and the cancellation is taken back here
+        when it was the terminate's alone. The lease is checked again as each step body starts, not only
+        before writing: a host thawed after a freeze past its lease would otherwise start steps the new
+        holder already ran (its write would be refused, but the steps' effects would happen twice)."""
+        current = asyncio.current_task()
         with self.pass_span(instance) if self.pass_span is not None else contextlib.nullcontext():
-            # the task copies the current context, so step spans become children of the pass span
-            # The lease is checked again as each step body starts, not only before writing: a host thawed after a
-            # freeze past its lease would otherwise start steps the new holder already ran (its write would be
-            # refused, but the steps' effects would happen twice).
-            task = asyncio.create_task(
-                self.executor.execute(
+            run.pass_task, run.pass_cancelled = current, False
+            taken_back = False
+            try:
+                return await self.executor.execute(
                     instance,
                     definition,
                     cancellation=run.signal,
                     before_step=lambda: self._check_lease(run, lease),
                 )
-            )
-            return await self._await_pass(task, instance, run, lease)
-
-    async def _await_pass(
-        self, task: asyncio.Task[PassState], instance: WorkflowInstance, run: LocalRun, lease: Lease
-    ) -> PassState | None:
-        run.task = task
-        try:
-            return await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if run.terminate and current is not None and not current.cancelling():
-                await self._terminate_after_cancel(instance.id, run, lease)
-                return None
-            task.cancel()
-            raise
-        finally:
-            run.task = None
+            except asyncio.CancelledError:
+                # A cancel lands where the pass awaits, so inside execute(): run.pass_task is None elsewhere.
+                if not run.pass_cancelled or current is None:
+                    raise  # the host is stopping: the instance stays as last written
+                taken_back = True
+                if current.uncancel() > 0:
+                    raise  # the host is stopping as well
+            finally:
+                if run.pass_cancelled and not taken_back and current is not None and current.cancelling():
+                    current.uncancel()  # a step swallowed the terminate's cancel: the pass ended normally
+                run.pass_task = None
+        await self._terminate_after_cancel(instance.id, run, lease)
+        return None
 
     async def _persist_pass(
         self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
@@ -348,12 +354,13 @@ class InstanceRunner:
                 run.deliveries.append((subscription, waiting))
         if state.errors:
             await self.persistence.persist_errors(state.errors)
-        for event in state.events:
-            await self.publish(event)
+        if state.events:
+            await self.publish(*state.events)
         await self.workflow_hook("execute", instance)
         if state.completed:
             await self.workflow_hook("post", instance)
-        await self._notify_parent(instance, state)
+        if instance.parent_workflow_id is not None:
+            await self._notify_parent(instance, state)
         if self.indexing:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
 
@@ -457,8 +464,9 @@ class InstanceRunner:
         run.rerun = True
         if terminate:
             run.signal.cancel()
-            if run.task is not None:
-                run.task.cancel()
+            if run.pass_task is not None and not run.pass_cancelled:
+                run.pass_cancelled = True
+                run.pass_task.cancel()
         return run
 
     # -- events ----------------------------------------------------------------------------------------
