@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from wfe import ExecutionResult, StepBody, StepExecutionContext, WorkflowBuilder, WorkflowStatus
 
@@ -90,3 +91,38 @@ async def test_terminate_a_completed_workflow_returns_false(make_host):
     await host.wait_for_workflow(wid, timeout=5)
     assert await host.terminate_workflow(wid) is False
     assert await host.suspend_workflow(wid) is False
+
+
+async def test_a_step_that_swallows_the_terminate_still_ends_terminated(make_host):
+    """The terminate cancels the run's task while its pass runs; a step that catches the cancellation and
+    returns ends the pass normally, and the terminate is applied after it, with no cancellation left over to
+    hit the run's next await."""
+    started = asyncio.Event()
+    after: list[str] = []
+
+    async def stubborn(ctx: StepExecutionContext) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # the run's task is not cancelling any more
+            after.append("cleaned up")
+
+    definition = WorkflowBuilder().then_fn(stubborn).then_fn(lambda ctx: None).build("stubborn", 1)
+    host = await make_host(definition)
+    wid = await host.start_workflow("stubborn")
+    await asyncio.wait_for(started.wait(), 5)
+    assert await host.terminate_workflow(wid) is True
+    done = await host.wait_for_workflow(wid, timeout=5)
+    assert done.status is WorkflowStatus.TERMINATED
+    assert after == ["cleaned up"]
+
+
+async def test_stopping_the_host_during_a_terminated_pass_leaves_it_for_the_next_host(make_host):
+    gate, cancelled = asyncio.Event(), []
+    long_running, _ = definitions(gate, cancelled)
+    host = await make_host(long_running, stop_timeout=timedelta(milliseconds=100))
+    wid = await host.start_workflow("long")
+    await asyncio.wait_for(gate.wait(), 5)
+    await asyncio.wait_for(asyncio.gather(host.terminate_workflow(wid), host.stop()), 5)
+    assert cancelled == [True]
