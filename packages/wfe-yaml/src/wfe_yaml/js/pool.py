@@ -18,7 +18,7 @@ import sys
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -144,6 +144,9 @@ class _Worker:
         except (TimeoutError, FrameError) as exc:
             await worker.kill()
             raise JsWorkerCrashedError(f"the worker did not start: {worker.describe_exit()}") from exc
+        except asyncio.CancelledError:
+            await worker.kill()
+            raise
         if ready.get("op") != "ready":
             await worker.kill()
             raise JsWorkerCrashedError(f"the worker did not start: unexpected {ready.get('op')!r} frame")
@@ -330,6 +333,7 @@ class JsPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._returns: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._at_shutdown: AsyncGenerator[None, None] | None = None
 
     async def __aenter__(self) -> JsPool:
         return self
@@ -455,13 +459,16 @@ class JsPool:
         # The caller has its result already; the worker rejoins the pool once it reports its context closed
         # (or is killed if it does not), and only then is its slot free again.
         async def back() -> None:
+            kept = False
             try:
-                if await worker.wait_idle() and not self._closed:
-                    self._idle.append(worker)
-                else:
-                    await worker.kill()
+                kept = await worker.wait_idle() and not self._closed
             finally:
                 self._busy.discard(worker)
+                if kept:
+                    self._idle.append(worker)
+                else:
+                    # also when cancelled (its loop is shutting down): the exit is collected here, in its loop
+                    await worker.kill()
                 slots.release()
 
         task = asyncio.create_task(back())
@@ -516,10 +523,29 @@ _default_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, JsPool] = w
 
 
 def default_pool() -> JsPool:
-    """The shared pool of the running event loop, made on first use (steps use it unless given one)."""
+    """The shared pool of the running event loop, made on first use (steps use it unless given one).
+
+    It is closed as the loop shuts down (``asyncio.run`` and ``asyncio.Runner`` finalize async generators
+    then): its workers exit and are reaped in their own loop. Left to the garbage collector, a worker would
+    be killed without its exit being collected, and the standard library would later reap that pid, which
+    by then may belong to another child of the process."""
     loop = asyncio.get_running_loop()
     pool = _default_pools.get(loop)
     if pool is None or pool._closed:
         pool = JsPool()
         _default_pools[loop] = pool
+        closer = _close_at_shutdown(pool)
+        pool._at_shutdown = closer  # a strong reference: the loop keeps its async generators weakly
+        loop.create_task(_advance(closer))  # to its yield: from then on the loop finalizes it at shutdown
     return pool
+
+
+async def _close_at_shutdown(pool: JsPool) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+async def _advance(generator: AsyncGenerator[None, None]) -> None:
+    await anext(generator)
