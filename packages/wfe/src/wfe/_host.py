@@ -262,10 +262,13 @@ class WorkflowHost:
             if reserved is not None:
                 await self._runner.cancel_reservation(instance.id, reserved[1])
             raise
-        await self._publish(WorkflowStarted.of(instance, now))
-        if reserved is not None:
-            self._runner.spawn(self._runner.run_held(instance, *reserved))
-        else:
+        try:
+            await self._publish(WorkflowStarted.of(instance, now))
+        finally:
+            # it is stored: run it even when this call is cancelled, or the slot and the lease stay taken
+            if reserved is not None:
+                self._runner.spawn(self._runner.run_held(instance, *reserved))
+        if reserved is None:
             await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
         if self.search_index is not None:
             await self.queue.enqueue(QueueType.INDEX, instance.id)

@@ -135,7 +135,11 @@ class InstanceRunner:
         host can have written it, so the run needs neither a fence claim nor a load."""
         if not self._take_slot_for(workflow_id):
             return None
-        taken = await self._acquire(workflow_id)
+        try:
+            taken = await self._acquire(workflow_id)
+        except BaseException:
+            self.slots.give()
+            raise
         if taken is None or workflow_id in self.runs:
             # the lease is taken, or a queue delivery of the same id got here first (it will not get the lease)
             if taken is not None:

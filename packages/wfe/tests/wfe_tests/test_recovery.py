@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from wfe import (
@@ -171,3 +172,29 @@ async def test_an_instance_started_here_survives_a_failing_first_write(make_host
     wid = await host.start_workflow("flaky")
     assert (await host.wait_for_workflow(wid, timeout=10)).status is WorkflowStatus.COMPLETE
     assert failures == []
+
+
+async def test_a_start_cancelled_after_storing_still_runs_and_frees_its_slot(make_host):
+    definition = WorkflowBuilder().then_fn(lambda ctx: None).build("cancelled-start", 1)
+    host = await make_host(definition, max_concurrent_workflows=1)
+    publish = host._publish
+    stalled = asyncio.Event()
+
+    async def stalling(*events):
+        stalled.set()
+        await asyncio.sleep(30)
+
+    host._publish = stalling
+    start = asyncio.create_task(host.start_workflow("cancelled-start"))
+    await asyncio.wait_for(stalled.wait(), 5)
+    start.cancel()
+    host._publish = publish
+    with contextlib.suppress(asyncio.CancelledError):
+        await start
+    (stored,) = await host.persistence.list_workflows(definition_id="cancelled-start")
+    assert (await host.wait_for_workflow(stored.id, timeout=5)).status is WorkflowStatus.COMPLETE
+    for _ in range(50):
+        if host._runner.slots.busy == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert host._runner.slots.busy == 0
