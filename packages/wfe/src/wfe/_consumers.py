@@ -73,8 +73,6 @@ class Consumers:
             await slots.wait_free()
             try:
                 item = await self.queue.dequeue(queue_type, timeout=1.0)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("dequeue from %s failed; retrying", queue_type.value)
                 await asyncio.sleep(1.0)

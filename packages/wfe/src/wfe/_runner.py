@@ -270,7 +270,8 @@ class InstanceRunner:
         passes = 0
         while True:
             if passes >= self.options.max_passes_per_lease:
-                if instance.status is WorkflowStatus.RUNNABLE and self._others_may_wait():
+                # every slot busy: queued instances may be waiting for one
+                if instance.status is WorkflowStatus.RUNNABLE and self.slots.full:
                     await self.queue.enqueue(QueueType.WORKFLOW, instance.id)  # let others have a turn
                     return
                 # A free slot here takes whatever else is queued, so going on keeps the loaded instance
@@ -301,10 +302,6 @@ class InstanceRunner:
         if instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
             self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
 
-    def _others_may_wait(self) -> bool:
-        """True when every workflow slot of this host is busy, so queued instances may be waiting for one."""
-        return self.slots.full
-
     async def _execute(
         self, instance: WorkflowInstance, definition: WorkflowDefinition, run: LocalRun, lease: Lease
     ) -> PassState | None:
@@ -316,11 +313,11 @@ class InstanceRunner:
         before writing: a host thawed after a freeze past its lease would otherwise start steps the new
         holder already ran (its write would be refused, but the steps' effects would happen twice)."""
         current = asyncio.current_task()
+        assert current is not None  # runs are tasks
         with self.pass_span(instance) if self.pass_span is not None else contextlib.nullcontext():
             run.pass_task, run.pass_cancelled = current, False
-            taken_back = False
             try:
-                return await self.executor.execute(
+                state = await self.executor.execute(
                     instance,
                     definition,
                     cancellation=run.signal,
@@ -328,17 +325,17 @@ class InstanceRunner:
                 )
             except asyncio.CancelledError:
                 # A cancel lands where the pass awaits, so inside execute(): run.pass_task is None elsewhere.
-                if not run.pass_cancelled or current is None:
-                    raise  # the host is stopping: the instance stays as last written
-                taken_back = True
-                if current.uncancel() > 0:
-                    raise  # the host is stopping as well
-            finally:
-                if run.pass_cancelled and not taken_back and current is not None and current.cancelling():
+                if not run.pass_cancelled or current.uncancel() > 0:
+                    raise  # the host is stopping (perhaps as well): the instance stays as last written
+                state = None
+            else:
+                if run.pass_cancelled:
                     current.uncancel()  # a step swallowed the terminate's cancel: the pass ended normally
+            finally:
                 run.pass_task = None
-        await self._terminate_after_cancel(instance.id, run, lease)
-        return None
+        if state is None:
+            await self._terminate_after_cancel(instance.id, run, lease)
+        return state
 
     async def _persist_pass(
         self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
@@ -431,8 +428,7 @@ class InstanceRunner:
         self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
 
     async def _notify_parent(self, instance: WorkflowInstance, state: PassState) -> None:
-        if instance.parent_workflow_id is None:
-            return
+        """Tell the parent of a sub-workflow (the caller checked there is one) that it ended."""
         if instance.status is WorkflowStatus.COMPLETE and state.completed:
             await self._send_ended(instance, "")
         elif instance.status is WorkflowStatus.TERMINATED and any(

@@ -536,7 +536,7 @@ def default_pool() -> JsPool:
         _default_pools[loop] = pool
         closer = _close_at_shutdown(pool)
         pool._at_shutdown = closer  # a strong reference: the loop keeps its async generators weakly
-        loop.create_task(_advance(closer))  # to its yield: from then on the loop finalizes it at shutdown
+        asyncio.ensure_future(anext(closer))  # to its yield: from then on the loop finalizes it at shutdown
     return pool
 
 
@@ -545,7 +545,3 @@ async def _close_at_shutdown(pool: JsPool) -> AsyncGenerator[None, None]:
         yield
     finally:
         await pool.close()
-
-
-async def _advance(generator: AsyncGenerator[None, None]) -> None:
-    await anext(generator)
