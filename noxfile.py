@@ -28,7 +28,9 @@ def _pythons() -> list[str]:
     pyenv's shims are skipped: a shim answers for versions that are not selected and then fails."""
     found: dict[str, str] = {}
     for minor in range(11, 20):
-        candidates = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}")))
+        candidates = sorted(
+            glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}"))
+        )
         on_path = shutil.which(f"python3.{minor}")
         if on_path and "/shims/" not in on_path:
             candidates.insert(0, on_path)

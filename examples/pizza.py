@@ -110,13 +110,18 @@ def build_pizza_workflow():
         .when(True, lambda b: b.then_fn(lambda ctx: ctx.data.log.append("separate oven tray")))
         .when(False, lambda b: b.then_fn(lambda ctx: ctx.data.log.append("shared tray")))
         # if and while
-        .if_do(lambda data: len(data.toppings) > 2, lambda b: b.then_fn(lambda ctx: ctx.data.log.append("well loaded")))
+        .if_do(
+            lambda data: len(data.toppings) > 2,
+            lambda b: b.then_fn(lambda ctx: ctx.data.log.append("well loaded")),
+        )
         .while_do(lambda data: data.boxes < 2, lambda b: b.start_with(Box))
         # a saga: if the courier booking fails, the quote is withdrawn
         .saga(
-            lambda s: s.then_fn(lambda ctx: setattr(ctx.data, "delivery_quote", 4.0))
-            .compensate_with(lambda ctx: setattr(ctx.data, "delivery_quote", 0.0))
-            .then_fn(lambda ctx: ctx.data.log.append("courier booked"))
+            lambda s: (
+                s.then_fn(lambda ctx: setattr(ctx.data, "delivery_quote", 4.0))
+                .compensate_with(lambda ctx: setattr(ctx.data, "delivery_quote", 0.0))
+                .then_fn(lambda ctx: ctx.data.log.append("courier booked"))
+            )
         )
         .compensate_with_sequence(lambda c: c.then_fn(lambda ctx: ctx.data.log.append("pickup instead")))
         # wait for the oven timer event, then a durable delay
@@ -157,7 +162,9 @@ async def run_pizza(host: WorkflowHost, *, verbose: bool = True) -> Order:
     host.register_workflow(build_pizza_workflow())
     host.register_workflow(build_receipt_workflow())
     if verbose:
-        host.on_lifecycle_event(lambda e: print(f"  {type(e).__name__:<18} {getattr(e, 'step_name', '') or ''}"))
+        host.on_lifecycle_event(
+            lambda e: print(f"  {type(e).__name__:<18} {getattr(e, 'step_name', '') or ''}")
+        )
     async with host:
         order = Order(customer="Ada", toppings=["basil", "mozzarella", "gluten-free"], size="large")
         wid = await host.start_workflow("pizza", 1, order, reference="order-7")

@@ -21,7 +21,9 @@ def test_pizza_example_runs_every_builder_feature_in_memory():
     finally:
         sys.path.remove(str(ROOT / "examples"))
     assert order.log[0].startswith("charged 14.00")
-    assert {"dough stretched", "sauce ready", "extra large box", "separate oven tray", "well loaded"} <= set(order.log)
+    assert {"dough stretched", "sauce ready", "extra large box", "separate oven tray", "well loaded"} <= set(
+        order.log
+    )
     assert "timer says ding" in order.log and "packed by packer-1" in order.log
     assert order.log[-1] == "delivered"
     assert sorted(order.prepared) == ["basil", "gluten-free", "mozzarella"]

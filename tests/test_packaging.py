@@ -60,7 +60,9 @@ def test_every_package_is_on_the_workspace_list():
 
 
 def test_all_seven_versions_agree():
-    assert {dist: project["version"] for dist, project in PROJECTS.items()} == dict.fromkeys(IMPORT_NAMES, VERSION)
+    assert {dist: project["version"] for dist, project in PROJECTS.items()} == dict.fromkeys(
+        IMPORT_NAMES, VERSION
+    )
 
 
 @pytest.mark.parametrize(("dist", "import_name"), sorted(IMPORT_NAMES.items()))
@@ -116,7 +118,9 @@ def test_every_package_has_a_src_layout_py_typed_and_a_readme(dist: str, import_
     assert (folder / "src" / import_name / "py.typed").is_file()
     assert PROJECTS[dist]["readme"] == "README.md"
     readme = (folder / "README.md").read_text(encoding="utf-8")
-    assert readme.startswith(f"# {dist}\n") and "pip install" in readme, f"{dist}/README.md: title and install"
+    assert readme.startswith(f"# {dist}\n") and "pip install" in readme, (
+        f"{dist}/README.md: title and install"
+    )
     wheel = _pyproject(dist)["tool"]["hatch"]["build"]["targets"]["wheel"]
     assert wheel["packages"] == [f"src/{import_name}"]
     assert (folder / "tests" / f"{import_name}_tests" / "__init__.py").is_file()
@@ -142,10 +146,16 @@ def test_every_entry_point_target_imports_and_has_its_factory(dist: str, group: 
     loaded = getattr(importlib.import_module(module_name), attribute)
     if group == "wfe.steps":
         step_type = loaded()
-        assert callable(getattr(step_type, "create", None)), f"{dist} {group}:{name} -> {target} has no create"
-        assert callable(getattr(step_type, "validate", None)), f"{dist} {group}:{name} -> {target} has no validate"
+        assert callable(getattr(step_type, "create", None)), (
+            f"{dist} {group}:{name} -> {target} has no create"
+        )
+        assert callable(getattr(step_type, "validate", None)), (
+            f"{dist} {group}:{name} -> {target} has no validate"
+        )
     else:
-        assert callable(getattr(loaded, "from_url", None)), f"{dist} {group}:{name} -> {target} has no from_url"
+        assert callable(getattr(loaded, "from_url", None)), (
+            f"{dist} {group}:{name} -> {target} has no from_url"
+        )
 
 
 # The compose file: Docker is not needed to check its shape.
@@ -188,7 +198,9 @@ def test_compose_host_ports_are_the_ones_the_testing_docs_give():
     docs = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
     for service in SERVICES:
         host_port = str(services[service]["ports"][0]).split(":")[1]
-        assert f"127.0.0.1:{host_port}" in docs, f"docs/testing.md does not give the {service} URL on {host_port}"
+        assert f"127.0.0.1:{host_port}" in docs, (
+            f"docs/testing.md does not give the {service} URL on {host_port}"
+        )
 
 
 def test_compose_opensearch_runs_single_node_without_the_security_plugin():

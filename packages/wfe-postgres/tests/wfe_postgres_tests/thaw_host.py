@@ -39,7 +39,15 @@ def thaw_definition(url: str, schema: str, host_name: str) -> WorkflowDefinition
                     "INSERT INTO {} (idempotency_key, workflow_id, step, host, phase, began, at)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s)"
                 ).format(runs_table(schema)),
-                (ctx.idempotency_key, ctx.workflow.id, step, host_name, "start", time.monotonic(), time.monotonic()),
+                (
+                    ctx.idempotency_key,
+                    ctx.workflow.id,
+                    step,
+                    host_name,
+                    "start",
+                    time.monotonic(),
+                    time.monotonic(),
+                ),
             )
 
     class Hold(StepBody):

@@ -154,7 +154,9 @@ class SqlitePersistence:
                 found = conn.execute("SELECT fence FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
                 if found is None:
                     raise WorkflowNotFoundError(workflow_id)
-                raise LeaseLostError(workflow_id, f"claim with fence {fence}: fence {found[0]} already accepted")
+                raise LeaseLostError(
+                    workflow_id, f"claim with fence {fence}: fence {found[0]} already accepted"
+                )
 
         await self._write(claim, "claim workflow")
 

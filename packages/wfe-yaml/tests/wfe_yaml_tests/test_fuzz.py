@@ -13,7 +13,11 @@ from wfe_yaml import YamlError, load_workflow_from_str
 
 from .rust_fixtures import YAML_TESTS, fill_placeholders
 
-FUZZ = settings(max_examples=int(os.environ.get("WFE_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("WFE_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 KEYS = [
     "workflow",

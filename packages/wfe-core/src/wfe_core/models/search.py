@@ -89,7 +89,6 @@ class WorkflowSearchResult(BaseModel):
     sleeping_steps: list[StepSummary] = Field(default_factory=list)
     failed_steps: list[StepSummary] = Field(default_factory=list)
 
-
     @classmethod
     def from_instance(cls, instance: WorkflowInstance) -> WorkflowSearchResult:
         """The result for ``instance``: its data as JSON, its data type, and its waiting, sleeping and failed

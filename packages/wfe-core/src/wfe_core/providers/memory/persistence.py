@@ -135,7 +135,8 @@ class MemoryPersistence:
                 raise WorkflowNotFoundError(workflow_id)
             if stored.fence is not None and fence < stored.fence:
                 raise LeaseLostError(
-                    workflow_id, f"claim with fence {fence}, but the store already accepted fence {stored.fence}"
+                    workflow_id,
+                    f"claim with fence {fence}, but the store already accepted fence {stored.fence}",
                 )
             stored.fence = fence
 
