@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wfe_core.install import install_hint
+
 
 class WfeError(Exception):
     """Root of every error wfe raises on purpose."""
@@ -82,7 +84,7 @@ class ProviderNotFoundError(ProviderError):
         self.group = group
         self.scheme = scheme
         self.install = install
-        hint = f': pip install "{install}"' if install else ""
+        hint = f": {install_hint(install)}" if install else ""
         super().__init__(f"no {group.removeprefix('wfe.')} provider for scheme '{scheme}'{hint}")
 
 

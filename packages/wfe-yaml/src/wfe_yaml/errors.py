@@ -17,6 +17,7 @@ Every error derives from :class:`YamlError` (itself a ``wfe_core.errors.WfeError
 from __future__ import annotations
 
 from wfe_core.errors import WfeError
+from wfe_core.install import install_hint
 
 
 class YamlError(WfeError):
@@ -109,7 +110,7 @@ class StepTypeUnavailableError(YamlError):
     ) -> None:
         self.step_type = step_type
         self.install = install
-        hint = f': pip install "{install}"' if install else ""
+        hint = f": {install_hint(install)}" if install else ""
         super().__init__(
             f"step type '{step_type}' is unavailable ({reason}){hint}", path=path, line=line, column=column
         )

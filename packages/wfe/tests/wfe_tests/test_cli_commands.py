@@ -143,6 +143,8 @@ def test_missing_yaml_package_prints_the_install_command(
         result = runner.invoke(cli, args)
         assert result.exit_code == 2, args
         assert 'pip install "wfe[yaml]"' in result.output
+        clone = 'pip install ./packages/wfe-core ./packages/wfe-yaml "./packages/wfe[yaml]"'
+        assert clone in " ".join(result.output.split())
 
 
 def test_missing_sqlite_package_prints_the_install_command(
@@ -153,6 +155,8 @@ def test_missing_sqlite_package_prints_the_install_command(
         result = runner.invoke(cli, args)
         assert result.exit_code == 2, args
         assert 'pip install "wfe[sqlite]"' in result.output
+        clone = 'pip install ./packages/wfe-core ./packages/wfe-sqlite "./packages/wfe[sqlite]"'
+        assert clone in " ".join(result.output.split())
 
 
 def test_publish_rejects_data_that_is_not_json(runner: CliRunner) -> None:
