@@ -220,3 +220,19 @@ def test_a_step_with_run_and_no_type_is_a_shell_step() -> None:
     [compiled] = load_workflow_from_str(SIMPLE.replace("      type: shell\n", ""), {"message": "x"})
     assert compiled.spec.steps[0].type == "shell"
     assert compiled.step_types == frozenset({"shell"})
+
+
+def test_an_unclosed_quote_is_reported_where_it_opens() -> None:
+    text = SIMPLE.replace("run: echo ((message))", 'run: "echo ((message))') + "    - name: later\n"
+    with pytest.raises(YamlParseError) as caught:
+        load_workflow_from_str(text, {"message": "x"}, source="q.yaml")
+    assert (caught.value.line, caught.value.column) == (8, 14)
+    assert caught.value.message.startswith("YAML parse error: unclosed quoted string that opens here (")
+
+
+def test_an_unclosed_bracket_is_reported_where_it_opens() -> None:
+    text = SIMPLE.replace("run: echo ((message))", "run: [echo, hi\n      outputs: []")
+    with pytest.raises(YamlParseError) as caught:
+        load_workflow_from_str(text, {"message": "x"}, source="b.yaml")
+    assert (caught.value.line, caught.value.column) == (8, 14)
+    assert "unclosed '[' list that opens here" in caught.value.message

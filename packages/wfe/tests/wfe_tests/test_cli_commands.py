@@ -68,6 +68,21 @@ def test_validate_reports_file_line_column(runner: CliRunner, tmp_path: Path) ->
     )
 
 
+BOMB = "\n".join(
+    [f"_l0: &l0 [{', '.join(['lol'] * 9)}]"]
+    + [f"_l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 9)]
+) + GREETING.replace("((who))", "world")
+
+
+def test_validate_refuses_an_alias_bomb_at_its_line(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "laughs.yaml").write_text(BOMB)
+    result = runner.invoke(cli, ["validate", "laughs.yaml"])
+    assert result.exit_code == 2, result.output
+    [line] = [line for line in result.output.splitlines() if line.strip()]
+    assert line.startswith("laughs.yaml:6:6: YAML parse error: aliases expand the document beyond"), line
+    assert line.endswith("write the values out or nest fewer aliases"), "the message is printed unwrapped"
+
+
 def test_validate_names_a_missing_variable(runner: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "greeting.yaml").write_text(GREETING)
     missing = runner.invoke(cli, ["validate", "greeting.yaml"])

@@ -47,7 +47,8 @@ def _console(*, stderr: bool = False) -> Console:
 
 
 def _fail(message: str, code: int = USAGE_ERROR) -> click.exceptions.Exit:
-    _console(stderr=True).print(message, highlight=False, markup=False)
+    # Never wrapped: an error names file:line:column and is read (and grepped) whole, on a terminal or in a log.
+    _console(stderr=True).print(message, highlight=False, markup=False, soft_wrap=True)
     return click.exceptions.Exit(code)
 
 
