@@ -33,6 +33,8 @@ class Located:
     def __init__(self, root: Any, source: str) -> None:
         self.root = root
         self.source = source
+        self.hints: dict[Loc, str] = {}
+        """Added to a step type's own error, by the location of the step (e.g. which ignored key was meant)."""
 
     def mark(self, loc: Sequence[Any], *, key: bool = False) -> Mark | None:
         return locate(self.root, loc, key=key)
@@ -47,15 +49,17 @@ class Located:
         )
 
 
-def suggest(name: str, choices: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+def suggest(name: str, choices: Sequence[str], *, parent: str = "") -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` (written below ``parent.`` when given), or an
+    empty string."""
     close = difflib.get_close_matches(str(name), list(choices), n=2, cutoff=0.6)
     if not close:
         return ""
-    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+    where = f"{parent}." if parent else ""
+    return " (did you mean " + " or ".join(f"'{where}{c}'" for c in close) + "?)"
 
 
-def _field_names(model: type[BaseModel]) -> list[str]:
+def field_names(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
@@ -86,23 +90,45 @@ def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | N
     return current
 
 
-def _step_context(root: Any, loc: Sequence[Any]) -> str:
-    """``step 'x': `` for the innermost step that ``loc`` points into, else an empty string."""
+def _context(root: Any, loc: Sequence[Any]) -> tuple[str, int]:
+    """``step 'x': `` for the innermost step that ``loc`` points into (else ``workflow 'id': ``, else an empty
+    string), and how many parts of ``loc`` lead to that step or workflow."""
     node = root
-    name: str | None = None
+    context, depth = "", 0
     previous: Any = None
-    for part in loc:
+    for index, part in enumerate(loc):
         if isinstance(node, Mapping) and part in node:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
         else:
             break
-        is_step_slot = previous in HOOK_KEYS or (isinstance(part, int) and previous in ("steps", "parallel"))
-        if is_step_slot and isinstance(node, Mapping) and isinstance(node.get("name"), str):
-            name = node["name"]
+        is_step = previous in HOOK_KEYS or (isinstance(part, int) and previous in ("steps", "parallel"))
+        is_workflow = (part == "workflow" and index == 0) or (
+            isinstance(part, int) and previous == "workflows"
+        )
+        if isinstance(node, Mapping):
+            if is_step and isinstance(node.get("name"), str):
+                context, depth = f"step '{node['name']}': ", index + 1
+            elif is_workflow and isinstance(node.get("id"), str):
+                context, depth = f"workflow '{node['id']}': ", index + 1
         previous = part
-    return f"step '{name}': " if name else ""
+    return context, depth
+
+
+def dotted(loc: Sequence[Any]) -> str:
+    """``error_behavior.interval`` or ``inputs[0].name``: a location as the file's own keys."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _pydantic_message(err: Any) -> str:
+    message = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
 
 
 def pydantic_error(
@@ -114,18 +140,22 @@ def pydantic_error(
         mark = located.mark(prefix + tuple(err["loc"]), key=err["type"] == "extra_forbidden")
         return (mark.line, mark.column) if mark else (0, 0)
 
-    err = min(exc.errors(), key=position)
+    # An unknown key is usually the cause of a missing one beside it ('nme:' for 'name:'): report it first.
+    errors = [e for e in exc.errors() if e["type"] == "extra_forbidden"] or exc.errors()
+    err = min(errors, key=position)
     loc = tuple(err["loc"])
-    context = _step_context(located.root, prefix + loc)
+    context, depth = _context(located.root, prefix + loc)
+    relative = (prefix + loc)[depth:]
+    path = dotted(relative)
     if err["type"] == "extra_forbidden":
         owner = _model_at(model, loc[:-1])
-        choices = _field_names(owner) if owner is not None else []
-        message = f"{context}unknown field '{loc[-1]}'{suggest(str(loc[-1]), choices)}"
+        choices = field_names(owner) if owner is not None else []
+        hint = suggest(str(loc[-1]), choices, parent=dotted(relative[:-1]))
+        message = f"{context}unknown field '{path}'{hint}"
         return located.error(message, prefix + loc, key=True)
-    where = ".".join(str(p) for p in loc)
     if err["type"] == "missing":
-        return located.error(f"{context}missing required field '{where}'", prefix + loc)
-    return located.error(f"{context}'{where}': {err['msg']}", prefix + loc)
+        return located.error(f"{context}missing required field '{path}'", prefix + loc)
+    return located.error(f"{context}{path}: {_pydantic_message(err)}", prefix + loc)
 
 
 def check_extra_keys(
@@ -201,7 +231,9 @@ def _validate_step_type(step: StepSpec, loc: Loc, located: Located) -> None:
             f"step '{step.name}': the '{step_type}' step type failed to check its config: {exc!r}", loc
         ) from exc
     if problems:
-        raise located.error(problems[0], loc + ("config",) if step.config is not None else loc)
+        raise located.error(
+            problems[0] + located.hints.get(loc, ""), loc + ("config",) if step.config is not None else loc
+        )
     config_model = getattr(provider, "config_model", None)
     if config_model is not None and step.config is not None:
         try:
@@ -408,7 +440,7 @@ def _validate_conditions(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> N
 
 def validate_workflow(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> None:
     """Check one workflow in the Rust order; raises the first problem as a located error."""
-    check_extra_keys(spec.model_extra, _field_names(WorkflowSpec), located, wf_loc, f"workflow '{spec.id}'")
+    check_extra_keys(spec.model_extra, field_names(WorkflowSpec), located, wf_loc, f"workflow '{spec.id}'")
     if not spec.steps:
         raise located.error("Workflow must have at least one step", wf_loc + ("steps",))
     _validate_steps(spec, located, wf_loc)
