@@ -131,6 +131,31 @@ def _pydantic_message(err: Any) -> str:
     return message
 
 
+def _in_document(root: Any, loc: Sequence[Any], *, missing: bool = False) -> Loc:
+    """``loc`` without the parts pydantic adds that name no key of the file (the member of a union tried,
+    such as ``str`` in ``interval.str``); with ``missing``, the last part names a missing field and stays."""
+    node, kept = root, []
+    for index, part in enumerate(loc):
+        if isinstance(node, Mapping) and (part in node or (missing and index == len(loc) - 1)):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str):
+            continue
+        kept.append(part)
+    return tuple(kept)
+
+
+def _joined(messages: Sequence[str]) -> str:
+    """``Input should be a valid string, a valid integer or a valid number`` from a union's messages."""
+    unique = list(dict.fromkeys(messages))
+    lead = "Input should be "
+    if len(unique) < 2 or not all(m.startswith(lead) for m in unique):
+        return unique[0]
+    rest = [m.removeprefix(lead) for m in unique]
+    return lead + ", ".join(rest[:-1]) + " or " + rest[-1]
+
+
 def pydantic_error(
     exc: pydantic.ValidationError, model: type[BaseModel], located: Located, prefix: Loc = ()
 ) -> YamlValidationError:
@@ -144,8 +169,9 @@ def pydantic_error(
     errors = [e for e in exc.errors() if e["type"] == "extra_forbidden"] or exc.errors()
     err = min(errors, key=position)
     loc = tuple(err["loc"])
-    context, depth = _context(located.root, prefix + loc)
-    relative = (prefix + loc)[depth:]
+    full = _in_document(located.root, prefix + loc, missing=err["type"] == "missing")
+    context, depth = _context(located.root, full)
+    relative = full[depth:]
     path = dotted(relative)
     if err["type"] == "extra_forbidden":
         owner = _model_at(model, loc[:-1])
@@ -155,7 +181,9 @@ def pydantic_error(
         return located.error(message, prefix + loc, key=True)
     if err["type"] == "missing":
         return located.error(f"{context}missing required field '{path}'", prefix + loc)
-    return located.error(f"{context}{path}: {_pydantic_message(err)}", prefix + loc)
+    # A union reports each member it tried at the same place: say them together.
+    same = [e for e in errors if _in_document(located.root, prefix + tuple(e["loc"])) == full]
+    return located.error(f"{context}{path}: {_joined([_pydantic_message(e) for e in same])}", full)
 
 
 def check_extra_keys(

@@ -96,6 +96,14 @@ def test_messages_use_the_files_names_not_pydantic_paths() -> None:
     assert error_of(BASE + "        timeout: forever\n").startswith(
         "ci.yaml:9:18: step 'build': config.timeout: invalid duration 'forever'"
     )
+    assert error_of(BASE + "        timeout: {a: 1}\n") == (
+        "ci.yaml:9:18: step 'build': config.timeout: Input should be a valid string, a valid integer or a "
+        "valid number"
+    )
+    assert (
+        error_of(BASE.replace("  version: 1\n", ""))
+        == "ci.yaml:2:3: workflow 'ci': missing required field 'version'"
+    )
     for message in (error_of(text), error_of(BASE.replace("version: 1", "version: x"))):
         assert "Value error" not in message and "steps.0" not in message
 
