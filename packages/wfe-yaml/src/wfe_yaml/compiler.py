@@ -29,9 +29,9 @@ from wfe_core.step import StepBody, StepExecutionContext
 from wfe_yaml.conditions import evaluate
 from wfe_yaml.durations import parse_duration_ms
 from wfe_yaml.errors import YamlCompilationError, YamlWarning
+from wfe_yaml.located import Loc, Located
 from wfe_yaml.schema import Condition, ErrorBehaviorSpec, StepSpec, WorkflowSpec
 from wfe_yaml.step_types import load_step_type
-from wfe_yaml.validation import Loc, Located
 
 """Set (True) in ``extension_attributes`` of the pointer of a step whose ``when`` condition was false."""
 DEFAULT_RETRY_INTERVAL = timedelta(seconds=60)

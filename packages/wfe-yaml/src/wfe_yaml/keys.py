@@ -18,9 +18,9 @@ from pydantic import BaseModel
 
 from wfe_yaml.document import LocatedDict, LocatedList
 from wfe_yaml.errors import YamlWarning
+from wfe_yaml.located import HOOK_KEYS, Loc, Located, field_names, suggest
 from wfe_yaml.schema import StepSpec, WorkflowSpec
 from wfe_yaml.step_types import StepTypeImportError, is_available, load_step_type
-from wfe_yaml.validation import HOOK_KEYS, Loc, Located, field_names, suggest
 
 # The Rust WFE's StepConfig: one flat struct whose fields every step type accepts (and ignores if not its own).
 RUST_STEP_CONFIG_KEYS = frozenset(

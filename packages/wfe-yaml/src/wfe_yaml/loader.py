@@ -17,13 +17,10 @@ from wfe_yaml.document import LocatedDict, parse_yaml
 from wfe_yaml.errors import YamlError, YamlIOError, YamlParseError, YamlValidationError, YamlWarning
 from wfe_yaml.interpolation import interpolate
 from wfe_yaml.keys import KeyChecker
+from wfe_yaml.located import Loc, Located, pydantic_error, suggest
 from wfe_yaml.schema import WorkflowSpec
 from wfe_yaml.validation import (
-    Loc,
-    Located,
     find_reference_cycle,
-    pydantic_error,
-    suggest,
     validate_across,
     validate_workflow,
     workflow_references,
