@@ -72,7 +72,15 @@ def _validate_step_type(step: StepSpec, loc: Loc, located: Located) -> None:
         config: Mapping[str, Any] = {}
     else:
         config = step.config
-    # The type's own checks first: they carry the Rust wording for the common mistakes.
+    config_model = getattr(provider, "config_model", None)
+    if config_model is not None and step.config is not None:
+        # An unknown key, however deep, first: it is often why the type's own check fails.
+        try:
+            config_model.model_validate(config)
+        except pydantic.ValidationError as exc:
+            if any(e["type"] == "extra_forbidden" for e in exc.errors()):
+                raise pydantic_error(exc, config_model, located, loc + ("config",)) from None
+    # Then the type's own checks: they carry the Rust wording for the common mistakes.
     try:
         problems = provider.validate(config, step_name=step.name)
     except Exception as exc:  # a plugin's bug must still surface as a located load error
@@ -83,7 +91,6 @@ def _validate_step_type(step: StepSpec, loc: Loc, located: Located) -> None:
         raise located.error(
             problems[0] + located.hints.get(loc, ""), loc + ("config",) if step.config is not None else loc
         )
-    config_model = getattr(provider, "config_model", None)
     if config_model is not None and step.config is not None:
         try:
             config_model.model_validate(config)

@@ -143,8 +143,7 @@ def test_an_ignored_rust_key_meant_as_a_wfe_key_is_named_in_the_error() -> None:
 def test_the_rust_workflows_yaml_as_shell_steps_warns_about_its_kubernetes_keys(tmp_path: Path) -> None:
     if not WORKFLOWS_YAML.is_file():
         pytest.skip(f"{WORKFLOWS_YAML} is absent (the Rust WFE fixtures live beside the repository)")
-    if not _js_available():
-        pytest.skip("the file's deno steps need the js extra (mini-racer)")
+    assert _js_available(), "the file's deno steps need the js extra (mini-racer), part of the dev install"
     path = tmp_path / "workflows.yaml"
     path.write_text(WORKFLOWS_YAML.read_text(encoding="utf-8").replace("type: kubernetes", "type: shell"))
     register_step_type("buildkit", AcceptingStepType("buildkit"))
@@ -162,3 +161,13 @@ def test_the_rust_workflows_yaml_as_shell_steps_warns_about_its_kubernetes_keys(
         assert found is not None, warning.message
         ignored.add(found.group(1))
     assert ignored == {"image", "pull_policy", "memory", "cpu"}
+
+
+def test_a_typo_deep_in_a_config_is_located_with_the_key_meant() -> None:
+    text = BASE.replace("type: shell", "type: deno").replace(
+        "        run: make", "        script: '1'\n        permissions:\n          nett: [example.com]"
+    )
+    assert error_of(text) == (
+        "ci.yaml:10:11: step 'build': unknown field 'config.permissions.nett' "
+        "(did you mean 'config.permissions.net'?)"
+    )
