@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,7 +48,8 @@ def _console(*, stderr: bool = False) -> Console:
 
 
 def _fail(message: str, code: int = USAGE_ERROR) -> click.exceptions.Exit:
-    _console(stderr=True).print(message, highlight=False, markup=False)
+    # Never wrapped: an error names file:line:column and is read (and grepped) whole, on a terminal or in a log.
+    _console(stderr=True).print(message, highlight=False, markup=False, soft_wrap=True)
     return click.exceptions.Exit(code)
 
 
@@ -71,13 +73,25 @@ def _store(db: str | None) -> str:
     return url
 
 
-def _load(pipeline: Path, config: dict[str, Any]) -> list[Any]:
-    """Every workflow of the pipeline file (and its includes), validated; exits 2 with file:line:column."""
+def _load(pipeline: Path, config: dict[str, Any], *, strict: bool = False) -> list[Any]:
+    """Every workflow of the pipeline file (and its includes), validated; exits 2 with file:line:column.
+
+    What the file asks for that wfe ignores is printed to stderr as ``file:line:column: warning: ...`` (an
+    error, exit 2, with ``strict``)."""
     wfe_yaml = require_yaml()
     try:
-        workflows: list[Any] = wfe_yaml.load_workflow_with_includes(pipeline, config)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wfe_yaml.YamlWarning)  # printed below, once, in compiler style
+            workflows: list[Any] = wfe_yaml.load_workflow_with_includes(pipeline, config, strict=strict)
     except wfe_yaml.YamlError as exc:
         raise _fail(str(exc)) from exc
+    console = _console(stderr=True)
+    for workflow in workflows:
+        for warning in workflow.warnings:
+            where = ":".join(str(p) for p in (warning.path, warning.line, warning.column) if p is not None)
+            console.print(
+                f"{where}: warning: {warning.message}", highlight=False, markup=False, soft_wrap=True
+            )
     return workflows
 
 
@@ -353,13 +367,23 @@ def show(run_id: str, db: str | None) -> None:
 @cli.command()
 @click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help=_VAR_HELP)
-def validate(pipeline: Path, var_pairs: tuple[str, ...]) -> None:
-    """Check PIPELINE; errors print as file:line:column: message (exit 2)."""
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat warnings (keys of the Rust WFE's schema that wfe ignores) as errors.",
+)
+def validate(pipeline: Path, var_pairs: tuple[str, ...], strict: bool) -> None:
+    """Check PIPELINE; errors print as file:line:column: message (exit 2), warnings as
+    file:line:column: warning: message (exit 0, or 2 with --strict)."""
     config = parse_vars(var_pairs)
     require_or_exit()
-    workflows = _load(pipeline, config)
+    workflows = _load(pipeline, config, strict=strict)
     ids = ", ".join(f"{w.id} v{w.version}" for w in workflows)
-    click.echo(f"{pipeline}: ok ({len(workflows)} workflow{'s' if len(workflows) != 1 else ''}: {ids})")
+    count = sum(len(w.warnings) for w in workflows)
+    noted = f"; {count} warning{'s' if count != 1 else ''}" if count else ""
+    click.echo(
+        f"{pipeline}: ok ({len(workflows)} workflow{'s' if len(workflows) != 1 else ''}: {ids}{noted})"
+    )
 
 
 @cli.command()
