@@ -17,9 +17,10 @@ from wfe_core.models import ExecutionResult
 from wfe_core.step import StepBody, StepExecutionContext
 from wfe_yaml.shell.capture import StreamCapture
 from wfe_yaml.shell.config import ShellConfig
-from wfe_yaml.shell.environment import build_environment
+from wfe_yaml.shell.directives import DirectiveReader
+from wfe_yaml.shell.environment import HostEnv, build_environment, host_env_setting, host_environment
 from wfe_yaml.shell.errors import ShellCancelledError, ShellCommandError, ShellTimeoutError
-from wfe_yaml.shell.outputs import parse_directive, parse_output_file
+from wfe_yaml.shell.outputs import parse_output_file
 from wfe_yaml.shell.process import kill_group, wait_exit
 
 # After the command exits, how long its output pipes may stay open (held by background children) before the
@@ -59,22 +60,23 @@ def _read_text(path: str) -> str:
 class ShellStep(StepBody):
     """Runs one shell command; ``outputs`` holds its results after a successful run."""
 
-    def __init__(self, config: ShellConfig, *, step_name: str, workflow_id: str = "") -> None:
+    def __init__(
+        self, config: ShellConfig, *, step_name: str, workflow_id: str = "", host_env: HostEnv = "all"
+    ) -> None:
         self.config = config
         self.step_name = step_name
         self.workflow_id = workflow_id
+        self.host_env: HostEnv = host_env if config.host_env is None else config.host_env
         self.outputs: dict[str, Any] = {}
 
     async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
         config = self.config
         data = workflow_data(ctx.data)
-        directives: dict[str, Any] = {}
+        directives = DirectiveReader(data, ctx.log, enabled=config.stdout_directives)
 
         def on_stdout(line: str) -> None:
-            parsed = parse_directive(line)
-            if parsed is not None:
-                directives[parsed[0]] = parsed[1]
             ctx.log(line, stream="stdout")
+            directives.feed(line)
 
         stdout = StreamCapture(config.output_limit, on_stdout)
         stderr = StreamCapture(config.output_limit, lambda line: ctx.log(line, stream="stderr"))
@@ -84,8 +86,14 @@ class ShellStep(StepBody):
             data_file = os.path.join(workdir, "data.json")
             await asyncio.to_thread(_prepare_files, output_file, data_file, data)
             env = build_environment(
-                os.environ, data, config.env, output_file=output_file, data_file=data_file
+                host_environment(self.host_env, os.environ),
+                data,
+                config.env,
+                output_file=output_file,
+                data_file=data_file,
             )
+            for key, reason in env.withheld:
+                ctx.log(f"wfe: data key '{key}' is not passed as an environment variable ({reason})")
             for key in env.too_large:
                 ctx.log(
                     f"wfe: data key '{key}' is too large for an environment variable; read it from "
@@ -97,7 +105,7 @@ class ShellStep(StepBody):
             shutil.rmtree(workdir, ignore_errors=True)
         if exit_code != 0:
             raise ShellCommandError(exit_code, stdout.tail_text(), stderr.tail_text())
-        results: dict[str, Any] = {**directives, **file_outputs}
+        results: dict[str, Any] = {**directives.outputs, **file_outputs}
         results[f"{self.step_name}.stdout"] = stdout.text()
         results[f"{self.step_name}.stderr"] = stderr.text()
         if stdout.truncated:
@@ -175,6 +183,12 @@ class ShellStepType:
     config_model = ShellConfig
     requires_config = True
 
+    def __init__(self, *, host_env: HostEnv | None = None) -> None:
+        """``host_env``: what of the host's environment commands inherit unless a step's ``host_env`` says
+        otherwise: ``"all"``, ``"none"`` or a list of names. Default: the ``WFE_SHELL_HOST_ENV`` variable
+        (``all``, ``none`` or comma-separated names), else ``"all"``."""
+        self.host_env: HostEnv = host_env if host_env is not None else host_env_setting(os.environ)
+
     def validate(self, config: Mapping[str, Any], *, step_name: str) -> list[str]:
         given = [key for key in ("run", "file", "script") if config.get(key) is not None]
         if not given:
@@ -188,5 +202,8 @@ class ShellStepType:
 
     def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> ShellStep:
         return ShellStep(
-            ShellConfig.model_validate(dict(config)), step_name=step_name, workflow_id=workflow_id
+            ShellConfig.model_validate(dict(config)),
+            step_name=step_name,
+            workflow_id=workflow_id,
+            host_env=self.host_env,
         )
