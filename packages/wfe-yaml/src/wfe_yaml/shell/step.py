@@ -21,11 +21,13 @@ from wfe_yaml.shell.directives import DirectiveReader
 from wfe_yaml.shell.environment import HostEnv, build_environment, host_env_setting, host_environment
 from wfe_yaml.shell.errors import ShellCancelledError, ShellCommandError, ShellTimeoutError
 from wfe_yaml.shell.outputs import parse_output_file
-from wfe_yaml.shell.process import kill_group, wait_exit
+from wfe_yaml.shell.process import Spawned, kill_tree, spawn, wait_exit
 
 # After the command exits, how long its output pipes may stay open (held by background children) before the
 # rest of its process group is killed so the step can finish.
 PIPE_CLOSE_GRACE = 2.0
+# After the command and its processes were killed, how long the rest of their output may take to arrive.
+STOP_DRAIN = 0.5
 
 
 def workflow_data(data: Any) -> dict[str, Any]:
@@ -120,22 +122,13 @@ class ShellStep(StepBody):
     ) -> int:
         config = self.config
         try:
-            process = await asyncio.create_subprocess_exec(
-                *config.argv(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                cwd=config.working_dir,
-                start_new_session=True,
-            )
+            spawned = await spawn(config.argv(), env=env, cwd=config.working_dir)
         except OSError as exc:
             raise ShellCommandError(
                 -1 if exc.errno is None else 127, "", f"Failed to spawn shell command: {exc}"
             ) from exc
-        assert process.stdout is not None and process.stderr is not None
-        readers = asyncio.gather(stdout.drain(process.stdout), stderr.drain(process.stderr))
-        run = asyncio.ensure_future(self._wait(process, readers))
+        readers = asyncio.gather(stdout.drain(spawned.stdout), stderr.drain(spawned.stderr))
+        run = asyncio.ensure_future(self._wait(spawned, readers))
         cancelled = asyncio.ensure_future(ctx.cancellation.wait())
         timeout = None if config.timeout_ms is None else config.timeout_ms / 1000
         try:
@@ -144,36 +137,40 @@ class ShellStep(StepBody):
                     {run, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
             except asyncio.CancelledError:
-                await self._stop(process, run)
+                await self._stop(spawned, run)
                 raise
             finally:
                 cancelled.cancel()
             if run in done:
                 return run.result()
-            await self._stop(process, run)
+            await self._stop(spawned, run)
             if cancelled in done:
-                raise ShellCancelledError("Shell command cancelled: its process group was killed")
+                raise ShellCancelledError(
+                    "Shell command cancelled: the command and every process it started were killed"
+                )
             assert config.timeout_ms is not None
             raise ShellTimeoutError(config.timeout_ms, stdout.tail_text(), stderr.tail_text())
         finally:
             _discard(readers)
+            spawned.close()
 
-    async def _wait(self, process: asyncio.subprocess.Process, readers: asyncio.Future[Any]) -> int:
-        code = await wait_exit(process)
+    async def _wait(self, spawned: Spawned, readers: asyncio.Future[Any]) -> int:
+        code = await wait_exit(spawned.process)
         try:
             await asyncio.wait_for(asyncio.shield(readers), PIPE_CLOSE_GRACE)
         except TimeoutError:
             # Background children still hold the output pipes: end them so the step can finish.
-            await kill_group(process, self.config.kill_grace_seconds)
-            # Processes that left the group may hold the pipes still; output after this point is dropped.
+            await kill_tree(spawned.process, spawned.tree, self.config.kill_grace_seconds)
+            # Where processes cannot be tracked, some may hold the pipes still; output after this is dropped.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(readers, PIPE_CLOSE_GRACE)
+                await asyncio.wait_for(readers, STOP_DRAIN)
         return code
 
-    async def _stop(self, process: asyncio.subprocess.Process, run: asyncio.Future[int]) -> None:
-        await asyncio.shield(kill_group(process, self.config.kill_grace_seconds))
+    async def _stop(self, spawned: Spawned, run: asyncio.Future[int]) -> None:
+        await asyncio.shield(kill_tree(spawned.process, spawned.tree, self.config.kill_grace_seconds))
+        # Every process holding the pipes is gone (where they can be tracked): the readers end at once.
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(run, 2 * PIPE_CLOSE_GRACE + self.config.kill_grace_seconds)
+            await asyncio.wait_for(run, STOP_DRAIN)
 
 
 class ShellStepType:
