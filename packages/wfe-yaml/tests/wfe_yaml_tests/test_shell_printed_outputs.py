@@ -160,7 +160,7 @@ async def test_legitimate_outputs_reach_later_steps_as_variables_and_data() -> N
 async def test_stop_commands_switch_directives_off_around_untrusted_text() -> None:
     script = (
         'echo "##wfe[output before=1]"\n'
-        'token="t$$"\n'
+        "token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')\n"
         'echo "##wfe[stop-commands $token]"\n'
         'printf "%s\\n" "$TEXT"\n'
         'echo "##wfe[$token]"\n'
