@@ -17,7 +17,9 @@ import pytest
 from wfe import WorkflowHostBuilder, WorkflowStatus
 from wfe_yaml import load_workflow_from_str
 from wfe_yaml.shell import ShellConfig, ShellStep
-from wfe_yaml.shell.errors import ShellEnvironmentError
+from wfe_yaml.shell.directives import MAX_NOTES, MAX_PRINTED_OUTPUTS
+from wfe_yaml.shell.errors import ShellEnvironmentError, ShellOutputError
+from wfe_yaml.shell.step import MAX_OUTPUT_FILE_BYTES
 
 from .step_context import RecordingSink, step_context
 
@@ -253,3 +255,29 @@ async def test_a_workflow_keeps_its_data_against_a_file_it_shows(tmp_path: Path)
     assert done.data["approved"] == "no" and done.data["checked"] == "no"
     assert done.data["revision"] == "r1" and done.data["PATH"] == "/x"
     assert done.data["check.stdout"].startswith("approved=no revision=r1\n")
+
+
+async def test_a_flood_of_printed_outputs_is_bounded_and_its_notes_too() -> None:
+    sink = RecordingSink()
+    script = 'i=0; while [ $i -lt 3000 ]; do echo "##wfe[output k$i=v]"; i=$((i+1)); done'
+    outputs = await run(shell_step(run=script), {}, sink)
+    printed = [key for key in outputs if key.startswith("k")]
+    assert len(printed) == MAX_PRINTED_OUTPUTS
+    notes = sink.lines("log")
+    assert len(notes) == MAX_NOTES + 1
+    assert "at most 1000 outputs" in notes[0] and "the rest are not reported" in notes[-1]
+
+
+async def test_printed_outputs_stay_within_the_output_limit() -> None:
+    script = (
+        'printf "##wfe[output a=%s]\\n" "$(head -c 600 /dev/zero | tr "\\0" x)"; echo "##wfe[output b=1]"'
+    )
+    outputs = await run(shell_step(run=script, output_limit=620), {})
+    assert len(outputs["a"]) == 600 and "b" not in outputs
+
+
+async def test_an_output_file_larger_than_wfe_reads_fails_the_step_naming_the_fix() -> None:
+    size = MAX_OUTPUT_FILE_BYTES + 1
+    step = shell_step(run=f'head -c {size} /dev/zero | tr "\\0" x > "$WFE_OUTPUT"')
+    with pytest.raises(ShellOutputError, match="more than 64 MiB: write large results to a file"):
+        await run(step, {})

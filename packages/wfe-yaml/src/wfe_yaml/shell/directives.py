@@ -25,15 +25,28 @@ from wfe_yaml.shell.outputs import parse_directive
 DIRECTIVE_START = "##wfe["
 STOP_PREFIX = "##wfe[stop-commands "
 SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
+MAX_PRINTED_OUTPUTS = 1000  # names one step may set through printed lines
+MAX_NOTES = 20  # refused lines reported in the step log, then one note that more were refused
 
 
 class DirectiveReader:
     """Collects the outputs a command's stdout lines set, under the rules above."""
 
-    def __init__(self, existing_keys: Iterable[str], note: Callable[[str], None], *, enabled: bool = True):
+    def __init__(
+        self,
+        existing_keys: Iterable[str],
+        note: Callable[[str], None],
+        *,
+        enabled: bool = True,
+        byte_limit: int = 1024 * 1024,
+    ):
+        """``byte_limit``: how many bytes of names and values printed lines may set in all (the step's
+        ``output_limit``), so a flood of directives cannot grow the data without bound."""
         self.outputs: dict[str, Any] = {}
         self.enabled = enabled
-        self._note = note
+        self._report = note
+        self._notes = 0
+        self._bytes_left = byte_limit
         self._held = {env_name(str(key)): str(key) for key in existing_keys}
         self._stop_token: str | None = None
         self._names: dict[str, str] = {}  # environment name -> the output name this step set
@@ -72,6 +85,13 @@ class DirectiveReader:
                 "line may add a key but not replace one; write it to $WFE_OUTPUT to replace it"
             )
             return
+        size = len(line.encode("utf-8", errors="surrogatepass"))
+        if size > self._bytes_left or (name not in self.outputs and len(self.outputs) >= MAX_PRINTED_OUTPUTS):
+            self._note(
+                f"wfe: ignored the output line for '{name}': printed lines may set at most {MAX_PRINTED_OUTPUTS} "
+                "outputs and output_limit bytes in all; write large outputs to $WFE_OUTPUT"
+            )
+            return
         variable = env_name(name)
         mine = self._names.setdefault(variable, name)
         if mine != name:
@@ -80,4 +100,12 @@ class DirectiveReader:
                 f"same environment variable ${variable}"
             )
             return
+        self._bytes_left -= size
         self.outputs[name] = value
+
+    def _note(self, text: str) -> None:
+        self._notes += 1
+        if self._notes <= MAX_NOTES:
+            self._report(text)
+        elif self._notes == MAX_NOTES + 1:
+            self._report(f"wfe: more than {MAX_NOTES} output lines were ignored; the rest are not reported")

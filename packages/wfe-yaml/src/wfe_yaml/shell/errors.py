@@ -34,3 +34,7 @@ class ShellCancelledError(StepError):
 
 class ShellEnvironmentError(StepError):
     """The workflow data cannot be passed as environment variables (two keys become the same name)."""
+
+
+class ShellOutputError(StepError):
+    """The command's ``$WFE_OUTPUT`` file is larger than wfe reads."""

@@ -19,7 +19,12 @@ from wfe_yaml.shell.capture import StreamCapture
 from wfe_yaml.shell.config import ShellConfig
 from wfe_yaml.shell.directives import DirectiveReader
 from wfe_yaml.shell.environment import HostEnv, build_environment, host_env_setting, host_environment
-from wfe_yaml.shell.errors import ShellCancelledError, ShellCommandError, ShellTimeoutError
+from wfe_yaml.shell.errors import (
+    ShellCancelledError,
+    ShellCommandError,
+    ShellOutputError,
+    ShellTimeoutError,
+)
 from wfe_yaml.shell.outputs import parse_output_file
 from wfe_yaml.shell.process import Spawned, kill_tree, spawn, wait_exit
 
@@ -28,6 +33,7 @@ from wfe_yaml.shell.process import Spawned, kill_tree, spawn, wait_exit
 PIPE_CLOSE_GRACE = 2.0
 # After the command and its processes were killed, how long the rest of their output may take to arrive.
 STOP_DRAIN = 0.5
+MAX_OUTPUT_FILE_BYTES = 64 * 1024 * 1024
 
 
 def workflow_data(data: Any) -> dict[str, Any]:
@@ -54,9 +60,18 @@ def _prepare_files(output_file: str, data_file: str, data: Mapping[str, Any]) ->
         json.dump(dict(data), file, default=str)
 
 
-def _read_text(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as file:
-        return file.read()
+def _read_output_file(path: str) -> str:
+    with open(path, "rb") as file:
+        # the size first: read(n) allocates n bytes up front
+        size = os.fstat(file.fileno()).st_size
+        too_large = size > MAX_OUTPUT_FILE_BYTES
+        raw = b"" if too_large else file.read(size + 1)
+    if too_large or len(raw) > MAX_OUTPUT_FILE_BYTES:
+        raise ShellOutputError(
+            f"$WFE_OUTPUT holds more than {MAX_OUTPUT_FILE_BYTES // (1024 * 1024)} MiB: write large results to a "
+            "file and output its path"
+        )
+    return raw.decode("utf-8", errors="replace")
 
 
 class ShellStep(StepBody):
@@ -74,7 +89,9 @@ class ShellStep(StepBody):
     async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
         config = self.config
         data = workflow_data(ctx.data)
-        directives = DirectiveReader(data, ctx.log, enabled=config.stdout_directives)
+        directives = DirectiveReader(
+            data, ctx.log, enabled=config.stdout_directives, byte_limit=config.output_limit
+        )
 
         def on_stdout(line: str) -> None:
             ctx.log(line, stream="stdout")
@@ -102,7 +119,7 @@ class ShellStep(StepBody):
                     "$WFE_DATA_FILE"
                 )
             exit_code = await self._execute(ctx, env.variables, stdout, stderr)
-            file_outputs = parse_output_file(await asyncio.to_thread(_read_text, output_file))
+            file_outputs = parse_output_file(await asyncio.to_thread(_read_output_file, output_file))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if exit_code != 0:
