@@ -29,7 +29,7 @@ from wfe_yaml.shell.outputs import parse_output_file
 from wfe_yaml.shell.process import Spawned, kill_tree, spawn, wait_exit
 
 # After the command exits, how long its output pipes may stay open (held by background children) before the
-# rest of its process group is killed so the step can finish.
+# processes it left are killed so the step can finish.
 PIPE_CLOSE_GRACE = 2.0
 # After the command and its processes were killed, how long the rest of their output may take to arrive.
 STOP_DRAIN = 0.5
