@@ -39,6 +39,11 @@ class DefinitionError(WfeError):
     """A workflow definition is invalid; raised by ``WorkflowBuilder.build()``."""
 
 
+class WorkflowDataError(WfeError, ValueError):
+    """Data given to ``start_workflow`` or ``publish_event`` cannot be stored (a lone surrogate in a string,
+    nesting deeper than the limit); the message names where and the fix."""
+
+
 class WorkflowNotRegisteredError(WfeError):
     """No definition with this id (and version) is registered on the host."""
 
