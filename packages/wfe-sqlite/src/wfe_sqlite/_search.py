@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,33 +19,22 @@ from wfe_core.models import (
     WorkflowInstance,
     WorkflowSearchResult,
 )
+from wfe_core.models.search import SearchTerm, parse_terms, searchable_texts, words_of
 from wfe_sqlite._codec import dump_json, to_micros, to_micros_opt
 from wfe_sqlite._database import SqliteDatabase
 from wfe_sqlite._handle import DatabaseHandle
 from wfe_sqlite._url import parse_sqlite_url
 
-_WORD = re.compile(r"\w+")
+
+def _phrase(term: SearchTerm) -> str:
+    """The term as an FTS5 phrase. Words hold only \\w characters, so quoting them can never produce FTS5 query
+    syntax."""
+    return '"' + " ".join(term.words) + '"'
 
 
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-@dataclass(frozen=True, slots=True)
-class _Term:
-    """One whitespace-separated search term: its words as an FTS5 phrase, or a literal token."""
-
-    raw: str
-    words: tuple[str, ...]
-
-    @property
-    def phrase(self) -> str:
-        # Words hold only \w characters, so quoting them can never produce FTS5 query syntax.
-        return '"' + " ".join(self.words) + '"'
-
-    @property
-    def line(self) -> str:
-        return " " + " ".join(self.words) + " "
+def _line(words: Sequence[str]) -> str:
+    """Words as they are stored one text per line, spaces around: consecutive words are a substring."""
+    return " " + " ".join(words) + " "
 
 
 class SqliteSearchIndex:
@@ -113,7 +100,7 @@ class SqliteSearchIndex:
     async def search(
         self, terms: str, skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()
     ) -> Page[WorkflowSearchResult]:
-        parsed = [_Term(raw, tuple(_words(raw))) for raw in terms.lower().split()]
+        parsed = parse_terms(terms)
         clauses: list[str] = []
         params: list[Any] = []
         for term in parsed:
@@ -123,7 +110,7 @@ class SqliteSearchIndex:
                 clauses.append(
                     "d.rowid IN (SELECT rowid FROM search_text WHERE search_text MATCH ?) AND instr(d.words, ?) > 0"
                 )
-                params += [term.phrase, term.line]
+                params += [_phrase(term), _line(term.words)]
             else:
                 clauses.append("instr(d.raw_tokens, ?) > 0")
                 params.append(f"\n{term.raw}\n")
@@ -132,7 +119,7 @@ class SqliteSearchIndex:
             clauses.append(clause)
             params += values
         where = " AND ".join(f"({c})" for c in clauses) or "1"
-        phrases = [term.line for term in parsed if term.words]
+        phrases = [_line(term.words) for term in parsed if term.words]
         hit = " OR ".join("instr(d.reference_words, ?) > 0" for _ in phrases)
         order = f"({hit}) DESC, " if hit else ""
         first, count = max(0, skip), max(0, take)
@@ -158,9 +145,8 @@ def _document(instance: WorkflowInstance) -> tuple[tuple[Any, ...], str]:
     """The ``search_documents`` row and the FTS5 body for ``instance``."""
     result = WorkflowSearchResult.from_instance(instance)
     data = result.data
-    texts = [instance.reference or "", instance.description or "", instance.workflow_definition_id]
-    texts.extend(_strings(data))
-    lines = [" " + " ".join(_words(text)) + " " for text in texts]
+    texts = searchable_texts(instance, data)
+    lines = [_line(words_of(text)) for text in texts]
     raw_tokens = {token for text in texts for token in text.lower().split()}
     row = (
         instance.id,
@@ -178,16 +164,6 @@ def _document(instance: WorkflowInstance) -> tuple[tuple[Any, ...], str]:
         result.model_dump_json(),
     )
     return row, "\n".join(texts)
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in _strings(item)]
-    if isinstance(value, list | tuple):
-        return [text for item in value for text in _strings(item)]
-    return []
 
 
 def _filter_clause(search_filter: SearchFilter) -> tuple[str, list[Any]]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import operator
-import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -21,15 +20,11 @@ from wfe_core.models import (
     WorkflowInstance,
     WorkflowSearchResult,
 )
+from wfe_core.models.search import SearchTerm, contains_words, parse_terms, searchable_texts, words_of
 from wfe_core.providers.memory.copies import copy_value
 from wfe_core.providers.memory.url import check_memory_url
 
-_WORD = re.compile(r"\w+")
 _MISSING = object()
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
 
 
 @dataclass(slots=True)
@@ -46,8 +41,8 @@ class _Document:
 class MemorySearchIndex:
     """In-process ``SearchIndex``.
 
-    Terms match whole words (or consecutive words, for a term such as ``etl-pipeline``) of the reference,
-    description, definition id and the strings in the data, case-insensitively; they are never query syntax.
+    Terms mean what ``wfe_core.models.search`` says (whole words, or consecutive words, of the reference,
+    description, definition id and the strings in the data, case-insensitively; never query syntax).
     ``data_type`` is the pydantic class name of model data, else the definition id.
     """
 
@@ -75,16 +70,16 @@ class MemorySearchIndex:
     async def search(
         self, terms: str, skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()
     ) -> Page[WorkflowSearchResult]:
-        parsed = [(term.lower(), _words(term)) for term in terms.split()]
+        parsed = parse_terms(terms)
         with self._guard:
             ranked: list[tuple[int, float, str, _Document]] = []
             for document in self._documents.values():
                 if not all(_passes(document.result, f) for f in filters):
                     continue
-                if not all(_term_matches(document, raw, words) for raw, words in parsed):
+                if not all(_term_matches(document, term) for term in parsed):
                     continue
                 reference_hit = any(
-                    _contains(document.reference_words, words) for _, words in parsed if words
+                    contains_words(document.reference_words, term.words) for term in parsed if term.words
                 )
                 created = document.result.create_time.timestamp()
                 ranked.append((0 if reference_hit else 1, -created, document.result.id, document))
@@ -99,9 +94,8 @@ class MemorySearchIndex:
 def _document(instance: WorkflowInstance) -> _Document:
     result = WorkflowSearchResult.from_instance(instance)
     data = result.data = copy_value(result.data)
-    texts = [instance.reference or "", instance.description or "", instance.workflow_definition_id]
-    texts.extend(_strings(data))
-    sequences = [_words(text) for text in texts]
+    texts = searchable_texts(instance, data)
+    sequences = [words_of(text) for text in texts]
     return _Document(
         result=result,
         reference_words=sequences[0],
@@ -111,30 +105,13 @@ def _document(instance: WorkflowInstance) -> _Document:
     )
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
-
-
-def _contains(sequence: list[str], words: list[str]) -> bool:
-    """Whether ``words`` occur consecutively in ``sequence``."""
-    n = len(words)
-    return any(sequence[i : i + n] == words for i in range(len(sequence) - n + 1))
-
-
-def _term_matches(document: _Document, raw: str, words: list[str]) -> bool:
-    if not words:
+def _term_matches(document: _Document, term: SearchTerm) -> bool:
+    if not term.words:
         # Nothing word-like (``*``, ``"``, ``\\``): only the literal token itself can match.
-        return raw in document.raw_tokens
-    if not all(word in document.words for word in words):
+        return term.raw in document.raw_tokens
+    if not all(word in document.words for word in term.words):
         return False
-    return len(words) == 1 or any(_contains(sequence, words) for sequence in document.texts)
+    return len(term.words) == 1 or any(contains_words(sequence, term.words) for sequence in document.texts)
 
 
 def _passes(result: WorkflowSearchResult, search_filter: SearchFilter) -> bool:
