@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from wfe_core.models import ExecutionPointer, WorkflowInstance
+from wfe_core.protocols import ScheduledCommandStore
 from wfe_core.providers.memory import MemoryPersistence
 from wfe_core.testing import PersistenceSuite
 
@@ -32,5 +33,5 @@ async def test_persisting_a_pointer_copies_it() -> None:
     assert loaded.pointer(pointer.id).extension_attributes == {"k": ["v"]}
 
 
-async def test_store_supports_scheduled_commands() -> None:
-    assert MemoryPersistence().supports_scheduled_commands
+async def test_store_offers_scheduled_commands() -> None:
+    assert isinstance(MemoryPersistence(), ScheduledCommandStore)

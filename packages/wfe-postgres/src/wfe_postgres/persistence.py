@@ -706,11 +706,6 @@ class PostgresPersistence(PostgresProvider):
 
     # -- scheduled commands ----------------------------------------------------------------------------
 
-    @property
-    def supports_scheduled_commands(self) -> bool:
-        """True: commands live in the ``scheduled_commands`` table."""
-        return True
-
     async def schedule_command(self, command: ScheduledCommand) -> None:
         """Store a command; scheduling the same (name, data) again keeps one, at the earliest time."""
         with wrapped(PersistenceError, "schedule_command"):

@@ -20,6 +20,7 @@ from wfe_core.models import (
     ScheduledCommand,
     WorkflowStatus,
 )
+from wfe_core.protocols import ScheduledCommandStore
 from wfe_postgres import PostgresPersistence
 
 from .instances import make_instance, now
@@ -248,7 +249,7 @@ async def test_errors_come_back_oldest_first(store: PostgresPersistence) -> None
 
 async def test_scheduled_commands_keep_one_per_name_and_data(store: PostgresPersistence) -> None:
     t = now()
-    assert store.supports_scheduled_commands
+    assert isinstance(store, ScheduledCommandStore)
     await store.schedule_command(
         ScheduledCommand(command_name=CommandName.PROCESS_WORKFLOW, data="w1", execute_time=t)
     )

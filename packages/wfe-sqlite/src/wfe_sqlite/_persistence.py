@@ -490,10 +490,6 @@ class SqlitePersistence:
 
     # -- scheduled commands ----------------------------------------------------------------------------
 
-    @property
-    def supports_scheduled_commands(self) -> bool:
-        return True
-
     async def schedule_command(self, command: ScheduledCommand) -> None:
         params = (str(command.command_name.value), command.data, to_micros(command.execute_time))
         await self._write(

@@ -165,11 +165,13 @@ class PersistenceProvider(Protocol):
     async def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         """The instance's errors, oldest first."""
 
-    # -- scheduled commands ----------------------------------------------------------------------------
 
-    @property
-    def supports_scheduled_commands(self) -> bool:
-        """Whether ``schedule_command`` / ``process_commands`` are implemented."""
+@runtime_checkable
+class ScheduledCommandStore(Protocol):
+    """Optional: deferred "process this workflow / event" commands kept in the store, as workflow-core's
+    ``ScheduleCommand``. The host does not call these; a provider implements them only if it wants to offer
+    them, and the persistence suite checks them only on a provider that does (``isinstance`` on this
+    protocol)."""
 
     async def schedule_command(self, command: ScheduledCommand) -> None:
         """Store a command; scheduling the same (name, data) again keeps one (the earliest time)."""

@@ -386,10 +386,6 @@ class MemoryPersistence:
 
     # -- scheduled commands ----------------------------------------------------------------------------
 
-    @property
-    def supports_scheduled_commands(self) -> bool:
-        return True
-
     async def schedule_command(self, command: ScheduledCommand) -> None:
         key = (str(command.command_name), command.data)
         with self._guard:
