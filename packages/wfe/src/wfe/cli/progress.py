@@ -26,15 +26,17 @@ from rich.text import Text
 from wfe_core.definition import NO_VALUE, WorkflowDefinition
 from wfe_core.executor import StepMiddleware
 from wfe_core.executor.executor import StepCall, StepResult
-from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance
+from wfe_core.models import ErrorKind, ExecutionPointer, PointerStatus, WorkflowInstance
 from wfe_core.step import LogChunk, StepBody, StepExecutionContext
 
 RUNNING = "running"
 FAILED = "failed"
 DONE = "done"
+RETRYING = "retrying"
 
 _STYLE = {
     RUNNING: ("⟳", "yellow"),
+    RETRYING: ("↻", "yellow"),
     DONE: ("✓", "green"),
     FAILED: ("✗", "red"),
     PointerStatus.COMPLETE.value: ("✓", "green"),
@@ -60,11 +62,37 @@ class _Live:
     state: str = RUNNING
     error: str | None = None
     container: bool = False
+    retry_at: float | None = None
+    """When the step failed and waits for a retry: the clock time of the retry."""
+    attempt: str = ""
+    """``2 of 4``: the attempt the retry will be."""
 
 
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def format_wait(seconds: float) -> str:
+    """A wait as a countdown says it: ``500ms``, ``4s``, ``2m05s``."""
+    if seconds < 0.95:
+        return f"{round(seconds * 1000)}ms"
+    if seconds < 59.5:
+        return f"{round(seconds)}s"
+    return format_duration(seconds)
+
+
+def retry_plan(ctx: StepExecutionContext) -> tuple[float, str] | None:
+    """When the step that just failed will be retried: the wait in seconds and ``2 of 4`` (the attempt it will
+    be, of how many); None when it fails for good (or its error behaviour is not its own retry)."""
+    behavior = ctx.step.error_behavior
+    if behavior is None or behavior.kind is not ErrorKind.RETRY:
+        return None
+    done = ctx.pointer.retry_count
+    if behavior.max_retries is not None and done >= behavior.max_retries:
+        return None
+    total = "" if behavior.max_retries is None else f" of {behavior.max_retries + 1}"
+    return behavior.retry_delay(done + 1).total_seconds(), f"{done + 2}{total}"
 
 
 def format_duration(seconds: float) -> str:
@@ -142,7 +170,10 @@ class ProgressView:
             try:
                 result = await next_()
             except Exception as exc:
-                self._finish(run, FAILED, _first_line(exc))
+                plan = retry_plan(ctx)
+                if plan is not None:
+                    run.retry_at, run.attempt = self._clock() + plan[0], plan[1]
+                self._finish(run, RETRYING if plan is not None else FAILED, _first_line(exc))
                 raise
             self._finish(run, DONE, None)
             return result
@@ -158,6 +189,15 @@ class ProgressView:
             pass
         elif state == DONE:
             self._plain(Text.assemble(("✓ ", "green"), (run.name, "bold"), f" done in {took}"))
+        elif state == RETRYING and run.retry_at is not None:
+            wait = format_wait(run.retry_at - run.ended)
+            self._plain(
+                Text.assemble(
+                    ("↻ ", "yellow"),
+                    (run.name, "bold"),
+                    f" failed after {took}, retrying in {wait} (attempt {run.attempt}): {error}",
+                )
+            )
         else:
             self._plain(Text.assemble(("✗ ", "red"), (run.name, "bold"), f" failed after {took}: {error}"))
         self.refresh()
@@ -234,7 +274,7 @@ class ProgressView:
             name = pointer.step_name or f"step {pointer.step_id}"
             table.add_row(
                 Text.assemble("  " * level, (f"{icon} ", style), name),
-                Text(state if state != PointerStatus.PENDING.value else "pending", style=style),
+                Text(self._status_text(pointer, state), style=style),
                 Text(took, style="dim"),
             )
         reached = {pointer.step_id for pointer in instance.execution_pointers}
@@ -254,6 +294,13 @@ class ProgressView:
         )
         return Group(title, table)
 
+    def _status_text(self, pointer: ExecutionPointer, state: str) -> str:
+        run = self._runs.get(pointer.id)
+        if state == RETRYING and run is not None and run.retry_at is not None:
+            wait = format_wait(max(0.0, run.retry_at - self._clock()))
+            return f"retrying in {wait} (attempt {run.attempt}): {run.error}"
+        return state if state != PointerStatus.PENDING.value else "pending"
+
     def _state(self, pointer: ExecutionPointer) -> tuple[str, str]:
         run = self._runs.get(pointer.id)
         stored_final = pointer.status not in (PointerStatus.PENDING, PointerStatus.RUNNING)
@@ -262,7 +309,9 @@ class ProgressView:
                 # A container's own body ends at once; it runs for as long as its children do.
                 return RUNNING, format_duration(self._clock() - run.started)
             took = format_duration(run.ended - run.started)
-            # Ended here but not persisted yet: show what the body did (a failure waiting for its retry).
+            if run.state == RETRYING and pointer.status in (PointerStatus.SLEEPING, PointerStatus.RUNNING):
+                return RETRYING, took
+            # Ended here but not persisted yet: show what the body did.
             return (pointer.status.value if stored_final else run.state), took
         stored = _stored_duration(pointer)
         return pointer.status.value, format_duration(stored) if stored is not None else ""
