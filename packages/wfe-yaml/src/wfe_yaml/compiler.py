@@ -157,10 +157,10 @@ async def _continued(ctx: StepExecutionContext) -> None:
     return None
 
 
-INTERNAL_ROLES = frozenset({"hooks", "when", "failure", "fail", "continue"})
+INTERNAL_ROLES = frozenset({"hooks", "body", "failure", "fail", "continue"})
 """The roles of the steps the compiler adds around a YAML step, named ``<step>:<role>``: the group holding the
-step and its ``on_success`` (``hooks``), the condition's container (``when``), the failure path (``failure``),
-its last step failing the run (``fail``) or letting it go on (``continue``)."""
+step and all its hooks (``hooks``), the group of the step and its ``on_success`` (``body``), the failure path
+(``failure``), and its last step failing the run (``fail``) or letting it go on (``continue``)."""
 
 
 class _Compiler:
@@ -200,27 +200,27 @@ class _Compiler:
 
         ``inside``: the step is within another step's group, whose failure path takes its failure over.
 
-        A step with hooks, with ``continue_on_error``, or that retries outside any group, becomes a group (a
-        one-branch container) holding ``main -> on_success``, followed by ``ensure``. The group's compensation
-        is its failure path: ``on_failure``, then ``ensure`` and a step failing the run, or, with
-        ``continue_on_error``, nothing more (the run goes on after the group, through ``ensure``).
+        A step with hooks, with ``continue_on_error``, or that retries outside any group, becomes a group
+        ``<step>:hooks`` (a one-branch container, the one its ``when`` guards) holding ``<step>:body`` (another,
+        holding ``main -> on_success``) followed by ``ensure``. The body's compensation is the failure path
+        ``<step>:failure``: ``on_failure``, then ``ensure`` and ``<step>:fail`` failing the run, or with
+        ``continue_on_error`` ``<step>:continue``, after which the run goes on after the body, through ``ensure``.
+        Every hook thus runs inside the step's group.
         """
         retries = not inside and spec.parallel is None and self.core_behavior(spec) is not None
         if not (spec.on_success or spec.on_failure or spec.ensure or spec.continue_on_error or retries):
             main = self._main(adder, spec, main_path=main_path, inside=inside)
             self._guard(main, spec.when)
             return main
-        if spec.when is None:
-            return self._hooked(adder, spec, main_path, inside)
+        group = adder.parallel().do(lambda branch: self._hooked(branch, spec, main_path, inside)).join()
+        group.name(f"{spec.name}:hooks")
         # The condition covers the step and all its hooks: a skipped step runs no ensure either.
-        guarded = adder.parallel().do(lambda branch: self._hooked(branch, spec, main_path, inside)).join()
-        guarded.name(f"{spec.name}:when")
-        self._guard(guarded, spec.when)
-        return guarded
+        self._guard(group, spec.when)
+        return group
 
     def _hooked(self, adder: StepAdder, spec: StepSpec, main_path: bool, inside: bool) -> StepBuilder:
-        group = adder.parallel().do(self._group_branch(spec, main_path)).join()
-        group.name(f"{spec.name}:hooks")
+        body = adder.parallel().do(self._group_branch(spec, main_path)).join()
+        body.name(f"{spec.name}:body")
 
         def failure(branch: StepAdder) -> None:
             tail = branch
@@ -236,11 +236,11 @@ class _Compiler:
             if not inside:
                 fail.on_error(ErrorBehavior.terminate())
 
-        group.compensate_with_sequence(failure)
-        self._renames.append((group, f"{spec.name}:failure"))
+        body.compensate_with_sequence(failure)
+        self._renames.append((body, f"{spec.name}:failure"))
         if spec.ensure is not None:
-            return self.step(group, spec.ensure, main_path=main_path, inside=inside)
-        return group
+            return self.step(body, spec.ensure, main_path=main_path, inside=inside)
+        return body
 
     def _group_branch(self, spec: StepSpec, main_path: bool) -> Callable[[StepAdder], StepBuilder]:
         def branch(adder: StepAdder) -> StepBuilder:

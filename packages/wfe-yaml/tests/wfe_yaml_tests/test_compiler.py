@@ -125,7 +125,9 @@ def test_hooks_compile_to_a_group_with_compensation() -> None:
     main = definition.step_by_external_id("a")
     assert main is not None and main.error_behavior is None  # fails through its group's failure path
     group = next(s for s in definition.steps if main.id in s.children)
-    assert group.name == "a:hooks" and group.compensation_step_id is not None
+    assert group.name == "a:body" and group.compensation_step_id is not None
+    outer = next(s for s in definition.steps if group.id in s.children)
+    assert outer.name == "a:hooks"
     compensation = definition.step(group.compensation_step_id)
     assert compensation.name == "a:failure"
     [branch] = compensation.children
