@@ -252,6 +252,18 @@ async def test_serve_runs_workflows_from_a_folder_until_sigterm(tmp_path: Path) 
 def test_help_lists_every_command(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for command in ("run", "resume", "list", "show", "validate", "publish", "schema", "serve"):
+    for command in (
+        "run",
+        "resume",
+        "list",
+        "show",
+        "validate",
+        "publish",
+        "schema",
+        "serve",
+        "logs",
+        "terminate",
+        "suspend",
+    ):
         assert re.search(rf"^\s+{command}\s", result.output, re.MULTILINE), command
     assert os.path.exists(EXAMPLE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -72,10 +73,12 @@ def test_a_run_with_other_variables_leaves_an_interrupted_run_alone_and_lists_it
     )
     assert "DEPLOYING TO production" in production.stdout
 
-    shown = wfe(tmp_path, "show", "deploy-1")
+    shown = wfe(tmp_path, "show", "deploy-1", "--json")
     assert shown.returncode == 0, shown.stderr
-    assert "status:     Runnable" in shown.stdout
-    assert "WorkflowNotRegisteredError" not in shown.stdout
+    run = json.loads(shown.stdout)
+    assert run["status"] == "Runnable"
+    assert run["pipeline"]["vars"] == {"env": "staging"}
+    assert run["errors"] == []  # no other host wrote into it
     assert "production" not in shown.stdout
 
 

@@ -1,4 +1,5 @@
-"""The click commands of ``wfe``: run, resume, list, show, validate, publish, schema, serve."""
+"""The click commands of ``wfe``: validate, publish, schema, serve, and (from their modules) run, resume, list,
+show, logs, terminate and suspend."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
+from wfe.cli import control as _control  # noqa: F401  (registers terminate and suspend)
+from wfe.cli import inspecting as _inspecting  # noqa: F401  (registers list, show and logs)
 from wfe.cli import running as _running  # noqa: F401  (registers run and resume)
 from wfe.cli.common import (
     DB_HELP,
@@ -21,87 +23,13 @@ from wfe.cli.common import (
     require_or_exit,
     run_async,
     store_or_exit,
-    with_persistence,
 )
 from wfe.cli.extras import require_yaml
-from wfe.cli.progress import ProgressView, pointer_depths, timestamp
+from wfe.cli.progress import ProgressView
 from wfe.cli.session import EXIT_OK, Interrupt, build_host, register
 from wfe.cli.variables import parse_vars
-from wfe_core.models import WorkflowInstance, WorkflowStatus
-from wfe_core.protocols import PersistenceProvider
 
-# -- inspecting ----------------------------------------------------------------------------------------------
-
-
-@cli.command(name="list")
-@click.option("--db", help=DB_HELP)
-@click.option("--status", type=click.Choice([s.value for s in WorkflowStatus], case_sensitive=False))
-@click.option("--definition", help="Only runs of this definition id.")
-@click.option("--limit", default=50, show_default=True, help="How many runs to show, newest first.")
-def list_runs(db: str | None, status: str | None, definition: str | None, limit: int) -> None:
-    """List runs in the store, newest first."""
-    store = store_or_exit(db)
-    wanted = next((s for s in WorkflowStatus if status and s.value.lower() == status.lower()), None)
-
-    async def read(persistence: PersistenceProvider) -> list[WorkflowInstance]:
-        return await persistence.list_workflows(status=wanted, definition_id=definition, take=limit)
-
-    instances = run_async(lambda: with_persistence(store, read))
-    out = console()
-    if not instances:
-        out.print("no runs", highlight=False)
-        return
-    table = Table("name", "id", "definition", "status", "created", "completed")
-    for instance in instances:
-        table.add_row(
-            instance.name,
-            instance.id,
-            f"{instance.workflow_definition_id} v{instance.version}",
-            instance.status.value,
-            timestamp(instance.create_time),
-            timestamp(instance.complete_time),
-        )
-    out.print(table)
-
-
-@cli.command()
-@click.argument("run_id", metavar="ID")
-@click.option("--db", help=DB_HELP)
-def show(run_id: str, db: str | None) -> None:
-    """Show run ID (id or name): its steps with status and times, its errors, its data and outputs."""
-    store = store_or_exit(db)
-
-    async def read(persistence: PersistenceProvider) -> tuple[WorkflowInstance, list[Any]]:
-        instance = await persistence.get_workflow(run_id)
-        return instance, list(await persistence.get_errors(instance.id))
-
-    instance, errors = run_async(lambda: with_persistence(store, read))
-    out = console()
-    out.print(f"name:       {instance.name}", highlight=False)
-    out.print(f"id:         {instance.id}", highlight=False)
-    out.print(f"definition: {instance.workflow_definition_id} v{instance.version}", highlight=False)
-    out.print(f"status:     {instance.status.value}", highlight=False)
-    out.print(f"created:    {timestamp(instance.create_time)}", highlight=False)
-    out.print(f"completed:  {timestamp(instance.complete_time)}", highlight=False)
-    table = Table("step", "status", "started", "ended", "retries", title="steps", title_justify="left")
-    depth = pointer_depths(instance)
-    for pointer in instance.execution_pointers:
-        table.add_row(
-            "  " * depth[pointer.id] + (pointer.step_name or f"step {pointer.step_id}"),
-            pointer.status.value,
-            timestamp(pointer.start_time),
-            timestamp(pointer.end_time),
-            str(pointer.retry_count),
-        )
-    out.print(table)
-    if errors:
-        out.print("errors:", highlight=False)
-        for error in errors:
-            out.print(
-                f"  {timestamp(error.error_time)}  {error.message.strip()}", highlight=False, markup=False
-            )
-    out.print("data:", highlight=False)
-    click.echo(json.dumps(instance.data_json(), indent=2, sort_keys=True, default=str))
+# -- validating, events, the schema ----------------------------------------------------------------------
 
 
 @cli.command()

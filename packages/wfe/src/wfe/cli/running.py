@@ -20,6 +20,7 @@ from wfe.cli.common import (
     store_or_exit,
     with_persistence,
 )
+from wfe.cli.control import Requests
 from wfe.cli.pipelines import Pipeline, Recorder, new_reference, own_runs, recorded, save, unfinished_runs
 from wfe.cli.progress import ProgressView
 from wfe.cli.report import report
@@ -101,7 +102,7 @@ def run(pipeline: Path, var_pairs: tuple[str, ...], workflow_id: str | None, db:
                     highlight=False,
                 )
                 with view:
-                    code = await follow(host, instance.id, view, interrupt)
+                    code = await follow(host, instance.id, view, interrupt, Requests(host, instance.id).apply)
         return await report(out, view, store=store, code=code, instance_id=instance.id)
 
     raise click.exceptions.Exit(run_async(main))
@@ -170,7 +171,7 @@ def resume(run_id: str, db: str | None) -> None:
                     )
                 await continue_run(host, instance)
                 with view:
-                    code = await follow(host, instance.id, view, interrupt)
+                    code = await follow(host, instance.id, view, interrupt, Requests(host, instance.id).apply)
         return await report(out, view, store=store, code=code, instance_id=instance.id)
 
     raise click.exceptions.Exit(run_async(main))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -79,8 +79,15 @@ class Interrupt:
             loop.remove_signal_handler(sig)
 
 
-async def follow(host: WorkflowHost, workflow_id: str, view: ProgressView, interrupt: Interrupt) -> int:
-    """Show the run until it completes (0), ends terminated or suspended (1) or is interrupted (130)."""
+async def follow(
+    host: WorkflowHost,
+    workflow_id: str,
+    view: ProgressView,
+    interrupt: Interrupt,
+    tick: Callable[[], Awaitable[None]] | None = None,
+) -> int:
+    """Show the run until it completes (0), ends terminated or suspended (1) or is interrupted (130); ``tick``
+    is awaited at each refresh (``wfe run`` applies the control requests of ``wfe terminate`` there)."""
     loop = asyncio.get_running_loop()
     waiter = asyncio.ensure_future(host.wait_for_workflow(workflow_id, timedelta(days=36500), statuses=FINAL))
     stopper = asyncio.ensure_future(interrupt.event.wait())
@@ -100,6 +107,8 @@ async def follow(host: WorkflowHost, workflow_id: str, view: ProgressView, inter
                 return EXIT_INTERRUPTED
             if loop.time() - last >= REFRESH_SECONDS:
                 last = loop.time()
+                if tick is not None:
+                    await tick()
                 view.update(await host.get_workflow(workflow_id))
             else:
                 view.refresh()
