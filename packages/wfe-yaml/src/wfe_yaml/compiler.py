@@ -102,9 +102,13 @@ class ConditionalStep(StepBody):
         outputs = getattr(self.inner, "outputs", None)
         return dict(outputs) if isinstance(outputs, Mapping) else {}
 
-    async def run(self, ctx: StepExecutionContext) -> ExecutionResult | None:
+    def skips(self, ctx: StepExecutionContext) -> bool:
+        """True when the step is reached now with its condition false (it will be skipped)."""
         started = isinstance(ctx.persistence_data, dict) and bool(ctx.persistence_data.get(CHILDREN_ACTIVE))
-        if not started and ctx.persistence_data is None and not evaluate(self.condition, ctx.data):
+        return not started and ctx.persistence_data is None and not evaluate(self.condition, ctx.data)
+
+    async def run(self, ctx: StepExecutionContext) -> ExecutionResult | None:
+        if self.skips(ctx):
             return ExecutionResult.skip()
         run = self.inner.run
         # The same policy as the executor's for the inner body: a plain ``run`` may block, so it goes to a

@@ -164,7 +164,7 @@ def test_a_failing_step_ends_the_run_with_a_non_zero_status(workdir: Path) -> No
     result = wfe(workdir, "run", "failing.yaml")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "[fine] fine" in result.stdout
-    assert "[broken] about to fail" in result.stdout
+    assert "[broken] stderr| about to fail" in result.stdout
     assert "never" not in result.stdout.replace("failing", "")
     assert "failing-1 ended Terminated" in result.stdout
     assert re.search(r"error: .*exit", result.stdout, re.IGNORECASE), result.stdout

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
+from wfe.cli.ci import ci_from_env
 from wfe.cli.common import (
     DB_HELP,
     VAR_HELP,
@@ -29,14 +32,16 @@ from wfe.cli.session import (
     CLI_HOST_OPTIONS,
     EXIT_OK,
     Interrupt,
-    build_host,
     continue_run,
     follow,
     register,
+    run_host,
 )
 from wfe.cli.variables import flatten_vars, parse_vars
 from wfe_core.models import WorkflowInstance, WorkflowStatus
 from wfe_core.protocols import PersistenceProvider
+
+VERBOSE_HELP = "Also print the engine's ##wfe[...] lines (output commands)."
 
 
 def _vars_text(variables: dict[str, Any]) -> str:
@@ -48,7 +53,10 @@ def _vars_text(variables: dict[str, Any]) -> str:
 @click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help=VAR_HELP)
 @click.option("--workflow", "workflow_id", help="The workflow of the file to start (default: the first).")
 @click.option("--db", help=DB_HELP)
-def run(pipeline: Path, var_pairs: tuple[str, ...], workflow_id: str | None, db: str | None) -> None:
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
+def run(
+    pipeline: Path, var_pairs: tuple[str, ...], workflow_id: str | None, db: str | None, verbose: bool
+) -> None:
     """Validate PIPELINE, run it here with a live progress view; exit 0 when it completes."""
     config = parse_vars(var_pairs)
     require_or_exit()
@@ -67,24 +75,25 @@ def run(pipeline: Path, var_pairs: tuple[str, ...], workflow_id: str | None, db:
     recording = recorder.pipeline(pipeline, config)
     reference = new_reference(recording)
     out = console()
-    view = ProgressView(out)
+    view = _view(out, verbose)
 
     async def main() -> int:
         # This host runs only the run it starts (and its sub-workflows): other runs in the store, of this
         # pipeline or another, are left to whoever resumes them.
-        host = build_host(store, view, accept=own_runs(reference=reference), **CLI_HOST_OPTIONS)
+        host = run_host(store, view, own_runs(reference=reference))
         register(host, workflows)
-        async with host:
-            await save(host.persistence, recording)
-            for other, theirs in await unfinished_runs(host.persistence, recording, chosen.id):
-                label = other.name or other.id
-                out.print(
-                    f"{label} is an unfinished run of this pipeline ({other.status.value}{_vars_text(theirs.vars)})"
-                    f", left as it is: wfe resume {label}{_db_option(store)}",
-                    style="yellow",
-                    highlight=False,
-                )
-            with Interrupt() as interrupt:
+        with Interrupt(on_first=_stopping(view)) as interrupt:
+            async with host:
+                await save(host.persistence, recording)
+                for other, theirs in await unfinished_runs(host.persistence, recording, chosen.id):
+                    label = other.name or other.id
+                    out.print(
+                        f"{label} is an unfinished run of this pipeline ({other.status.value}"
+                        f"{_vars_text(theirs.vars)}), left as it is: wfe resume {label}{_db_option(store)}",
+                        style="yellow",
+                        highlight=False,
+                    )
+                view.hold()
                 instance_id = await host.start_workflow(chosen.id, chosen.version, reference=reference)
                 view.follow(instance_id)
                 view.plan(chosen.definition)
@@ -101,11 +110,20 @@ def run(pipeline: Path, var_pairs: tuple[str, ...], workflow_id: str | None, db:
                     f"started {instance.name or instance.id} ({chosen.id} v{chosen.version}) in {store}",
                     highlight=False,
                 )
+                view.release()
                 with view:
                     code = await follow(host, instance.id, view, interrupt, Requests(host, instance.id).apply)
         return await report(out, view, store=store, code=code, instance_id=instance.id)
 
     raise click.exceptions.Exit(run_async(main))
+
+
+def _stopping(view: ProgressView) -> Callable[[], None]:
+    return lambda: view.message("stopping… (Ctrl-C again to force)", "yellow")
+
+
+def _view(out: Console, verbose: bool) -> ProgressView:
+    return ProgressView(out, verbose=verbose, ci=ci_from_env(os.environ))
 
 
 def _db_option(store: str) -> str:
@@ -115,7 +133,8 @@ def _db_option(store: str) -> str:
 @cli.command()
 @click.argument("run_id", metavar="ID")
 @click.option("--db", help=f"{DB_HELP} Only needed when the run was started in another directory.")
-def resume(run_id: str, db: str | None) -> None:
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
+def resume(run_id: str, db: str | None, verbose: bool) -> None:
     """Resume run ID (id or name) with the pipeline and variables it was started with, here, to its end."""
     require_or_exit()
     record = find_record(runs_dir(), run_id) if db is None else None
@@ -145,17 +164,17 @@ def resume(run_id: str, db: str | None) -> None:
         source, variables = Path(legacy.pipeline), legacy.vars
         workflows = load(source, variables)
         out.print(f"{label} has no recorded pipeline: loading {source} as it is now", style="yellow")
-    view = ProgressView(out)
+    view = _view(out, verbose)
 
     async def main() -> int:
-        host = build_host(store, view, accept=own_runs(ids={instance.id}), **CLI_HOST_OPTIONS)
+        host = run_host(store, view, own_runs(ids={instance.id}))
         register(host, workflows)
         view.follow(instance.id)
         definition = host.registry.find(instance.workflow_definition_id, instance.version)
         if definition is not None:
             view.plan(definition)
-        async with host:
-            with Interrupt() as interrupt:
+        with Interrupt(on_first=_stopping(view)) as interrupt:
+            async with host:
                 out.print(
                     f"resuming {label} ({instance.status.value}) from {source}{_vars_text(variables)}",
                     highlight=False,

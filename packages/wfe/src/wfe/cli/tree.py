@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from wfe_core.models import ExecutionError, ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus
 
@@ -25,6 +25,7 @@ _OPEN = (
     PointerStatus.PENDING_PREDECESSOR,
 )
 _TAIL_LINES = 10
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 def role_of(name: str | None) -> tuple[str, str] | None:
@@ -109,7 +110,16 @@ def step_tree(instance: WorkflowInstance) -> list[StepNode]:
         node = StepNode(pointer.step_name or f"step {pointer.step_id}", pointer, pointers=[pointer.id])
         add(node, parent)
         home[pointer.id] = node
+    for root in roots:
+        for node, _ in root.walk():
+            # In the order they ran (an ensure waiting behind on_failure was created before it).
+            node.children.sort(key=_started)
     return roots
+
+
+def _started(node: StepNode) -> tuple[bool, datetime]:
+    start = node.pointer.start_time
+    return (start is None, start or _NEVER)
 
 
 def flat(instance: WorkflowInstance) -> list[tuple[StepNode, int]]:
