@@ -38,10 +38,16 @@ class Folder:
     """Writes each step's lines inside a fold of the CI's log, through ``emit``."""
 
     def __init__(
-        self, kind: str, emit: Callable[[Text], None], clock: Callable[[], float] = time.time
+        self,
+        kind: str,
+        emit: Callable[[Text], None],
+        marker: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.kind = kind
         self._emit = emit
+        self._marker = marker
+        """Writes a fold's marker line as it is (a console would drop its carriage return)."""
         self._clock = clock
         self._open: str | None = None
         self._waiting: dict[str, _Group] = {}
@@ -103,17 +109,17 @@ class Folder:
     def _begin(self, key: str, title: str) -> None:
         self._open = key
         if self.kind == GITHUB:
-            self._emit(Text(f"::group::{title}"))
+            self._marker(f"::group::{title}")
             return
         self._sections += 1
         slug = re.sub(r"[^A-Za-z0-9_.-]", "_", title)[:40]
         self._section = f"wfe_{self._sections}_{slug}"
         start = f"\x1b[0Ksection_start:{int(self._clock())}:{self._section}[collapsed=true]\r\x1b[0K{title}"
-        self._emit(Text(start))
+        self._marker(start)
 
     def _end(self) -> None:
         self._open = None
         if self.kind == GITHUB:
-            self._emit(Text("::endgroup::"))
+            self._marker("::endgroup::")
         else:
-            self._emit(Text(f"\x1b[0Ksection_end:{int(self._clock())}:{self._section}\r\x1b[0K"))
+            self._marker(f"\x1b[0Ksection_end:{int(self._clock())}:{self._section}\r\x1b[0K")

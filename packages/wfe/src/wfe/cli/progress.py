@@ -145,7 +145,7 @@ class ProgressView:
         self._instance: WorkflowInstance | None = None
         self._live: Live | None = None
         self._plan: list[PlannedStep] = []
-        self._folder = None if ci is None or self._interactive else Folder(ci, self._print)
+        self._folder = None if ci is None or self._interactive else Folder(ci, self._print, self._marker)
         self._held: list[Text] | None = None
 
     # -- feeding ---------------------------------------------------------------------------------------
@@ -218,7 +218,9 @@ class ProgressView:
         line = Text.assemble(("▶ ", "yellow"), (name, "bold"), f" started{attempt}")
         if self._folder is not None:
             self._folder.start(ctx.pointer.id, f"{name}{attempt}")
-        self._plain(line)
+            self._folder.line(ctx.pointer.id, line)
+        else:
+            self._plain(line)
 
     def _finish(self, key: str, run: _Live, state: str, error: str | None) -> None:
         run.ended = self._clock()
@@ -288,6 +290,10 @@ class ProgressView:
             self._live.console.print(line, soft_wrap=True)
         else:
             self.console.print(line, soft_wrap=True, highlight=False)
+
+    def _marker(self, text: str) -> None:
+        self.console.file.write(text + "\n")
+        self.console.file.flush()
 
     def _plain(self, line: Text) -> None:
         if not self._interactive:
