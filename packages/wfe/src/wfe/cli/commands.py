@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from wfe.cli import control as _control  # noqa: F401  (registers terminate and suspend)
 from wfe.cli import inspecting as _inspecting  # noqa: F401  (registers list, show and logs)
 from wfe.cli import running as _running  # noqa: F401  (registers run and resume)
+from wfe.cli import serving as _serving  # noqa: F401  (registers serve)
 from wfe.cli.common import (
     DB_HELP,
     VAR_HELP,
@@ -26,7 +26,7 @@ from wfe.cli.common import (
 )
 from wfe.cli.extras import require_yaml
 from wfe.cli.progress import ProgressView
-from wfe.cli.session import EXIT_OK, Interrupt, build_host, register
+from wfe.cli.session import build_host
 from wfe.cli.variables import parse_vars
 
 # -- validating, events, the schema ----------------------------------------------------------------------
@@ -81,45 +81,6 @@ def schema() -> None:
     """Print the JSON Schema of the YAML pipeline format (for editors)."""
     require_or_exit()
     click.echo(json.dumps(require_yaml().json_schema(), indent=2))
-
-
-# -- serve ----------------------------------------------------------------------------------------------------
-
-
-@cli.command()
-@click.option("--dir", "folder", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--db", required=True, help="Store URL (sqlite:///..., postgresql://...).")
-@click.option("--lock", help="Lock URL (default: the store's own, else in-memory).")
-@click.option("--queue", help="Queue URL (default: the store's own, else in-memory).")
-@click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help=VAR_HELP)
-def serve(folder: Path, db: str, lock: str | None, queue: str | None, var_pairs: tuple[str, ...]) -> None:
-    """Run a host for every YAML workflow in FOLDER until SIGTERM or SIGINT, then stop gracefully."""
-    config = parse_vars(var_pairs)
-    require_or_exit()
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-    workflows: list[Any] = []
-    for file in files:
-        workflows.extend(load(file, config))
-    store = store_or_exit(db)
-    out = console()
-    view = ProgressView(out, live=False)
-    view.show_all = True
-
-    async def main() -> int:
-        host = build_host(store, view, lock=lock, queue=queue)
-        register(host, workflows)
-        async with host:
-            with Interrupt() as interrupt:
-                names = ", ".join(f"{w.id} v{w.version}" for w in workflows) or "none"
-                out.print(
-                    f"serving {len(workflows)} workflows from {folder} on {store}: {names}", highlight=False
-                )
-                await interrupt.event.wait()
-                out.print("stopping: waiting for running steps", highlight=False)
-        out.print("stopped", highlight=False)
-        return EXIT_OK
-
-    raise click.exceptions.Exit(run_async(main))
 
 
 def main() -> None:

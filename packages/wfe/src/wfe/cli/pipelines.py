@@ -27,8 +27,8 @@ from wfe_core.protocols import PersistenceProvider
 PIPELINE_EVENT = "wfe.pipeline"
 # A recording is dated far ahead so that a host's retention (which purges processed events by age) keeps it
 # for as long as a run may be resumed.
-_KEEP_UNTIL = datetime(2999, 1, 1, tzinfo=UTC)
-_SINCE = datetime(1970, 1, 1, tzinfo=UTC)
+KEEP_UNTIL = datetime(2999, 1, 1, tzinfo=UTC)
+SINCE = datetime(1970, 1, 1, tzinfo=UTC)
 _REFERENCE = re.compile(r"^wfe-pipeline:(?P<digest>[0-9a-f]{64})/(?P<token>[0-9a-f]+)$")
 UNFINISHED = (WorkflowStatus.RUNNABLE, WorkflowStatus.SUSPENDED)
 
@@ -124,14 +124,14 @@ def own_runs(reference: str | None = None, ids: set[str] | None = None) -> Calla
 async def save(persistence: PersistenceProvider, pipeline: Pipeline) -> None:
     """Keep the recording in the store (once per digest)."""
     digest = pipeline.digest
-    if await persistence.get_events(PIPELINE_EVENT, digest, _SINCE):
+    if await persistence.get_events(PIPELINE_EVENT, digest, SINCE):
         return
     await persistence.create_event(
         Event(
             event_name=PIPELINE_EVENT,
             event_key=digest,
             event_data=pipeline.to_json(),
-            event_time=_KEEP_UNTIL,
+            event_time=KEEP_UNTIL,
             is_processed=True,
         )
     )
@@ -140,9 +140,12 @@ async def save(persistence: PersistenceProvider, pipeline: Pipeline) -> None:
 async def recorded(persistence: PersistenceProvider, instance: WorkflowInstance) -> Pipeline | None:
     """The pipeline the run was started with, or None when the store holds none for it."""
     digest = digest_of(instance)
-    if digest is None:
-        return None
-    for event_id in await persistence.get_events(PIPELINE_EVENT, digest, _SINCE):
+    return None if digest is None else await recording(persistence, digest)
+
+
+async def recording(persistence: PersistenceProvider, digest: str) -> Pipeline | None:
+    """The recorded pipeline with this digest, or None."""
+    for event_id in await persistence.get_events(PIPELINE_EVENT, digest, SINCE):
         event = await persistence.get_event(event_id)
         return Pipeline.from_json(event.event_data)
     return None
