@@ -42,7 +42,6 @@ __all__ = [
     "format_duration",
     "format_wait",
     "planned_steps",
-    "pointer_depths",
     "timestamp",
 ]
 
@@ -389,11 +388,3 @@ class ProgressView:
         if pointer.start_time is not None and pointer.end_time is not None:
             return stored, format_duration(max(0.0, (pointer.end_time - pointer.start_time).total_seconds()))
         return stored, ""
-
-
-def pointer_depths(instance: WorkflowInstance) -> dict[str, int]:
-    """How deep each pointer sits in the step tree (0 for top-level steps, 1 inside a container, ...)."""
-    depth: dict[str, int] = {}
-    for pointer in instance.execution_pointers:
-        depth[pointer.id] = 1 + max((depth.get(scope, 0) for scope in pointer.scope), default=-1)
-    return depth
