@@ -15,58 +15,116 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "unit", "integration", "wheels"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "unit",
+    "lowest",
+    "newest",
+    "integration",
+    "wheels",
+]
 nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = ["wfe-core", "wfe", "wfe-yaml", "wfe-sqlite", "wfe-postgres", "wfe-valkey", "wfe-opensearch"]
 SERVICE_MARKERS = "postgres or valkey or opensearch or slow"
+PYTHONS = ["3.11", "3.12", "3.13"]
+LOWEST_PYTHON, NEWEST_PYTHON = PYTHONS[0], PYTHONS[-1]
+ROOT = Path(__file__).resolve().parent
+CONSTRAINTS = ROOT / "constraints.txt"
+# The test tools, without the packages: the lowest and newest sessions install these at the locked versions.
+TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "opentelemetry-sdk", "packaging"]
 
 
-def _pythons() -> list[str]:
-    """Every CPython >= 3.11 on PATH or under pyenv (3.12 / 3.13 are often installed but not on PATH).
-
-    pyenv's shims are skipped: a shim answers for versions that are not selected and then fails."""
-    found: dict[str, str] = {}
-    for minor in range(11, 20):
-        candidates = sorted(
-            glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}"))
-        )
-        on_path = shutil.which(f"python3.{minor}")
-        if on_path and "/shims/" not in on_path:
-            candidates.insert(0, on_path)
-        for path in candidates:
-            if os.access(path, os.X_OK):
-                found[f"3.{minor}"] = path
-                break
-    return list(found.values()) or ["3.11"]
+def _find_pythons() -> None:
+    """Put pyenv's interpreters on PATH, so `unit-3.12` finds python3.12 where pyenv installed it but did
+    not select it. pyenv's shims are not used: a shim answers for versions that are not selected and fails."""
+    extra = []
+    for version in PYTHONS:
+        if shutil.which(f"python{version}") and "/shims/" not in str(shutil.which(f"python{version}")):
+            continue
+        found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
+        if found:
+            extra.append(str(Path(found[-1]).parent))
+    if extra:
+        os.environ["PATH"] = os.pathsep.join([*extra, os.environ.get("PATH", "")])
 
 
-PYTHONS = _pythons()
+_find_pythons()
 
 
 def _install(session: nox.Session) -> None:
+    # requirements-dev.txt reads its versions from constraints.txt (the lock).
     session.install("-r", "requirements-dev.txt")
+
+
+def _editables() -> list[str]:
+    return [f"-e{ROOT / 'packages' / package}" for package in PACKAGES] + [
+        f"-e{ROOT / 'packages' / 'wfe'}[otel]",
+        f"-e{ROOT / 'packages' / 'wfe-yaml'}[js]",
+    ]
+
+
+def _tool_constraints(session: nox.Session) -> Path:
+    """The lock's lines for the test tools and what they need, none of the packages' own dependencies: the
+    lowest and newest sessions choose those themselves."""
+    path = Path(session.create_tmp()) / "tool-constraints.txt"
+    wanted = {name.lower() for name in TEST_TOOLS}
+    lines = [
+        line
+        for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines()
+        if "==" in line and line.split("==")[0].strip().lower() in wanted
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _unit_tests(session: nox.Session) -> None:
+    session.run(
+        "pytest", "-m", f"not ({SERVICE_MARKERS})", *session.posargs, env={"WFE_TEST_STORES": "memory,sqlite"}
+    )
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    session.install("-c", str(CONSTRAINTS), "ruff")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
+    """mypy --strict with the locked versions."""
     _install(session)
     session.run("mypy", *[f"packages/{p}/src" for p in PACKAGES])
 
 
 @nox.session(python=PYTHONS)
 def unit(session: nox.Session) -> None:
-    """Everything that needs no external service."""
+    """Everything that needs no external service, with the locked versions: `nox -s unit-3.12`."""
     _install(session)
-    session.run(
-        "pytest", "-m", f"not ({SERVICE_MARKERS})", *session.posargs, env={"WFE_TEST_STORES": "memory,sqlite"}
+    _unit_tests(session)
+
+
+@nox.session(python=LOWEST_PYTHON, venv_backend="uv", reuse_venv=False)
+def lowest(session: nox.Session) -> None:
+    """The unit tests with the lowest version of every dependency the packages' ranges allow, on the lowest
+    Python: a range's lower end that does not work shows here, not on a user's machine."""
+    session.install(
+        "--resolution", "lowest-direct", *_editables(), *TEST_TOOLS, "-c", str(_tool_constraints(session))
     )
+    session.run("uv", "pip", "list", "--python", session.virtualenv.location, silent=False, external=True)
+    _unit_tests(session)
+
+
+@nox.session(python=NEWEST_PYTHON, venv_backend="uv", reuse_venv=False)
+def newest(session: nox.Session) -> None:
+    """mypy --strict and the unit tests with the newest release of every dependency, on the newest Python:
+    what `pip install wfe` gives a user today, whatever the lock says."""
+    session.install("--upgrade", *_editables(), *TEST_TOOLS, "mypy", "types-PyYAML")
+    session.run("uv", "pip", "list", "--python", session.virtualenv.location, silent=False, external=True)
+    session.run("mypy", *[f"packages/{p}/src" for p in PACKAGES])
+    _unit_tests(session)
 
 
 @nox.session
@@ -76,7 +134,37 @@ def integration(session: nox.Session) -> None:
     session.run("pytest", "-m", SERVICE_MARKERS, *session.posargs, env={"WFE_TEST_STORES": "memory,postgres"})
 
 
-ROOT = Path(__file__).resolve().parent
+@nox.session(python=LOWEST_PYTHON, venv_backend="uv")
+def lock(session: nox.Session) -> None:
+    """Refresh constraints.txt, the lock every other session and requirements-dev.txt install from: the
+    newest versions that requirements-dev.txt's ranges allow, for every Python the matrix runs."""
+    source = ROOT / ".lock-input.txt"
+    lines = (ROOT / "requirements-dev.txt").read_text(encoding="utf-8").splitlines()
+    source.write_text(
+        "\n".join(line for line in lines if not line.startswith("-c ")) + "\n", encoding="utf-8"
+    )
+    try:
+        session.run(
+            "uv",
+            "pip",
+            "compile",
+            str(source.name),
+            "--universal",
+            "--python-version",
+            LOWEST_PYTHON,
+            "--upgrade",
+            "--custom-compile-command",
+            "nox -s lock",
+            "--no-annotate",
+            *[arg for package in PACKAGES for arg in ("--no-emit-package", package)],
+            "--output-file",
+            str(CONSTRAINTS.name),
+            external=True,
+        )
+    finally:
+        source.unlink(missing_ok=True)
+
+
 DIST = ROOT / "dist"
 # What a user installs; the wheels session checks that this resolves from dist/ plus PyPI alone.
 WHEEL_EXTRAS = "postgres,valkey,opensearch,yaml,otel,sqlite"
@@ -109,7 +197,7 @@ def _stale(package: str) -> bool:
 
 
 def _build_all(session: nox.Session) -> None:
-    session.install("uv")
+    session.install("-c", str(CONSTRAINTS), "uv")
     DIST.mkdir(exist_ok=True)
     for old in DIST.glob("wfe*"):
         old.unlink()
@@ -127,22 +215,30 @@ def build(session: nox.Session) -> None:
 
 @nox.session(reuse_venv=False)
 def wheels(session: nox.Session) -> None:
-    """Install the built wheels into a fresh venv and test the install from outside the source tree."""
+    """Install the built wheels into a fresh venv and test the install from outside the source tree; then run
+    every install command of README.md and docs/ in a clean venv of its own."""
     if any(_stale(package) for package in PACKAGES):
         _build_all(session)
     else:
-        session.install("uv")
+        session.install("-c", str(CONSTRAINTS), "uv")
     # The siblings come from dist/ only (--no-index), so a same-named project on PyPI can never stand in for
     # them; the second install then takes only third-party dependencies from PyPI, the siblings being satisfied.
     session.install("--no-index", "--no-deps", *[str(_wheel(package)) for package in PACKAGES])
     version = _version("wfe")
     session.install(
-        "--find-links", str(DIST), f"wfe[{WHEEL_EXTRAS}]=={version}", "pytest>=8", "pytest-timeout"
+        "--find-links",
+        str(DIST),
+        "-c",
+        str(CONSTRAINTS),
+        f"wfe[{WHEEL_EXTRAS}]=={version}",
+        "pytest",
+        "pytest-timeout",
     )
     # Outside the repository, so no source folder can be imported by accident; test_wheels.py asserts it.
     workdir = Path(tempfile.mkdtemp(prefix="wfe-wheels-"))
     try:
         shutil.copy(ROOT / "tests" / "test_wheels.py", workdir / "test_wheels.py")
+        shutil.copy(ROOT / "tests" / "test_install_commands.py", workdir / "test_install_commands.py")
         # An ini of its own, so pytest never reads the workspace configuration (or its rootdir) above.
         (workdir / "pytest.ini").write_text(
             "[pytest]\nfilterwarnings = error\ntimeout = 120\naddopts = -ra -p no:cacheprovider\n"
@@ -154,9 +250,11 @@ def wheels(session: nox.Session) -> None:
                 "pytest",
                 "-q",
                 "test_wheels.py",
+                "test_install_commands.py",
                 *session.posargs,
                 env={
                     "WFE_WHEELS_SOURCES": str(ROOT),
+                    "WFE_INSTALL_SOURCES": str(ROOT),
                     "WFE_WHEELS_VENV": str(session.virtualenv.location),
                     "PYTHONPATH": "",
                 },
@@ -182,7 +280,10 @@ def bench(session: nox.Session) -> None:
     for venv, requirements in (
         (
             wfe_venv,
-            [*[f"-e{ROOT / 'packages' / p}" for p in PACKAGES], "mini-racer", "redis", "psycopg[binary]"],
+            [
+                *[f"-e{ROOT / 'packages' / p}" for p in PACKAGES],
+                *("mini-racer", "redis", "psycopg[binary]", "-c", str(CONSTRAINTS)),
+            ],
         ),
         (dbos_venv, [f"dbos=={DBOS_VERSION}", "psycopg[binary]"]),
     ):

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wfe_core.install import install_hint
+
 
 class WfeError(Exception):
     """Root of every error wfe raises on purpose."""
@@ -35,6 +37,11 @@ class WfeError(Exception):
 
 class DefinitionError(WfeError):
     """A workflow definition is invalid; raised by ``WorkflowBuilder.build()``."""
+
+
+class WorkflowDataError(WfeError, ValueError):
+    """Data given to ``start_workflow`` or ``publish_event`` cannot be stored (a lone surrogate in a string,
+    nesting deeper than the limit); the message names where and the fix."""
 
 
 class WorkflowNotRegisteredError(WfeError):
@@ -82,7 +89,7 @@ class ProviderNotFoundError(ProviderError):
         self.group = group
         self.scheme = scheme
         self.install = install
-        hint = f': pip install "{install}"' if install else ""
+        hint = f": {install_hint(install)}" if install else ""
         super().__init__(f"no {group.removeprefix('wfe.')} provider for scheme '{scheme}'{hint}")
 
 

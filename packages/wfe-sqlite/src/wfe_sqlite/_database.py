@@ -229,6 +229,8 @@ class _Worker:
         self._deliver(pending)
 
     def _connect(self) -> sqlite3.Connection:
+        if self.path != MEMORY:
+            _create_private(self.path)
         # isolation_level=None: autocommit, so transactions are exactly the BEGIN/COMMIT issued here.
         connection = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=self.options.busy_timeout
@@ -341,3 +343,13 @@ def _resolve(tasks: list[_Task]) -> None:
             task.future.set_result(value)
         else:
             task.future.set_exception(value)
+
+
+def _create_private(path: str) -> None:
+    """Create the database file readable by its owner only (0600), unless it exists: it holds all workflow
+    data and step output. SQLite gives its -wal and -shm files the database file's permissions."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)

@@ -19,6 +19,7 @@ from wfe_yaml.errors import (
     YamlIOError,
     YamlParseError,
     YamlValidationError,
+    YamlWarning,
 )
 from wfe_yaml.json_schema import json_schema
 from wfe_yaml.loader import (
@@ -43,6 +44,7 @@ __all__ = [
     "YamlInterpolationError",
     "YamlParseError",
     "YamlValidationError",
+    "YamlWarning",
     "available_step_types",
     "json_schema",
     "load_single_workflow_from_str",

@@ -29,10 +29,10 @@ from wfe_core.primitives.container import CHILDREN_ACTIVE
 from wfe_core.step import StepBody, StepExecutionContext
 from wfe_yaml.conditions import evaluate
 from wfe_yaml.durations import parse_duration_ms
-from wfe_yaml.errors import YamlCompilationError
+from wfe_yaml.errors import YamlCompilationError, YamlWarning
+from wfe_yaml.located import Loc, Located
 from wfe_yaml.schema import Condition, ErrorBehaviorSpec, StepSpec, WorkflowSpec
 from wfe_yaml.step_types import load_step_type
-from wfe_yaml.validation import Loc, Located
 
 DEFAULT_RETRY_INTERVAL = timedelta(seconds=60)
 DEFAULT_MAX_RETRIES = 3
@@ -49,6 +49,9 @@ class CompiledWorkflow:
     spec: WorkflowSpec
     source: str
     step_types: frozenset[str] = field(default_factory=frozenset)
+    warnings: tuple[YamlWarning, ...] = ()
+    """What the file asks of this workflow that wfe ignores (keys of the Rust WFE's schema), each naming
+    ``file:line:column``."""
 
     @property
     def id(self) -> str:

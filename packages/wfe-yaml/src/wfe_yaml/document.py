@@ -4,6 +4,9 @@ Mappings become :class:`LocatedDict` and sequences :class:`LocatedList`: ordinar
 objects that also hold the 1-based line and column of themselves, of each key and of each value, so every
 later error can point at ``file:line:column``. Merge keys (``<<: *anchor``), anchors and aliases behave as in
 YAML 1.1; dates stay strings (workflow data is JSON).
+
+Aliases are bounded: a document whose aliases would add more than :data:`MAX_ALIAS_NODES` nodes once expanded
+(the "billion laughs" of nested anchors) is refused before anything is built from it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,19 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from wfe_yaml.errors import YamlParseError
+
+MAX_ALIAS_NODES = 100_000
+"""How many nodes aliases (``*name``, merge keys included) may add to a document once expanded. Real files
+add hundreds; a few nested anchors can add billions, which would take minutes and gigabytes to build."""
+
+# The constructs whose error is best reported where they open (an unclosed quote or bracket is found only at
+# the end of the stream or many lines later).
+_OPENERS = {
+    "while scanning a quoted scalar": "quoted string",
+    "while parsing a flow sequence": "'[' list",
+    "while parsing a flow mapping": "'{' mapping",
+    "while scanning a block scalar": "block scalar",
+}
 
 # The C parser is much faster; the constructor (where marks are recorded) is Python in both cases.
 if TYPE_CHECKING:
@@ -126,6 +142,8 @@ def parse_yaml(text: str, *, source: str = "<string>") -> Any:
         if not loader.check_node():
             return None
         node = loader.get_node()
+        if node is not None:
+            check_alias_expansion(node, source=source)
         if loader.check_node():
             extra = loader.get_node()
             where = None if extra is None else _mark(extra)
@@ -138,20 +156,99 @@ def parse_yaml(text: str, *, source: str = "<string>") -> Any:
             )
         return None if node is None else loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
-        raise YamlParseError(
-            f"YAML parse error: {problem}",
-            path=source,
-            line=None if mark is None else mark.line + 1,
-            column=None if mark is None else mark.column + 1,
-        ) from exc
+        raise _syntax_error(exc, source) from exc
     except yaml.YAMLError as exc:
         raise YamlParseError(f"YAML parse error: {exc}", path=source) from exc
     except RecursionError as exc:
         raise YamlParseError("YAML parse error: the document is nested too deeply", path=source) from exc
     finally:
         loader.dispose()
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, source: str) -> YamlParseError:
+    """The parser's error at the line where the faulty construct opened (an unclosed quote or bracket), or
+    where the parser stopped."""
+    opener = _OPENERS.get(exc.context or "")
+    mark: yaml.Mark | None
+    if opener is not None and exc.context_mark is not None:
+        mark = exc.context_mark
+        found = exc.problem_mark
+        at = "" if found is None else f" at line {found.line + 1}, column {found.column + 1}"
+        message = f"YAML parse error: unclosed {opener} that opens here ({exc.problem or 'not closed'}{at})"
+    else:
+        mark = exc.problem_mark or exc.context_mark
+        message = "YAML parse error: " + (" ".join(p for p in (exc.context, exc.problem) if p) or str(exc))
+    return YamlParseError(
+        message,
+        path=source,
+        line=None if mark is None else mark.line + 1,
+        column=None if mark is None else mark.column + 1,
+    )
+
+
+def check_alias_expansion(root: yaml.Node, *, source: str, limit: int = MAX_ALIAS_NODES) -> None:
+    """Refuse a node graph whose aliases would add more than ``limit`` nodes once expanded.
+
+    An alias is a second reference to a node already composed; its cost is the expanded size of that node.
+    Sizes are computed once per node (depth first, without recursion), so the check is linear in the size of
+    the text whatever the expansion.
+
+    Raises:
+        YamlParseError: at the first collection (in document order of completion) whose aliases push the
+            total over ``limit``, or at a node that contains itself through an alias.
+    """
+    sizes: dict[int, int] = {}  # expanded size of each node done, by id
+    on_stack: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if not children_done:
+            if key in sizes:
+                continue
+            children = _children(node)
+            if not children:
+                sizes[key] = 1
+                continue
+            on_stack.add(key)
+            stack.append((node, True))
+            for child in reversed(children):
+                if id(child) in on_stack:
+                    raise _alias_error(
+                        "an alias refers to a node that contains it (a recursive document cannot be loaded)",
+                        node,
+                        source,
+                    )
+                stack.append((child, False))
+            continue
+        on_stack.discard(key)
+        sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+        # Every node of this one's subtree is done, so its expanded size less the distinct nodes seen so far
+        # never exceeds what aliases add to the whole document (and equals it at the root).
+        if sizes[key] - len(sizes) > limit:
+            raise _alias_error(
+                f"aliases expand the document beyond {limit:,} added nodes (anchors nested inside anchors, "
+                "the 'billion laughs'); write the values out or nest fewer aliases",
+                node,
+                source,
+            )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _alias_error(message: str, node: yaml.Node, source: str) -> YamlParseError:
+    return YamlParseError(
+        f"YAML parse error: {message}",
+        path=source,
+        line=node.start_mark.line + 1,
+        column=node.start_mark.column + 1,
+    )
 
 
 def locate(root: Any, loc: Sequence[Any], *, key: bool = False) -> Mark | None:

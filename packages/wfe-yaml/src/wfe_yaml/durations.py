@@ -7,6 +7,13 @@ from datetime import timedelta
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1}
+MAX_DURATION_MS = 365 * 24 * 3_600_000  # a year: longer is a mistake (or infinity), not a plan
+
+
+def _bounded(value: object, ms: float) -> int:
+    if ms != ms or ms > MAX_DURATION_MS:  # NaN, infinity, or more than a year
+        raise ValueError(f"invalid duration {value!r}: at most a year (8760h); use e.g. 500ms, 30s, 5m, 1h")
+    return int(ms)
 
 
 def parse_duration_ms(value: object) -> int:
@@ -22,13 +29,13 @@ def parse_duration_ms(value: object) -> int:
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError(f"invalid duration {value!r}: must not be negative")
-        return int(value)
+        return _bounded(value, value)
     match = _DURATION.match(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(
             f"invalid duration {value!r}: use e.g. 500ms, 30s, 5m, 1h or a number of milliseconds"
         )
-    return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+    return _bounded(value, float(match.group(1)) * _UNIT_MS[match.group(2)])
 
 
 def parse_duration(value: object) -> timedelta:

@@ -12,11 +12,15 @@ Every error derives from :class:`YamlError` (itself a ``wfe_core.errors.WfeError
     │   └── UnknownStepTypeError    no installed plugin provides the ``type:``
     ├── StepTypeUnavailableError    the plugin providing the type could not be imported (names the install)
     └── YamlCompilationError        the workflow could not be turned into a definition
+
+:class:`YamlWarning` (a ``UserWarning``) reports what a file asks for that wfe ignores; strict loading turns it
+into a :class:`YamlValidationError`.
 """
 
 from __future__ import annotations
 
 from wfe_core.errors import WfeError
+from wfe_core.install import install_hint
 
 
 class YamlError(WfeError):
@@ -109,7 +113,7 @@ class StepTypeUnavailableError(YamlError):
     ) -> None:
         self.step_type = step_type
         self.install = install
-        hint = f': pip install "{install}"' if install else ""
+        hint = f": {install_hint(install)}" if install else ""
         super().__init__(
             f"step type '{step_type}' is unavailable ({reason}){hint}", path=path, line=line, column=column
         )
@@ -117,3 +121,30 @@ class StepTypeUnavailableError(YamlError):
 
 class YamlCompilationError(YamlError):
     """A valid workflow could not be compiled into a definition."""
+
+
+class YamlWarning(UserWarning):
+    """A file loads, but part of it is ignored (a key of the Rust WFE's schema that wfe does not implement).
+
+    ``str()`` reads ``file:line:column: message`` like the errors. The loaders attach these to what they return
+    (``CompiledWorkflow.warnings``), issue them with :func:`warnings.warn`, and raise them as a
+    :class:`YamlValidationError` instead with ``strict=True``.
+    """
+
+    def __init__(
+        self, message: str, *, path: str = "<string>", line: int | None = None, column: int | None = None
+    ) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.column = column
+        super().__init__(YamlError(message, path=path, line=line, column=column).args[0])
+
+    def as_error(self) -> YamlValidationError:
+        """This warning as the error ``strict=True`` raises."""
+        return YamlValidationError(
+            f"{self.message} (an error in strict mode: remove the key, or load without strict)",
+            path=self.path,
+            line=self.line,
+            column=self.column,
+        )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,15 +14,13 @@ import pydantic
 
 from wfe_yaml.compiler import CompiledWorkflow, compile_workflow
 from wfe_yaml.document import LocatedDict, parse_yaml
-from wfe_yaml.errors import YamlError, YamlIOError, YamlParseError, YamlValidationError
+from wfe_yaml.errors import YamlError, YamlIOError, YamlParseError, YamlValidationError, YamlWarning
 from wfe_yaml.interpolation import interpolate
+from wfe_yaml.keys import KeyChecker
+from wfe_yaml.located import Loc, Located, pydantic_error, suggest
 from wfe_yaml.schema import WorkflowSpec
 from wfe_yaml.validation import (
-    Loc,
-    Located,
     find_reference_cycle,
-    pydantic_error,
-    suggest,
     validate_across,
     validate_workflow,
     workflow_references,
@@ -43,6 +43,12 @@ class ParsedWorkflow:
     spec: WorkflowSpec
     loc: Loc
     located: Located
+    warnings: tuple[YamlWarning, ...] = ()
+    """What the file asks of this workflow that wfe ignores (keys of the Rust WFE's schema)."""
+
+    def compile(self) -> CompiledWorkflow:
+        compiled = compile_workflow(self.spec, located=self.located, loc=self.loc)
+        return dataclasses.replace(compiled, warnings=self.warnings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +58,18 @@ class _ParsedFile:
     located: Located
 
 
-def _parse_file(text: str, config: Config, source: str) -> _ParsedFile:
+def _parse_file(text: str, config: Config, source: str, strict: bool) -> _ParsedFile:
     try:
-        return _parse_file_unguarded(text, config, source)
+        parsed = _parse_file_unguarded(text, config, source)
     except RecursionError as exc:  # recursive aliases (``&a [*a]``) or absurd nesting
         raise YamlParseError(
             "YAML parse error: the document is recursive or nested too deeply", path=source
         ) from exc
+    if strict:
+        for workflow in parsed.workflows:
+            if workflow.warnings:
+                raise workflow.warnings[0].as_error()
+    return parsed
 
 
 def _parse_file_unguarded(text: str, config: Config, source: str) -> _ParsedFile:
@@ -94,55 +105,45 @@ def _parse_file_unguarded(text: str, config: Config, source: str) -> _ParsedFile
     includes = [(item, ("include", index)) for index, item in enumerate(include)]
 
     workflows: list[ParsedWorkflow] = []
+    checker = KeyChecker(located)
     for value, loc in entries:
+        seen = len(checker.warnings)
+        checker.workflow(value, loc)
         try:
             spec = WorkflowSpec.model_validate(value)
         except pydantic.ValidationError as exc:
             raise pydantic_error(exc, WorkflowSpec, located, loc) from None
         validate_workflow(spec, located, loc)
-        workflows.append(ParsedWorkflow(spec, loc, located))
+        workflows.append(ParsedWorkflow(spec, loc, located, tuple(checker.warnings[seen:])))
     validate_across([(w.spec, w.loc) for w in workflows], located)
     return _ParsedFile(workflows, includes, located)
 
 
-def parse_workflows(text: str, config: Config = None, *, source: str = "<string>") -> list[ParsedWorkflow]:
+def _issue(loaded: Sequence[ParsedWorkflow | CompiledWorkflow]) -> None:
+    """Issue the warnings of what was loaded, from the caller of the public function."""
+    for workflow in loaded:
+        for warning in workflow.warnings:
+            warnings.warn(warning, stacklevel=3)
+
+
+def parse_workflows(
+    text: str, config: Config = None, *, source: str = "<string>", strict: bool = False
+) -> list[ParsedWorkflow]:
     """Parse, interpolate and validate every workflow in ``text`` without compiling them.
 
     Raises:
         YamlError: the first problem, located at ``source:line:column``.
     """
-    return _parse_file(text, config, source).workflows
+    parsed = _parse_file(text, config, source, strict).workflows
+    _issue(parsed)
+    return parsed
 
 
-def load_workflow_from_str(
-    text: str, config: Config = None, *, source: str = "<string>"
-) -> list[CompiledWorkflow]:
-    """Every workflow in ``text``, validated and compiled, in file order.
-
-    Args:
-        text: a YAML document with ``workflow:`` or ``workflows:``.
-        config: the values ``((path))`` and ``${{ path }}`` placeholders resolve against.
-        source: the file name used in error messages.
-
-    Raises:
-        YamlError: the first problem, located at ``source:line:column``.
-    """
-    return [
-        compile_workflow(w.spec, located=w.located, loc=w.loc)
-        for w in parse_workflows(text, config, source=source)
-    ]
+def _load_str(text: str, config: Config, source: str, strict: bool) -> list[CompiledWorkflow]:
+    return [w.compile() for w in _parse_file(text, config, source, strict).workflows]
 
 
-def load_single_workflow_from_str(
-    text: str, config: Config = None, *, source: str = "<string>"
-) -> CompiledWorkflow:
-    """The one workflow in ``text``.
-
-    Raises:
-        YamlValidationError: "Expected single workflow, got N" when the text holds several.
-        YamlError: any other problem.
-    """
-    compiled = load_workflow_from_str(text, config, source=source)
+def _single(compiled: list[CompiledWorkflow], source: str) -> CompiledWorkflow:
     if len(compiled) != 1:
         raise YamlValidationError(
             f"Expected single workflow, got {len(compiled)}: use load_workflows() for files with several",
@@ -153,29 +154,77 @@ def load_single_workflow_from_str(
     return compiled[0]
 
 
-def _read(path: Path, *, what: str = "Workflow file", reader: Reader = read_text) -> str:
+def load_workflow_from_str(
+    text: str, config: Config = None, *, source: str = "<string>", strict: bool = False
+) -> list[CompiledWorkflow]:
+    """Every workflow in ``text``, validated and compiled, in file order.
+
+    Keys of the Rust WFE's schema that wfe does not implement are left out with a :class:`YamlWarning`
+    (issued with :func:`warnings.warn` and kept in ``CompiledWorkflow.warnings``).
+
+    Args:
+        text: a YAML document with ``workflow:`` or ``workflows:``.
+        config: the values ``((path))`` and ``${{ path }}`` placeholders resolve against.
+        source: the file name used in error messages.
+        strict: raise the first warning as a :class:`YamlValidationError` instead.
+
+    Raises:
+        YamlError: the first problem, located at ``source:line:column``.
+    """
+    compiled = _load_str(text, config, source, strict)
+    _issue(compiled)
+    return compiled
+
+
+def load_single_workflow_from_str(
+    text: str, config: Config = None, *, source: str = "<string>", strict: bool = False
+) -> CompiledWorkflow:
+    """The one workflow in ``text``.
+
+    Raises:
+        YamlValidationError: "Expected single workflow, got N" when the text holds several.
+        YamlError: any other problem.
+    """
+    compiled = _single(_load_str(text, config, source, strict), source)
+    _issue([compiled])
+    return compiled
+
+
+def _read(path: Path, *, what: str = "Workflow file") -> str:
     try:
-        return reader(path)
+        return read_text(path)
     except FileNotFoundError as exc:
         raise YamlIOError(f"IO error: {what} not found: {path}", path=str(path)) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlIOError(f"IO error: cannot read {path}: {exc}", path=str(path)) from exc
 
 
-def load_workflow(path: str | os.PathLike[str], config: Config = None) -> CompiledWorkflow:
+def load_workflow(
+    path: str | os.PathLike[str], config: Config = None, *, strict: bool = False
+) -> CompiledWorkflow:
     """The one workflow in the file at ``path`` (use :func:`load_workflows` for several)."""
     file = Path(path)
-    return load_single_workflow_from_str(_read(file), config, source=str(file))
+    compiled = _single(_load_str(_read(file), config, str(file), strict), str(file))
+    _issue([compiled])
+    return compiled
 
 
-def load_workflows(path: str | os.PathLike[str], config: Config = None) -> list[CompiledWorkflow]:
+def load_workflows(
+    path: str | os.PathLike[str], config: Config = None, *, strict: bool = False
+) -> list[CompiledWorkflow]:
     """Every workflow in the file at ``path``, in file order."""
     file = Path(path)
-    return load_workflow_from_str(_read(file), config, source=str(file))
+    compiled = _load_str(_read(file), config, str(file), strict)
+    _issue(compiled)
+    return compiled
 
 
 def load_workflow_with_includes(
-    path: str | os.PathLike[str], config: Config = None, *, reader: Reader = read_text
+    path: str | os.PathLike[str],
+    config: Config = None,
+    *,
+    strict: bool = False,
+    reader: Reader = read_text,
 ) -> list[CompiledWorkflow]:
     """The workflows of the file at ``path`` followed by those of its ``include:`` files (recursively).
 
@@ -190,7 +239,7 @@ def load_workflow_with_includes(
         YamlError: any problem inside one of the files.
     """
     collected: dict[str, ParsedWorkflow] = {}
-    _collect(Path(path), config, collected, stack=[], origin=None, reader=reader)
+    _collect(Path(path), config, collected, stack=[], origin=None, strict=strict, reader=reader)
     merged = list(collected.values())
     cycle = find_reference_cycle({p.spec.id: workflow_references(p.spec) for p in merged})
     if cycle is not None:
@@ -198,7 +247,9 @@ def load_workflow_with_includes(
         raise first.located.error(
             f"Circular workflow reference detected: {' -> '.join(cycle)}", first.loc + ("id",)
         )
-    return [compile_workflow(p.spec, located=p.located, loc=p.loc) for p in merged]
+    compiled = [p.compile() for p in merged]
+    _issue(compiled)
+    return compiled
 
 
 def _collect(
@@ -208,6 +259,7 @@ def _collect(
     *,
     stack: list[Path],
     origin: tuple[Located, Loc] | None,
+    strict: bool,
     reader: Reader,
 ) -> None:
     canonical = path.resolve()
@@ -225,13 +277,19 @@ def _collect(
         raise YamlIOError(error.message, path=error.path, line=error.line, column=error.column) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlIOError(f"IO error: cannot read {path}: {exc}", path=str(path)) from exc
-    parsed = _parse_file(text, config, str(path))
+    parsed = _parse_file(text, config, str(path), strict)
     for workflow in parsed.workflows:
         collected.setdefault(workflow.spec.id, workflow)
     stack.append(canonical)
     for include, loc in parsed.includes:
         _collect(
-            path.parent / include, config, collected, stack=stack, origin=(parsed.located, loc), reader=reader
+            path.parent / include,
+            config,
+            collected,
+            stack=stack,
+            origin=(parsed.located, loc),
+            strict=strict,
+            reader=reader,
         )
     stack.pop()
 
@@ -240,6 +298,7 @@ __all__ = [
     "CompiledWorkflow",
     "ParsedWorkflow",
     "YamlError",
+    "YamlWarning",
     "load_single_workflow_from_str",
     "load_workflow",
     "load_workflow_from_str",

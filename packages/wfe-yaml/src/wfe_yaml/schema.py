@@ -2,7 +2,8 @@
 
 They check shapes and types; the rules that span fields (unique names, the Rust validation order, typed
 conditions) live in :mod:`wfe_yaml.validation`. Unknown keys are refused everywhere except keys starting with
-``_`` at file and workflow level, which hold anchors for templates.
+``_`` at file and workflow level, which hold anchors for templates (and keys of the Rust WFE's step config,
+which :mod:`wfe_yaml.keys` removes with a warning before these models see them).
 """
 
 from __future__ import annotations

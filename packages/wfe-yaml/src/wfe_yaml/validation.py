@@ -1,145 +1,24 @@
 """Validation of parsed workflow files, in the order of the Rust implementation.
 
-Per workflow: non-empty steps; each step (recursively through parallel children and hooks) for
+Per workflow (after :mod:`wfe_yaml.keys` checked its keys): non-empty steps; each step (recursively through parallel children and hooks) for
 duplicate names, ``type``/``parallel`` and its type's config; error behaviours; ``when`` conditions and
 declared outputs. Then across the file: duplicate workflow ids and cycles of ``type: workflow`` references.
 """
 
 from __future__ import annotations
 
-import difflib
-import types
-import typing
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pydantic
-from pydantic import BaseModel
 
-from wfe_yaml.document import Mark, locate
-from wfe_yaml.errors import StepTypeUnavailableError, UnknownStepTypeError, YamlValidationError
+from wfe_yaml.errors import StepTypeUnavailableError, UnknownStepTypeError
+from wfe_yaml.located import Loc, Located, pydantic_error, suggest
 from wfe_yaml.schema import Condition, StepSpec, WorkflowSpec
 from wfe_yaml.step_types import StepTypeImportError, available_step_types, is_available, load_step_type
 from wfe_yaml.value_types import TypeStringError, ValueType, parse_type
 
 ERROR_BEHAVIOR_TYPES = ("retry", "suspend", "terminate", "compensate")
-HOOK_KEYS = ("on_failure", "on_success", "ensure")
-Loc = tuple[str | int, ...]
-
-
-class Located:
-    """Builds errors pointing into one parsed document."""
-
-    def __init__(self, root: Any, source: str) -> None:
-        self.root = root
-        self.source = source
-
-    def mark(self, loc: Sequence[Any], *, key: bool = False) -> Mark | None:
-        return locate(self.root, loc, key=key)
-
-    def error(self, message: str, loc: Sequence[Any], *, key: bool = False) -> YamlValidationError:
-        mark = self.mark(loc, key=key)
-        return YamlValidationError(
-            message,
-            path=self.source,
-            line=None if mark is None else mark.line,
-            column=None if mark is None else mark.column,
-        )
-
-
-def suggest(name: str, choices: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
-    close = difflib.get_close_matches(str(name), list(choices), n=2, cutoff=0.6)
-    if not close:
-        return ""
-    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
-
-
-def _field_names(model: type[BaseModel]) -> list[str]:
-    return [info.alias or name for name, info in model.model_fields.items()]
-
-
-def _inner_model(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]``, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType, list, dict, typing.Annotated):
-        for arg in typing.get_args(annotation):
-            found = _inner_model(arg)
-            if found is not None:
-                return found
-    return None
-
-
-def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | None:
-    """The model class whose fields are at ``loc`` below ``model`` (integer and mapping-key parts skipped)."""
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None:
-            return None
-        by_alias = {info.alias or name: info for name, info in current.model_fields.items()}
-        info = by_alias.get(str(part)) if isinstance(part, str) else None
-        if info is None:
-            continue  # a list index or a mapping key: stay on the container's item model
-        current = _inner_model(info.annotation)
-    return current
-
-
-def _step_context(root: Any, loc: Sequence[Any]) -> str:
-    """``step 'x': `` for the innermost step that ``loc`` points into, else an empty string."""
-    node = root
-    name: str | None = None
-    previous: Any = None
-    for part in loc:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            break
-        is_step_slot = previous in HOOK_KEYS or (isinstance(part, int) and previous in ("steps", "parallel"))
-        if is_step_slot and isinstance(node, Mapping) and isinstance(node.get("name"), str):
-            name = node["name"]
-        previous = part
-    return f"step '{name}': " if name else ""
-
-
-def pydantic_error(
-    exc: pydantic.ValidationError, model: type[BaseModel], located: Located, prefix: Loc = ()
-) -> YamlValidationError:
-    """The first of ``exc``'s errors (in document order) as a located :class:`YamlValidationError`."""
-
-    def position(err: Any) -> tuple[int, int]:
-        mark = located.mark(prefix + tuple(err["loc"]), key=err["type"] == "extra_forbidden")
-        return (mark.line, mark.column) if mark else (0, 0)
-
-    err = min(exc.errors(), key=position)
-    loc = tuple(err["loc"])
-    context = _step_context(located.root, prefix + loc)
-    if err["type"] == "extra_forbidden":
-        owner = _model_at(model, loc[:-1])
-        choices = _field_names(owner) if owner is not None else []
-        message = f"{context}unknown field '{loc[-1]}'{suggest(str(loc[-1]), choices)}"
-        return located.error(message, prefix + loc, key=True)
-    where = ".".join(str(p) for p in loc)
-    if err["type"] == "missing":
-        return located.error(f"{context}missing required field '{where}'", prefix + loc)
-    return located.error(f"{context}'{where}': {err['msg']}", prefix + loc)
-
-
-def check_extra_keys(
-    extra: Mapping[str, Any] | None, allowed: Sequence[str], located: Located, prefix: Loc, what: str
-) -> None:
-    """Refuse extra keys that do not start with ``_`` (those hold template anchors)."""
-    for key in extra or {}:
-        if not str(key).startswith("_"):
-            raise located.error(
-                f"{what}: unknown field '{key}'{suggest(str(key), allowed)}"
-                " (keys starting with '_' are free for templates)",
-                prefix + (key,),
-                key=True,
-            )
 
 
 def iter_steps(steps: Sequence[StepSpec], loc: Loc) -> Iterator[tuple[StepSpec, Loc]]:
@@ -193,7 +72,15 @@ def _validate_step_type(step: StepSpec, loc: Loc, located: Located) -> None:
         config: Mapping[str, Any] = {}
     else:
         config = step.config
-    # The type's own checks first: they carry the Rust wording for the common mistakes.
+    config_model = getattr(provider, "config_model", None)
+    if config_model is not None and step.config is not None:
+        # An unknown key, however deep, first: it is often why the type's own check fails.
+        try:
+            config_model.model_validate(config)
+        except pydantic.ValidationError as exc:
+            if any(e["type"] == "extra_forbidden" for e in exc.errors()):
+                raise pydantic_error(exc, config_model, located, loc + ("config",)) from None
+    # Then the type's own checks: they carry the Rust wording for the common mistakes.
     try:
         problems = provider.validate(config, step_name=step.name)
     except Exception as exc:  # a plugin's bug must still surface as a located load error
@@ -201,8 +88,9 @@ def _validate_step_type(step: StepSpec, loc: Loc, located: Located) -> None:
             f"step '{step.name}': the '{step_type}' step type failed to check its config: {exc!r}", loc
         ) from exc
     if problems:
-        raise located.error(problems[0], loc + ("config",) if step.config is not None else loc)
-    config_model = getattr(provider, "config_model", None)
+        raise located.error(
+            problems[0] + located.hints.get(loc, ""), loc + ("config",) if step.config is not None else loc
+        )
     if config_model is not None and step.config is not None:
         try:
             config_model.model_validate(config)
@@ -408,7 +296,6 @@ def _validate_conditions(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> N
 
 def validate_workflow(spec: WorkflowSpec, located: Located, wf_loc: Loc) -> None:
     """Check one workflow in the Rust order; raises the first problem as a located error."""
-    check_extra_keys(spec.model_extra, _field_names(WorkflowSpec), located, wf_loc, f"workflow '{spec.id}'")
     if not spec.steps:
         raise located.error("Workflow must have at least one step", wf_loc + ("steps",))
     _validate_steps(spec, located, wf_loc)

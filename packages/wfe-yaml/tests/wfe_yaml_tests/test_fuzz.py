@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wfe_yaml import YamlError, load_workflow_from_str
+from wfe_yaml import YamlError, YamlWarning, load_workflow_from_str
 
 from .rust_fixtures import YAML_TESTS, fill_placeholders
 
@@ -113,10 +114,15 @@ FIXTURES = _fixture_texts()
 
 
 def load_quietly(text: str, config: dict[str, Any] | None = None) -> None:
-    try:
-        load_workflow_from_str(text, config, source="fuzz.yaml")
-    except YamlError as exc:
-        assert str(exc).startswith("fuzz.yaml")
+    with warnings.catch_warnings(record=True) as issued:
+        warnings.simplefilter("always", YamlWarning)
+        try:
+            load_workflow_from_str(text, config, source="fuzz.yaml")
+        except YamlError as exc:
+            assert str(exc).startswith("fuzz.yaml")
+    for warning in issued:  # keys of the Rust WFE's step config (``image``, ``inputs``) warn, located
+        assert isinstance(warning.message, YamlWarning), warning
+        assert str(warning.message).startswith("fuzz.yaml:"), warning.message
 
 
 @FUZZ

@@ -123,7 +123,9 @@ def test_unknown_config_key_is_located_with_a_suggestion() -> None:
     text = SIMPLE.replace("        run: echo ((message))", "        run: echo\n        shel: bash")
     with pytest.raises(YamlValidationError) as caught:
         load_workflow_from_str(text, source="deploy.yaml")
-    assert str(caught.value) == "deploy.yaml:9:9: step 'hello': unknown field 'shel' (did you mean 'shell'?)"
+    assert str(caught.value) == (
+        "deploy.yaml:9:9: step 'hello': unknown field 'config.shel' (did you mean 'config.shell'?)"
+    )
 
 
 def test_unknown_workflow_key_is_reported_but_underscore_keys_are_free() -> None:
@@ -139,7 +141,7 @@ def test_wrong_types_are_located() -> None:
     with pytest.raises(YamlValidationError) as caught:
         load_workflow_from_str(text, {"message": "x"}, source="w.yaml")
     assert (caught.value.line, caught.value.column) == (3, 12)
-    assert "'version'" in caught.value.message
+    assert caught.value.message.startswith("workflow 'greet': version: Input should be a valid integer")
 
 
 def test_validation_errors_point_at_the_offending_node() -> None:
@@ -220,3 +222,19 @@ def test_a_step_with_run_and_no_type_is_a_shell_step() -> None:
     [compiled] = load_workflow_from_str(SIMPLE.replace("      type: shell\n", ""), {"message": "x"})
     assert compiled.spec.steps[0].type == "shell"
     assert compiled.step_types == frozenset({"shell"})
+
+
+def test_an_unclosed_quote_is_reported_where_it_opens() -> None:
+    text = SIMPLE.replace("run: echo ((message))", 'run: "echo ((message))') + "    - name: later\n"
+    with pytest.raises(YamlParseError) as caught:
+        load_workflow_from_str(text, {"message": "x"}, source="q.yaml")
+    assert (caught.value.line, caught.value.column) == (8, 14)
+    assert caught.value.message.startswith("YAML parse error: unclosed quoted string that opens here (")
+
+
+def test_an_unclosed_bracket_is_reported_where_it_opens() -> None:
+    text = SIMPLE.replace("run: echo ((message))", "run: [echo, hi\n      outputs: []")
+    with pytest.raises(YamlParseError) as caught:
+        load_workflow_from_str(text, {"message": "x"}, source="b.yaml")
+    assert (caught.value.line, caught.value.column) == (8, 14)
+    assert "unclosed '[' list that opens here" in caught.value.message

@@ -19,6 +19,7 @@ from wfe_core.errors import (
     ProviderError,
     ProviderNotFoundError,
     WfeError,
+    WorkflowDataError,
     WorkflowNotFoundError,
     WorkflowNotRegisteredError,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "WorkflowBuilder",
     "WorkflowCompleted",
     "WorkflowDefinition",
+    "WorkflowDataError",
     "WorkflowError",
     "WorkflowHost",
     "WorkflowHostBuilder",

@@ -19,6 +19,7 @@ from wfe._registry import WorkflowRegistry, as_definition
 from wfe._runner import InstanceRunner
 from wfe._timers import WakeupTimers
 from wfe_core.clock import SystemClock
+from wfe_core.data_limits import check_data
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import HostError, SubscriptionNotFoundError, WorkflowNotFoundError
 from wfe_core.executor import RETRIES_EXHAUSTED, StepMiddleware, WorkflowExecutor
@@ -230,6 +231,7 @@ class WorkflowHost:
         root_id: str | None = None,
     ) -> str:
         definition = self.registry.get(definition_id, version)
+        check_data(data)
         now = self.clock.now()
         first = definition.step(0)
         if reference is not None and not isinstance(reference, str):
@@ -279,6 +281,7 @@ class WorkflowHost:
     ) -> str:
         """Store an event and queue it; every instance waiting for this name and key (now or later, with a
         subscription as of its effective date or earlier) receives it once."""
+        check_data(event_data, "event data")
         now = self.clock.now()
         event = Event(
             event_name=event_name,

@@ -8,6 +8,7 @@ from typing import Any
 
 from wfe_core.errors import HostError
 from wfe_core.executor.executor import StepCall, StepResult
+from wfe_core.install import install_hint
 from wfe_core.models import WorkflowInstance
 from wfe_core.step import StepBody, StepExecutionContext
 
@@ -23,7 +24,7 @@ class Tracing:
 
     def __init__(self, tracer_provider: Any = None) -> None:
         if trace is None:
-            raise HostError('OpenTelemetry tracing needs the otel extra: pip install "wfe[otel]"')
+            raise HostError(f"OpenTelemetry tracing needs the otel extra: {install_hint('wfe[otel]')}")
         self.tracer = trace.get_tracer("wfe", tracer_provider=tracer_provider)
 
     @contextlib.contextmanager

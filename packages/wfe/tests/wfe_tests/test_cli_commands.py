@@ -65,9 +65,59 @@ def test_validate_reports_file_line_column(runner: CliRunner, tmp_path: Path) ->
     (tmp_path / "typo.yaml").write_text(TYPO)
     result = runner.invoke(cli, ["validate", "typo.yaml"])
     assert result.exit_code == 2
-    assert re.search(r"typo\.yaml:8:9: Shell step 'hello' must have 'config.run'", result.output), (
-        result.output
+    assert (
+        "typo.yaml:8:9: step 'hello': unknown field 'config.rnu' (did you mean 'config.run'?)"
+        in result.output
     )
+
+
+BOMB = "\n".join(
+    [f"_l0: &l0 [{', '.join(['lol'] * 9)}]"]
+    + [f"_l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 9)]
+) + GREETING.replace("((who))", "world")
+
+
+def test_validate_refuses_an_alias_bomb_at_its_line(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "laughs.yaml").write_text(BOMB)
+    result = runner.invoke(cli, ["validate", "laughs.yaml"])
+    assert result.exit_code == 2, result.output
+    [line] = [line for line in result.output.splitlines() if line.strip()]
+    assert line.startswith("laughs.yaml:6:6: YAML parse error: aliases expand the document beyond"), line
+    assert line.endswith("write the values out or nest fewer aliases"), "the message is printed unwrapped"
+
+
+RUST_KEYS = """\
+workflow:
+  id: ci
+  version: 1
+  steps:
+    - name: build
+      config:
+        run: make
+        pull_policy: Always
+"""
+
+
+def test_validate_warns_about_ignored_rust_keys_and_strict_refuses_them(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "ci.yaml").write_text(RUST_KEYS)
+    warned = runner.invoke(cli, ["validate", "ci.yaml"])
+    assert warned.exit_code == 0, warned.output
+    assert "ci.yaml:8:9: warning: step 'build': config.pull_policy is ignored" in warned.output
+    assert "ok (1 workflow: ci v1; 1 warning)" in warned.output
+    strict = runner.invoke(cli, ["validate", "--strict", "ci.yaml"])
+    assert strict.exit_code == 2, strict.output
+    assert re.search(
+        r"^ci\.yaml:8:9: step 'build': config\.pull_policy is ignored.*strict", strict.output, re.M
+    )
+
+
+def test_validate_points_a_step_level_key_at_config(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "ci.yaml").write_text(RUST_KEYS.split("      config:")[0] + "      run: make\n")
+    result = runner.invoke(cli, ["validate", "ci.yaml"])
+    assert result.exit_code == 2, result.output
+    assert "ci.yaml:6:7: step 'build': unknown field 'run' (did you mean 'config.run'?" in result.output
 
 
 def test_validate_names_a_missing_variable(runner: CliRunner, tmp_path: Path) -> None:
@@ -145,6 +195,8 @@ def test_missing_yaml_package_prints_the_install_command(
         result = runner.invoke(cli, args)
         assert result.exit_code == 2, args
         assert 'pip install "wfe[yaml]"' in result.output
+        clone = 'pip install ./packages/wfe-core ./packages/wfe-yaml "./packages/wfe[yaml]"'
+        assert clone in " ".join(result.output.split())
 
 
 def test_missing_sqlite_package_prints_the_install_command(
@@ -155,6 +207,8 @@ def test_missing_sqlite_package_prints_the_install_command(
         result = runner.invoke(cli, args)
         assert result.exit_code == 2, args
         assert 'pip install "wfe[sqlite]"' in result.output
+        clone = 'pip install ./packages/wfe-core ./packages/wfe-sqlite "./packages/wfe[sqlite]"'
+        assert clone in " ".join(result.output.split())
 
 
 def test_publish_rejects_data_that_is_not_json(runner: CliRunner) -> None:

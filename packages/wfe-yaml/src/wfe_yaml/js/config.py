@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wfe_yaml.durations import MAX_DURATION_MS
+
 DEFAULT_TIMEOUT_SECONDS = 300.0
 """A step without ``timeout`` still stops eventually: a forgotten loop cannot hold a worker forever."""
 
@@ -29,6 +31,8 @@ def parse_duration(value: Any) -> float:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"duration {value!r} must be positive")
+    if not seconds <= MAX_DURATION_MS / 1000:  # also NaN
+        raise ValueError(f"invalid duration {value!r}: at most a year (8760h); use e.g. '30s' or '5m'")
     return seconds
 
 

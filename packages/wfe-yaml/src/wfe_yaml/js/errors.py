@@ -16,8 +16,9 @@
 from __future__ import annotations
 
 from wfe_core.errors import StepError, WfeError
+from wfe_core.install import install_hint
 
-INSTALL_HINT = 'pip install "wfe-yaml[js]"'
+INSTALL_HINT = install_hint("wfe-yaml[js]")
 
 
 class JsRuntimeMissingError(WfeError):

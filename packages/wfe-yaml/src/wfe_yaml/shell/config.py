@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -10,6 +11,7 @@ from wfe_yaml.durations import parse_duration_ms
 from wfe_yaml.schema import Duration
 
 DEFAULT_OUTPUT_LIMIT = 1024 * 1024
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ShellConfig(BaseModel):
@@ -25,6 +27,15 @@ class ShellConfig(BaseModel):
     shell: str = Field("sh", description="The shell program (sh, bash, /bin/zsh, ...).")
     env: dict[str, str] = Field(
         default_factory=dict, description="Extra environment variables, applied last (they override data)."
+    )
+    host_env: Literal["all", "none"] | list[str] | None = Field(
+        None,
+        description="Host environment variables the command inherits: all, none, or a list of names "
+        "(default: the host's setting, all unless changed).",
+    )
+    stdout_directives: bool = Field(
+        True,
+        description="Read ##wfe[...] lines on stdout; false leaves $WFE_OUTPUT as the only way to set outputs.",
     )
     working_dir: str | None = Field(None, description="Directory the command runs in (default: the host's).")
     timeout: Duration | None = Field(
@@ -57,6 +68,30 @@ class ShellConfig(BaseModel):
                 )
                 for k, v in value.items()
             }
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not VARIABLE_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not an environment variable name: use letters, digits and '_', not starting "
+                    "with a digit"
+                )
+            if "\x00" in text:
+                raise ValueError(f"the value of {name} holds a NUL character, which no environment can hold")
+        return value
+
+    @field_validator("host_env")
+    @classmethod
+    def _host_env_names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            for name in value:
+                if not VARIABLE_NAME.fullmatch(name):
+                    raise ValueError(
+                        f"{name!r} is not an environment variable name: list names such as PATH or HOME"
+                    )
         return value
 
     @field_validator("timeout", "kill_grace")

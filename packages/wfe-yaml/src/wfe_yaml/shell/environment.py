@@ -6,42 +6,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-# Names data may never set: they change what runs (PATH, loader and shell start-up variables) or who it
-# runs as. ``config.env`` (written by the workflow author, not taken from data) may still set them.
-PROTECTED_NAMES = frozenset(
-    {
-        "PATH",
-        "LD_PRELOAD",
-        "LD_LIBRARY_PATH",
-        "LD_AUDIT",
-        "DYLD_LIBRARY_PATH",
-        "DYLD_INSERT_LIBRARIES",
-        "HOME",
-        "SHELL",
-        "USER",
-        "LOGNAME",
-        "TERM",
-        "BASH_ENV",
-        "ENV",
-        "IFS",
-        "SHELLOPTS",
-        "BASHOPTS",
-        "PS4",
-        "CDPATH",
-        "GLOBIGNORE",
-        "PYTHONPATH",
-        "PYTHONSTARTUP",
-        "NODE_OPTIONS",
-        "PERL5OPT",
-        "RUBYOPT",
-        "WFE_DATA",
-        "WFE_OUTPUT",
-    }
-)
-_PROTECTED_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_")
+from wfe_yaml.shell.errors import ShellEnvironmentError
+from wfe_yaml.shell.interpreted import is_interpreted
+
 _INVALID = re.compile(r"[^A-Z0-9_]")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def env_name(key: str) -> str:
@@ -54,8 +25,42 @@ def env_name(key: str) -> str:
 
 
 def is_protected(name: str) -> bool:
-    """Whether data may not set the variable ``name``."""
-    return name in PROTECTED_NAMES or name.startswith(_PROTECTED_PREFIXES)
+    """Whether data may not set the variable ``name``: programs interpret it (see
+    :mod:`wfe_yaml.shell.interpreted`)."""
+    return is_interpreted(name)
+
+
+HostEnv = Literal["all", "none"] | list[str]
+
+
+HOST_ENV_VARIABLE = "WFE_SHELL_HOST_ENV"
+
+
+def host_env_setting(environ: Mapping[str, str]) -> HostEnv:
+    """The host-wide setting from ``WFE_SHELL_HOST_ENV``: ``all`` (also when unset), ``none``, or
+    comma-separated names."""
+    text = environ.get(HOST_ENV_VARIABLE, "").strip()
+    if text in ("", "all"):
+        return "all"
+    if text == "none":
+        return "none"
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    bad = [name for name in names if not _VARIABLE_NAME.fullmatch(name)]
+    if bad:
+        raise ValueError(
+            f"{HOST_ENV_VARIABLE}={text!r}: {bad[0]!r} is not a variable name; set it to all, none, or "
+            "comma-separated names such as PATH,HOME,LANG"
+        )
+    return names
+
+
+def host_environment(selection: HostEnv, environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of the host's environment a command inherits: all of it, none of it, or the listed names."""
+    if selection == "all":
+        return dict(environ)
+    if selection == "none":
+        return {}
+    return {name: environ[name] for name in selection if name in environ}
 
 
 def env_value(value: Any) -> str:
@@ -78,6 +83,7 @@ class CommandEnvironment:
 
     variables: dict[str, str]
     too_large: list[str] = field(default_factory=list)
+    withheld: list[tuple[str, str]] = field(default_factory=list)  # (data key, why it is not a variable)
 
 
 def _size(name: str, value: str) -> int:
@@ -92,18 +98,33 @@ def build_environment(
     output_file: str,
     data_file: str,
 ) -> CommandEnvironment:
-    """The command's environment: ``base``, then each top-level data key (protected names skipped, NUL bytes
-    dropped since no environment can hold them, values too large for an environment left out), ``WFE_DATA``
-    (when small enough), ``WFE_DATA_FILE`` and ``WFE_OUTPUT``, then ``config_env``.
+    """The command's environment: ``base``, then each top-level data key (names programs interpret and names
+    ``base`` sets withheld, NUL bytes dropped since no environment can hold them, values too large for an
+    environment left out), ``WFE_DATA`` (when small enough), ``WFE_DATA_FILE`` and ``WFE_OUTPUT``, then
+    ``config_env``.
+
+    Raises:
+        ShellEnvironmentError: two data keys become the same variable name.
 
     ``data_file`` must already hold the data as JSON; it is the complete copy whatever the sizes."""
     result = CommandEnvironment(dict(base))
     env = result.variables
     budget = DATA_ENV_BUDGET
+    owners: dict[str, str] = {}
     for key, value in data.items():
         name = env_name(str(key))
         if is_protected(name):
+            result.withheld.append((str(key), f"programs interpret ${name}"))
             continue
+        if name in base:
+            result.withheld.append((str(key), f"the host environment sets ${name}"))
+            continue
+        if name in owners:
+            raise ShellEnvironmentError(
+                f"Data keys '{owners[name]}' and '{key}' both become the environment variable ${name}; "
+                "rename one of them (or read both from $WFE_DATA_FILE)"
+            )
+        owners[name] = str(key)
         text = env_value(value).replace("\x00", "")
         size = _size(name, text)
         if size > MAX_VARIABLE_BYTES or size > budget:

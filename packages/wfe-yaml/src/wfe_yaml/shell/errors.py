@@ -30,3 +30,11 @@ class ShellTimeoutError(StepError):
 
 class ShellCancelledError(StepError):
     """The step was cancelled (the workflow was terminated or the host is stopping); the group was killed."""
+
+
+class ShellEnvironmentError(StepError):
+    """The workflow data cannot be passed as environment variables (two keys become the same name)."""
+
+
+class ShellOutputError(StepError):
+    """The command's ``$WFE_OUTPUT`` file is larger than wfe reads."""

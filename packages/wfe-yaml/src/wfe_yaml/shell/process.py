@@ -1,10 +1,14 @@
-"""Running a command in its own process group, and killing that group."""
+"""Running a command in its own process group, and ending it with everything it started."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
+from dataclasses import dataclass
+
+from wfe_yaml.shell.process_tree import SUBREAPER_HOOK, ProcessTree
 
 POLL_INTERVAL = 0.05
 
@@ -33,18 +37,90 @@ async def wait_exit(process: asyncio.subprocess.Process) -> int:
         delay = min(delay * 2, POLL_INTERVAL)
 
 
-async def kill_group(process: asyncio.subprocess.Process, grace: float) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left after ``grace`` seconds."""
-    pgid = process.pid  # start_new_session makes the leader's pid the group id
-    if not signal_group(pgid, signal.SIGTERM):
+def _send(process: asyncio.subprocess.Process, tree: ProcessTree, sig: int) -> bool:
+    """Send ``sig`` to the group and to every process of the tree; False when none of them is left."""
+    tree.collect()
+    group = signal_group(process.pid, sig)  # start_new_session makes the leader's pid the group id
+    tree.signal(sig)
+    if tree.tracked:
+        return process.returncode is None or bool(tree.alive())
+    return group
+
+
+async def kill_tree(process: asyncio.subprocess.Process, tree: ProcessTree, grace: float) -> None:
+    """SIGTERM the command's group and every process of its tree, then SIGKILL whatever is left after
+    ``grace`` seconds (processes forked meanwhile included)."""
+    if not _send(process, tree, signal.SIGTERM):
         return
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace
-    # Members other than the leader are not our children: poll the group until it is empty (members that
-    # are zombies awaiting their reaper still count, so a slow reaper costs at most ``grace``).
     while loop.time() < deadline:
         await asyncio.sleep(POLL_INTERVAL)
-        if process.returncode is not None and not signal_group(pgid, 0):
+        tree.collect()
+        if process.returncode is not None and not (
+            tree.alive() if tree.tracked else signal_group(process.pid, 0)
+        ):
             return
-    signal_group(pgid, signal.SIGKILL)
+    _send(process, tree, signal.SIGKILL)
     await wait_exit(process)
+
+
+def _same(protocol: asyncio.StreamReaderProtocol) -> asyncio.StreamReaderProtocol:
+    return protocol
+
+
+@dataclass(slots=True)
+class Spawned:
+    """A started command: the process, readers of its stdout and stderr, and its process tree."""
+
+    process: asyncio.subprocess.Process
+    stdout: asyncio.StreamReader
+    stderr: asyncio.StreamReader
+    tree: ProcessTree
+    transports: list[asyncio.BaseTransport]
+
+    def close(self) -> None:
+        """Close the read ends of the pipes (output still written after this point is dropped)."""
+        for transport in self.transports:
+            transport.close()
+
+
+async def spawn(argv: list[str], *, env: dict[str, str], cwd: str | None) -> Spawned:
+    """Start ``argv`` in a new session, as a child subreaper where the platform has one, with stdout and
+    stderr on pipes of our own (their inodes find the processes that hold them).
+
+    Raises:
+        OSError: the program could not be started.
+    """
+    loop = asyncio.get_running_loop()
+    pipes = [os.pipe(), os.pipe()]
+    files = [os.fdopen(read, "rb", buffering=0) for read, _ in pipes]
+    transports: list[asyncio.BaseTransport] = []
+    try:
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=pipes[0][1],
+                stderr=pipes[1][1],
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=SUBREAPER_HOOK,
+            )
+        finally:
+            for _, write in pipes:
+                os.close(write)
+        tree = ProcessTree(process.pid, [os.fstat(file.fileno()).st_ino for file in files])
+        readers = [asyncio.StreamReader(limit=2**20, loop=loop) for _ in files]
+        for file, reader in zip(files, readers, strict=True):
+            protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+            pipe, _ = await loop.connect_read_pipe(functools.partial(_same, protocol), file)
+            transports.append(pipe)
+    except BaseException:
+        for opened in transports:
+            opened.close()
+        for file in files[len(transports) :]:
+            file.close()
+        raise
+    return Spawned(process, readers[0], readers[1], tree, transports)

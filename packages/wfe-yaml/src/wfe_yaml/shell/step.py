@@ -17,14 +17,23 @@ from wfe_core.models import ExecutionResult
 from wfe_core.step import StepBody, StepExecutionContext
 from wfe_yaml.shell.capture import StreamCapture
 from wfe_yaml.shell.config import ShellConfig
-from wfe_yaml.shell.environment import build_environment
-from wfe_yaml.shell.errors import ShellCancelledError, ShellCommandError, ShellTimeoutError
-from wfe_yaml.shell.outputs import parse_directive, parse_output_file
-from wfe_yaml.shell.process import kill_group, wait_exit
+from wfe_yaml.shell.directives import DirectiveReader
+from wfe_yaml.shell.environment import HostEnv, build_environment, host_env_setting, host_environment
+from wfe_yaml.shell.errors import (
+    ShellCancelledError,
+    ShellCommandError,
+    ShellOutputError,
+    ShellTimeoutError,
+)
+from wfe_yaml.shell.outputs import parse_output_file
+from wfe_yaml.shell.process import Spawned, kill_tree, spawn, wait_exit
 
 # After the command exits, how long its output pipes may stay open (held by background children) before the
-# rest of its process group is killed so the step can finish.
+# processes it left are killed so the step can finish.
 PIPE_CLOSE_GRACE = 2.0
+# After the command and its processes were killed, how long the rest of their output may take to arrive.
+STOP_DRAIN = 0.5
+MAX_OUTPUT_FILE_BYTES = 64 * 1024 * 1024
 
 
 def workflow_data(data: Any) -> dict[str, Any]:
@@ -51,30 +60,42 @@ def _prepare_files(output_file: str, data_file: str, data: Mapping[str, Any]) ->
         json.dump(dict(data), file, default=str)
 
 
-def _read_text(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as file:
-        return file.read()
+def _read_output_file(path: str) -> str:
+    with open(path, "rb") as file:
+        # the size first: read(n) allocates n bytes up front
+        size = os.fstat(file.fileno()).st_size
+        too_large = size > MAX_OUTPUT_FILE_BYTES
+        raw = b"" if too_large else file.read(size + 1)
+    if too_large or len(raw) > MAX_OUTPUT_FILE_BYTES:
+        raise ShellOutputError(
+            f"$WFE_OUTPUT holds more than {MAX_OUTPUT_FILE_BYTES // (1024 * 1024)} MiB: write large results to a "
+            "file and output its path"
+        )
+    return raw.decode("utf-8", errors="replace")
 
 
 class ShellStep(StepBody):
     """Runs one shell command; ``outputs`` holds its results after a successful run."""
 
-    def __init__(self, config: ShellConfig, *, step_name: str, workflow_id: str = "") -> None:
+    def __init__(
+        self, config: ShellConfig, *, step_name: str, workflow_id: str = "", host_env: HostEnv = "all"
+    ) -> None:
         self.config = config
         self.step_name = step_name
         self.workflow_id = workflow_id
+        self.host_env: HostEnv = host_env if config.host_env is None else config.host_env
         self.outputs: dict[str, Any] = {}
 
     async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
         config = self.config
         data = workflow_data(ctx.data)
-        directives: dict[str, Any] = {}
+        directives = DirectiveReader(
+            data, ctx.log, enabled=config.stdout_directives, byte_limit=config.output_limit
+        )
 
         def on_stdout(line: str) -> None:
-            parsed = parse_directive(line)
-            if parsed is not None:
-                directives[parsed[0]] = parsed[1]
             ctx.log(line, stream="stdout")
+            directives.feed(line)
 
         stdout = StreamCapture(config.output_limit, on_stdout)
         stderr = StreamCapture(config.output_limit, lambda line: ctx.log(line, stream="stderr"))
@@ -84,20 +105,26 @@ class ShellStep(StepBody):
             data_file = os.path.join(workdir, "data.json")
             await asyncio.to_thread(_prepare_files, output_file, data_file, data)
             env = build_environment(
-                os.environ, data, config.env, output_file=output_file, data_file=data_file
+                host_environment(self.host_env, os.environ),
+                data,
+                config.env,
+                output_file=output_file,
+                data_file=data_file,
             )
+            for key, reason in env.withheld:
+                ctx.log(f"wfe: data key '{key}' is not passed as an environment variable ({reason})")
             for key in env.too_large:
                 ctx.log(
                     f"wfe: data key '{key}' is too large for an environment variable; read it from "
                     "$WFE_DATA_FILE"
                 )
             exit_code = await self._execute(ctx, env.variables, stdout, stderr)
-            file_outputs = parse_output_file(await asyncio.to_thread(_read_text, output_file))
+            file_outputs = parse_output_file(await asyncio.to_thread(_read_output_file, output_file))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if exit_code != 0:
             raise ShellCommandError(exit_code, stdout.tail_text(), stderr.tail_text())
-        results: dict[str, Any] = {**directives, **file_outputs}
+        results: dict[str, Any] = {**directives.outputs, **file_outputs}
         results[f"{self.step_name}.stdout"] = stdout.text()
         results[f"{self.step_name}.stderr"] = stderr.text()
         if stdout.truncated:
@@ -112,22 +139,13 @@ class ShellStep(StepBody):
     ) -> int:
         config = self.config
         try:
-            process = await asyncio.create_subprocess_exec(
-                *config.argv(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                cwd=config.working_dir,
-                start_new_session=True,
-            )
+            spawned = await spawn(config.argv(), env=env, cwd=config.working_dir)
         except OSError as exc:
             raise ShellCommandError(
                 -1 if exc.errno is None else 127, "", f"Failed to spawn shell command: {exc}"
             ) from exc
-        assert process.stdout is not None and process.stderr is not None
-        readers = asyncio.gather(stdout.drain(process.stdout), stderr.drain(process.stderr))
-        run = asyncio.ensure_future(self._wait(process, readers))
+        readers = asyncio.gather(stdout.drain(spawned.stdout), stderr.drain(spawned.stderr))
+        run = asyncio.ensure_future(self._wait(spawned, readers))
         cancelled = asyncio.ensure_future(ctx.cancellation.wait())
         timeout = None if config.timeout_ms is None else config.timeout_ms / 1000
         try:
@@ -136,36 +154,40 @@ class ShellStep(StepBody):
                     {run, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
             except asyncio.CancelledError:
-                await self._stop(process, run)
+                await self._stop(spawned, run)
                 raise
             finally:
                 cancelled.cancel()
             if run in done:
                 return run.result()
-            await self._stop(process, run)
+            await self._stop(spawned, run)
             if cancelled in done:
-                raise ShellCancelledError("Shell command cancelled: its process group was killed")
+                raise ShellCancelledError(
+                    "Shell command cancelled: the command and every process it started were killed"
+                )
             assert config.timeout_ms is not None
             raise ShellTimeoutError(config.timeout_ms, stdout.tail_text(), stderr.tail_text())
         finally:
             _discard(readers)
+            spawned.close()
 
-    async def _wait(self, process: asyncio.subprocess.Process, readers: asyncio.Future[Any]) -> int:
-        code = await wait_exit(process)
+    async def _wait(self, spawned: Spawned, readers: asyncio.Future[Any]) -> int:
+        code = await wait_exit(spawned.process)
         try:
             await asyncio.wait_for(asyncio.shield(readers), PIPE_CLOSE_GRACE)
         except TimeoutError:
             # Background children still hold the output pipes: end them so the step can finish.
-            await kill_group(process, self.config.kill_grace_seconds)
-            # Processes that left the group may hold the pipes still; output after this point is dropped.
+            await kill_tree(spawned.process, spawned.tree, self.config.kill_grace_seconds)
+            # Where processes cannot be tracked, some may hold the pipes still; output after this is dropped.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(readers, PIPE_CLOSE_GRACE)
+                await asyncio.wait_for(readers, STOP_DRAIN)
         return code
 
-    async def _stop(self, process: asyncio.subprocess.Process, run: asyncio.Future[int]) -> None:
-        await asyncio.shield(kill_group(process, self.config.kill_grace_seconds))
+    async def _stop(self, spawned: Spawned, run: asyncio.Future[int]) -> None:
+        await asyncio.shield(kill_tree(spawned.process, spawned.tree, self.config.kill_grace_seconds))
+        # Every process holding the pipes is gone (where they can be tracked): the readers end at once.
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(run, 2 * PIPE_CLOSE_GRACE + self.config.kill_grace_seconds)
+            await asyncio.wait_for(run, STOP_DRAIN)
 
 
 class ShellStepType:
@@ -174,6 +196,12 @@ class ShellStepType:
     name = "shell"
     config_model = ShellConfig
     requires_config = True
+
+    def __init__(self, *, host_env: HostEnv | None = None) -> None:
+        """``host_env``: what of the host's environment commands inherit unless a step's ``host_env`` says
+        otherwise: ``"all"``, ``"none"`` or a list of names. Default: the ``WFE_SHELL_HOST_ENV`` variable
+        (``all``, ``none`` or comma-separated names), else ``"all"``."""
+        self.host_env: HostEnv = host_env if host_env is not None else host_env_setting(os.environ)
 
     def validate(self, config: Mapping[str, Any], *, step_name: str) -> list[str]:
         given = [key for key in ("run", "file", "script") if config.get(key) is not None]
@@ -188,5 +216,8 @@ class ShellStepType:
 
     def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> ShellStep:
         return ShellStep(
-            ShellConfig.model_validate(dict(config)), step_name=step_name, workflow_id=workflow_id
+            ShellConfig.model_validate(dict(config)),
+            step_name=step_name,
+            workflow_id=workflow_id,
+            host_env=self.host_env,
         )

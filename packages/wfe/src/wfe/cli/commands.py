@@ -35,13 +35,23 @@ from wfe.cli.variables import parse_vars
 @cli.command()
 @click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help=VAR_HELP)
-def validate(pipeline: Path, var_pairs: tuple[str, ...]) -> None:
-    """Check PIPELINE; errors print as file:line:column: message (exit 2)."""
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat warnings (keys of the Rust WFE's schema that wfe ignores) as errors.",
+)
+def validate(pipeline: Path, var_pairs: tuple[str, ...], strict: bool) -> None:
+    """Check PIPELINE; errors print as file:line:column: message (exit 2), warnings as
+    file:line:column: warning: message (exit 0, or 2 with --strict)."""
     config = parse_vars(var_pairs)
     require_or_exit()
-    workflows = load(pipeline, config)
+    workflows = load(pipeline, config, strict=strict)
     ids = ", ".join(f"{w.id} v{w.version}" for w in workflows)
-    click.echo(f"{pipeline}: ok ({len(workflows)} workflow{'s' if len(workflows) != 1 else ''}: {ids})")
+    count = sum(len(w.warnings) for w in workflows)
+    noted = f"; {count} warning{'s' if count != 1 else ''}" if count else ""
+    click.echo(
+        f"{pipeline}: ok ({len(workflows)} workflow{'s' if len(workflows) != 1 else ''}: {ids}{noted})"
+    )
 
 
 @cli.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +36,8 @@ def console(*, stderr: bool = False) -> Console:
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> click.exceptions.Exit:
-    console(stderr=True).print(message, highlight=False, markup=False)
+    # Never wrapped: an error names file:line:column and is read (and grepped) whole, on a terminal or in a log.
+    console(stderr=True).print(message, highlight=False, markup=False, soft_wrap=True)
     return click.exceptions.Exit(code)
 
 
@@ -71,14 +73,32 @@ def require_or_exit() -> None:
         raise fail(str(exc)) from exc
 
 
-def load(pipeline: Path, config: dict[str, Any], reader: Callable[[Path], str] | None = None) -> list[Any]:
-    """Every workflow of the pipeline file (and its includes), validated; exits 2 with file:line:column."""
+def load(
+    pipeline: Path,
+    config: dict[str, Any],
+    reader: Callable[[Path], str] | None = None,
+    *,
+    strict: bool = False,
+) -> list[Any]:
+    """Every workflow of the pipeline file (and its includes), validated; exits 2 with file:line:column.
+
+    ``reader`` reads each file (default: from disk). What the file asks for that wfe ignores is printed to
+    stderr as ``file:line:column: warning: ...`` (an error, exit 2, with ``strict``)."""
     wfe_yaml = require_yaml()
-    options = {} if reader is None else {"reader": reader}
+    options: dict[str, Any] = {"strict": strict}
+    if reader is not None:
+        options["reader"] = reader
     try:
-        workflows: list[Any] = wfe_yaml.load_workflow_with_includes(pipeline, config, **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wfe_yaml.YamlWarning)  # printed below, once, in compiler style
+            workflows: list[Any] = wfe_yaml.load_workflow_with_includes(pipeline, config, **options)
     except wfe_yaml.YamlError as exc:
         raise fail(str(exc)) from exc
+    out = console(stderr=True)
+    for workflow in workflows:
+        for warning in workflow.warnings:
+            where = ":".join(str(p) for p in (warning.path, warning.line, warning.column) if p is not None)
+            out.print(f"{where}: warning: {warning.message}", highlight=False, markup=False, soft_wrap=True)
     return workflows
 
 

@@ -6,6 +6,7 @@ import importlib
 from types import ModuleType
 
 from wfe._discovery import scheme_of
+from wfe_core.install import install_hint
 
 USAGE_ERROR = 2
 """Exit status for a usage problem: a missing extra, an invalid pipeline, an unknown run."""
@@ -17,7 +18,7 @@ class MissingExtraError(Exception):
     def __init__(self, module: str, extra: str, what: str) -> None:
         self.module = module
         self.extra = extra
-        super().__init__(f'{what} needs the {module} package: pip install "wfe[{extra}]"')
+        super().__init__(f"{what} needs the {module} package: {install_hint(f'wfe[{extra}]')}")
 
 
 def require_yaml() -> ModuleType:
