@@ -44,8 +44,8 @@ workflow:
     - name: notify-prod
       config: {run: echo notifying}
       on_success:
-        name: rollback
-        config: {run: echo fine}
+        name: announce
+        config: {run: echo announced}
     - name: migrate
       continue_on_error: true
       config:
@@ -140,7 +140,7 @@ def _check_the_end(out: str) -> None:
 def _check_the_tree(out: str) -> None:
     tree = out[out.rindex("show-1  show  Complete") :]
     # hooks are children of their step, with their own names; the compiler's steps never show
-    assert re.search(r"\n✓ notify-prod +Complete.*\n  ✓ rollback +Complete", tree), tree
+    assert re.search(r"\n✓ notify-prod +Complete.*\n  ✓ announce +Complete", tree), tree
     assert re.search(
         r"\n✗ migrate +failed, continued.*\n  ✓ undo +Complete.*\n  ✓ cleanup +Complete", tree
     ), tree
