@@ -336,3 +336,21 @@ def test_a_step_running_while_another_group_is_open_waits_for_it(kind: str) -> N
         "<marker>",
         "b done",
     ]
+
+
+def test_a_step_that_retries_names_each_attempt(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text(
+        "workflow:\n  id: broken\n  version: 1\n  steps:\n"
+        "    - name: broken\n      error_behavior: {type: retry, interval: 10ms, max_retries: 1}\n"
+        "      config: {run: 'echo nope >&2; exit 1'}\n"
+    )
+    out = run_plain(tmp_path, "run", "broken.yaml").stdout
+    assert re.search(r"↻ broken failed after \S+, retrying in 10ms \(attempt 2 of 2\): Shell command", out), (
+        out
+    )
+    assert "▶ broken started (attempt 2 of 2)" in out
+    assert re.search(r"✗ broken failed after \S+ \(attempt 2 of 2\): Shell command", out), out
+    assert re.search(
+        r"error: step 'broken' \(attempt 1\): .*\n\s+nope\nerror: step 'broken' \(attempt 2\)", out
+    ), out
+    assert "broken-1 ended Terminated after" in out

@@ -92,6 +92,8 @@ class _Live:
     """When the step failed and waits for a retry: the clock time of the retry."""
     attempt: str = ""
     """``2 of 4``: the attempt the retry will be."""
+    this_attempt: str = ""
+    """`` (attempt 2 of 4)`` for a step that retries: the attempt this run is."""
 
 
 def _first_line(exc: Exception) -> str:
@@ -193,7 +195,7 @@ class ProgressView:
                 run = _Live(name=name, started=self._clock(), container=container)
                 self._runs[ctx.pointer.id] = run
                 if not container:
-                    self._started(ctx, name)
+                    self._started(ctx, run)
             self.refresh()
             try:
                 result = await next_()
@@ -208,12 +210,13 @@ class ProgressView:
 
         return track
 
-    def _started(self, ctx: StepExecutionContext, name: str) -> None:
-        attempt = ""
+    def _started(self, ctx: StepExecutionContext, run: _Live) -> None:
+        name, attempt = run.name, ""
         behavior = ctx.step.error_behavior
-        if ctx.pointer.retry_count and behavior is not None and behavior.kind is ErrorKind.RETRY:
+        if behavior is not None and behavior.kind is ErrorKind.RETRY:
             total = "" if behavior.max_retries is None else f" of {behavior.max_retries + 1}"
-            attempt = f" (attempt {ctx.pointer.retry_count + 1}{total})"
+            run.this_attempt = f" (attempt {ctx.pointer.retry_count + 1}{total})"
+            attempt = run.this_attempt if ctx.pointer.retry_count else ""
         line = Text.assemble(("▶ ", "yellow"), (name, "bold"), f" started{attempt}")
         if self._folder is not None:
             self._folder.start(ctx.pointer.id, f"{name}{attempt}")
@@ -239,7 +242,9 @@ class ProgressView:
                 f" failed after {took}, retrying in {wait} (attempt {run.attempt}): {error}",
             )
         else:
-            line = Text.assemble(("✗ ", "red"), (run.name, "bold"), f" failed after {took}: {error}")
+            line = Text.assemble(
+                ("✗ ", "red"), (run.name, "bold"), f" failed after {took}{run.this_attempt}: {error}"
+            )
         if line is not None and not self._interactive:
             if self._folder is not None:
                 self._folder.finish(key, line)
