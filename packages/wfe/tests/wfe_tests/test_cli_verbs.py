@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from wfe._discovery import PERSISTENCE, resolve
 from wfe.cli import cli
-from wfe.cli.control import CONTROL_EVENT
 
 WFE = [sys.executable, "-c", "from wfe.cli import main; main()"]
 
@@ -120,8 +116,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _start(tmp_path: Path) -> subprocess.Popen[str]:
-    (tmp_path / "waiting.yaml").write_text(WAITING)
+def _start(tmp_path: Path, pipeline: str = WAITING) -> subprocess.Popen[str]:
+    (tmp_path / "waiting.yaml").write_text(pipeline)
     process = subprocess.Popen(
         [*WFE, "run", "waiting.yaml"],
         cwd=tmp_path,
@@ -137,20 +133,6 @@ def _start(tmp_path: Path) -> subprocess.Popen[str]:
             raise AssertionError(process.communicate()[0])
         time.sleep(0.05)
     return process
-
-
-async def _wait_for_request(store: str, run: str) -> None:
-    persistence = resolve(PERSISTENCE, store)
-    await persistence.ensure_store_exists()
-    try:
-        instance = await persistence.get_workflow(run)
-        for _ in range(600):
-            if await persistence.get_events(CONTROL_EVENT, instance.id, datetime(1970, 1, 1, tzinfo=UTC)):
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("wfe suspend never left its request")
-    finally:
-        await persistence.close()
 
 
 def wfe(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -173,22 +155,33 @@ def test_terminate_stops_a_run_another_process_is_running(tmp_path: Path) -> Non
     assert "already Terminated" in again.stdout
 
 
-def test_suspend_stops_a_run_after_its_step_and_resume_goes_on(tmp_path: Path) -> None:
-    process = _start(tmp_path)
-    suspending = subprocess.Popen(
-        [*WFE, "suspend", "waiting-1"], cwd=tmp_path, stdout=subprocess.PIPE, text=True, env=_env()
-    )
-    # The suspend is applied once the running step ends: let it end once the request is in the store.
-    asyncio.run(_wait_for_request(f"sqlite:///{tmp_path}/.wfe/wfe.db", "waiting-1"))
-    (tmp_path / "go").touch()
-    said, _ = suspending.communicate(timeout=30)
-    assert suspending.returncode == 0, said
-    assert "waiting-1 is Suspended" in said
+RETRYING = """
+workflow:
+  id: waiting
+  version: 1
+  steps:
+    - name: wait
+      error_behavior: {type: retry, interval: 200ms, max_retries: 1000}
+      config:
+        run: |
+          touch started
+          test -e go
+    - name: after
+      config: {run: echo after >> after.log}
+"""
+
+
+def test_suspend_stops_a_run_another_process_is_running_and_resume_goes_on(tmp_path: Path) -> None:
+    process = _start(tmp_path, RETRYING)
+    suspended = wfe(tmp_path, "suspend", "waiting-1")
+    assert suspended.returncode == 0, suspended.stdout + suspended.stderr
+    assert "waiting-1 is Suspended" in suspended.stdout
     out, _ = process.communicate(timeout=30)
     assert process.returncode == 1, out
     assert "resume with: wfe resume waiting-1" in out
     assert not (tmp_path / "after.log").exists()
 
+    (tmp_path / "go").touch()
     resumed = wfe(tmp_path, "resume", "waiting-1")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert (tmp_path / "after.log").read_text() == "after\n"
