@@ -24,7 +24,7 @@ from wfe_core.builder import StepBuilder, WorkflowBuilder
 from wfe_core.builder.step_builder import StepAdder
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import DefinitionError
-from wfe_core.models import ErrorBehavior, ExecutionResult
+from wfe_core.models import ErrorBehavior, ErrorKind, ExecutionResult
 from wfe_core.primitives.container import CHILDREN_ACTIVE
 from wfe_core.step import StepBody, StepExecutionContext
 from wfe_yaml.conditions import evaluate
@@ -214,7 +214,12 @@ class _Compiler:
         ``continue_on_error`` ``<step>:continue``, after which the run goes on after the body, through ``ensure``.
         Every hook thus runs inside the step's group.
         """
-        retries = not inside and spec.parallel is None and self.core_behavior(spec) is not None
+        behavior = self.core_behavior(spec)
+        # Retries that run out outside any group need a failure path of their own to fail the run (the core
+        # would suspend the workflow).
+        retries = (
+            not inside and spec.parallel is None and behavior is not None and behavior.kind is ErrorKind.RETRY
+        )
         if not (spec.on_success or spec.on_failure or spec.ensure or spec.continue_on_error or retries):
             main = self._main(adder, spec, main_path=main_path, inside=inside)
             self._guard(main, spec.when)
