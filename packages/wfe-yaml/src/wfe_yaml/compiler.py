@@ -2,10 +2,11 @@
 
 - consecutive steps run in order; ``parallel:`` becomes a container whose children start together and are not
   chained to each other;
-- ``on_failure`` is the step's compensation (with no explicit ``error_behavior`` the step compensates at
-  once, as in the Rust implementation); ``ensure`` runs after the step whatever the outcome: after
-  ``on_success`` on success, after ``on_failure`` once the step failed for good; the workflow then carries
-  on with the next step (a handled failure, as compensation is in the core);
+- failures are as in GitHub Actions, a deliberate difference from the Rust implementation: a step that fails
+  for good (at once, or once the retries its ``error_behavior`` asks for ran out) fails the run, after its
+  ``on_failure`` and then its ``ensure`` ran, unless it says ``continue_on_error: true`` (then the run goes on
+  after ``on_failure`` and ``ensure``). ``terminate`` and ``compensate`` both mean "fails for good at once";
+  ``retry`` and ``suspend`` apply only where the file asks. ``ensure`` runs after the step whatever happens;
 - ``when`` is checked when the step is reached; false skips it and the workflow continues;
 - each step's results (``step.outputs``) are shallow-merged into the workflow data when it proceeds.
 """
@@ -23,7 +24,7 @@ from wfe_core.builder import StepBuilder, WorkflowBuilder
 from wfe_core.builder.step_builder import StepAdder
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import DefinitionError
-from wfe_core.models import ErrorBehavior, ExecutionResult
+from wfe_core.models import ErrorBehavior, ErrorKind, ExecutionResult
 from wfe_core.primitives.container import CHILDREN_ACTIVE
 from wfe_core.step import StepBody, StepExecutionContext
 from wfe_yaml.conditions import evaluate
@@ -33,7 +34,6 @@ from wfe_yaml.located import Loc, Located
 from wfe_yaml.schema import Condition, ErrorBehaviorSpec, StepSpec, WorkflowSpec
 from wfe_yaml.step_types import load_step_type
 
-"""Set (True) in ``extension_attributes`` of the pointer of a step whose ``when`` condition was false."""
 DEFAULT_RETRY_INTERVAL = timedelta(seconds=60)
 DEFAULT_MAX_RETRIES = 3
 
@@ -105,9 +105,13 @@ class ConditionalStep(StepBody):
         outputs = getattr(self.inner, "outputs", None)
         return dict(outputs) if isinstance(outputs, Mapping) else {}
 
-    async def run(self, ctx: StepExecutionContext) -> ExecutionResult | None:
+    def skips(self, ctx: StepExecutionContext) -> bool:
+        """True when the step is reached now with its condition false (it will be skipped)."""
         started = isinstance(ctx.persistence_data, dict) and bool(ctx.persistence_data.get(CHILDREN_ACTIVE))
-        if not started and ctx.persistence_data is None and not evaluate(self.condition, ctx.data):
+        return not started and ctx.persistence_data is None and not evaluate(self.condition, ctx.data)
+
+    async def run(self, ctx: StepExecutionContext) -> ExecutionResult | None:
+        if self.skips(ctx):
             return ExecutionResult.skip()
         run = self.inner.run
         # The same policy as the executor's for the inner body: a plain ``run`` may block, so it goes to a
@@ -138,89 +142,140 @@ def _merge_outputs(keys: frozenset[str] | None) -> Callable[[StepBody, StepExecu
     return merge
 
 
-async def _failure_handled(ctx: StepExecutionContext) -> None:
+class StepFailedError(Exception):
+    """Raised by a step's ``:fail`` step: the step failed for good, so the run fails (after its hooks)."""
+
+
+class FailRun(StepBody):
+    """The last step of a failed step's failure path: fails the run (or, inside another step's hooks, hands the
+    failure to that step)."""
+
+    run_in_thread: ClassVar[bool] = False
+
+    def __init__(self, step_name: str) -> None:
+        self.step_name = step_name
+
+    async def run(self, ctx: StepExecutionContext) -> ExecutionResult | None:
+        raise StepFailedError(f"step '{self.step_name}' failed")
+
+
+async def _continued(ctx: StepExecutionContext) -> None:
+    """The failure path of a ``continue_on_error`` step: the run goes on after it."""
     return None
+
+
+INTERNAL_ROLES = frozenset({"hooks", "body", "failure", "fail", "continue"})
+"""The roles of the steps the compiler adds around a YAML step, named ``<step>:<role>``: the group holding the
+step and all its hooks (``hooks``), the group of the step and its ``on_success`` (``body``), the failure path
+(``failure``), and its last step failing the run (``fail``) or letting it go on (``continue``)."""
 
 
 class _Compiler:
     def __init__(self, spec: WorkflowSpec) -> None:
         self.spec = spec
         self.step_types: set[str] = set()
-
-    @property
-    def default_behavior(self) -> ErrorBehavior:
-        if self.spec.error_behavior is None:
-            return ErrorBehavior.retry(DEFAULT_RETRY_INTERVAL, DEFAULT_MAX_RETRIES)
-        return map_error_behavior(self.spec.error_behavior)
+        self._renames: list[tuple[StepBuilder, str]] = []
 
     def build(self) -> WorkflowDefinition:
         builder = WorkflowBuilder()
         adder: StepAdder = builder
         for step in self.spec.steps:
-            adder = self.step(adder, step, main_path=True)
-        return builder.build(
+            adder = self.step(adder, step, main_path=True, inside=False)
+        definition = builder.build(
             self.spec.id,
             self.spec.version,
             description=self.spec.description,
-            default_error_behavior=self.default_behavior,
+            # A step that fails for good fails the run; retries and suspends are set on the steps that ask.
+            default_error_behavior=ErrorBehavior.terminate(),
         )
+        for group, name in self._renames:
+            compensation_id = group.step.compensation_step_id
+            assert compensation_id is not None
+            definition.step(compensation_id).name = name
+        return definition
 
-    def step(self, adder: StepAdder, spec: StepSpec, *, main_path: bool) -> StepBuilder:
+    def core_behavior(self, spec: StepSpec) -> ErrorBehavior | None:
+        """The core behaviour set on a typed step: retry or suspend when the step (or the workflow) asks for it;
+        None for terminate, compensate or nothing, where a failure is for good at once."""
+        behavior = spec.error_behavior or self.spec.error_behavior
+        if behavior is None or behavior.type in ("terminate", "compensate"):
+            return None
+        return map_error_behavior(behavior)
+
+    def step(self, adder: StepAdder, spec: StepSpec, *, main_path: bool, inside: bool) -> StepBuilder:
         """Add ``spec`` (and its hooks) after ``adder``; returns the builder the next step chains after.
 
-        A step with hooks becomes a group (a one-branch container) holding ``main -> on_success``, followed by
-        ``ensure``; the group's compensation is ``on_failure``. A failure inside the group never reaches
-        ``on_success``; once compensated, the core resumes after the group, so ``ensure`` runs either way.
+        ``inside``: the step is within another step's group, whose failure path takes its failure over.
+
+        A step with hooks, with ``continue_on_error``, or that retries outside any group, becomes a group
+        ``<step>:hooks`` (a one-branch container, the one its ``when`` guards) holding ``<step>:body`` (another,
+        holding ``main -> on_success``) followed by ``ensure``. The body's compensation is the failure path
+        ``<step>:failure``: ``on_failure``, then ``ensure`` and ``<step>:fail`` failing the run, or with
+        ``continue_on_error`` ``<step>:continue``, after which the run goes on after the body, through ``ensure``.
+        Every hook thus runs inside the step's group.
         """
-        if spec.on_success is None and spec.on_failure is None and spec.ensure is None:
-            main = self._main(adder, spec, main_path=main_path)
+        behavior = self.core_behavior(spec)
+        # Retries that run out outside any group need a failure path of their own to fail the run (the core
+        # would suspend the workflow).
+        retries = (
+            not inside and spec.parallel is None and behavior is not None and behavior.kind is ErrorKind.RETRY
+        )
+        if not (spec.on_success or spec.on_failure or spec.ensure or spec.continue_on_error or retries):
+            main = self._main(adder, spec, main_path=main_path, inside=inside)
             self._guard(main, spec.when)
             return main
-        if spec.when is None:
-            return self._hooked(adder, spec, main_path)
-        # The condition covers the step and all its hooks: a skipped step runs no ensure either.
-        guarded = adder.parallel().do(lambda branch: self._hooked(branch, spec, main_path)).join()
-        guarded.name(f"{spec.name}:when")
-        self._guard(guarded, spec.when)
-        return guarded
-
-    def _hooked(self, adder: StepAdder, spec: StepSpec, main_path: bool) -> StepBuilder:
-        group = adder.parallel().do(self._group_branch(spec, main_path)).join()
+        group = adder.parallel().do(lambda branch: self._hooked(branch, spec, main_path, inside)).join()
         group.name(f"{spec.name}:hooks")
-        on_failure = spec.on_failure
-
-        def compensation(branch: StepAdder) -> None:
-            if on_failure is not None:
-                self.step(branch, on_failure, main_path=False)
-            else:
-                # Nothing to undo: the step failing for good is handled, and ensure follows the group.
-                branch.then_fn(_failure_handled, name=f"{spec.name}:failed")
-
-        group.compensate_with_sequence(compensation)
-        if spec.ensure is not None:
-            return self.step(group, spec.ensure, main_path=main_path)
+        # The condition covers the step and all its hooks: a skipped step runs no ensure either.
+        self._guard(group, spec.when)
         return group
+
+    def _hooked(self, adder: StepAdder, spec: StepSpec, main_path: bool, inside: bool) -> StepBuilder:
+        body = adder.parallel().do(self._group_branch(spec, main_path)).join()
+        body.name(f"{spec.name}:body")
+
+        def failure(branch: StepAdder) -> None:
+            tail = branch
+            if spec.on_failure is not None:
+                tail = self.step(tail, spec.on_failure, main_path=False, inside=inside)
+            if spec.continue_on_error:
+                tail.then_fn(_continued, name=f"{spec.name}:continue")
+                return
+            if spec.ensure is not None:
+                tail = self.step(tail, spec.ensure, main_path=False, inside=inside)
+            name = spec.name
+            fail = tail.then(lambda: FailRun(name), name=f"{spec.name}:fail")
+            if not inside:
+                fail.on_error(ErrorBehavior.terminate())
+
+        body.compensate_with_sequence(failure)
+        self._renames.append((body, f"{spec.name}:failure"))
+        if spec.ensure is not None:
+            return self.step(body, spec.ensure, main_path=main_path, inside=inside)
+        return body
 
     def _group_branch(self, spec: StepSpec, main_path: bool) -> Callable[[StepAdder], StepBuilder]:
         def branch(adder: StepAdder) -> StepBuilder:
-            main = self._main(adder, spec, main_path=main_path)
+            main = self._main(adder, spec, main_path=main_path, inside=True)
             if spec.on_success is not None:
-                return self.step(main, spec.on_success, main_path=main_path)
+                return self.step(main, spec.on_success, main_path=main_path, inside=True)
             return main
 
         return branch
 
-    def _main(self, adder: StepAdder, spec: StepSpec, *, main_path: bool) -> StepBuilder:
-        main = self._container(adder, spec) if spec.parallel is not None else self._typed(adder, spec)
+    def _main(self, adder: StepAdder, spec: StepSpec, *, main_path: bool, inside: bool) -> StepBuilder:
+        if spec.parallel is not None:
+            main = self._container(adder, spec, inside=inside)
+            # A container's own behaviour applies only when the file sets it on the container.
+            behavior = None if spec.error_behavior is None else self.core_behavior(spec)
+        else:
+            main = self._typed(adder, spec)
+            behavior = self.core_behavior(spec)
         main.name(spec.name)
         if main_path:
             main.id(spec.name)
-        if spec.error_behavior is not None:
-            main.on_error(map_error_behavior(spec.error_behavior))
-        elif spec.on_failure is None and spec.ensure is not None:
-            # Without on_failure the step keeps its usual retries; ensure runs once it fails for good. (With
-            # on_failure and no explicit behaviour, it compensates at once, as in the Rust implementation.)
-            main.on_error(self.default_behavior)
+        if behavior is not None:
+            main.on_error(behavior)
         return main
 
     @staticmethod
@@ -249,15 +304,15 @@ class _Compiler:
         builder.step.config = dict(config)
         return builder
 
-    def _branch(self, child: StepSpec) -> Callable[[StepAdder], StepBuilder]:
-        return lambda branch: self.step(branch, child, main_path=True)
-
-    def _container(self, adder: StepAdder, spec: StepSpec) -> StepBuilder:
+    def _container(self, adder: StepAdder, spec: StepSpec, *, inside: bool) -> StepBuilder:
         assert spec.parallel is not None
         parallel = adder.parallel()
         for child in spec.parallel:
-            parallel.do(self._branch(child))
+            parallel.do(self._branch(child, inside))
         return parallel.join()
+
+    def _branch(self, child: StepSpec, inside: bool) -> Callable[[StepAdder], StepBuilder]:
+        return lambda branch: self.step(branch, child, main_path=True, inside=inside)
 
 
 def compile_workflow(spec: WorkflowSpec, *, located: Located, loc: Loc) -> CompiledWorkflow:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,13 @@ from wfe_yaml.validation import (
 )
 
 Config = Mapping[str, Any] | None
+Reader = Callable[[Path], str]
+"""Returns the text of a file (raising OSError, FileNotFoundError when it is missing)."""
+
+
+def read_text(path: Path) -> str:
+    """The default :data:`Reader`: the file on disk, as UTF-8."""
+    return path.read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +192,7 @@ def load_single_workflow_from_str(
 
 def _read(path: Path, *, what: str = "Workflow file") -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_text(path)
     except FileNotFoundError as exc:
         raise YamlIOError(f"IO error: {what} not found: {path}", path=str(path)) from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -213,12 +220,17 @@ def load_workflows(
 
 
 def load_workflow_with_includes(
-    path: str | os.PathLike[str], config: Config = None, *, strict: bool = False
+    path: str | os.PathLike[str],
+    config: Config = None,
+    *,
+    strict: bool = False,
+    reader: Reader = read_text,
 ) -> list[CompiledWorkflow]:
     """The workflows of the file at ``path`` followed by those of its ``include:`` files (recursively).
 
     Include paths are relative to the including file. A workflow id already loaded wins over an included one
-    with the same id (so the including file overrides its includes).
+    with the same id (so the including file overrides its includes). ``reader`` returns each file's text (the
+    file on disk by default; the command line passes one that records them, or one that replays a recording).
 
     Raises:
         YamlIOError: an include is missing ("Include file not found: ...").
@@ -227,7 +239,7 @@ def load_workflow_with_includes(
         YamlError: any problem inside one of the files.
     """
     collected: dict[str, ParsedWorkflow] = {}
-    _collect(Path(path), config, collected, stack=[], origin=None, strict=strict)
+    _collect(Path(path), config, collected, stack=[], origin=None, strict=strict, reader=reader)
     merged = list(collected.values())
     cycle = find_reference_cycle({p.spec.id: workflow_references(p.spec) for p in merged})
     if cycle is not None:
@@ -248,6 +260,7 @@ def _collect(
     stack: list[Path],
     origin: tuple[Located, Loc] | None,
     strict: bool,
+    reader: Reader,
 ) -> None:
     canonical = path.resolve()
     if canonical in stack:
@@ -255,16 +268,28 @@ def _collect(
         if origin is not None:
             raise origin[0].error(message, origin[1])
         raise YamlValidationError(message, path=str(path))
-    if not canonical.is_file() and origin is not None:
+    try:
+        text = reader(path)
+    except FileNotFoundError as exc:
+        if origin is None:
+            raise YamlIOError(f"IO error: Workflow file not found: {path}", path=str(path)) from exc
         error = origin[0].error(f"IO error: Include file not found: {path}", origin[1])
-        raise YamlIOError(error.message, path=error.path, line=error.line, column=error.column)
-    parsed = _parse_file(_read(path), config, str(path), strict)
+        raise YamlIOError(error.message, path=error.path, line=error.line, column=error.column) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise YamlIOError(f"IO error: cannot read {path}: {exc}", path=str(path)) from exc
+    parsed = _parse_file(text, config, str(path), strict)
     for workflow in parsed.workflows:
         collected.setdefault(workflow.spec.id, workflow)
     stack.append(canonical)
     for include, loc in parsed.includes:
         _collect(
-            path.parent / include, config, collected, stack=stack, origin=(parsed.located, loc), strict=strict
+            path.parent / include,
+            config,
+            collected,
+            stack=stack,
+            origin=(parsed.located, loc),
+            strict=strict,
+            reader=reader,
         )
     stack.pop()
 

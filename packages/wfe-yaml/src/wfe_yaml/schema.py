@@ -111,6 +111,9 @@ class StepSpec(_Strict):
     on_success: StepSpec | None = Field(None, description="Runs after the step succeeds.")
     on_failure: StepSpec | None = Field(None, description="Compensation: runs when the step fails for good.")
     ensure: StepSpec | None = Field(None, description="Runs after the step whatever the outcome (finally).")
+    continue_on_error: bool = Field(
+        False, description="When the step fails for good, run its hooks and go on instead of failing the run."
+    )
     when: Condition | None = Field(None, description="Skip the step unless this condition holds.")
 
     @model_validator(mode="before")

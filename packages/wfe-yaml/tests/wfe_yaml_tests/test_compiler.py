@@ -8,6 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from wfe import PointerStatus, WorkflowHostBuilder, WorkflowStatus
 from wfe_core.models import ErrorKind
 from wfe_core.primitives import Sequence, SubWorkflow
@@ -76,18 +78,23 @@ def test_error_behaviors_map_onto_the_core() -> None:
     assert behaviors["b"] is not None and behaviors["b"].interval == timedelta(milliseconds=500)
     assert behaviors["b"].max_retries == 3
     assert behaviors["c"] is not None and behaviors["c"].interval == timedelta(minutes=2)
-    assert behaviors["d"] is not None and behaviors["d"].kind is ErrorKind.TERMINATE
-    assert behaviors["e"] is not None and behaviors["e"].kind is ErrorKind.COMPENSATE
-    assert definition.default_error_behavior.kind is ErrorKind.SUSPEND
-
-
-def test_default_error_behavior_is_retry_60s_3() -> None:
-    default = compile_one(shell("a")).definition.default_error_behavior
-    assert (default.kind, default.interval, default.max_retries) == (
-        ErrorKind.RETRY,
-        timedelta(seconds=60),
-        3,
+    # terminate and compensate: the step fails for good at once (its hooks run, then the run fails)
+    assert behaviors["d"] is None and behaviors["e"] is None
+    assert definition.default_error_behavior.kind is ErrorKind.TERMINATE
+    # a step that says nothing takes the workflow's behaviour, set on the step itself
+    steps += shell("f")
+    plain = compile_one(steps, header="  error_behavior: {type: suspend}\n").definition.step_by_external_id(
+        "f"
     )
+    assert plain is not None and plain.error_behavior is not None
+    assert plain.error_behavior.kind is ErrorKind.SUSPEND
+
+
+def test_without_error_behavior_a_failure_fails_the_run_at_once() -> None:
+    definition = compile_one(shell("a")).definition
+    assert definition.default_error_behavior.kind is ErrorKind.TERMINATE
+    step = definition.step_by_external_id("a")
+    assert step is not None and step.error_behavior is None
 
 
 def test_description_and_name_are_kept() -> None:
@@ -116,11 +123,18 @@ def test_hooks_compile_to_a_group_with_compensation() -> None:
     hook = "      on_failure:\n        name: undo\n        type: shell\n        config: {run: 'true'}\n"
     definition = compile_one(shell("a", extra=hook)).definition
     main = definition.step_by_external_id("a")
-    assert main is not None and main.error_behavior is None  # compensates through its group, as in Rust
+    assert main is not None and main.error_behavior is None  # fails through its group's failure path
     group = next(s for s in definition.steps if main.id in s.children)
-    assert group.compensation_step_id is not None
+    assert group.name == "a:body" and group.compensation_step_id is not None
+    outer = next(s for s in definition.steps if group.id in s.children)
+    assert outer.name == "a:hooks"
     compensation = definition.step(group.compensation_step_id)
-    assert [definition.step(c).name for c in compensation.children] == ["undo"]
+    assert compensation.name == "a:failure"
+    [branch] = compensation.children
+    assert definition.step(branch).name == "undo"
+    fail = definition.step(definition.step(branch).outcomes[0].next_step)  # type: ignore[arg-type]
+    assert fail.name == "a:fail" and fail.error_behavior is not None
+    assert fail.error_behavior.kind is ErrorKind.TERMINATE
 
 
 async def test_outputs_flow_into_later_steps_as_data() -> None:
@@ -196,18 +210,99 @@ async def test_success_runs_on_success_then_ensure_then_the_next_step() -> None:
     }
 
 
-async def test_failure_runs_on_failure_then_ensure_once_and_never_on_success() -> None:
+def outputs(instance: Any, *keys: str) -> dict[str, Any]:
+    return {k: instance.data.get(k) for k in keys}
+
+
+def ran(instance: Any, name: str) -> list[Any]:
+    return [p for p in instance.execution_pointers if p.step_name == name and p.start_time is not None]
+
+
+async def test_failure_runs_on_failure_then_ensure_once_then_fails_the_run() -> None:
     steps = shell("work", run="exit 3", extra=hooks()) + shell("next", run='echo "##wfe[output next=true]"')
     instance = await run_workflows(compile_one(steps))
-    assert instance.status is WorkflowStatus.COMPLETE
-    assert {k: instance.data.get(k) for k in ("ok", "undone", "cleaned", "next")} == {
+    assert instance.status is WorkflowStatus.TERMINATED
+    assert outputs(instance, "ok", "undone", "cleaned", "next") == {
         "ok": None,
         "undone": True,
         "cleaned": True,
-        "next": True,
+        "next": None,
     }
-    ensure_runs = [p for p in instance.execution_pointers if p.step_name == "ensure-hook"]
-    assert len(ensure_runs) == 1
+    assert len(ran(instance, "ensure-hook")) == 1
+    assert not ran(instance, "next")
+
+
+@pytest.mark.parametrize(
+    ("step_behavior", "workflow_behavior"),
+    [
+        ("      error_behavior: {type: terminate}\n", ""),
+        ("      error_behavior: {type: compensate}\n", ""),
+        ("", "  error_behavior: {type: terminate}\n"),
+        ("", "  error_behavior: {type: compensate}\n"),
+        ("", ""),
+    ],
+)
+async def test_a_step_failing_for_good_runs_on_failure_and_ensure_then_fails_the_run(
+    step_behavior: str, workflow_behavior: str
+) -> None:
+    steps = shell("work", run="exit 3", extra=step_behavior + hooks(on_success=False)) + shell(
+        "next", run='echo "##wfe[output next=true]"'
+    )
+    instance = await run_workflows(compile_one(steps, header=workflow_behavior))
+    assert instance.status is WorkflowStatus.TERMINATED
+    assert outputs(instance, "undone", "cleaned", "next") == {"undone": True, "cleaned": True, "next": None}
+    [work] = ran(instance, "work")
+    assert work.retry_count == 0
+
+
+async def test_continue_on_error_runs_the_hooks_and_goes_on() -> None:
+    extra = "      continue_on_error: true\n" + hooks(on_success=False)
+    steps = shell("work", run="exit 3", extra=extra) + shell("next", run='echo "##wfe[output next=true]"')
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert outputs(instance, "undone", "cleaned", "next") == {"undone": True, "cleaned": True, "next": True}
+    [work] = ran(instance, "work")
+    assert work.status is PointerStatus.FAILED
+    assert len(ran(instance, "ensure-hook")) == 1
+
+
+async def test_a_failing_parallel_child_fails_its_parent_through_the_parents_hooks() -> None:
+    steps = (
+        "    - name: checks\n      parallel:\n"
+        + shell("lint", indent=8)
+        + shell("tests", run="exit 1", indent=8)
+        + hooks(on_success=False)
+        + shell("next", run='echo "##wfe[output next=true]"')
+    )
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.TERMINATED
+    assert outputs(instance, "undone", "cleaned", "next") == {"undone": True, "cleaned": True, "next": None}
+
+
+async def test_a_nested_step_with_hooks_hands_its_failure_to_the_enclosing_step() -> None:
+    child = (
+        "        - name: inner\n          config: {run: 'exit 1'}\n"
+        "          on_failure:\n            name: inner-undo\n"
+        "            config: {run: 'echo \"##wfe[output inner_undone=true]\"'}\n"
+    )
+    steps = "    - name: outer\n      parallel:\n" + child + hooks(on_success=False)
+    instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.TERMINATED
+    assert outputs(instance, "inner_undone", "undone", "cleaned") == {
+        "inner_undone": True,
+        "undone": True,
+        "cleaned": True,
+    }
+
+
+async def test_retries_come_from_the_file_and_then_the_run_fails() -> None:
+    steps = shell("work", run="exit 3", extra=hooks(on_success=False)) + shell("next")
+    header = "  error_behavior: {type: retry, interval: 10ms, max_retries: 2}\n"
+    instance = await run_workflows(compile_one(steps, header=header))
+    assert instance.status is WorkflowStatus.TERMINATED
+    [work] = ran(instance, "work")
+    assert work.retry_count == 2
+    assert outputs(instance, "undone", "cleaned") == {"undone": True, "cleaned": True}
 
 
 async def test_ensure_alone_runs_after_a_failure_for_good() -> None:
@@ -218,6 +313,7 @@ async def test_ensure_alone_runs_after_a_failure_for_good() -> None:
         + hooks(on_success=False, on_failure=False),
     )
     instance = await run_workflows(compile_one(steps))
+    assert instance.status is WorkflowStatus.TERMINATED
     assert instance.data.get("cleaned") is True
     work = [p for p in instance.execution_pointers if p.step_name == "work"]
     assert work and work[0].retry_count == 1

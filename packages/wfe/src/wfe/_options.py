@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+from wfe_core.models import WorkflowInstance
 
 
 def _cpus() -> int:
@@ -43,6 +46,10 @@ class HostOptions:
     stop_timeout: timedelta = timedelta(seconds=30)
     """How long ``stop()`` waits for running steps before cancelling them."""
     index_retry_max: int = 20
+    accept: Callable[[WorkflowInstance], bool] | None = None
+    """Which stored instances this host runs steps of (None: every instance whose definition it has). One it
+    refuses is left as it is, with no error written, for a host that accepts it: the command line, whose
+    hosts share one store and each run only the run they started or resume."""
 
     def __post_init__(self) -> None:
         for name in ("max_concurrent_workflows", "max_concurrent_events", "max_passes_per_lease"):

@@ -289,6 +289,8 @@ class InstanceRunner:
             if self.stopping:
                 return  # the poller of the next host to start picks it up
             if definition is None:
+                if self.options.accept is not None and not self.options.accept(instance):
+                    return  # another host's run: left as it is
                 definition = self.registry.find(instance.workflow_definition_id, instance.version)
                 if definition is None:
                     await self._definition_missing(instance, lease)

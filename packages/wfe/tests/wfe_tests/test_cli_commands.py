@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -306,6 +308,119 @@ async def test_serve_runs_workflows_from_a_folder_until_sigterm(tmp_path: Path) 
 def test_help_lists_every_command(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for command in ("run", "resume", "list", "show", "validate", "publish", "schema", "serve"):
+    for command in (
+        "run",
+        "resume",
+        "list",
+        "show",
+        "validate",
+        "publish",
+        "schema",
+        "serve",
+        "logs",
+        "terminate",
+        "suspend",
+    ):
         assert re.search(rf"^\s+{command}\s", result.output, re.MULTILINE), command
     assert os.path.exists(EXAMPLE)
+
+
+FLOW = """
+workflow:
+  id: flow
+  version: 1
+  steps:
+    - name: work
+      error_behavior: {type: retry, interval: 100ms, max_retries: 1000}
+      config:
+        run: |
+          test -e ../go || exit 1
+          echo CONTENT >> ../out.log
+"""
+
+
+async def _serve(folder: Path, store: str) -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        *WFE,
+        "serve",
+        "--dir",
+        str(folder),
+        "--db",
+        store,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    first = await asyncio.wait_for(process.stdout.readline(), 30)
+    return process, first.decode()
+
+
+async def _stop(process: asyncio.subprocess.Process) -> str:
+    process.send_signal(signal.SIGTERM)
+    rest, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, rest.decode()
+    return rest.decode()
+
+
+async def _start(store: str, definition: Any) -> str:
+    client = WorkflowHostBuilder().use_persistence(store).build()
+    client.register_workflow(definition)
+    await client.persistence.ensure_store_exists()
+    await client.queue.start()
+    try:
+        return await client.start_workflow(definition.id, definition.version)
+    finally:
+        await client.queue.stop()
+        await client.lock.stop()
+        await client.persistence.close()
+
+
+async def _status(store: str, workflow_id: str, wanted: WorkflowStatus) -> None:
+    client = WorkflowHostBuilder().use_persistence(store).build()
+    await client.persistence.ensure_store_exists()
+    try:
+        for _ in range(600):
+            instance = await client.persistence.get_workflow(workflow_id)
+            if instance.status is wanted:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{workflow_id} is {instance.status.value}, not {wanted.value}")
+    finally:
+        await client.persistence.close()
+
+
+@pytest.mark.slow
+async def test_serve_gives_changed_content_a_new_version_and_keeps_runs_on_theirs(tmp_path: Path) -> None:
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "flow.yaml").write_text(FLOW.replace("CONTENT", "first"))
+    store = f"sqlite:///{tmp_path}/serve.db"
+    process, first = await _serve(folder, store)
+    try:
+        assert "flow v1" in first, first
+        [v1] = load_workflows(folder / "flow.yaml")
+        old_run = await _start(store, v1)
+        await _stop(process)
+
+        # The file changes but keeps its version: served again, it gets a version of its own.
+        (folder / "flow.yaml").write_text(FLOW.replace("CONTENT", "second"))
+        process, first = await _serve(folder, store)
+        assert "flow v2 (the file says version 1)" in first, first
+        assert "flow v1 (for its unfinished runs)" in first, first
+        [changed] = load_workflows(folder / "flow.yaml")
+        new_run = await _start(store, dataclasses.replace(changed.definition, version=2))
+        (tmp_path / "go").touch()
+        await _status(store, old_run, WorkflowStatus.COMPLETE)
+        await _status(store, new_run, WorkflowStatus.COMPLETE)
+        assert sorted((tmp_path / "out.log").read_text().split()) == ["first", "second"]
+        await _stop(process)
+
+        # Unchanged, it keeps its version.
+        process, first = await _serve(folder, store)
+        assert "flow v2 (the file says version 1)" in first and "for its unfinished runs" not in first, first
+        await _stop(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -164,7 +164,7 @@ def test_a_failing_step_ends_the_run_with_a_non_zero_status(workdir: Path) -> No
     result = wfe(workdir, "run", "failing.yaml")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "[fine] fine" in result.stdout
-    assert "[broken] about to fail" in result.stdout
+    assert "[broken] stderr| about to fail" in result.stdout
     assert "never" not in result.stdout.replace("failing", "")
     assert "failing-1 ended Terminated" in result.stdout
     assert re.search(r"error: .*exit", result.stdout, re.IGNORECASE), result.stdout
@@ -271,3 +271,61 @@ def test_a_suspended_run_says_how_to_resume_and_resumes(workdir: Path) -> None:
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "resuming gated-1 (Suspended)" in resumed.stdout
     assert _lines(workdir / "steps.log") == ["gate", "gate", "ship"]
+
+
+HOOKED = """
+workflow:
+  id: hooked
+  version: 1
+  error_behavior: {type: terminate}
+  steps:
+    - name: migrate
+      config:
+        run: |
+          echo migrating
+          exit 2
+      on_failure:
+        name: rollback
+        config: {run: echo rolled back}
+      ensure:
+        name: notify
+        config: {run: echo notified}
+    - name: deploy
+      config: {run: echo deployed}
+"""
+
+
+def test_a_step_failing_for_good_runs_its_hooks_then_fails_the_run(workdir: Path) -> None:
+    (workdir / "hooked.yaml").write_text(HOOKED)
+    result = wfe(workdir, "run", "hooked.yaml")
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert out.index("[rollback] rolled back") < out.index("[notify] notified")
+    assert "[deploy] deployed" not in out
+    assert "hooked-1 ended Terminated" in out
+
+
+def test_continue_on_error_lets_the_run_go_on(workdir: Path) -> None:
+    (workdir / "hooked.yaml").write_text(
+        HOOKED.replace("      on_failure:", "      continue_on_error: true\n      on_failure:")
+    )
+    result = wfe(workdir, "run", "hooked.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert (
+        out.index("[rollback] rolled back") < out.index("[notify] notified") < out.index("[deploy] deployed")
+    )
+    assert "hooked-1 completed" in out
+
+
+def test_without_error_behavior_the_first_failure_fails_the_run_with_no_retry(workdir: Path) -> None:
+    (workdir / "plain.yaml").write_text(
+        "workflow:\n  id: plain\n  version: 1\n  steps:\n"
+        "    - name: broken\n      config: {run: 'echo try >> tries.log; exit 1'}\n"
+        "    - name: never\n      config: {run: echo never}\n"
+    )
+    result = wfe(workdir, "run", "plain.yaml")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "plain-1 ended Terminated" in result.stdout
+    assert "retrying" not in result.stdout
+    assert _lines(workdir / "tries.log") == ["try"]

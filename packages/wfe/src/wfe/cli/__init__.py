@@ -3,6 +3,7 @@
 The console script ``wfe`` calls :func:`main`; :data:`cli` is the click group (handy for ``CliRunner``).
 """
 
-from wfe.cli.commands import cli, main
+from wfe.cli.commands import main
+from wfe.cli.common import cli
 
 __all__ = ["cli", "main"]

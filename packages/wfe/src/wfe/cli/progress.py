@@ -1,13 +1,17 @@
 """The live progress view of a run: the step tree with status and durations, and step output as it is written.
 
 On a terminal it is a rich ``Live`` table with output lines printed above it; otherwise (a pipe, CI logs) it
-prints one plain line per step start, step end and output line. It is fed by three sources:
+prints one plain line per step start, step end and output line, each step's lines folded in GitHub Actions and
+GitLab CI. It is fed by three sources:
 
 - a step middleware (:meth:`ProgressView.middleware`): the exact moment a step body starts and ends in this
   process (the store only learns about a step when its pass is persisted);
 - the host's log sink (:meth:`ProgressView.write`): each output line;
 - the stored instance (:meth:`ProgressView.update`): the tree, and the state of steps this process did not run
   (those completed before a resume, containers, skipped and waiting steps).
+
+Steps are shown as the pipeline names them (see :mod:`wfe.cli.tree`): the YAML compiler's own steps never
+appear, and a step's hooks are its children.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from types import TracebackType
 
 from rich.console import Console, Group, RenderableType
@@ -23,20 +26,38 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from wfe_core.definition import NO_VALUE, WorkflowDefinition
+from wfe.cli.ci import Folder
+from wfe.cli.formatting import format_duration, format_wait, timestamp
+from wfe.cli.plan import PlannedStep, planned_steps
+from wfe.cli.tree import CANCELLED, CONTINUED, StepNode, flat, role_of
+from wfe_core.definition import WorkflowDefinition
 from wfe_core.executor import StepMiddleware
 from wfe_core.executor.executor import StepCall, StepResult
-from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance
+from wfe_core.models import ErrorKind, ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus
 from wfe_core.step import LogChunk, StepBody, StepExecutionContext
+
+__all__ = [
+    "PlannedStep",
+    "ProgressView",
+    "format_duration",
+    "format_wait",
+    "planned_steps",
+    "timestamp",
+]
 
 RUNNING = "running"
 FAILED = "failed"
 DONE = "done"
+RETRYING = "retrying"
+SKIPPED = PointerStatus.SKIPPED.value
 
 _STYLE = {
     RUNNING: ("⟳", "yellow"),
+    RETRYING: ("↻", "yellow"),
     DONE: ("✓", "green"),
     FAILED: ("✗", "red"),
+    CONTINUED: ("✗", "yellow"),
+    CANCELLED: ("-", "dim"),
     PointerStatus.COMPLETE.value: ("✓", "green"),
     PointerStatus.PENDING.value: ("·", "dim"),
     PointerStatus.PENDING_PREDECESSOR.value: ("·", "dim"),
@@ -45,8 +66,15 @@ _STYLE = {
     PointerStatus.SLEEPING.value: ("z", "cyan"),
     PointerStatus.WAITING_FOR_EVENT.value: ("…", "cyan"),
     PointerStatus.FAILED.value: ("✗", "red"),
-    PointerStatus.COMPENSATED.value: ("↺", "magenta"),
+    PointerStatus.COMPENSATED.value: ("✗", "red"),
     PointerStatus.CANCELLED.value: ("-", "dim"),
+}
+_LABEL = {
+    PointerStatus.PENDING.value: "pending",
+    PointerStatus.PENDING_PREDECESSOR.value: "pending",
+    PointerStatus.SKIPPED.value: "skipped",
+    PointerStatus.COMPENSATED.value: "Failed",
+    CONTINUED: "failed, continued",
 }
 
 
@@ -60,6 +88,12 @@ class _Live:
     state: str = RUNNING
     error: str | None = None
     container: bool = False
+    retry_at: float | None = None
+    """When the step failed and waits for a retry: the clock time of the retry."""
+    attempt: str = ""
+    """``2 of 4``: the attempt the retry will be."""
+    this_attempt: str = ""
+    """`` (attempt 2 of 4)`` for a step that retries: the attempt this run is."""
 
 
 def _first_line(exc: Exception) -> str:
@@ -67,27 +101,31 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def format_duration(seconds: float) -> str:
-    """``0.42s``, ``12.3s``, ``2m05s``, ``1h02m``."""
-    if seconds < 10:
-        return f"{seconds:.2f}s"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def _stored_duration(pointer: ExecutionPointer) -> float | None:
-    if pointer.start_time is None or pointer.end_time is None:
+def retry_plan(ctx: StepExecutionContext) -> tuple[float, str] | None:
+    """When the step that just failed will be retried: the wait in seconds and ``2 of 4`` (the attempt it will
+    be, of how many); None when it fails for good (or its error behaviour is not its own retry)."""
+    behavior = ctx.step.error_behavior
+    if behavior is None or behavior.kind is not ErrorKind.RETRY:
         return None
-    return max(0.0, (pointer.end_time - pointer.start_time).total_seconds())
+    done = ctx.pointer.retry_count
+    if behavior.max_retries is not None and done >= behavior.max_retries:
+        return None
+    total = "" if behavior.max_retries is None else f" of {behavior.max_retries + 1}"
+    return behavior.retry_delay(done + 1).total_seconds(), f"{done + 2}{total}"
+
+
+def _skips(body: StepBody, ctx: StepExecutionContext) -> bool:
+    """The step's ``when`` is false: it will be skipped (a YAML ``ConditionalStep`` says so)."""
+    skips = getattr(body, "skips", None)
+    return bool(callable(skips) and skips(ctx))
 
 
 class ProgressView:
-    """Shows one run (``workflow_id``), or with ``workflow_id=None`` the output of every run (``wfe serve``)."""
+    """Shows one run (``workflow_id``), or with ``workflow_id=None`` the output of every run (``wfe serve``).
+
+    ``verbose``: also print the engine's ``##wfe[...]`` lines. ``ci``: ``github`` or ``gitlab`` to fold each
+    step's lines in that CI's log (plain output only).
+    """
 
     def __init__(
         self,
@@ -95,16 +133,21 @@ class ProgressView:
         *,
         live: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        verbose: bool = False,
+        ci: str | None = None,
     ) -> None:
         self.console = console
         self.workflow_id: str | None = None
         self.show_all = False
+        self.verbose = verbose
         self._interactive = console.is_terminal if live is None else live
         self._clock = clock
         self._runs: dict[str, _Live] = {}
         self._instance: WorkflowInstance | None = None
         self._live: Live | None = None
         self._plan: list[PlannedStep] = []
+        self._folder = None if ci is None or self._interactive else Folder(ci, self._print, self._marker)
+        self._held: list[Text] | None = None
 
     # -- feeding ---------------------------------------------------------------------------------------
 
@@ -127,6 +170,21 @@ class ProgressView:
             if not self._mine(ctx.workflow.id):
                 return await next_()
             name = ctx.pointer.step_name or ctx.step.name or f"step {ctx.step.id}"
+            role = role_of(name)
+            if role is not None:
+                step, kind = role
+                if kind == "hooks" and _skips(body, ctx):
+                    self._plain(Text.assemble(("- ", "dim"), (step, "bold"), " skipped (its when is false)"))
+                elif kind == "continue":
+                    self._plain(
+                        Text.assemble(
+                            ("↷ ", "yellow"), (step, "bold"), " failed; the run goes on (continue_on_error)"
+                        )
+                    )
+                return await next_()
+            if _skips(body, ctx):
+                self._plain(Text.assemble(("- ", "dim"), (name, "bold"), " skipped (its when is false)"))
+                return await next_()
             container = bool(ctx.step.children)
             earlier = self._runs.get(ctx.pointer.id)
             if container and earlier is not None:
@@ -137,43 +195,81 @@ class ProgressView:
                 run = _Live(name=name, started=self._clock(), container=container)
                 self._runs[ctx.pointer.id] = run
                 if not container:
-                    self._plain(Text.assemble(("▶ ", "yellow"), (name, "bold"), " started"))
+                    self._started(ctx, run)
             self.refresh()
             try:
                 result = await next_()
             except Exception as exc:
-                self._finish(run, FAILED, _first_line(exc))
+                plan = retry_plan(ctx)
+                if plan is not None:
+                    run.retry_at, run.attempt = self._clock() + plan[0], plan[1]
+                self._finish(ctx.pointer.id, run, RETRYING if plan is not None else FAILED, _first_line(exc))
                 raise
-            self._finish(run, DONE, None)
+            self._finish(ctx.pointer.id, run, DONE, None)
             return result
 
         return track
 
-    def _finish(self, run: _Live, state: str, error: str | None) -> None:
+    def _started(self, ctx: StepExecutionContext, run: _Live) -> None:
+        name, attempt = run.name, ""
+        behavior = ctx.step.error_behavior
+        if behavior is not None and behavior.kind is ErrorKind.RETRY:
+            total = "" if behavior.max_retries is None else f" of {behavior.max_retries + 1}"
+            run.this_attempt = f" (attempt {ctx.pointer.retry_count + 1}{total})"
+            attempt = run.this_attempt if ctx.pointer.retry_count else ""
+        line = Text.assemble(("▶ ", "yellow"), (name, "bold"), f" started{attempt}")
+        if self._folder is not None:
+            self._folder.start(ctx.pointer.id, f"{name}{attempt}")
+            self._folder.line(ctx.pointer.id, line)
+        else:
+            self._plain(line)
+
+    def _finish(self, key: str, run: _Live, state: str, error: str | None) -> None:
         run.ended = self._clock()
         run.state = state
         run.error = error
         took = format_duration(run.ended - run.started)
-        if run.container and state == DONE:
+        line: Text | None = None
+        if run.container:
             pass
         elif state == DONE:
-            self._plain(Text.assemble(("✓ ", "green"), (run.name, "bold"), f" done in {took}"))
+            line = Text.assemble(("✓ ", "green"), (run.name, "bold"), f" done in {took}")
+        elif state == RETRYING and run.retry_at is not None:
+            wait = format_wait(run.retry_at - run.ended)
+            line = Text.assemble(
+                ("↻ ", "yellow"),
+                (run.name, "bold"),
+                f" failed after {took}, retrying in {wait} (attempt {run.attempt}): {error}",
+            )
         else:
-            self._plain(Text.assemble(("✗ ", "red"), (run.name, "bold"), f" failed after {took}: {error}"))
+            line = Text.assemble(
+                ("✗ ", "red"), (run.name, "bold"), f" failed after {took}{run.this_attempt}: {error}"
+            )
+        if line is not None and not self._interactive:
+            if self._folder is not None:
+                self._folder.finish(key, line)
+            else:
+                self._print(line)
         self.refresh()
 
     def write(self, chunk: LogChunk) -> None:
-        """The log sink: print each output line prefixed with its step name."""
+        """The log sink: print each output line prefixed with its step name (stderr marked)."""
         if not self._mine(chunk.workflow_id):
             return
+        text = chunk.text.rstrip("\n")
+        if text.startswith("##wfe[") and not self.verbose:
+            return  # an output command, for the engine
         name = chunk.step_name or f"step {chunk.step_id}"
         if self.show_all:
             name = f"{chunk.workflow_id[:8]}/{name}"
-        style = "red" if chunk.stream == "stderr" else "cyan"
-        text = chunk.text.rstrip("\n")
-        # Output commands (``##wfe[output k=v]``) are for the engine: keep them visible but quiet.
-        line = Text.assemble((f"[{name}] ", style), (text, "dim") if text.startswith("##wfe[") else text)
-        self._print(line)
+        if chunk.stream == "stderr":
+            line = Text.assemble((f"[{name}] ", "red"), ("stderr| ", "red"), text)
+        else:
+            line = Text.assemble((f"[{name}] ", "cyan"), (text, "dim") if text.startswith("##wfe[") else text)
+        if self._folder is not None:
+            self._folder.line(chunk.pointer_id, line)
+        else:
+            self._print(line)
 
     def update(self, instance: WorkflowInstance) -> None:
         """The stored state of the run (its pointers make the tree)."""
@@ -182,15 +278,34 @@ class ProgressView:
 
     # -- output ------------------------------------------------------------------------------------------
 
+    def hold(self) -> None:
+        """Keep lines back until :meth:`release` (so the command's own first line comes first)."""
+        self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        for line in held or []:
+            self._print(line)
+
     def _print(self, line: Text) -> None:
-        if self._live is not None:
+        if self._held is not None:
+            self._held.append(line)
+        elif self._live is not None:
             self._live.console.print(line, soft_wrap=True)
         else:
             self.console.print(line, soft_wrap=True, highlight=False)
 
+    def _marker(self, text: str) -> None:
+        self.console.file.write(text + "\n")
+        self.console.file.flush()
+
     def _plain(self, line: Text) -> None:
         if not self._interactive:
             self._print(line)
+
+    def message(self, text: str, style: str = "") -> None:
+        """A line of the command's own (above the live tree on a terminal)."""
+        self._print(Text(text, style=style))
 
     def refresh(self) -> None:
         if self._live is not None:
@@ -205,6 +320,8 @@ class ProgressView:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._folder is not None:
+            self._folder.close()
         if self._live is not None:
             self._live.update(self.render(), refresh=True)
             self._live.__exit__(kind, exc, tb)
@@ -224,21 +341,16 @@ class ProgressView:
         table.add_column("time", justify="right", no_wrap=True)
         if instance is None:
             return Text("starting…", style="dim")
-        depth = pointer_depths(instance)
-        for pointer in instance.execution_pointers:
-            if pointer.step_name is None and not pointer.children and pointer.id not in self._runs:
-                continue
-            level = depth[pointer.id]
-            state, took = self._state(pointer)
+        for node, depth in flat(instance):
+            state, took = self._state(instance, node)
             icon, style = _STYLE.get(state, ("?", "white"))
-            name = pointer.step_name or f"step {pointer.step_id}"
             table.add_row(
-                Text.assemble("  " * level, (f"{icon} ", style), name),
-                Text(state if state != PointerStatus.PENDING.value else "pending", style=style),
+                Text.assemble("  " * depth, (f"{icon} ", style), node.name),
+                Text(self._status_text(node.pointer, state), style=style),
                 Text(took, style="dim"),
             )
         reached = {pointer.step_id for pointer in instance.execution_pointers}
-        if instance.status.value == "Runnable":
+        if instance.status is WorkflowStatus.RUNNABLE:
             for step in self._plan:
                 if step.step_id not in reached:
                     icon, style = _STYLE[PointerStatus.PENDING.value]
@@ -254,59 +366,30 @@ class ProgressView:
         )
         return Group(title, table)
 
-    def _state(self, pointer: ExecutionPointer) -> tuple[str, str]:
+    def _status_text(self, pointer: ExecutionPointer, state: str) -> str:
         run = self._runs.get(pointer.id)
+        if state == RETRYING and run is not None and run.retry_at is not None:
+            wait = format_wait(max(0.0, run.retry_at - self._clock()))
+            return f"retrying in {wait} (attempt {run.attempt}): {run.error}"
+        return _LABEL.get(state, state)
+
+    def _state(self, instance: WorkflowInstance, node: StepNode) -> tuple[str, str]:
+        pointer = node.pointer
+        stored = node.status(instance)
+        run = self._runs.get(pointer.id)
+        if stored in (SKIPPED, CONTINUED, CANCELLED):
+            took = "" if run is None or run.ended is None else format_duration(run.ended - run.started)
+            return stored, took
         stored_final = pointer.status not in (PointerStatus.PENDING, PointerStatus.RUNNING)
         if run is not None:
             if run.ended is None or (run.container and not stored_final):
                 # A container's own body ends at once; it runs for as long as its children do.
                 return RUNNING, format_duration(self._clock() - run.started)
             took = format_duration(run.ended - run.started)
-            # Ended here but not persisted yet: show what the body did (a failure waiting for its retry).
-            return (pointer.status.value if stored_final else run.state), took
-        stored = _stored_duration(pointer)
-        return pointer.status.value, format_duration(stored) if stored is not None else ""
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedStep:
-    step_id: int
-    name: str
-    depth: int
-
-
-def planned_steps(definition: WorkflowDefinition) -> list[PlannedStep]:
-    """The named steps on the default path: each step's unconditional next step, and inside containers their
-    children's paths. Branches that depend on outcomes are left out (they show once reached)."""
-    planned: list[PlannedStep] = []
-    seen: set[int] = set()
-    by_id = {step.id: step for step in definition.steps}
-
-    def walk(step_id: int | None, depth: int) -> None:
-        while step_id is not None and step_id not in seen and step_id in by_id:
-            seen.add(step_id)
-            step = by_id[step_id]
-            if step.name is not None:
-                planned.append(PlannedStep(step.id, step.name, depth))
-            for child in step.children:
-                walk(child, depth + 1)
-            unconditional = [o for o in step.outcomes if o.value is NO_VALUE and o.next_step is not None]
-            step_id = unconditional[0].next_step if len(step.outcomes) == 1 and unconditional else None
-
-    walk(0, 0)
-    return planned
-
-
-def pointer_depths(instance: WorkflowInstance) -> dict[str, int]:
-    """How deep each pointer sits in the step tree (0 for top-level steps, 1 inside a container, ...)."""
-    depth: dict[str, int] = {}
-    for pointer in instance.execution_pointers:
-        depth[pointer.id] = 1 + max((depth.get(scope, 0) for scope in pointer.scope), default=-1)
-    return depth
-
-
-def timestamp(value: datetime | None) -> str:
-    """A stored time for tables: local time to the second, or ``-``."""
-    if value is None:
-        return "-"
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            if run.state == RETRYING and pointer.status in (PointerStatus.SLEEPING, PointerStatus.RUNNING):
+                return RETRYING, took
+            # Ended here but not persisted yet: show what the body did.
+            return (stored if stored_final else run.state), took
+        if pointer.start_time is not None and pointer.end_time is not None:
+            return stored, format_duration(max(0.0, (pointer.end_time - pointer.start_time).total_seconds()))
+        return stored, ""

@@ -54,3 +54,16 @@ class RunRecord:
 def runs_dir() -> Path:
     """``.wfe/runs`` under the current directory."""
     return STATE_DIR / "runs"
+
+
+def find_record(directory: Path, run_id: str) -> RunRecord | None:
+    """The record of a run by id, else the newest with that name, else None."""
+    record = RunRecord.load(directory, run_id)
+    if record is not None or not directory.is_dir():
+        return record
+    newest_first = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in newest_first:
+        candidate = RunRecord.load(directory, path.stem)
+        if candidate is not None and candidate.name == run_id:
+            return candidate
+    return None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ REFRESH_SECONDS = 0.25
 CLI_HOST_OPTIONS: dict[str, Any] = {
     "poll_interval": timedelta(seconds=1),
     "lock_ttl": timedelta(seconds=10),
-    "stop_timeout": timedelta(seconds=2),
+    "stop_timeout": timedelta(seconds=1),
 }
 
 
@@ -47,6 +48,16 @@ def build_host(
     return builder.with_options(**options).build()
 
 
+def run_host(store: str, view: ProgressView, accept: Callable[[WorkflowInstance], bool]) -> WorkflowHost:
+    """The host of ``wfe run`` / ``wfe resume``: on the store and its lock, running only what ``accept`` says.
+
+    Its queue is its own (in memory): it runs one run, which it starts or queues itself, and its poller finds
+    what else becomes runnable in the store (a published event, a lease that lapsed). A queue shared through
+    the store would hand it the other runs' work, and its stop would wait for a blocking dequeue.
+    """
+    return build_host(store, view, queue="memory://", accept=accept, **CLI_HOST_OPTIONS)
+
+
 def register(host: WorkflowHost, workflows: Sequence[Any]) -> None:
     """Register every compiled workflow of the pipeline (sub-workflows included)."""
     for workflow in workflows:
@@ -54,11 +65,13 @@ def register(host: WorkflowHost, workflows: Sequence[Any]) -> None:
 
 
 class Interrupt:
-    """SIGINT/SIGTERM set an event instead of raising, so the run stops cleanly and stays resumable."""
+    """SIGINT/SIGTERM set an event instead of raising, so the run stops cleanly and stays resumable; a second
+    one forces the exit at once (``on_first`` says so when the first comes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_first: Callable[[], None] | None = None) -> None:
         self.event = asyncio.Event()
         self.signal: int | None = None
+        self._on_first = on_first
         self._installed: list[int] = []
 
     def __enter__(self) -> Interrupt:
@@ -70,8 +83,13 @@ class Interrupt:
         return self
 
     def _fire(self, sig: int) -> None:
+        if self.event.is_set():
+            # Forced: steps cut short run again on resume (what a shell step started may keep running).
+            os._exit(EXIT_INTERRUPTED)
         self.signal = sig
         self.event.set()
+        if self._on_first is not None:
+            self._on_first()
 
     def __exit__(self, *exc: object) -> None:
         loop = asyncio.get_running_loop()
@@ -79,8 +97,15 @@ class Interrupt:
             loop.remove_signal_handler(sig)
 
 
-async def follow(host: WorkflowHost, workflow_id: str, view: ProgressView, interrupt: Interrupt) -> int:
-    """Show the run until it completes (0), ends terminated or suspended (1) or is interrupted (130)."""
+async def follow(
+    host: WorkflowHost,
+    workflow_id: str,
+    view: ProgressView,
+    interrupt: Interrupt,
+    tick: Callable[[], Awaitable[None]] | None = None,
+) -> int:
+    """Show the run until it completes (0), ends terminated or suspended (1) or is interrupted (130); ``tick``
+    is awaited at each refresh (``wfe run`` applies the control requests of ``wfe terminate`` there)."""
     loop = asyncio.get_running_loop()
     waiter = asyncio.ensure_future(host.wait_for_workflow(workflow_id, timedelta(days=36500), statuses=FINAL))
     stopper = asyncio.ensure_future(interrupt.event.wait())
@@ -100,6 +125,8 @@ async def follow(host: WorkflowHost, workflow_id: str, view: ProgressView, inter
                 return EXIT_INTERRUPTED
             if loop.time() - last >= REFRESH_SECONDS:
                 last = loop.time()
+                if tick is not None:
+                    await tick()
                 view.update(await host.get_workflow(workflow_id))
             else:
                 view.refresh()

@@ -1,0 +1,111 @@
+"""What the commands share: the click group, consoles, failing with a message, running a coroutine, stores."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from wfe._discovery import PERSISTENCE, resolve
+from wfe.cli.extras import USAGE_ERROR, MissingExtraError, require_store, require_yaml
+from wfe.cli.runs import DEFAULT_STORE, STATE_DIR
+from wfe_core.errors import WfeError, WorkflowNotFoundError
+from wfe_core.protocols import PersistenceProvider
+
+T = TypeVar("T")
+
+DB_HELP = f"Store URL (default {DEFAULT_STORE}, under the current directory)."
+VAR_HELP = "A pipeline variable for ((key)) / ${{ key }} placeholders; repeat for more (dotted keys nest)."
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wfe")
+def cli() -> None:
+    """wfe: run and inspect persistent workflows (YAML pipelines) from the command line."""
+
+
+def console(*, stderr: bool = False) -> Console:
+    # Off a terminal rich assumes 80 columns; ids alone are 36 wide, so give tables room in logs and pipes.
+    probe = Console(stderr=stderr)
+    return Console(stderr=stderr, width=None if probe.is_terminal else 160)
+
+
+def fail(message: str, code: int = USAGE_ERROR) -> click.exceptions.Exit:
+    # Never wrapped: an error names file:line:column and is read (and grepped) whole, on a terminal or in a log.
+    console(stderr=True).print(message, highlight=False, markup=False, soft_wrap=True)
+    return click.exceptions.Exit(code)
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine, turning the CLI's known failures into messages and exit status 2."""
+    try:
+        return asyncio.run(factory())
+    except MissingExtraError as exc:
+        raise fail(str(exc)) from exc
+    except WorkflowNotFoundError as exc:
+        raise fail(f"{exc} (wfe list shows the runs in the store)") from exc
+    except WfeError as exc:
+        raise fail(str(exc)) from exc
+
+
+def store_or_exit(db: str | None) -> str:
+    """The store URL (``--db`` or the default under ``.wfe/``); exits 2 when its package is missing."""
+    url = db or DEFAULT_STORE
+    try:
+        require_store(url)
+    except MissingExtraError as exc:
+        raise fail(str(exc)) from exc
+    if db is None:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def require_or_exit() -> None:
+    """Exit 2 with the install command when wfe-yaml is missing."""
+    try:
+        require_yaml()
+    except MissingExtraError as exc:
+        raise fail(str(exc)) from exc
+
+
+def load(
+    pipeline: Path,
+    config: dict[str, Any],
+    reader: Callable[[Path], str] | None = None,
+    *,
+    strict: bool = False,
+) -> list[Any]:
+    """Every workflow of the pipeline file (and its includes), validated; exits 2 with file:line:column.
+
+    ``reader`` reads each file (default: from disk). What the file asks for that wfe ignores is printed to
+    stderr as ``file:line:column: warning: ...`` (an error, exit 2, with ``strict``)."""
+    wfe_yaml = require_yaml()
+    options: dict[str, Any] = {"strict": strict}
+    if reader is not None:
+        options["reader"] = reader
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wfe_yaml.YamlWarning)  # printed below, once, in compiler style
+            workflows: list[Any] = wfe_yaml.load_workflow_with_includes(pipeline, config, **options)
+    except wfe_yaml.YamlError as exc:
+        raise fail(str(exc)) from exc
+    out = console(stderr=True)
+    for workflow in workflows:
+        for warning in workflow.warnings:
+            where = ":".join(str(p) for p in (warning.path, warning.line, warning.column) if p is not None)
+            out.print(f"{where}: warning: {warning.message}", highlight=False, markup=False, soft_wrap=True)
+    return workflows
+
+
+async def with_persistence(url: str, use: Callable[[PersistenceProvider], Awaitable[T]]) -> T:
+    persistence: PersistenceProvider = resolve(PERSISTENCE, url)
+    await persistence.ensure_store_exists()
+    try:
+        return await use(persistence)
+    finally:
+        await persistence.close()
