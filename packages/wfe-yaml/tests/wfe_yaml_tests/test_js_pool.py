@@ -245,14 +245,16 @@ async def test_v8_fatal_out_of_memory_fails_only_that_step(pool: JsPool) -> None
 
 
 async def test_worker_killed_from_outside_fails_the_step(pool: JsPool) -> None:
-    async def kill_soon() -> None:
-        await asyncio.sleep(0.3)
+    # Killed once the script runs (it says so), however long the worker took to start or to be handed back.
+    def kill_when_running(stream: str, text: str) -> None:
         os.kill(next(iter(pool._busy)).process.pid, 9)
 
-    killer = asyncio.create_task(kill_soon())
-    with pytest.raises(JsWorkerCrashedError, match="SIGKILL"):
-        await pool.run("await new Promise(r => setTimeout(r, 5000));", timeout=10)
-    await killer
+    with pytest.raises(JsWorkerCrashedError, match="killed by SIGKILL"):
+        await pool.run(
+            "console.log('running'); await new Promise(r => setTimeout(r, 5000));",
+            timeout=10,
+            on_log=kill_when_running,
+        )
     await assert_pool_works(pool)
 
 
@@ -265,12 +267,22 @@ async def test_cancellation_stops_the_script() -> None:
             await self.event.wait()
 
     signal = Signal()
+    cancelled_at: list[float] = []
+
+    def cancel_when_running(stream: str, text: str) -> None:
+        # Once the script runs, however long its worker took to start.
+        cancelled_at.append(time.monotonic())
+        signal.event.set()
+
     async with JsPool(size=1) as own:
-        asyncio.get_running_loop().call_later(0.3, signal.event.set)
-        started = time.monotonic()
         with pytest.raises(Exception, match="cancelled"):
-            await own.run("while (true) {}", timeout=30, cancellation=signal)
-        assert time.monotonic() - started < 2
+            await own.run(
+                "console.log('running'); await new Promise(r => setTimeout(r, 100)); while (true) {}",
+                timeout=30,
+                cancellation=signal,
+                on_log=cancel_when_running,
+            )
+        assert time.monotonic() - cancelled_at[0] < 2
         await assert_pool_works(own)
 
 

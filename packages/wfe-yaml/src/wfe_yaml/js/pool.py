@@ -36,6 +36,7 @@ from wfe_yaml.js.errors import (
 from wfe_yaml.js.framing import FrameError, encode_frame, read_frame
 from wfe_yaml.js.gateway import Gateway, ModuleLoadError
 from wfe_yaml.js.permissions import visible_env
+from wfe_yaml.js.process import ChildProcess
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
 MAX_KEPT_LOG_CHARS = 1024 * 1024
@@ -43,6 +44,7 @@ MAX_KEPT_LOG_CHARS = 1024 * 1024
 _START_TIMEOUT_SECONDS = 30.0
 _IDLE_TIMEOUT_SECONDS = 5.0
 _RSS_POLL_SECONDS = 0.05
+_STDERR_DRAIN_SECONDS = 10.0
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _WORKER_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
@@ -118,7 +120,7 @@ class _Killed(Exception):
 class _Worker:
     """One worker process, seen from the parent."""
 
-    def __init__(self, process: asyncio.subprocess.Process, memory_limit: int) -> None:
+    def __init__(self, process: ChildProcess, memory_limit: int) -> None:
         self.process = process
         self.memory_limit = memory_limit
         self.stderr_tail: deque[str] = deque(maxlen=40)
@@ -127,16 +129,8 @@ class _Worker:
 
     @classmethod
     async def start(cls, memory_limit: int) -> _Worker:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "wfe_yaml.js.worker",
-            str(memory_limit * 2),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=_worker_env(),
-            start_new_session=True,
+        process = await ChildProcess.spawn(
+            [sys.executable, "-m", "wfe_yaml.js.worker", str(memory_limit * 2)], _worker_env()
         )
         worker = cls(process, memory_limit)
         try:
@@ -155,7 +149,6 @@ class _Worker:
     async def _drain_stderr(self) -> None:
         # Read chunks, not lines: V8's fatal-error dumps can hold lines longer than a StreamReader's limit.
         stream = self.process.stderr
-        assert stream is not None
         partial = b""
         while chunk := await stream.read(65536):
             *complete, partial = (partial + chunk).split(b"\n")
@@ -166,7 +159,6 @@ class _Worker:
             self.stderr_tail.append(partial.decode(errors="replace").rstrip())
 
     async def _read(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
         return await read_frame(self.process.stdout)
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -202,15 +194,20 @@ class _Worker:
         return f"{status}{': ' + tail if tail else ''}"
 
     async def kill(self) -> None:
+        """Kill the worker (if it still runs) and collect its exit status and its last stderr lines."""
         self.alive = False
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
+        self.process.kill()
         await self.process.wait()
+        # The process is gone, so its stderr ends as soon as what it wrote last is read; the bound is only for
+        # a pipe some other process still holds open.
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(self._stderr_task, 1.0)
-        if self.process.stdin is not None:
-            self.process.stdin.close()
+            await asyncio.wait_for(self._stderr_task, _STDERR_DRAIN_SECONDS)
+        self.process.close_pipes()
+
+    def abandon(self) -> None:
+        """Kill a worker of another event loop: its exit status is collected all the same, without that loop."""
+        self.alive = False
+        self.process.abandon()
 
     async def close(self) -> None:
         """Ask the worker to exit, and kill it if it does not within a second."""
@@ -334,6 +331,7 @@ class JsPool:
         self._returns: set[asyncio.Task[None]] = set()
         self._closed = False
         self._at_shutdown: AsyncGenerator[None, None] | None = None
+        self._at_loop_shutdown: AsyncGenerator[None, None] | None = None
 
     async def __aenter__(self) -> JsPool:
         return self
@@ -344,14 +342,22 @@ class JsPool:
     def _bind(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._slots is None:
-            # Pipes belong to the loop that made them: workers from another loop cannot be used here.
+            # Pipes belong to the loop that made them: workers from another loop cannot be used here. Their
+            # loop released them as it shut down, unless it was closed without that: kill them (each is still
+            # reaped by its own handle).
             for worker in [*self._idle, *self._busy]:
-                with contextlib.suppress(ProcessLookupError):
-                    worker.process.kill()
+                worker.abandon()
             self._idle.clear()
             self._busy.clear()
             self._loop = loop
             self._slots = asyncio.Semaphore(self.size)
+            releaser = _release_at_shutdown(self, loop)
+            self._at_loop_shutdown = (
+                releaser  # a strong reference: the loop keeps its async generators weakly
+            )
+            asyncio.ensure_future(
+                anext(releaser)
+            )  # to its yield: from then on the loop finalizes it at shutdown
         return self._slots
 
     async def run(
@@ -478,6 +484,10 @@ class JsPool:
     async def close(self) -> None:
         """Stop every worker. Runs still in progress fail with ``JsWorkerCrashedError``."""
         self._closed = True
+        await self._release()
+
+    async def _release(self) -> None:
+        """Stop this loop's workers and collect their exits; the pool can go on in another loop."""
         for task in list(self._returns):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -538,6 +548,15 @@ def default_pool() -> JsPool:
         pool._at_shutdown = closer  # a strong reference: the loop keeps its async generators weakly
         asyncio.ensure_future(anext(closer))  # to its yield: from then on the loop finalizes it at shutdown
     return pool
+
+
+async def _release_at_shutdown(pool: JsPool, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+    # Any pool, as the loop it runs in shuts down: its workers exit, and are reaped, while the loop still runs.
+    try:
+        yield
+    finally:
+        if pool._loop is loop:
+            await pool._release()
 
 
 async def _close_at_shutdown(pool: JsPool) -> AsyncGenerator[None, None]:
