@@ -39,6 +39,9 @@ from wfe_yaml.js.permissions import visible_env
 from wfe_yaml.js.process import ChildProcess
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
+MIN_MEMORY_LIMIT = 128 * 1024 * 1024
+"""The smallest ``memory_limit`` a pool accepts: a worker (Python, V8, the prelude) is 85-95 MiB resident while it
+runs a small JavaScript or TypeScript step, so this leaves a script some 30 MiB of its own."""
 MAX_KEPT_LOG_CHARS = 1024 * 1024
 """How much of a run's log ``JsResult.logs`` and error ``logs`` keep (the newest lines); ``on_log`` sees all."""
 _START_TIMEOUT_SECONDS = 30.0
@@ -320,8 +323,12 @@ class JsPool:
     def __init__(self, *, size: int = 2, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
         if size < 1:
             raise ValueError("JsPool size must be at least 1")
-        if memory_limit < 64 * 1024 * 1024:
-            raise ValueError("JsPool memory_limit must be at least 64 MiB")
+        if memory_limit < MIN_MEMORY_LIMIT:
+            raise ValueError(
+                f"JsPool memory_limit must be at least {MIN_MEMORY_LIMIT // (1024 * 1024)} MiB "
+                f"(got {memory_limit / (1024 * 1024):g} MiB): a worker is about 90 MiB resident before its "
+                "script allocates anything"
+            )
         self.size = size
         self.memory_limit = memory_limit
         self._idle: list[_Worker] = []

@@ -30,6 +30,10 @@ from wfe_yaml.js.transpiler import TranspileError, Transpiler, needs_module_tran
 _MEMORY_POLL_SECONDS = 0.05
 MAX_RESULT_CHARS = 64 * 1024 * 1024
 """Largest outputs JSON a script may return; more is refused so the frame stays well under its limit."""
+MAX_LOG_LINES = 100_000
+"""Most lines one step may log; later lines are dropped, and the log says so."""
+MAX_LOG_CHARS = 16 * 1024 * 1024
+"""Most characters one step may log (its lines added up); later lines are dropped, and the log says so."""
 _PARSE_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+): (?P<name>[A-Za-z]*Error): (?P<message>.*)$")
 
 
@@ -127,6 +131,9 @@ class _Worker:
                     "env": job["env"],
                     "modules": modules,
                     "dynamicImport": bool(job["dynamic_import"]),
+                    "maxOutputChars": MAX_RESULT_CHARS,
+                    "maxLogLines": MAX_LOG_LINES,
+                    "maxLogChars": MAX_LOG_CHARS,
                 }
                 install: Any = racer.eval(self._prelude)
                 install(js_bridge, json.dumps(setup))
@@ -154,7 +161,9 @@ class _Worker:
                         "JavaScript heap limit reached: the script used too much memory",
                         None,
                     )
-                if len(outcome) > MAX_RESULT_CHARS:
+                # The prelude refuses outputs past the limit as they are set; this only backs it up (the result
+                # wraps the outputs in a few more characters).
+                if len(outcome) > MAX_RESULT_CHARS + 1024:
                     return _failure(
                         "RangeError",
                         f"outputs too large: {len(outcome) // (1024 * 1024)} MiB of JSON, "
