@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -218,6 +221,40 @@ async def test_hosts_are_compared_exactly(
 ) -> None:
     with pytest.raises(JsScriptError, match="Permission denied: net access"):
         await run(pool, f"await fetch('http://{url_host}:' + inputs().port + '/');", server_port, allowed)
+
+
+async def test_host_names_are_looked_up_outside_the_loops_default_executor(
+    pool: JsPool, server_port: int
+) -> None:
+    loop = asyncio.get_running_loop()
+    lookups: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def recording_getaddrinfo(*args: Any, **kwargs: Any) -> Any:
+        lookups.append(threading.current_thread().name)
+        return real_getaddrinfo(*args, **kwargs)
+
+    # A default executor that refuses work: a lookup sent there would fail the fetch.
+    class Refusing(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("the loop's default executor was used")
+
+    refusing = Refusing(max_workers=1)
+    loop.set_default_executor(refusing)
+    socket.getaddrinfo = recording_getaddrinfo
+    try:
+        out = await run(
+            pool,
+            "const r = await fetch(`http://localhost:${inputs().port}/named`); output('path', (await r.json()).path);",
+            server_port,
+            ["localhost"],
+        )
+    finally:
+        socket.getaddrinfo = real_getaddrinfo
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
+        refusing.shutdown()
+    assert out == {"path": "/named"}
+    assert lookups and all(name.startswith("wfe-js-dns") for name in lookups)
 
 
 async def test_credentials_in_url_are_refused(pool: JsPool, server_port: int) -> None:

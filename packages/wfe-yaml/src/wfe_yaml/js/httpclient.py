@@ -1,18 +1,23 @@
 """The HTTP requests a script's ``fetch`` (and ``modules``) make, on the host's event loop with aiohttp.
 
 Each request has a total deadline (the step's), so a server that drips a byte at a time cannot hold it longer,
-and it is an ordinary task: cancelling it (the step ended or timed out) closes its connection at once. No
-thread of the host is ever held by a script's network work. Environment proxies are not used, and redirects
-are followed here, each target checked against the step's ``net`` permission before it is contacted.
+and it is an ordinary task: cancelling it (the step ended or timed out) closes its connection at once. Host
+names are looked up in a small thread pool of this module's own, never the event loop's default executor, so
+a slow name server cannot starve the host's synchronous steps either. Environment proxies are not used, and
+redirects are followed here, each target checked against the step's ``net`` permission before it is contacted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import socket
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from wfe_yaml.js.permissions import check_net, normalized_http_url
 
@@ -23,6 +28,8 @@ MAX_REDIRECTS = 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _USER_AGENT = "wfe-js"
 _CHUNK_BYTES = 65536
+_LOOKUP_THREADS = 4
+_lookups = ThreadPoolExecutor(max_workers=_LOOKUP_THREADS, thread_name_prefix="wfe-js-dns")
 
 
 class FetchError(Exception):
@@ -45,7 +52,10 @@ async def http_request(
     target = normalized_http_url(url)
     session_timeout = aiohttp.ClientTimeout(total=max(timeout, 0.001))
     try:
-        async with aiohttp.ClientSession(timeout=session_timeout, trust_env=False) as session:
+        connector = aiohttp.TCPConnector(resolver=_Resolver())
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=session_timeout, trust_env=False
+        ) as session:
             current = target
             for _ in range(MAX_REDIRECTS + 1):
                 request_headers = [("User-Agent", _USER_AGENT), *headers]
@@ -106,3 +116,29 @@ async def _read_body(response: aiohttp.ClientResponse) -> bytes:
             raise FetchError(f"response body larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class _Resolver(AbstractResolver):
+    """``getaddrinfo`` in this module's own bounded pool (IP addresses are never looked up: aiohttp uses them)."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        infos = await asyncio.get_running_loop().run_in_executor(
+            _lookups, socket.getaddrinfo, host, port, family, socket.SOCK_STREAM, 0, socket.AI_ADDRCONFIG
+        )
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(address[0]),
+                port=int(address[1]),
+                family=info_family,
+                proto=proto,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for info_family, _, proto, _, address in infos
+            if info_family in (socket.AF_INET, socket.AF_INET6)
+        ]
+
+    async def close(self) -> None:
+        pass
