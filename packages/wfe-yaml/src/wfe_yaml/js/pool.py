@@ -315,9 +315,11 @@ class JsPool:
 
     Workers start on first use and are reused; each job gets a fresh V8 context, so nothing leaks between
     steps.
-    ``size`` bounds how many scripts run at once; ``memory_limit`` (bytes) caps each worker: V8's heap gets
-    half of it, ArrayBuffers stop at twice it, and a worker whose resident memory passes it is killed.
-    Use ``async with JsPool() as pool`` or call ``close()``; a pool belongs to the event loop it first ran on.
+    ``size`` bounds how many scripts run at once; ``memory_limit`` (bytes, at least ``MIN_MEMORY_LIMIT``) caps
+    each worker: V8's heap gets half of it, ArrayBuffers stop at twice it on top of what V8 maps at start, and
+    a worker whose resident memory passes it is killed.
+    Use ``async with JsPool() as pool`` or call ``close()``. The workers belong to the event loop they started
+    in: they exit as that loop shuts down, and a pool used again from another loop starts new ones.
     """
 
     def __init__(self, *, size: int = 2, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
