@@ -1,9 +1,9 @@
 """The parent's side of what a script asks for: ``fetch``, ``readFile`` and module sources.
 
 Every request is checked against the step's permissions here, in the parent, and performed here too, so the
-worker process needs no network or file access of its own. HTTP runs on the event loop (``httpclient``): each
-request ends by the step's deadline and is cancelled when the step ends, and redirects are followed only to
-allowed hosts.
+worker process needs no network or file access of its own. HTTP runs on the event loop (``httpclient``, loaded
+on first use: aiohttp comes with the ``js`` extra): each request ends by the step's deadline and is cancelled
+when the step ends, and redirects are followed only to allowed hosts.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wfe_yaml.js.config import JsPermissions
-from wfe_yaml.js.httpclient import MAX_BODY_BYTES, FetchError, http_request
 from wfe_yaml.js.permissions import PermissionDenied, check_net, check_read, parse_http_url
 
-__all__ = ["MAX_BODY_BYTES", "Gateway", "ModuleLoadError"]
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""Largest response body or file a script can read in one call."""
 
 
 class ModuleLoadError(Exception):
@@ -68,8 +68,12 @@ class Gateway:
         elif request.get("body") is not None:
             body = str(request["body"]).encode()
         headers = [(str(k), str(v)) for k, v in request.get("headers", [])]
+        from wfe_yaml.js.httpclient import FetchError, http_request
+
         try:
-            reply = await http_request(url, method, headers, body, self._permissions.net, self._remaining())
+            reply = await http_request(
+                url, method, headers, body, self._permissions.net, self._remaining(), MAX_BODY_BYTES
+            )
         except PermissionDenied as exc:
             return _error(str(exc), "PermissionDenied")
         except (ValueError, FetchError) as exc:
@@ -97,13 +101,15 @@ class Gateway:
         return {spec: await self._load_module(spec) for spec in specifiers}
 
     async def _load_module(self, spec: str) -> str:
+        from wfe_yaml.js.httpclient import FetchError, http_request
+
         location = f"https://esm.sh/{spec[4:]}" if spec.startswith("npm:") else spec
         try:
             if location.startswith(("http://", "https://")):
                 parse_http_url(location)
                 check_net(location, self._permissions.net)
                 reply = await http_request(
-                    location, "GET", [], None, self._permissions.net, self._remaining()
+                    location, "GET", [], None, self._permissions.net, self._remaining(), MAX_BODY_BYTES
                 )
                 if not 200 <= reply["status"] < 300:
                     raise ModuleLoadError(f"Cannot load module '{spec}': HTTP {reply['status']}")

@@ -21,9 +21,6 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from wfe_yaml.js.permissions import check_net, normalized_http_url
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
-"""Largest response body or file a script can read in one call."""
-
 MAX_REDIRECTS = 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _USER_AGENT = "wfe-js"
@@ -43,9 +40,11 @@ async def http_request(
     body: bytes | None,
     allow: list[str],
     timeout: float,  # noqa: ASYNC109 - the request's total deadline, in seconds
+    max_body: int,
 ) -> dict[str, Any]:
     """Perform one request (following allowed redirects) and return what the script's ``Response`` is built from.
 
+    The body may have up to ``max_body`` bytes.
     Raises ``PermissionDenied`` for a redirect to a host outside ``allow``, ``ValueError`` for a malformed URL
     and ``FetchError`` when the request fails or its deadline passes.
     """
@@ -64,7 +63,7 @@ async def http_request(
                 ) as response:
                     follow = _redirect(response, current, method)
                     if follow is None:
-                        payload = await _read_body(response)
+                        payload = await _read_body(response, max_body)
                         return {
                             "status": response.status,
                             "statusText": response.reason or "",
@@ -107,13 +106,13 @@ def _redirect(response: aiohttp.ClientResponse, current: str, method: str) -> tu
     return None
 
 
-async def _read_body(response: aiohttp.ClientResponse) -> bytes:
+async def _read_body(response: aiohttp.ClientResponse, max_body: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise FetchError(f"response body larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
+        if size > max_body:
+            raise FetchError(f"response body larger than {max_body // (1024 * 1024)} MiB")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -71,12 +71,12 @@ class JsResult:
 
 
 def runtime_available() -> bool:
-    """True when mini-racer is installed (it is the ``js`` extra).
+    """True when the ``js`` extra is installed: mini-racer (V8) and aiohttp (``fetch``).
 
     Only looked up, not imported: V8 runs in the workers, and the host process never needs to load it.
     """
     try:
-        return importlib.util.find_spec("py_mini_racer") is not None
+        return all(importlib.util.find_spec(name) is not None for name in ("py_mini_racer", "aiohttp"))
     except (ImportError, ValueError):
         return False
 
