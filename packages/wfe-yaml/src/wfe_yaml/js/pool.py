@@ -360,13 +360,10 @@ class JsPool:
             self._busy.clear()
             self._loop = loop
             self._slots = asyncio.Semaphore(self.size)
-            releaser = _release_at_shutdown(self, loop)
-            self._at_loop_shutdown = (
-                releaser  # a strong reference: the loop keeps its async generators weakly
-            )
-            asyncio.ensure_future(
-                anext(releaser)
-            )  # to its yield: from then on the loop finalizes it at shutdown
+            # Run to its yield: from then on the loop finalizes it as it shuts down. The pool holds it, since the
+            # loop keeps its async generators only weakly.
+            self._at_loop_shutdown = _release_at_shutdown(self, loop)
+            asyncio.ensure_future(anext(self._at_loop_shutdown))
         return self._slots
 
     async def run(
