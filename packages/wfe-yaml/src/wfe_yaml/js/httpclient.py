@@ -63,6 +63,7 @@ async def http_request(
                 ) as response:
                     follow = _redirect(response, current, method)
                     if follow is None:
+                        # Any status, 4xx and 5xx included, is an answer: the script decides what it means.
                         payload = await _read_body(response, max_body)
                         return {
                             "status": response.status,
