@@ -87,16 +87,17 @@ def test_validate_accepts_good_config() -> None:
     assert JsStepType().validate({"file": "step.ts", "permissions": {"net": ["x.test"]}}, step_name="s") == []
 
 
-def test_missing_mini_racer_names_the_install_command() -> None:
-    # A fresh interpreter in which mini-racer cannot be imported, exactly as without the `js` extra.
-    code = """
+@pytest.mark.parametrize("missing", ["py_mini_racer", "aiohttp"])
+def test_missing_js_extra_names_the_install_command(missing: str) -> None:
+    # A fresh interpreter in which a module of the `js` extra cannot be imported, exactly as without the extra.
+    code = f"""
 import sys
-sys.modules["py_mini_racer"] = None
+sys.modules[{missing!r}] = None
 import wfe_yaml.js as js
-problems = js.JsStepType().validate({"script": "1"}, step_name="s")
+problems = js.JsStepType().validate({{"script": "1"}}, step_name="s")
 print(problems[0])
 try:
-    js.JsStepType().create({"script": "1"}, step_name="s", workflow_id="w")
+    js.JsStepType().create({{"script": "1"}}, step_name="s", workflow_id="w")
 except js.JsRuntimeMissingError as exc:
     print(exc)
 """

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -85,6 +88,11 @@ async def pool() -> AsyncIterator[JsPool]:
 async def run(pool: JsPool, script: str, port: int, net: list[str], timeout: float = 10) -> dict[str, Any]:
     result = await pool.run(script, data={"port": port}, permissions={"net": net}, timeout=timeout)
     return result.outputs or {}
+
+
+async def warm(pool: JsPool) -> None:
+    """A worker ready and idle, so what a test times is the script, not a worker starting after a kill."""
+    assert (await pool.run("output('warm', 1)", timeout=30)).outputs == {"warm": 1}
 
 
 async def test_get_json_from_allowed_host(pool: JsPool, server_port: int) -> None:
@@ -215,6 +223,40 @@ async def test_hosts_are_compared_exactly(
         await run(pool, f"await fetch('http://{url_host}:' + inputs().port + '/');", server_port, allowed)
 
 
+async def test_host_names_are_looked_up_outside_the_loops_default_executor(
+    pool: JsPool, server_port: int
+) -> None:
+    loop = asyncio.get_running_loop()
+    lookups: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def recording_getaddrinfo(*args: Any, **kwargs: Any) -> Any:
+        lookups.append(threading.current_thread().name)
+        return real_getaddrinfo(*args, **kwargs)
+
+    # A default executor that refuses work: a lookup sent there would fail the fetch.
+    class Refusing(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("the loop's default executor was used")
+
+    refusing = Refusing(max_workers=1)
+    loop.set_default_executor(refusing)
+    socket.getaddrinfo = recording_getaddrinfo
+    try:
+        out = await run(
+            pool,
+            "const r = await fetch(`http://localhost:${inputs().port}/named`); output('path', (await r.json()).path);",
+            server_port,
+            ["localhost"],
+        )
+    finally:
+        socket.getaddrinfo = real_getaddrinfo
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
+        refusing.shutdown()
+    assert out == {"path": "/named"}
+    assert lookups and all(name.startswith("wfe-js-dns") for name in lookups)
+
+
 async def test_credentials_in_url_are_refused(pool: JsPool, server_port: int) -> None:
     # What the check parses and what an HTTP client connects to must never differ, so no userinfo at all.
     with pytest.raises(JsScriptError, match="credentials"):
@@ -285,6 +327,7 @@ async def test_non_http_urls_are_rejected(pool: JsPool, server_port: int, url: s
 
 
 async def test_spin_while_fetch_in_flight_is_stopped(pool: JsPool, server_port: int) -> None:
+    await warm(pool)
     started = time.monotonic()
     with pytest.raises(JsTimeoutError):
         await run(
@@ -300,6 +343,7 @@ async def test_spin_while_fetch_in_flight_is_stopped(pool: JsPool, server_port: 
 
 
 async def test_spin_after_fetch_and_await_is_stopped(pool: JsPool, server_port: int) -> None:
+    await warm(pool)
     started = time.monotonic()
     with pytest.raises(JsTimeoutError):
         await run(
@@ -313,6 +357,7 @@ async def test_spin_after_fetch_and_await_is_stopped(pool: JsPool, server_port: 
 
 
 async def test_slow_server_is_bounded_by_step_timeout(pool: JsPool, server_port: int) -> None:
+    await warm(pool)
     started = time.monotonic()
     with pytest.raises((JsTimeoutError, JsScriptError)):
         await run(

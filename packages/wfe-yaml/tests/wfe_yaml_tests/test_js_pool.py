@@ -17,6 +17,8 @@ from wfe_yaml.js import (
     JsTimeoutError,
     JsWorkerCrashedError,
 )
+from wfe_yaml.js.pool import MIN_MEMORY_LIMIT
+from wfe_yaml.js.worker import MAX_LOG_CHARS, MAX_LOG_LINES
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -245,14 +247,16 @@ async def test_v8_fatal_out_of_memory_fails_only_that_step(pool: JsPool) -> None
 
 
 async def test_worker_killed_from_outside_fails_the_step(pool: JsPool) -> None:
-    async def kill_soon() -> None:
-        await asyncio.sleep(0.3)
+    # Killed once the script runs (it says so), however long the worker took to start or to be handed back.
+    def kill_when_running(stream: str, text: str) -> None:
         os.kill(next(iter(pool._busy)).process.pid, 9)
 
-    killer = asyncio.create_task(kill_soon())
-    with pytest.raises(JsWorkerCrashedError, match="SIGKILL"):
-        await pool.run("await new Promise(r => setTimeout(r, 5000));", timeout=10)
-    await killer
+    with pytest.raises(JsWorkerCrashedError, match="killed by SIGKILL"):
+        await pool.run(
+            "console.log('running'); await new Promise(r => setTimeout(r, 5000));",
+            timeout=10,
+            on_log=kill_when_running,
+        )
     await assert_pool_works(pool)
 
 
@@ -265,12 +269,22 @@ async def test_cancellation_stops_the_script() -> None:
             await self.event.wait()
 
     signal = Signal()
+    cancelled_at: list[float] = []
+
+    def cancel_when_running(stream: str, text: str) -> None:
+        # Once the script runs, however long its worker took to start.
+        cancelled_at.append(time.monotonic())
+        signal.event.set()
+
     async with JsPool(size=1) as own:
-        asyncio.get_running_loop().call_later(0.3, signal.event.set)
-        started = time.monotonic()
         with pytest.raises(Exception, match="cancelled"):
-            await own.run("while (true) {}", timeout=30, cancellation=signal)
-        assert time.monotonic() - started < 2
+            await own.run(
+                "console.log('running'); await new Promise(r => setTimeout(r, 100)); while (true) {}",
+                timeout=30,
+                cancellation=signal,
+                on_log=cancel_when_running,
+            )
+        assert time.monotonic() - cancelled_at[0] < 2
         await assert_pool_works(own)
 
 
@@ -383,3 +397,72 @@ async def test_log_lines_arrive_while_the_script_runs(pool: JsPool) -> None:
     finished = time.monotonic()
     assert len(arrivals) == 2
     assert finished - arrivals[0] > 0.4
+
+
+async def test_memory_limit_below_what_a_worker_needs_is_refused() -> None:
+    with pytest.raises(ValueError, match="memory_limit must be at least 128 MiB"):
+        JsPool(memory_limit=MIN_MEMORY_LIMIT - 1)
+
+
+async def test_smallest_memory_limit_runs_javascript_and_typescript_steps() -> None:
+    async with JsPool(size=1, memory_limit=MIN_MEMORY_LIMIT) as own:
+        await assert_pool_works(own)
+        result = await own.run(
+            "interface D { n: number }\nconst d = inputs() as D;\n"
+            "for (let i = 0; i < 1000; i++) console.log('line', i);\noutput('n', d.n + 1);",
+            data={"n": 1},
+            timeout=30,
+        )
+        assert result.outputs == {"n": 2}
+
+
+async def test_a_log_flood_stops_at_the_step_log_cap_and_says_so(pool: JsPool) -> None:
+    streamed: list[str] = []
+    result = await pool.run(
+        "for (let i = 0; i < 300000; i++) console.log('line', i); output('done', true);",
+        timeout=60,
+        on_log=lambda stream, text: streamed.append(text),
+    )
+    assert result.outputs == {"done": True}
+    assert len(streamed) == MAX_LOG_LINES + 2
+    assert streamed[MAX_LOG_LINES - 1] == f"line {MAX_LOG_LINES - 1}"
+    assert streamed[MAX_LOG_LINES] == (
+        f"[log limit reached: a step logs at most {MAX_LOG_LINES} lines and 16 MiB; later lines are dropped]"
+    )
+    assert streamed[-1] == f"[{300000 - MAX_LOG_LINES} log lines dropped over the step's log limit]"
+
+
+async def test_long_log_lines_stop_at_the_step_log_size_cap(pool: JsPool) -> None:
+    streamed: list[str] = []
+    await pool.run(
+        "const big = 'x'.repeat(60000); for (let i = 0; i < 1000; i++) console.log(big);",
+        timeout=60,
+        on_log=lambda stream, text: streamed.append(text),
+    )
+    kept = [text for text in streamed if not text.startswith("[")]
+    assert len(kept) == MAX_LOG_CHARS // 60000
+    assert streamed[-2].startswith("[log limit reached")
+    assert streamed[-1] == f"[{1000 - len(kept)} log lines dropped over the step's log limit]"
+
+
+async def test_an_output_flood_fails_at_the_output_cap_where_it_is_set(pool: JsPool) -> None:
+    with pytest.raises(JsScriptError) as caught:
+        await pool.run("const big = 'a'.repeat(70 * 1024 * 1024);\noutput('big', big);", timeout=60)
+    assert caught.value.name == "RangeError"
+    assert caught.value.js_message == "outputs too large: 71 MiB of JSON, the limit is 64 MiB"
+    assert caught.value.line == 2
+    await assert_pool_works(pool)
+
+
+async def test_outputs_add_up_against_the_output_cap_but_a_replaced_value_counts_once(pool: JsPool) -> None:
+    result = await pool.run(
+        "const mib = 'a'.repeat(1024 * 1024); for (let i = 0; i < 100; i++) output('same', mib);"
+        "output('same', 1);",
+        timeout=60,
+    )
+    assert result.outputs == {"same": 1}
+    with pytest.raises(JsScriptError, match="outputs too large: 65 MiB of JSON, the limit is 64 MiB"):
+        await pool.run(
+            "const mib = 'a'.repeat(1024 * 1024); for (let i = 0; i < 100; i++) output('k' + i, mib);",
+            timeout=60,
+        )

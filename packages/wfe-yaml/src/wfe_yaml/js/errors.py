@@ -3,7 +3,7 @@
 ::
 
     WfeError
-    ├── JsRuntimeMissingError       mini-racer is not installed
+    ├── JsRuntimeMissingError       the js extra (mini-racer, aiohttp) is not installed
     └── StepError
         └── JsError                 a JavaScript step failed (``logs`` holds what it logged)
             ├── JsScriptError       the script threw, or does not parse (``line`` when known)
@@ -22,10 +22,12 @@ INSTALL_HINT = install_hint("wfe-yaml[js]")
 
 
 class JsRuntimeMissingError(WfeError):
-    """mini-racer (the V8 binding JavaScript steps run on) is not installed."""
+    """The ``js`` extra is not installed: mini-racer (the V8 binding scripts run on) or aiohttp (their ``fetch``)."""
 
     def __init__(self) -> None:
-        super().__init__(f"JavaScript steps need mini-racer, which is not installed: {INSTALL_HINT}")
+        super().__init__(
+            f"JavaScript steps need mini-racer and aiohttp, which are not both installed: {INSTALL_HINT}"
+        )
 
 
 class JsError(StepError):

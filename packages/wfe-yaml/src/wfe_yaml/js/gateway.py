@@ -1,8 +1,9 @@
 """The parent's side of what a script asks for: ``fetch``, ``readFile`` and module sources.
 
 Every request is checked against the step's permissions here, in the parent, and performed here too, so the
-worker process needs no network or file access of its own. HTTP uses the standard library in a thread (no
-environment proxies), and redirects are followed only to allowed hosts.
+worker process needs no network or file access of its own. HTTP runs on the event loop (``httpclient``, loaded
+on first use: aiohttp comes with the ``js`` extra): each request ends by the step's deadline and is cancelled
+when the step ends, and redirects are followed only to allowed hosts.
 """
 
 from __future__ import annotations
@@ -11,82 +12,19 @@ import asyncio
 import base64
 import json
 import time
-import urllib.error
 import urllib.request
-from http.client import HTTPMessage
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from wfe_yaml.js.config import JsPermissions
-from wfe_yaml.js.permissions import (
-    PermissionDenied,
-    check_net,
-    check_read,
-    normalized_http_url,
-    parse_http_url,
-)
+from wfe_yaml.js.permissions import PermissionDenied, check_net, check_read, parse_http_url
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """Largest response body or file a script can read in one call."""
 
-_USER_AGENT = "wfe-js"
-
 
 class ModuleLoadError(Exception):
     """A module listed in ``modules`` could not be loaded; the message says which and why."""
-
-
-class _RedirectGuard(urllib.request.HTTPRedirectHandler):
-    """Follows a redirect only when its target is allowed too."""
-
-    def __init__(self, allow: list[str]) -> None:
-        self._allow = allow
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        check_net(newurl, self._allow)
-        return super().redirect_request(req, fp, code, msg, headers, normalized_http_url(newurl))
-
-
-def _http(
-    url: str,
-    method: str,
-    headers: list[tuple[str, str]],
-    body: bytes | None,
-    allow: list[str],
-    timeout: float,
-) -> dict[str, Any]:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _RedirectGuard(allow))
-    target = normalized_http_url(url)
-    request = urllib.request.Request(target, data=body, method=method)
-    request.add_header("User-Agent", _USER_AGENT)
-    for name, value in headers:
-        request.add_header(name, value)
-    try:
-        response = opener.open(request, timeout=max(timeout, 0.001))
-    except urllib.error.HTTPError as exc:
-        # 4xx/5xx are answers, not failures: the script decides what they mean.
-        response = exc
-    with response:
-        payload = response.read(MAX_BODY_BYTES + 1)
-        if len(payload) > MAX_BODY_BYTES:
-            raise OSError(f"response body larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
-        final_url = response.geturl()
-        return {
-            "status": response.status,
-            "statusText": response.reason or "",
-            "url": final_url,
-            "redirected": final_url != target,
-            "headers": [[k.lower(), v] for k, v in response.headers.items()],
-            "body_b64": base64.b64encode(payload).decode(),
-        }
 
 
 def _error(message: str, name: str = "Error") -> str:
@@ -130,17 +68,16 @@ class Gateway:
         elif request.get("body") is not None:
             body = str(request["body"]).encode()
         headers = [(str(k), str(v)) for k, v in request.get("headers", [])]
+        from wfe_yaml.js.httpclient import FetchError, http_request
+
         try:
-            reply = await asyncio.to_thread(
-                _http, url, method, headers, body, self._permissions.net, self._remaining()
+            reply = await http_request(
+                url, method, headers, body, self._permissions.net, self._remaining(), MAX_BODY_BYTES
             )
         except PermissionDenied as exc:
             return _error(str(exc), "PermissionDenied")
-        except ValueError as exc:
+        except (ValueError, FetchError) as exc:
             return _error(f"Fetch failed for '{url}': {exc}", "TypeError")
-        except (OSError, urllib.error.URLError) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            return _error(f"Fetch failed for '{url}': {reason}", "TypeError")
         return json.dumps(reply)
 
     async def _read_file(self, path: str) -> str:
@@ -164,13 +101,15 @@ class Gateway:
         return {spec: await self._load_module(spec) for spec in specifiers}
 
     async def _load_module(self, spec: str) -> str:
+        from wfe_yaml.js.httpclient import FetchError, http_request
+
         location = f"https://esm.sh/{spec[4:]}" if spec.startswith("npm:") else spec
         try:
             if location.startswith(("http://", "https://")):
                 parse_http_url(location)
                 check_net(location, self._permissions.net)
-                reply = await asyncio.to_thread(
-                    _http, location, "GET", [], None, self._permissions.net, self._remaining()
+                reply = await http_request(
+                    location, "GET", [], None, self._permissions.net, self._remaining(), MAX_BODY_BYTES
                 )
                 if not 200 <= reply["status"] < 300:
                     raise ModuleLoadError(f"Cannot load module '{spec}': HTTP {reply['status']}")
@@ -184,7 +123,7 @@ class Gateway:
             return (await asyncio.to_thread(_read_bytes, real)).decode()
         except ModuleLoadError:
             raise
-        except (PermissionDenied, ValueError, OSError, urllib.error.URLError) as exc:
+        except (PermissionDenied, ValueError, OSError, FetchError) as exc:
             raise ModuleLoadError(f"Cannot load module '{spec}': {exc}") from exc
 
 

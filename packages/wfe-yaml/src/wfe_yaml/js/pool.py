@@ -36,13 +36,18 @@ from wfe_yaml.js.errors import (
 from wfe_yaml.js.framing import FrameError, encode_frame, read_frame
 from wfe_yaml.js.gateway import Gateway, ModuleLoadError
 from wfe_yaml.js.permissions import visible_env
+from wfe_yaml.js.process import ChildProcess
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
+MIN_MEMORY_LIMIT = 128 * 1024 * 1024
+"""The smallest ``memory_limit`` a pool accepts: a worker (Python, V8, the prelude) is 85-95 MiB resident while it
+runs a small JavaScript or TypeScript step, so this leaves a script some 30 MiB of its own."""
 MAX_KEPT_LOG_CHARS = 1024 * 1024
 """How much of a run's log ``JsResult.logs`` and error ``logs`` keep (the newest lines); ``on_log`` sees all."""
 _START_TIMEOUT_SECONDS = 30.0
 _IDLE_TIMEOUT_SECONDS = 5.0
 _RSS_POLL_SECONDS = 0.05
+_STDERR_DRAIN_SECONDS = 10.0
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _WORKER_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
@@ -66,12 +71,12 @@ class JsResult:
 
 
 def runtime_available() -> bool:
-    """True when mini-racer is installed (it is the ``js`` extra).
+    """True when the ``js`` extra is installed: mini-racer (V8) and aiohttp (``fetch``).
 
     Only looked up, not imported: V8 runs in the workers, and the host process never needs to load it.
     """
     try:
-        return importlib.util.find_spec("py_mini_racer") is not None
+        return all(importlib.util.find_spec(name) is not None for name in ("py_mini_racer", "aiohttp"))
     except (ImportError, ValueError):
         return False
 
@@ -118,7 +123,7 @@ class _Killed(Exception):
 class _Worker:
     """One worker process, seen from the parent."""
 
-    def __init__(self, process: asyncio.subprocess.Process, memory_limit: int) -> None:
+    def __init__(self, process: ChildProcess, memory_limit: int) -> None:
         self.process = process
         self.memory_limit = memory_limit
         self.stderr_tail: deque[str] = deque(maxlen=40)
@@ -127,16 +132,8 @@ class _Worker:
 
     @classmethod
     async def start(cls, memory_limit: int) -> _Worker:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "wfe_yaml.js.worker",
-            str(memory_limit * 2),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=_worker_env(),
-            start_new_session=True,
+        process = await ChildProcess.spawn(
+            [sys.executable, "-m", "wfe_yaml.js.worker", str(memory_limit * 2)], _worker_env()
         )
         worker = cls(process, memory_limit)
         try:
@@ -155,7 +152,6 @@ class _Worker:
     async def _drain_stderr(self) -> None:
         # Read chunks, not lines: V8's fatal-error dumps can hold lines longer than a StreamReader's limit.
         stream = self.process.stderr
-        assert stream is not None
         partial = b""
         while chunk := await stream.read(65536):
             *complete, partial = (partial + chunk).split(b"\n")
@@ -166,7 +162,6 @@ class _Worker:
             self.stderr_tail.append(partial.decode(errors="replace").rstrip())
 
     async def _read(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
         return await read_frame(self.process.stdout)
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -202,15 +197,20 @@ class _Worker:
         return f"{status}{': ' + tail if tail else ''}"
 
     async def kill(self) -> None:
+        """Kill the worker (if it still runs) and collect its exit status and its last stderr lines."""
         self.alive = False
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
+        self.process.kill()
         await self.process.wait()
+        # The process is gone, so its stderr ends as soon as what it wrote last is read; the bound is only for
+        # a pipe some other process still holds open.
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(self._stderr_task, 1.0)
-        if self.process.stdin is not None:
-            self.process.stdin.close()
+            await asyncio.wait_for(self._stderr_task, _STDERR_DRAIN_SECONDS)
+        self.process.close_pipes()
+
+    def abandon(self) -> None:
+        """Kill a worker of another event loop: its exit status is collected all the same, without that loop."""
+        self.alive = False
+        self.process.abandon()
 
     async def close(self) -> None:
         """Ask the worker to exit, and kill it if it does not within a second."""
@@ -315,16 +315,22 @@ class JsPool:
 
     Workers start on first use and are reused; each job gets a fresh V8 context, so nothing leaks between
     steps.
-    ``size`` bounds how many scripts run at once; ``memory_limit`` (bytes) caps each worker: V8's heap gets
-    half of it, ArrayBuffers stop at twice it, and a worker whose resident memory passes it is killed.
-    Use ``async with JsPool() as pool`` or call ``close()``; a pool belongs to the event loop it first ran on.
+    ``size`` bounds how many scripts run at once; ``memory_limit`` (bytes, at least ``MIN_MEMORY_LIMIT``) caps
+    each worker: V8's heap gets half of it, ArrayBuffers stop at twice it on top of what V8 maps at start, and
+    a worker whose resident memory passes it is killed.
+    Use ``async with JsPool() as pool`` or call ``close()``. The workers belong to the event loop they started
+    in: they exit as that loop shuts down, and a pool used again from another loop starts new ones.
     """
 
     def __init__(self, *, size: int = 2, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
         if size < 1:
             raise ValueError("JsPool size must be at least 1")
-        if memory_limit < 64 * 1024 * 1024:
-            raise ValueError("JsPool memory_limit must be at least 64 MiB")
+        if memory_limit < MIN_MEMORY_LIMIT:
+            raise ValueError(
+                f"JsPool memory_limit must be at least {MIN_MEMORY_LIMIT // (1024 * 1024)} MiB "
+                f"(got {memory_limit / (1024 * 1024):g} MiB): a worker is about 90 MiB resident before its "
+                "script allocates anything"
+            )
         self.size = size
         self.memory_limit = memory_limit
         self._idle: list[_Worker] = []
@@ -334,6 +340,7 @@ class JsPool:
         self._returns: set[asyncio.Task[None]] = set()
         self._closed = False
         self._at_shutdown: AsyncGenerator[None, None] | None = None
+        self._at_loop_shutdown: AsyncGenerator[None, None] | None = None
 
     async def __aenter__(self) -> JsPool:
         return self
@@ -344,14 +351,19 @@ class JsPool:
     def _bind(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._slots is None:
-            # Pipes belong to the loop that made them: workers from another loop cannot be used here.
+            # Pipes belong to the loop that made them: workers from another loop cannot be used here. Their
+            # loop released them as it shut down, unless it was closed without that: kill them (each is still
+            # reaped by its own handle).
             for worker in [*self._idle, *self._busy]:
-                with contextlib.suppress(ProcessLookupError):
-                    worker.process.kill()
+                worker.abandon()
             self._idle.clear()
             self._busy.clear()
             self._loop = loop
             self._slots = asyncio.Semaphore(self.size)
+            # Run to its yield: from then on the loop finalizes it as it shuts down. The pool holds it, since the
+            # loop keeps its async generators only weakly.
+            self._at_loop_shutdown = _release_at_shutdown(self, loop)
+            asyncio.ensure_future(anext(self._at_loop_shutdown))
         return self._slots
 
     async def run(
@@ -478,6 +490,10 @@ class JsPool:
     async def close(self) -> None:
         """Stop every worker. Runs still in progress fail with ``JsWorkerCrashedError``."""
         self._closed = True
+        await self._release()
+
+    async def _release(self) -> None:
+        """Stop this loop's workers and collect their exits; the pool can go on in another loop."""
         for task in list(self._returns):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -538,6 +554,15 @@ def default_pool() -> JsPool:
         pool._at_shutdown = closer  # a strong reference: the loop keeps its async generators weakly
         asyncio.ensure_future(anext(closer))  # to its yield: from then on the loop finalizes it at shutdown
     return pool
+
+
+async def _release_at_shutdown(pool: JsPool, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+    # Any pool, as the loop it runs in shuts down: its workers exit, and are reaped, while the loop still runs.
+    try:
+        yield
+    finally:
+        if pool._loop is loop:
+            await pool._release()
 
 
 async def _close_at_shutdown(pool: JsPool) -> AsyncGenerator[None, None]:

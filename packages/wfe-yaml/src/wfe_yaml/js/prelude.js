@@ -50,21 +50,45 @@
   };
   // Lines are sent in batches, once per microtask checkpoint: a loop that logs thousands of lines costs one
   // round trip to the host, and the lines still arrive while the script runs.
+  // A step's whole log is capped too (lines and characters): a synchronous loop cannot hand its lines over
+  // before it ends, so without a cap they would pile up here until the heap ran out.
   const MAX_LINE = 65536;
+  const mib = (chars) => Math.ceil(chars / (1024 * 1024));
   const pendingLines = [];
   let flushScheduled = false;
+  let loggedLines = 0;
+  let loggedChars = 0;
+  let droppedLines = 0;
   const flushLogs = () => {
     flushScheduled = false;
     if (pendingLines.length) call("log", JSON.stringify(pendingLines.splice(0)));
   };
-  const emit = (stream, args) => {
-    let text = args.map(show).join(" ");
-    if (text.length > MAX_LINE) text = `${text.slice(0, MAX_LINE)}... [${text.length - MAX_LINE} more characters]`;
+  const queue = (stream, text) => {
     pendingLines.push([stream, text]);
     if (!flushScheduled) {
       flushScheduled = true;
       Promise.resolve().then(flushLogs);
     }
+  };
+  const emit = (stream, args) => {
+    if (droppedLines) {
+      droppedLines++;
+      return;
+    }
+    let text = args.map(show).join(" ");
+    if (text.length > MAX_LINE) text = `${text.slice(0, MAX_LINE)}... [${text.length - MAX_LINE} more characters]`;
+    if (loggedLines >= setup.maxLogLines || loggedChars + text.length > setup.maxLogChars) {
+      droppedLines = 1;
+      queue("log", `[log limit reached: a step logs at most ${setup.maxLogLines} lines and ` +
+        `${mib(setup.maxLogChars)} MiB; later lines are dropped]`);
+      return;
+    }
+    loggedLines++;
+    loggedChars += text.length;
+    queue(stream, text);
+  };
+  const reportDropped = () => {
+    if (droppedLines) queue("log", `[${droppedLines} log lines dropped over the step's log limit]`);
   };
   const consoleObject = {};
   for (const [method, stream] of [["log", "stdout"], ["info", "stdout"], ["debug", "stdout"], ["trace", "stdout"],
@@ -603,11 +627,24 @@
   });
 
   // ---- the step API ------------------------------------------------------------------------------------------------
+  // Outputs are capped as they are set (JSON characters, the last value of each key counted), so an oversized
+  // one fails where it is set instead of exhausting memory when the result is put together.
   const outputs = {};
+  const outputSizes = new Map();
+  let outputChars = 0;
   let wroteOutput = false;
   const setOutput = (key, value) => {
+    const name = String(key);
     const json = JSON.stringify(value);
-    outputs[String(key)] = json === undefined ? null : JSON.parse(json);
+    const size = JSON.stringify(name).length + 1 + (json === undefined ? 4 : json.length) + 1;
+    const total = outputChars - (outputSizes.get(name) ?? 0) + size;
+    if (total > setup.maxOutputChars) {
+      throw new RangeError(`outputs too large: ${mib(total)} MiB of JSON, the limit is ` +
+        `${mib(setup.maxOutputChars)} MiB`);
+    }
+    outputs[name] = json === undefined ? null : JSON.parse(json);
+    outputSizes.set(name, size);
+    outputChars = total;
     wroteOutput = true;
   };
   const getData = () => JSON.parse(setup.dataJson);
@@ -650,6 +687,7 @@
   const finish = (result) => {
     if (finished) return;
     finished = true;
+    reportDropped();
     flushLogs();
     for (const rawId of pendingTimers.values()) rawClearTimeout(rawId);
     pendingTimers.clear();

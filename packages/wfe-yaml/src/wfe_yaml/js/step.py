@@ -101,7 +101,7 @@ class JsStepType:
         problems: list[str] = []
         if not runtime_available():
             problems.append(
-                f"JavaScript step '{step_name}' needs mini-racer, which is not installed: {INSTALL_HINT}"
+                f"JavaScript step '{step_name}' needs mini-racer and aiohttp, which are not both installed: {INSTALL_HINT}"
             )
         if not isinstance(config, Mapping):
             problems.append(

@@ -30,6 +30,10 @@ from wfe_yaml.js.transpiler import TranspileError, Transpiler, needs_module_tran
 _MEMORY_POLL_SECONDS = 0.05
 MAX_RESULT_CHARS = 64 * 1024 * 1024
 """Largest outputs JSON a script may return; more is refused so the frame stays well under its limit."""
+MAX_LOG_LINES = 100_000
+"""Most lines one step may log; later lines are dropped, and the log says so."""
+MAX_LOG_CHARS = 16 * 1024 * 1024
+"""Most characters one step may log (its lines added up); later lines are dropped, and the log says so."""
 _PARSE_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+): (?P<name>[A-Za-z]*Error): (?P<message>.*)$")
 
 
@@ -127,6 +131,9 @@ class _Worker:
                     "env": job["env"],
                     "modules": modules,
                     "dynamicImport": bool(job["dynamic_import"]),
+                    "maxOutputChars": MAX_RESULT_CHARS,
+                    "maxLogLines": MAX_LOG_LINES,
+                    "maxLogChars": MAX_LOG_CHARS,
                 }
                 install: Any = racer.eval(self._prelude)
                 install(js_bridge, json.dumps(setup))
@@ -154,7 +161,9 @@ class _Worker:
                         "JavaScript heap limit reached: the script used too much memory",
                         None,
                     )
-                if len(outcome) > MAX_RESULT_CHARS:
+                # The prelude refuses outputs past the limit as they are set; this only backs it up (the result
+                # wraps the outputs in a few more characters).
+                if len(outcome) > MAX_RESULT_CHARS + 1024:
                     return _failure(
                         "RangeError",
                         f"outputs too large: {len(outcome) // (1024 * 1024)} MiB of JSON, "
@@ -235,25 +244,44 @@ def _parse_failure(text: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Entry point of the worker process."""
-    data_limit = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    if data_limit > 0:
-        # Caps what ArrayBuffers can take (V8's heap limit does not count them): past it, allocations fail.
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
+    """Entry point of the worker process; its argument is how much memory ArrayBuffers may take, in bytes."""
+    data_allowance = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    # A fatal V8 error must end the process at once, not after writing a core file the size of its heap.
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Frames go to a private copy of stdout; fd 1 becomes stderr so no stray print can corrupt the protocol.
     out_fd = os.dup(1)
     os.dup2(2, 1)
-    asyncio.run(_serve(out_fd))
+    asyncio.run(_serve(out_fd, data_allowance))
 
 
-async def _serve(out_fd: int) -> None:
+def _limit_data(allowance: int) -> None:
+    """Cap the data segment at what V8 has mapped already plus ``allowance``.
+
+    V8's heap limit does not count ArrayBuffers: past this cap their allocations fail (a RangeError) before
+    they can exhaust the host. V8 maps several hundred MiB up front, so the cap is counted from there; were it
+    absolute, V8 would hit it first with ordinary heap growth and spend seconds in last-resort garbage
+    collections before dying, instead of being stopped by the parent's resident-memory watch.
+    """
+    if allowance <= 0:
+        return
+    mapped = 0
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"VmData:"):
+                mapped = int(line.split()[1]) * 1024
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_DATA, (mapped + allowance, mapped + allowance))
+
+
+async def _serve(out_fd: int, data_allowance: int) -> None:
     from py_mini_racer import MiniRacer
 
     channel = _Channel(out_fd, asyncio.get_running_loop())
     worker = _Worker(channel)
     # Start V8 now (the first context costs ~65 ms) so the first job does not pay for it.
     MiniRacer().close()
+    _limit_data(data_allowance)
     channel.start_reader()
     channel.send({"op": "ready", "pid": os.getpid()})
     await worker.serve()
