@@ -33,7 +33,15 @@ LOWEST_PYTHON, NEWEST_PYTHON = PYTHONS[0], PYTHONS[-1]
 ROOT = Path(__file__).resolve().parent
 CONSTRAINTS = ROOT / "constraints.txt"
 # The test tools, without the packages: the lowest and newest sessions install these at the locked versions.
-TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "opentelemetry-sdk", "packaging"]
+TEST_TOOLS = [
+    "pytest",
+    "pytest-asyncio",
+    "pytest-timeout",
+    "pytest-xdist",
+    "hypothesis",
+    "opentelemetry-sdk",
+    "packaging",
+]
 
 
 def _find_pythons() -> None:
@@ -80,8 +88,16 @@ def _tool_constraints(session: nox.Session) -> Path:
 
 
 def _unit_tests(session: nox.Session) -> None:
+    # One pytest worker per core (pytest-xdist): every unit test isolates its files, stores and processes, so
+    # they run side by side; `-- -n0` runs them in one process.
     session.run(
-        "pytest", "-m", f"not ({SERVICE_MARKERS})", *session.posargs, env={"WFE_TEST_STORES": "memory,sqlite"}
+        "pytest",
+        "-m",
+        f"not ({SERVICE_MARKERS})",
+        "-n",
+        "auto",
+        *session.posargs,
+        env={"WFE_TEST_STORES": "memory,sqlite"},
     )
 
 
