@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
 from pydantic_core import to_json, to_jsonable_python
 
+from wfe_core.delivery import Applied, adopt, apply_delivery, delivered, first_taken, written_pointers
 from wfe_core.errors import (
     EventNotFoundError,
     LeaseLostError,
@@ -25,6 +27,7 @@ from wfe_core.errors import (
 )
 from wfe_core.models import (
     CommandName,
+    Delivery,
     Event,
     EventSubscription,
     ExecutionError,
@@ -107,6 +110,7 @@ _PERSIST_WORKFLOWS = (
     " ON CONFLICT (id) DO NOTHING)"
     " SELECT id FROM w"
 )
+_CLOSE_SUBSCRIPTION = "UPDATE {event_subscriptions} SET terminated = TRUE, consumed_event_id = %s WHERE id = %s AND NOT terminated"
 _INSERT_SUBSCRIPTION = (
     "INSERT INTO {event_subscriptions} (" + _SUBSCRIPTION_COLUMNS + ") VALUES"
     " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
@@ -118,6 +122,20 @@ _POINTER_LIST = TypeAdapter(list[ExecutionPointer])
 
 def _json(value: Any) -> Jsonb:
     return Jsonb(to_jsonable_python(to_jsonable(value)))
+
+
+class _Unset:
+    """No value given (None means "no next execution")."""
+
+
+_UNSET = _Unset()
+
+
+def _event_lock(event_name: str, event_key: str) -> int:
+    """The transaction lock id of an event name and key: ``create_event`` and a write storing a subscription
+    on them take it, so one of them sees the other (a collision only makes two names wait for each other)."""
+    digest = hashlib.blake2b(f"{event_name}\0{event_key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 @dataclass(frozen=True)
@@ -137,8 +155,10 @@ def _row_write(
     fence: int | None = None,
     *,
     workflow_id: str | None = None,
+    next_execution: datetime | None | _Unset = _UNSET,
 ) -> _RowWrite:
     workflow_id = instance.id if workflow_id is None else workflow_id
+    due = instance.next_execution if isinstance(next_execution, _Unset) else next_execution
     row = {
         "id": workflow_id,
         "name": instance.name or None,
@@ -149,7 +169,7 @@ def _row_write(
         "reference": instance.reference,
         "status": instance.status.value,
         "data": instance.data,
-        "next_execution": utc_or_none(instance.next_execution),
+        "next_execution": utc_or_none(due),
         "complete_time": utc_or_none(instance.complete_time),
         "parent_workflow_id": instance.parent_workflow_id,
         "root_workflow_id": instance.root_workflow_id,
@@ -340,17 +360,139 @@ class PostgresPersistence(PostgresProvider):
         *,
         pointers: Sequence[ExecutionPointer] | None = None,
         subscriptions: Sequence[EventSubscription] = (),
+        deliveries: Sequence[Delivery] = (),
+        now: datetime | None = None,
         fence: int | None = None,
-    ) -> None:
-        """Write the instance, the given (or all) pointers and new subscriptions atomically.
+    ) -> list[Delivery]:
+        """Write the instance, the given (or all) pointers and new subscriptions atomically, with the event
+        deliveries they make (see the protocol).
 
         Passes of several instances asked for at the same time share one statement and one commit (group
         commit); each instance's write is still all or nothing. A ``fence`` older than the newest one stored
-        raises ``LeaseLostError`` and writes nothing: the check and the write are one fenced ``UPDATE``.
+        raises ``LeaseLostError`` and writes nothing: the check and the write are one fenced ``UPDATE``. A write
+        that delivers events (or may: new subscriptions) is a transaction of its own, which first takes a
+        transaction lock on each new subscription's name and key (``create_event`` takes it too), so an event
+        created meanwhile is either read here or finds the subscription stored.
         """
+        if deliveries and now is None:
+            raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")
+        if deliveries or (now is not None and subscriptions):
+            assert now is not None
+            return await self._persist_delivering(instance, pointers, subscriptions, deliveries, now, fence)
         written = instance.execution_pointers if pointers is None else pointers
         write = _row_write(instance, written, subscriptions, fence)
         await self._pass_writes.write(write, write.workflow_id)
+        return []
+
+    async def _persist_delivering(
+        self,
+        instance: WorkflowInstance,
+        pointers: Sequence[ExecutionPointer] | None,
+        subscriptions: Sequence[EventSubscription],
+        deliveries: Sequence[Delivery],
+        now: datetime,
+        fence: int | None,
+    ) -> list[Delivery]:
+        q = self._layout.q
+        with wrapped(PersistenceError, "persist_workflow"):
+            async with self._pool.connection() as conn, conn.transaction():
+                for name, key in sorted({(s.event_name, s.event_key) for s in subscriptions}):
+                    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_event_lock(name, key),))
+                outcomes = await self._deliver(conn, instance, subscriptions, deliveries, now)
+                due = now if any(o.pointer is not None for o in outcomes) else instance.next_execution
+                write = _row_write(
+                    instance,
+                    written_pointers(instance, pointers, outcomes),
+                    subscriptions,
+                    fence,
+                    next_execution=due,
+                )
+                cur = await conn.execute(q(_PERSIST_WORKFLOWS), (_rows_json([write]),))
+                done = {row[0] for row in await cur.fetchall()}
+                (refused,) = await self._outcomes(conn, [(write.workflow_id, fence)], done)
+                if refused is not None:
+                    raise refused  # rolls the transaction back
+                if outcomes:
+                    async with conn.cursor() as closing:
+                        await closing.executemany(
+                            q(_CLOSE_SUBSCRIPTION),
+                            [(o.consumed_event_id, o.subscription_id) for o in outcomes],
+                        )
+        adopt(instance, outcomes, now)
+        return delivered(outcomes)
+
+    async def _deliver(
+        self,
+        conn: AsyncConnection[Any],
+        instance: WorkflowInstance,
+        subscriptions: Sequence[EventSubscription],
+        deliveries: Sequence[Delivery],
+        now: datetime,
+    ) -> list[Applied]:
+        """The deliveries applicable to ``instance`` and the events its new subscriptions take, read inside the
+        writing transaction."""
+        q = self._layout.q
+        outcomes: list[Applied] = []
+        consumed: dict[tuple[str, str], set[str]] = {}
+        async with conn.cursor(row_factory=dict_row) as cur:
+
+            async def consumed_on(subscription: EventSubscription) -> set[str]:
+                key = (subscription.event_name, subscription.event_key)
+                if key not in consumed:
+                    await cur.execute(
+                        q(
+                            "SELECT consumed_event_id FROM {event_subscriptions} WHERE workflow_id = %s"
+                            " AND event_name = %s AND event_key = %s AND consumed_event_id IS NOT NULL"
+                        ),
+                        (instance.id, *key),
+                    )
+                    consumed[key] = {r["consumed_event_id"] for r in await cur.fetchall()}
+                return consumed[key]
+
+            async def apply(subscription: EventSubscription, event: Event) -> None:
+                outcome = apply_delivery(instance, subscription, event)
+                outcomes.append(outcome)
+                if outcome.pointer is not None:
+                    (await consumed_on(subscription)).add(event.id)
+
+            for delivery in deliveries:
+                await cur.execute(
+                    q(
+                        f"SELECT {_SUBSCRIPTION_COLUMNS} FROM {{event_subscriptions}} WHERE id = %s AND NOT terminated"
+                    ),
+                    (delivery.subscription_id,),
+                )
+                row = await cur.fetchone()
+                await cur.execute(
+                    q("SELECT " + _EVENT_COLUMNS + " FROM {events} WHERE id = %s"), (delivery.event_id,)
+                )
+                event_row = await cur.fetchone()
+                if row is None or event_row is None:
+                    continue
+                subscription = _subscription(row)
+                if subscription.workflow_id != instance.id or delivery.event_id in await consumed_on(
+                    subscription
+                ):
+                    continue
+                await apply(subscription, _event(event_row))
+            for subscription in subscriptions:
+                await cur.execute(
+                    q(
+                        "SELECT " + _EVENT_COLUMNS + " FROM {events} WHERE event_name = %s AND event_key = %s"
+                        " AND event_time >= %s AND event_time <= %s ORDER BY event_time, seq"
+                    ),
+                    (
+                        subscription.event_name,
+                        subscription.event_key,
+                        utc(subscription.subscribe_as_of),
+                        utc(now),
+                    ),
+                )
+                candidates = [_event(r) for r in await cur.fetchall()]
+                taken = first_taken(subscription, candidates, now, await consumed_on(subscription))
+                if taken is not None:
+                    await apply(subscription, taken)
+        return outcomes
 
     @functools.cached_property
     def _pass_writes(self) -> GroupCommit[_RowWrite, None]:
@@ -521,13 +663,7 @@ class PostgresPersistence(PostgresProvider):
         """Close the subscription, recording the event that satisfied it; closing it again keeps the first."""
         with wrapped(PersistenceError, "terminate_subscription"):
             async with self._pool.connection() as conn:
-                await conn.execute(
-                    self._layout.q(
-                        "UPDATE {event_subscriptions} SET terminated = TRUE, consumed_event_id = %s"
-                        " WHERE id = %s AND NOT terminated"
-                    ),
-                    (event_id, subscription_id),
-                )
+                await conn.execute(self._layout.q(_CLOSE_SUBSCRIPTION), (event_id, subscription_id))
 
     async def get_consumed_event_ids(self, workflow_id: str, event_name: str, event_key: str) -> set[str]:
         """Ids of events with this name and key already delivered to this instance."""
@@ -592,12 +728,16 @@ class PostgresPersistence(PostgresProvider):
         """Store an event (keeping its id) and return the id."""
         with wrapped(PersistenceError, "create_event"):
             async with self._pool.connection() as conn:
+                # The transaction lock on the name and key orders this insert with a write storing a
+                # subscription on them (see persist_workflow); it is held until this statement commits.
                 await conn.execute(
                     self._layout.q(
-                        "INSERT INTO {events} (" + _EVENT_COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s)"
+                        "WITH l AS (SELECT pg_advisory_xact_lock(%s))"
+                        " INSERT INTO {events} (" + _EVENT_COLUMNS + ") SELECT %s, %s, %s, %s, %s, %s FROM l"
                         " ON CONFLICT (id) DO NOTHING"
                     ),
                     (
+                        _event_lock(event.event_name, event.event_key),
                         event.id,
                         event.event_name,
                         event.event_key,

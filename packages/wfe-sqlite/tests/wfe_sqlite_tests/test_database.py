@@ -265,7 +265,7 @@ async def test_a_failing_call_in_a_shared_commit_does_not_undo_the_others(tmp_pa
         return_exceptions=True,
     )
     assert isinstance(results[10], LeaseLostError)
-    assert [r for i, r in enumerate(results) if i != 10] == [None] * 20
+    assert [r for i, r in enumerate(results) if i != 10] == [[]] * 20
     assert (await persistence.get_workflow(stale.id)).description is None
     assert {w.description for w in await persistence.get_workflows([o.id for o in others])} == {"written"}
     await persistence.close()

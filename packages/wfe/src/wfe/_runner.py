@@ -18,13 +18,12 @@ from wfe_core.errors import LeaseLostError, WorkflowNotFoundError
 from wfe_core.executor import RETRIES_EXHAUSTED, PassState, WorkflowExecutor
 from wfe_core.models import (
     WORKFLOW_ENDED_EVENT_NAME,
+    Delivery,
     Event,
     EventSubscription,
     ExecutionError,
-    ExecutionPointer,
     Lease,
     LifecycleEventBase,
-    PointerStatus,
     QueueType,
     WorkflowInstance,
     WorkflowStatus,
@@ -36,9 +35,6 @@ from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueuePr
 from wfe_core.step import CancellationSignal
 
 log = logging.getLogger("wfe.runner")
-
-DELIVERED_EVENT_ID = "event_id"
-"""Pointer attribute naming the event delivered to it, so a half-finished delivery can be completed."""
 
 WorkflowHook = Callable[[str, WorkflowInstance], Awaitable[None]]
 
@@ -56,7 +52,9 @@ class LocalRun:
     rerun: bool = False
     suspend: bool = False
     terminate: bool = False
-    deliveries: list[tuple[EventSubscription, Event]] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    """Events the event consumer handed to this run to apply under its lease (each still unprocessed in the
+    store, so the consumer delivers it again if this run cannot)."""
     lease_lost: bool = False
     lease_valid_until: float = 0.0
     """Event-loop time until which the lease is surely held: ttl after the last acquire or renewal was asked
@@ -179,18 +177,9 @@ class InstanceRunner:
                 if not (run.rerun or run.deliveries):
                     break
         finally:
+            # Deliveries not applied (lease lost, or the lock is elsewhere): their events are still unprocessed
+            # in the store, and the event consumer, which retries them, delivers them itself.
             del self.runs[workflow_id]
-            # Deliveries not applied (lease lost, or the lock is elsewhere): the event consumer redoes them.
-            for _, event in run.deliveries:
-                asyncio.get_running_loop().create_task(self._redrive(event))
-
-    async def _redrive(self, event: Event) -> None:
-        """Hand an event back to the event consumer, so every open subscription it matches gets it."""
-        try:
-            await self.persistence.mark_event_unprocessed(event.id)
-            await self.queue.enqueue(QueueType.EVENT, event.id)
-        except Exception:
-            log.exception("could not re-queue event %s; the poller will find it unprocessed", event.id)
 
     async def _advance(
         self, workflow_id: str, run: LocalRun, held: tuple[WorkflowInstance, Lease] | None = None
@@ -341,18 +330,15 @@ class InstanceRunner:
         self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
     ) -> None:
         self._check_lease(run, lease)
+        # With the subscriptions, the store delivers in the same transaction any event published before them:
+        # the woken pointers make the instance due now, and the next pass goes on.
         await self.persistence.persist_workflow(
             instance,
             pointers=list(state.changed.values()),
             subscriptions=state.subscriptions,
+            now=self.clock.now(),
             fence=lease.fence,
         )
-        # Right after the subscriptions are stored, before anything else can fail: an event published before
-        # its subscription existed is handed to this run now, and re-driven if the run cannot apply it.
-        for subscription in state.subscriptions:
-            waiting = await self.choose_event(subscription)
-            if waiting is not None:
-                run.deliveries.append((subscription, waiting))
         if state.errors:
             await self.persistence.persist_errors(state.errors)
         if state.events:
@@ -366,16 +352,12 @@ class InstanceRunner:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
 
     async def _apply_deliveries(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
-        while run.deliveries:
-            subscription, event = run.deliveries[
-                0
-            ]  # dropped only once applied; else re-driven when the run ends
-            self._check_lease(run, lease)
-            pointer = self.deliver_into(instance, subscription, event)
-            if pointer is not None:
-                await self.persistence.persist_workflow(instance, pointers=[pointer], fence=lease.fence)
-            await self.persistence.terminate_subscription(subscription.id, event_id=event.id)
-            run.deliveries.pop(0)
+        deliveries = list(run.deliveries)
+        self._check_lease(run, lease)
+        await self.persistence.persist_workflow(
+            instance, pointers=[], deliveries=deliveries, now=self.clock.now(), fence=lease.fence
+        )
+        del run.deliveries[: len(deliveries)]
 
     async def _apply_requests(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         now = self.clock.now()
@@ -490,36 +472,16 @@ class InstanceRunner:
                 return event
         return None
 
-    def deliver_into(
-        self, instance: WorkflowInstance, subscription: EventSubscription, event: Event
-    ) -> ExecutionPointer | None:
-        """Wake the subscription's pointer with the event (in memory); None when it no longer waits."""
-        try:
-            pointer = instance.pointer(subscription.execution_pointer_id)
-        except KeyError:
-            return None
-        if (
-            pointer.end_time is not None
-            or pointer.event_published
-            or pointer.status is not PointerStatus.WAITING_FOR_EVENT
-        ):
-            return None
-        pointer.event_data = event.event_data
-        pointer.event_published = True
-        pointer.active = True
-        pointer.extension_attributes[DELIVERED_EVENT_ID] = event.id
-        instance.next_execution = self.clock.now()
-        return pointer
-
     async def deliver(self, subscription: EventSubscription, event: Event) -> bool:
         """Deliver ``event`` to ``subscription``. False when it is not applied yet (another host holds the
         instance, or a run here applies it after its pass): the caller checks again later."""
+        delivery = Delivery(subscription_id=subscription.id, event_id=event.id)
         run = self.runs.get(subscription.workflow_id)
         if run is not None:
             # The run applies it after its pass. Report "not yet" so the event consumer checks again later:
             # if the run failed (lost its lease), the retry delivers the event itself.
-            if all(queued.id != subscription.id for queued, _ in run.deliveries):
-                run.deliveries.append((subscription, event))
+            if all(queued.subscription_id != subscription.id for queued in run.deliveries):
+                run.deliveries.append(delivery)
             run.rerun = True
             return False
         taken = await self._acquire(subscription.workflow_id)
@@ -534,17 +496,13 @@ class InstanceRunner:
             except WorkflowNotFoundError:
                 await self.persistence.terminate_subscription(subscription.id)
                 return True
-            pointer = self.deliver_into(instance, subscription, event)
-            if pointer is not None:
-                await self.persistence.persist_workflow(instance, pointers=[pointer], fence=lease.fence)
-                await self.persistence.terminate_subscription(subscription.id, event_id=event.id)
-            else:
-                await self._close_stale(instance, subscription)
-            if (
-                pointer is not None
-                and instance.status is WorkflowStatus.RUNNABLE
-                and self._take_slot_for(instance.id)
-            ):
+            # One transaction: the pointer woken, the subscription closed, the event recorded as consumed.
+            woke = bool(
+                await self.persistence.persist_workflow(
+                    instance, pointers=[], deliveries=[delivery], now=self.clock.now(), fence=lease.fence
+                )
+            )
+            if woke and instance.status is WorkflowStatus.RUNNABLE and self._take_slot_for(instance.id):
                 # Carry on under this lease with the instance in hand: no release, queue hop and reload.
                 carried_on = self.runs[instance.id] = LocalRun(
                     instance=instance, lease_valid_until=valid_until
@@ -554,20 +512,9 @@ class InstanceRunner:
                 await self.lock.release(lease)
         if carried_on is not None:
             self.spawn(self.run_held(instance, carried_on, lease))
-        elif pointer is not None and instance.status is WorkflowStatus.RUNNABLE:
+        elif woke and instance.status is WorkflowStatus.RUNNABLE:
             await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
         return True
-
-    async def _close_stale(self, instance: WorkflowInstance, subscription: EventSubscription) -> None:
-        """The pointer no longer waits: close the subscription, keeping the record of an event it did get."""
-        event_id: Any = None
-        with contextlib.suppress(KeyError):
-            event_id = instance.pointer(subscription.execution_pointer_id).extension_attributes.get(
-                DELIVERED_EVENT_ID
-            )
-        await self.persistence.terminate_subscription(
-            subscription.id, event_id=event_id if isinstance(event_id, str) else None
-        )
 
 
 class _Renewal:
@@ -605,4 +552,4 @@ class _Renewal:
             self.timer = None
 
 
-__all__ = ["DELIVERED_EVENT_ID", "RETRIES_EXHAUSTED", "InstanceRunner", "LocalRun"]
+__all__ = ["RETRIES_EXHAUSTED", "InstanceRunner", "LocalRun"]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from wfe_core.models import (
+    Delivery,
     Event,
     EventSubscription,
     ExecutionError,
@@ -52,13 +53,37 @@ class PersistenceProvider(Protocol):
         *,
         pointers: Sequence[ExecutionPointer] | None = None,
         subscriptions: Sequence[EventSubscription] = (),
+        deliveries: Sequence[Delivery] = (),
+        now: datetime | None = None,
         fence: int | None = None,
-    ) -> None:
+    ) -> list[Delivery]:
         """Write the instance's own fields and the given pointers (inserted or updated), atomically.
 
         ``pointers=None`` writes every pointer of the instance; a sequence writes only those (the executor passes
         the pointers a pass created or changed, so the cost of a pass does not grow with history). Pointers
         are never deleted here. ``subscriptions`` are created in the same transaction (their ids kept).
+
+        Event delivery happens in the same transaction, so no delivery ever lives only in a host's memory
+        between two commits (a crash at any point loses no event and delivers none twice):
+
+        * When ``now`` is given, each new subscription *takes* the oldest stored event (by event time, then
+          creation order) with its name and key, ``subscribe_as_of <= event_time <= now``, that this instance
+          has not consumed and that no earlier subscription of this call took, processed or not. Storing the
+          subscription and reading the events must not race with ``create_event``: an event whose creation
+          commits after this call's read must see the subscription in ``get_subscriptions`` (SQLite and the
+          memory store serialise writes; PostgreSQL takes a transaction lock on the name and key in both).
+        * Each of ``deliveries`` (``now`` required) is applied when its subscription is open and belongs to this
+          instance and its event exists and was not consumed by this instance; otherwise it is skipped.
+
+        Applying a delivery follows ``wfe_core.delivery``: ``apply_delivery`` gives a woken copy of the
+        subscription's pointer, written with the others (also when ``pointers`` does not list them; use
+        ``written_pointers``) with the instance due at ``now``, and the subscription is closed recording the
+        event as consumed by this instance (``get_consumed_event_ids``). When the pointer no longer waits, the
+        subscription is closed recording the event that pointer did get, if any. Once committed, ``adopt``
+        makes ``instance`` (in memory) what was written.
+
+        Returns the deliveries (taken or given) that woke a pointer. On any error nothing is written and
+        ``instance`` is left as it was.
 
         Fencing: when ``fence`` is given and the store has already accepted a write for this instance with a
         larger fence, nothing is written and ``LeaseLostError`` is raised; otherwise the fence is remembered.
