@@ -110,7 +110,18 @@ _PERSIST_WORKFLOWS = (
     " ON CONFLICT (id) DO NOTHING)"
     " SELECT id FROM w"
 )
-_CLOSE_SUBSCRIPTION = "UPDATE {event_subscriptions} SET terminated = TRUE, consumed_event_id = %s WHERE id = %s AND NOT terminated"
+_INSERT_EVENT_FROM_L = (
+    "INSERT INTO {events} (" + _EVENT_COLUMNS + ") SELECT %s, %s, %s, %s, %s, %s FROM l"
+    " ON CONFLICT (id) DO NOTHING"
+)
+_INSERT_EVENT = (
+    "INSERT INTO {events} (" + _EVENT_COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (id) DO NOTHING"
+)
+_CLOSE_SUBSCRIPTION = (
+    "UPDATE {event_subscriptions} SET terminated = TRUE, consumed_event_id = %s"
+    " WHERE id = %s AND NOT terminated"
+)
 _INSERT_SUBSCRIPTION = (
     "INSERT INTO {event_subscriptions} (" + _SUBSCRIPTION_COLUMNS + ") VALUES"
     " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
@@ -214,6 +225,17 @@ def _subscription_params(sub: EventSubscription) -> tuple[Any, ...]:
         sub.external_token,
         sub.external_worker_id,
         utc_or_none(sub.external_token_expiry),
+    )
+
+
+def _event_params(event: Event) -> tuple[Any, ...]:
+    return (
+        event.id,
+        event.event_name,
+        event.event_key,
+        _json(event.event_data),
+        utc(event.event_time),
+        event.is_processed,
     )
 
 
@@ -361,6 +383,7 @@ class PostgresPersistence(PostgresProvider):
         pointers: Sequence[ExecutionPointer] | None = None,
         subscriptions: Sequence[EventSubscription] = (),
         deliveries: Sequence[Delivery] = (),
+        events: Sequence[Event] = (),
         now: datetime | None = None,
         fence: int | None = None,
     ) -> list[Delivery]:
@@ -376,9 +399,10 @@ class PostgresPersistence(PostgresProvider):
         """
         if deliveries and now is None:
             raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")
-        if deliveries or (now is not None and subscriptions):
-            assert now is not None
-            return await self._persist_delivering(instance, pointers, subscriptions, deliveries, now, fence)
+        if deliveries or events or (now is not None and subscriptions):
+            return await self._persist_delivering(
+                instance, pointers, subscriptions, deliveries, events, now, fence
+            )
         written = instance.execution_pointers if pointers is None else pointers
         write = _row_write(instance, written, subscriptions, fence)
         await self._pass_writes.write(write, write.workflow_id)
@@ -390,15 +414,21 @@ class PostgresPersistence(PostgresProvider):
         pointers: Sequence[ExecutionPointer] | None,
         subscriptions: Sequence[EventSubscription],
         deliveries: Sequence[Delivery],
-        now: datetime,
+        events: Sequence[Event],
+        now: datetime | None,
         fence: int | None,
     ) -> list[Delivery]:
         q = self._layout.q
+        keys = {(s.event_name, s.event_key) for s in subscriptions} | {
+            (e.event_name, e.event_key) for e in events
+        }
         with wrapped(PersistenceError, "persist_workflow"):
             async with self._pool.connection() as conn, conn.transaction():
-                for name, key in sorted({(s.event_name, s.event_key) for s in subscriptions}):
+                for name, key in sorted(keys):  # always in one order: two writers never deadlock
                     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_event_lock(name, key),))
-                outcomes = await self._deliver(conn, instance, subscriptions, deliveries, now)
+                outcomes = (
+                    [] if now is None else await self._deliver(conn, instance, subscriptions, deliveries, now)
+                )
                 due = now if any(o.pointer is not None for o in outcomes) else instance.next_execution
                 write = _row_write(
                     instance,
@@ -412,13 +442,16 @@ class PostgresPersistence(PostgresProvider):
                 (refused,) = await self._outcomes(conn, [(write.workflow_id, fence)], done)
                 if refused is not None:
                     raise refused  # rolls the transaction back
-                if outcomes:
-                    async with conn.cursor() as closing:
-                        await closing.executemany(
+                async with conn.cursor() as cur:
+                    if outcomes:
+                        await cur.executemany(
                             q(_CLOSE_SUBSCRIPTION),
                             [(o.consumed_event_id, o.subscription_id) for o in outcomes],
                         )
-        adopt(instance, outcomes, now)
+                    if events:
+                        await cur.executemany(q(_INSERT_EVENT), [_event_params(e) for e in events])
+        if now is not None:
+            adopt(instance, outcomes, now)
         return delivered(outcomes)
 
     async def _deliver(
@@ -731,20 +764,8 @@ class PostgresPersistence(PostgresProvider):
                 # The transaction lock on the name and key orders this insert with a write storing a
                 # subscription on them (see persist_workflow); it is held until this statement commits.
                 await conn.execute(
-                    self._layout.q(
-                        "WITH l AS (SELECT pg_advisory_xact_lock(%s))"
-                        " INSERT INTO {events} (" + _EVENT_COLUMNS + ") SELECT %s, %s, %s, %s, %s, %s FROM l"
-                        " ON CONFLICT (id) DO NOTHING"
-                    ),
-                    (
-                        _event_lock(event.event_name, event.event_key),
-                        event.id,
-                        event.event_name,
-                        event.event_key,
-                        _json(event.event_data),
-                        utc(event.event_time),
-                        event.is_processed,
-                    ),
+                    self._layout.q("WITH l AS (SELECT pg_advisory_xact_lock(%s)) " + _INSERT_EVENT_FROM_L),
+                    (_event_lock(event.event_name, event.event_key), *_event_params(event)),
                 )
         return event.id
 

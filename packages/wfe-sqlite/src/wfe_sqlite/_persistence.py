@@ -66,6 +66,7 @@ _UPDATE_WORKFLOW = (
 _INSERT_SUBSCRIPTION = (
     f"INSERT INTO event_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
+_INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?)"
 _CLOSE_SUBSCRIPTION = (
     "UPDATE event_subscriptions SET terminated = 1, consumed_event_id = coalesce(consumed_event_id, ?) "
     "WHERE id = ?"
@@ -174,12 +175,14 @@ class SqlitePersistence:
         pointers: Sequence[ExecutionPointer] | None = None,
         subscriptions: Sequence[EventSubscription] = (),
         deliveries: Sequence[Delivery] = (),
+        events: Sequence[Event] = (),
         now: datetime | None = None,
         fence: int | None = None,
     ) -> list[Delivery]:
         if deliveries and now is None:
             raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")
         subscription_rows = [subscription_values(s) for s in subscriptions]
+        event_rows = [event_values(e) for e in events]
         workflow_id = instance.id
         delivering = bool(deliveries) or (now is not None and bool(subscriptions))
         # The common pass (nothing to deliver) is serialised here, off the database thread.
@@ -210,6 +213,8 @@ class SqlitePersistence:
                 conn.executemany(_UPSERT_POINTER, written)
             if subscription_rows:
                 conn.executemany(_INSERT_SUBSCRIPTION, subscription_rows)
+            if event_rows:
+                conn.executemany(_INSERT_EVENT, event_rows)
             if outcomes:
                 conn.executemany(
                     _CLOSE_SUBSCRIPTION, [(o.consumed_event_id, o.subscription_id) for o in outcomes]
@@ -418,7 +423,7 @@ class SqlitePersistence:
     async def create_event(self, event: Event) -> str:
         values = event_values(event)
         await self._write(
-            lambda conn: conn.execute(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?)", values),
+            lambda conn: conn.execute(_INSERT_EVENT, values),
             "create event",
         )
         return event.id

@@ -21,7 +21,7 @@ from wfe._timers import WakeupTimers
 from wfe_core.clock import SystemClock
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import HostError, SubscriptionNotFoundError, WorkflowNotFoundError
-from wfe_core.executor import RETRIES_EXHAUSTED, StepMiddleware, WorkflowExecutor
+from wfe_core.executor import StepMiddleware, WorkflowExecutor
 from wfe_core.models import (
     ACTIVITY_EVENT_NAME,
     Event,
@@ -30,16 +30,12 @@ from wfe_core.models import (
     LifecycleEvent,
     LifecycleEventBase,
     Page,
-    PointerStatus,
     QueueType,
     SearchFilter,
     WorkflowInstance,
-    WorkflowResumed,
     WorkflowSearchResult,
     WorkflowStarted,
     WorkflowStatus,
-    WorkflowSuspended,
-    WorkflowTerminated,
     new_id,
 )
 from wfe_core.models.trusted import trusted
@@ -54,12 +50,12 @@ from wfe_core.protocols import (
     SearchIndex,
 )
 from wfe_core.step import LogSink
+from wfe_core.transitions import ENDED, Action
 
 log = logging.getLogger("wfe.host")
 
 WorkflowMiddleware = Callable[[WorkflowInstance], Awaitable[None] | None]
 Phase = Literal["pre", "execute", "post"]
-ENDED = (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED)
 
 
 class WorkflowHost:
@@ -293,86 +289,27 @@ class WorkflowHost:
         return event.id
 
     async def suspend_workflow(self, workflow_id: str) -> bool:
-        """Suspend a runnable instance; True when accepted. A pass in progress finishes first."""
+        """Suspend a runnable instance; True when accepted. A pass in progress finishes first. Its running
+        sub-workflows carry on (suspend them by their own ids)."""
         instance = await self.persistence.get_workflow(workflow_id)
         run = self._runner.request(instance.id, suspend=True)
         if run is not None:
             current = run.instance or instance
             return current.status is WorkflowStatus.RUNNABLE
-        return await self._change_status(instance.id, "suspend")
+        return await self._runner.change_status(instance.id, Action.SUSPEND)
 
     async def resume_workflow(self, workflow_id: str) -> bool:
         """Resume a suspended instance (a step whose retries were exhausted runs again); True when accepted."""
         instance = await self.persistence.get_workflow(workflow_id)
-        return await self._change_status(instance.id, "resume")
+        return await self._runner.change_status(instance.id, Action.RESUME)
 
     async def terminate_workflow(self, workflow_id: str) -> bool:
-        """Terminate an instance that has not ended; running steps are cancelled. True when accepted."""
+        """Terminate an instance that has not ended, and its running sub-workflows (recursively); running
+        steps are cancelled. True when accepted."""
         instance = await self.persistence.get_workflow(workflow_id)
         if instance.status in ENDED:
             return False
-        run = self._runner.request(instance.id, terminate=True)
-        if run is not None:
-            return True
-        return await self._change_status(instance.id, "terminate")
-
-    async def _change_status(self, workflow_id: str, action: str) -> bool:
-        lease = None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.options.lock_ttl.total_seconds() + 5
-        while lease is None:
-            run = self._runner.runs.get(workflow_id)
-            if run is not None and action != "resume":
-                self._runner.request(
-                    workflow_id, suspend=action == "suspend", terminate=action == "terminate"
-                )
-                return True
-            lease = await self.lock.acquire(workflow_id, self.options.lock_ttl)
-            if lease is None:
-                if loop.time() > deadline:
-                    raise HostError(f"could not {action} {workflow_id}: another host holds it; try again")
-                await asyncio.sleep(0.05)
-        event: LifecycleEventBase | None = None
-        try:
-            await self.persistence.claim_workflow(workflow_id, lease.fence)
-            instance = await self.persistence.get_workflow(workflow_id)
-            now = self.clock.now()
-            if action == "suspend" and instance.status is WorkflowStatus.RUNNABLE:
-                instance.status = WorkflowStatus.SUSPENDED
-                event = WorkflowSuspended.of(instance, now)
-                changed: list[ExecutionPointer] = []
-            elif action == "resume" and instance.status is WorkflowStatus.SUSPENDED:
-                instance.status = WorkflowStatus.RUNNABLE
-                instance.next_execution = now
-                changed = []
-                for pointer in instance.execution_pointers:
-                    if pointer.extension_attributes.pop(RETRIES_EXHAUSTED, None):
-                        pointer.retry_count = 0
-                        changed.append(pointer)
-                    if pointer.active and pointer.status is PointerStatus.FAILED:
-                        pointer.status = PointerStatus.PENDING
-                        if pointer not in changed:
-                            changed.append(pointer)
-                event = WorkflowResumed.of(instance, now)
-            elif action == "terminate" and instance.status not in ENDED:
-                instance.status = WorkflowStatus.TERMINATED
-                instance.complete_time = now
-                instance.next_execution = None
-                event = WorkflowTerminated.of(instance, now)
-                changed = []
-            else:
-                return False
-            await self.persistence.persist_workflow(instance, pointers=changed, fence=lease.fence)
-        finally:
-            await self.lock.release(lease)
-        await self._publish(event)
-        if action == "resume":
-            await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
-        if action == "terminate" and instance.parent_workflow_id is not None:
-            await self._runner._send_ended(instance, "terminated")
-        if self.search_index is not None:
-            await self.queue.enqueue(QueueType.INDEX, workflow_id)
-        return True
+        return await self._runner.terminate(instance.id)
 
     # -- reading -------------------------------------------------------------------------------------------
 

@@ -7,29 +7,28 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from wfe._options import HostOptions
 from wfe._registry import WorkflowRegistry
 from wfe._slots import Slots
 from wfe._timers import WakeupTimers
+from wfe_core import transitions
 from wfe_core.definition import WorkflowDefinition
-from wfe_core.errors import LeaseLostError, WorkflowNotFoundError
+from wfe_core.errors import HostError, LeaseLostError, WorkflowNotFoundError
 from wfe_core.executor import RETRIES_EXHAUSTED, PassState, WorkflowExecutor
 from wfe_core.models import (
-    WORKFLOW_ENDED_EVENT_NAME,
     Delivery,
     Event,
     EventSubscription,
     ExecutionError,
     Lease,
-    LifecycleEventBase,
     QueueType,
     WorkflowInstance,
     WorkflowStatus,
     WorkflowSuspended,
     WorkflowTerminated,
-    to_jsonable,
 )
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
 from wfe_core.step import CancellationSignal
@@ -330,13 +329,17 @@ class InstanceRunner:
         self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
     ) -> None:
         self._check_lease(run, lease)
-        # With the subscriptions, the store delivers in the same transaction any event published before them:
-        # the woken pointers make the instance due now, and the next pass goes on.
+        now = self.clock.now()
+        notice = _parent_notice(instance, state, now)
+        # With the subscriptions, the store delivers in the same transaction any event published before them
+        # (the woken pointers make the instance due now, and the next pass goes on); a sub-workflow's news
+        # for its parent is stored in it too.
         await self.persistence.persist_workflow(
             instance,
             pointers=list(state.changed.values()),
             subscriptions=state.subscriptions,
-            now=self.clock.now(),
+            events=[] if notice is None else [notice],
+            now=now,
             fence=lease.fence,
         )
         if state.errors:
@@ -346,8 +349,8 @@ class InstanceRunner:
         await self.workflow_hook("execute", instance)
         if state.completed:
             await self.workflow_hook("post", instance)
-        if instance.parent_workflow_id is not None:
-            await self._notify_parent(instance, state)
+        if notice is not None:
+            await self.queue.enqueue(QueueType.EVENT, notice.id)
         if self.indexing:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
 
@@ -361,25 +364,50 @@ class InstanceRunner:
 
     async def _apply_requests(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         now = self.clock.now()
-        event: LifecycleEventBase | None = None
-        if run.terminate and instance.status not in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
-            instance.status = WorkflowStatus.TERMINATED
-            instance.complete_time = now
-            instance.next_execution = None
-            event = WorkflowTerminated.of(instance, now)
-        elif run.suspend and instance.status is WorkflowStatus.RUNNABLE:
-            instance.status = WorkflowStatus.SUSPENDED
-            event = WorkflowSuspended.of(instance, now)
+        transition = (transitions.terminate(instance, now) if run.terminate else None) or (
+            transitions.suspend(instance, now) if run.suspend else None
+        )
         run.terminate = run.suspend = False
-        if event is None:
+        if transition is None:
             return
         self._check_lease(run, lease)
-        await self.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
-        await self.publish(event)
-        if instance.status is WorkflowStatus.TERMINATED:
-            await self._send_ended(instance, "")
+        await self._committed(instance, transition, lease)
+
+    async def _committed(
+        self, instance: WorkflowInstance, transition: transitions.Transition, lease: Lease
+    ) -> None:
+        """Store a status change made under ``lease`` and announce it: its lifecycle event, the parent's
+        notice of a terminated sub-workflow (stored in the same write) and the termination of its children."""
+        terminated = instance.status is WorkflowStatus.TERMINATED
+        notice = (
+            transitions.ended_notice(instance, self.clock.now(), transitions.TERMINATED_ERROR)
+            if terminated
+            else None
+        )
+        await self.persistence.persist_workflow(
+            instance,
+            pointers=transition.changed,
+            events=[] if notice is None else [notice],
+            fence=lease.fence,
+        )
+        await self.publish(transition.event)
+        if notice is not None:
+            await self.queue.enqueue(QueueType.EVENT, notice.id)
+        if terminated:
+            for child_id in transitions.child_ids(instance):
+                self.spawn(self._terminate_child(child_id))
         if self.indexing:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
+
+    async def _terminate_child(self, child_id: str) -> None:
+        try:
+            await self.terminate(child_id)
+        except WorkflowNotFoundError:
+            pass
+        except Exception:
+            log.exception(
+                "could not terminate sub-workflow %s with its parent; terminate it by hand", child_id
+            )
 
     async def _terminate_after_cancel(self, workflow_id: str, run: LocalRun, lease: Lease) -> None:
         """The pass was cancelled to terminate the workflow: drop its partial results and terminate."""
@@ -409,31 +437,6 @@ class InstanceRunner:
         )
         self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
 
-    async def _notify_parent(self, instance: WorkflowInstance, state: PassState) -> None:
-        """Tell the parent of a sub-workflow (the caller checked there is one) that it ended."""
-        if instance.status is WorkflowStatus.COMPLETE and state.completed:
-            await self._send_ended(instance, "")
-        elif instance.status is WorkflowStatus.TERMINATED and any(
-            isinstance(e, WorkflowTerminated) for e in state.events
-        ):
-            await self._send_ended(instance, state.errors[-1].message if state.errors else "")
-        elif instance.status is WorkflowStatus.SUSPENDED and any(
-            isinstance(e, WorkflowSuspended) for e in state.events
-        ):
-            await self._send_ended(instance, state.errors[-1].message if state.errors else "step failed")
-
-    async def _send_ended(self, instance: WorkflowInstance, error: str) -> None:
-        if instance.parent_workflow_id is None:
-            return
-        event = Event(
-            event_name=WORKFLOW_ENDED_EVENT_NAME,
-            event_key=instance.id,
-            event_data={"status": instance.status.value, "data": to_jsonable(instance.data), "error": error},
-            event_time=self.clock.now(),
-        )
-        await self.persistence.create_event(event)
-        await self.queue.enqueue(QueueType.EVENT, event.id)
-
     # -- control requests from the host's verbs --------------------------------------------------------
 
     def request(self, workflow_id: str, *, suspend: bool = False, terminate: bool = False) -> LocalRun | None:
@@ -450,6 +453,45 @@ class InstanceRunner:
                 run.pass_cancelled = True
                 run.pass_task.cancel()
         return run
+
+    async def terminate(self, workflow_id: str) -> bool:
+        """Terminate the instance (by id): through its run when it runs here, else under its lease. True when
+        accepted; its running sub-workflows are terminated with it."""
+        if self.request(workflow_id, terminate=True) is not None:
+            return True
+        return await self.change_status(workflow_id, transitions.Action.TERMINATE)
+
+    async def change_status(self, workflow_id: str, action: transitions.Action) -> bool:
+        """Apply ``action`` to an instance no run here advances, under its lease (waiting up to the lease's
+        ttl for another host to let go of it). True when the instance was in a status it applies to."""
+        lease = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.lock_ttl.total_seconds() + 5
+        while lease is None:
+            if workflow_id in self.runs and action is not transitions.Action.RESUME:
+                self.request(
+                    workflow_id,
+                    suspend=action is transitions.Action.SUSPEND,
+                    terminate=action is transitions.Action.TERMINATE,
+                )
+                return True
+            lease = await self.lock.acquire(workflow_id, self.options.lock_ttl)
+            if lease is None:
+                if loop.time() > deadline:
+                    raise HostError(f"could not {action} {workflow_id}: another host holds it; try again")
+                await asyncio.sleep(0.05)
+        try:
+            await self.persistence.claim_workflow(workflow_id, lease.fence)
+            instance = await self.persistence.get_workflow(workflow_id)
+            transition = transitions.apply(action, instance, self.clock.now())
+            if transition is None:
+                return False
+            await self._committed(instance, transition, lease)
+        finally:
+            await self._release(lease)
+        if action is transitions.Action.RESUME:
+            await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
+        return True
 
     # -- events ----------------------------------------------------------------------------------------
 
@@ -515,6 +557,25 @@ class InstanceRunner:
         elif woke and instance.status is WorkflowStatus.RUNNABLE:
             await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
         return True
+
+
+def _parent_notice(instance: WorkflowInstance, state: PassState, now: datetime) -> Event | None:
+    """The notice for the parent of a sub-workflow that this pass ended (completed, or terminated or
+    suspended by a failed step); None when it has no parent or did not end."""
+    if instance.parent_workflow_id is None:
+        return None
+    failure = state.errors[-1].message if state.errors else ""
+    if instance.status is WorkflowStatus.COMPLETE and state.completed:
+        return transitions.ended_notice(instance, now)
+    if instance.status is WorkflowStatus.TERMINATED and any(
+        isinstance(e, WorkflowTerminated) for e in state.events
+    ):
+        return transitions.ended_notice(instance, now, failure)
+    if instance.status is WorkflowStatus.SUSPENDED and any(
+        isinstance(e, WorkflowSuspended) for e in state.events
+    ):
+        return transitions.ended_notice(instance, now, failure or "step failed")
+    return None
 
 
 class _Renewal:

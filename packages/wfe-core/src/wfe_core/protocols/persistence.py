@@ -54,6 +54,7 @@ class PersistenceProvider(Protocol):
         pointers: Sequence[ExecutionPointer] | None = None,
         subscriptions: Sequence[EventSubscription] = (),
         deliveries: Sequence[Delivery] = (),
+        events: Sequence[Event] = (),
         now: datetime | None = None,
         fence: int | None = None,
     ) -> list[Delivery]:
@@ -61,7 +62,9 @@ class PersistenceProvider(Protocol):
 
         ``pointers=None`` writes every pointer of the instance; a sequence writes only those (the executor passes
         the pointers a pass created or changed, so the cost of a pass does not grow with history). Pointers
-        are never deleted here. ``subscriptions`` are created in the same transaction (their ids kept).
+        are never deleted here. ``subscriptions`` and ``events`` are created in the same transaction (their ids
+        kept; an event is stored as ``create_event`` stores it, so the instance's news, such as a sub-workflow
+        telling its parent it ended, cannot be lost between two commits).
 
         Event delivery happens in the same transaction, so no delivery ever lives only in a host's memory
         between two commits (a crash at any point loses no event and delivers none twice):

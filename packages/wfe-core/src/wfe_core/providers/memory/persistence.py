@@ -149,6 +149,7 @@ class MemoryPersistence:
         pointers: Sequence[ExecutionPointer] | None = None,
         subscriptions: Sequence[EventSubscription] = (),
         deliveries: Sequence[Delivery] = (),
+        events: Sequence[Event] = (),
         now: datetime | None = None,
         fence: int | None = None,
     ) -> list[Delivery]:
@@ -165,6 +166,8 @@ class MemoryPersistence:
                 )
             for subscription in subscriptions:
                 self._check_new_subscription(subscription)
+            for event in events:
+                self._check_new_event(event)
             # Everything is validated above, so the writes below cannot stop half-way.
             outcomes = self._deliver(instance, subscriptions, deliveries, now)
             if now is not None:
@@ -184,6 +187,8 @@ class MemoryPersistence:
                 self._add_subscription(subscription)
             for outcome in outcomes:
                 self._close(outcome.subscription_id, outcome.consumed_event_id)
+            for event in events:
+                self._add_event(event)
             self._index_runnable(stored.instance)
             return delivered(outcomes)
 
@@ -375,14 +380,20 @@ class MemoryPersistence:
 
     async def create_event(self, event: Event) -> str:
         with self._guard:
-            if event.id in self._events:
-                raise PersistenceError(f"event '{event.id}' already exists: give each event a new id")
-            stored = _StoredEvent(copy_model(event), next(self._seq))
-            self._events[event.id] = stored
-            self._events_by_key.setdefault((event.event_name, event.event_key), {})[event.id] = stored
-            if not event.is_processed:
-                self._unprocessed[event.id] = stored
+            self._check_new_event(event)
+            self._add_event(event)
             return event.id
+
+    def _check_new_event(self, event: Event) -> None:
+        if event.id in self._events:
+            raise PersistenceError(f"event '{event.id}' already exists: give each event a new id")
+
+    def _add_event(self, event: Event) -> None:
+        stored = _StoredEvent(copy_model(event), next(self._seq))
+        self._events[event.id] = stored
+        self._events_by_key.setdefault((event.event_name, event.event_key), {})[event.id] = stored
+        if not event.is_processed:
+            self._unprocessed[event.id] = stored
 
     async def get_event(self, event_id: str) -> Event:
         with self._guard:
