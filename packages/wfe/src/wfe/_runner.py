@@ -16,7 +16,7 @@ from wfe._slots import Slots
 from wfe._timers import WakeupTimers
 from wfe_core import transitions
 from wfe_core.definition import WorkflowDefinition
-from wfe_core.errors import HostError, LeaseLostError, WorkflowNotFoundError
+from wfe_core.errors import HostError, LeaseLostError, ValueRefusedError, WorkflowNotFoundError
 from wfe_core.executor import RETRIES_EXHAUSTED, PassState, WorkflowExecutor
 from wfe_core.models import (
     Delivery,
@@ -32,6 +32,7 @@ from wfe_core.models import (
 )
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
 from wfe_core.step import CancellationSignal
+from wfe_core.storable import doubtful_values
 
 log = logging.getLogger("wfe.runner")
 
@@ -286,7 +287,10 @@ class InstanceRunner:
             state = await self._execute(instance, definition, run, lease)
             if state is None:
                 return
-            await self._persist_pass(instance, state, lease, run)
+            try:
+                await self._persist_pass(instance, state, lease, run)
+            except ValueRefusedError as exc:
+                instance = await self._refused(instance, definition, state, exc, run, lease)
         if instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
             self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
 
@@ -353,6 +357,37 @@ class InstanceRunner:
             await self.queue.enqueue(QueueType.EVENT, notice.id)
         if self.indexing:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
+
+    async def _refused(
+        self,
+        instance: WorkflowInstance,
+        definition: WorkflowDefinition,
+        state: PassState,
+        exc: ValueRefusedError,
+        run: LocalRun,
+        lease: Lease,
+    ) -> WorkflowInstance:
+        """The store refused what the pass produced (its content, so writing it again fails again): count it
+        as a failure of the steps that ran, so their error behaviour applies and bounds the runs. Returns the
+        instance as stored, with those failures applied."""
+        where = doubtful_values(instance, list(state.changed.values())) or ["a value"]
+        fresh = await self.persistence.get_workflow(instance.id)
+        fresh.data = definition.load_data(fresh.data)
+        stored = {p.id for p in fresh.execution_pointers}
+        failures: dict[str, BaseException] = {
+            pointer_id: ValueRefusedError(
+                f"step '{instance.pointer(pointer_id).step_name}' produced {', '.join(where)}, which the store"
+                f" refused: {exc}"
+            )
+            for pointer_id in state.ran
+            if pointer_id in stored
+        }
+        if not failures:
+            raise exc
+        failed = self.executor.fail_steps(fresh, definition, failures)
+        run.instance = fresh
+        await self._persist_pass(fresh, failed, lease, run)
+        return fresh
 
     async def _apply_deliveries(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         deliveries = list(run.deliveries)
