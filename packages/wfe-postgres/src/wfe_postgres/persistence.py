@@ -303,6 +303,24 @@ class PostgresPersistence(PostgresProvider):
         """Release this provider's claim on the pool. Idempotent."""
         await self._pool.release()
 
+    async def record_lock_family(self, family: str) -> str:
+        """Record the lock family of this store's hosts unless one is recorded; return the recorded one."""
+        with wrapped(PersistenceError, "record_lock_family"):
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._layout.q(
+                        "INSERT INTO {store_settings} (key, value) VALUES ('lock_family', %s)"
+                        " ON CONFLICT (key) DO NOTHING"
+                    ),
+                    (family,),
+                )
+                cur = await conn.execute(
+                    self._layout.q("SELECT value FROM {store_settings} WHERE key = 'lock_family'")
+                )
+                row = await cur.fetchone()
+        assert row is not None
+        return str(row[0])
+
     # -- workflows ---------------------------------------------------------------------------------------
 
     async def create_workflow(self, instance: WorkflowInstance) -> str:

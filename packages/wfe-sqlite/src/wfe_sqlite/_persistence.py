@@ -113,6 +113,20 @@ class SqlitePersistence:
     async def close(self) -> None:
         await self._handle.close()
 
+    async def record_lock_family(self, family: str) -> str:
+        def record(conn: sqlite3.Connection) -> str:
+            conn.execute(
+                "INSERT INTO store_settings (key, value) VALUES ('lock_family', ?) ON CONFLICT (key) DO NOTHING",
+                (family,),
+            )
+            (recorded,) = conn.execute(
+                "SELECT value FROM store_settings WHERE key = 'lock_family'"
+            ).fetchone()
+            return str(recorded)
+
+        result: str = await self._write(record, "record lock family")
+        return result
+
     async def _read(self, fn: Callable[[sqlite3.Connection], Any], action: str) -> Any:
         return await self._handle.run(fn, write=False, action=action)
 

@@ -37,6 +37,7 @@ TABLES = {
     "locks",
     "search_documents",
     "search_text",
+    "store_settings",
     "schema_version",
 }
 

@@ -44,6 +44,7 @@ from wfe_core.protocols import (
     Clock,
     LifecycleCallback,
     LifecycleHub,
+    LockFamilyRecord,
     LockProvider,
     PersistenceProvider,
     QueueProvider,
@@ -56,6 +57,12 @@ log = logging.getLogger("wfe.host")
 
 WorkflowMiddleware = Callable[[WorkflowInstance], Awaitable[None] | None]
 Phase = Literal["pre", "execute", "post"]
+
+
+def lock_family(lock: LockProvider) -> str:
+    """The family of a lock provider: its ``family`` attribute, else the package that defines it."""
+    family = getattr(lock, "family", None)
+    return family if isinstance(family, str) else type(lock).__module__.split(".")[0]
 
 
 class WorkflowHost:
@@ -129,6 +136,7 @@ class WorkflowHost:
         if self._started:
             return
         await self.persistence.ensure_store_exists()
+        await self._check_lock_family()
         await self.lock.start()
         await self.queue.start()
         if self.search_index is not None:
@@ -141,6 +149,21 @@ class WorkflowHost:
         self._loops = [asyncio.create_task(loop()) for loop in self._consumers.tasks()]
         self._started = True
 
+    async def _check_lock_family(self) -> None:
+        """Refuse to share a store with hosts that lock through another provider family: their leases would
+        exclude nothing from each other's, and one family's fences would refuse the other's writes."""
+        if not isinstance(self.persistence, LockFamilyRecord):
+            return
+        family = lock_family(self.lock)
+        recorded = await self.persistence.record_lock_family(family)
+        if recorded != family:
+            await self.persistence.close()
+            raise HostError(
+                f"this store's hosts lock with {recorded}, but this host was given a {family} lock: hosts of "
+                f"one store must share one lock provider. Give this host the same lock as the others "
+                f"(WorkflowHostBuilder().use_lock(...)), or use a new store"
+            )
+
     async def stop(self) -> None:
         """Stop taking work, wait (bounded by ``stop_timeout``) for running steps, then disconnect."""
         if not self._started:
@@ -151,13 +174,8 @@ class WorkflowHost:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
-        inflight = set(self._runner.inflight)
-        if inflight:
-            _, pending = await asyncio.wait(inflight, timeout=self.options.stop_timeout.total_seconds())
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        self._timers.cancel_all()
+        await self._runner.drain(self.options.stop_timeout.total_seconds())
+        await self._timers.close()
         await self.lifecycle_hub.stop()
         if self.search_index is not None:
             await self.search_index.stop()

@@ -106,6 +106,21 @@ class InstanceRunner:
         self.stopping = False
         self.slots = Slots(self.options.max_concurrent_workflows)
 
+    async def drain(self, timeout: float) -> None:
+        """Wait for every task started with ``spawn``, those they start meanwhile included; cancel what is
+        still running after ``timeout`` seconds and wait for it to end."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.inflight:
+            pending = set(self.inflight)
+            remaining = deadline - loop.time()
+            if remaining > 0:
+                _, pending = await asyncio.wait(pending, timeout=remaining)
+            if pending and loop.time() >= deadline:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` as a task the host's stop() waits for."""
         task = asyncio.get_running_loop().create_task(work)

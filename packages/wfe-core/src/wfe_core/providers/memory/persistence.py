@@ -93,6 +93,7 @@ class MemoryPersistence:
         self._unprocessed: dict[str, _StoredEvent] = {}
         self._errors: dict[str, list[ExecutionError]] = {}
         self._commands: dict[tuple[str, str], _StoredCommand] = {}
+        self._lock_family: str | None = None
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -105,6 +106,12 @@ class MemoryPersistence:
 
     async def close(self) -> None:
         """Nothing to release; the data stays. Idempotent."""
+
+    async def record_lock_family(self, family: str) -> str:
+        with self._guard:
+            if self._lock_family is None:
+                self._lock_family = family
+            return self._lock_family
 
     # -- workflows ---------------------------------------------------------------------------------------
 
