@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from wfe._activities import ACTIVITY_RESULT_EVENT_NAME, PendingActivity, make_token, parse_token
+from wfe._activities import ActivityVerbs
 from wfe._consumers import Consumers
 from wfe._lifecycle import LifecycleDispatcher
+from wfe._lock_family import check_lock_family
 from wfe._options import HostOptions
 from wfe._otel import Tracing
 from wfe._registry import WorkflowRegistry, as_definition
@@ -20,10 +20,9 @@ from wfe._runner import InstanceRunner
 from wfe._timers import WakeupTimers
 from wfe_core.clock import SystemClock
 from wfe_core.definition import WorkflowDefinition
-from wfe_core.errors import HostError, SubscriptionNotFoundError, WorkflowNotFoundError
+from wfe_core.errors import HostError, WorkflowNotFoundError
 from wfe_core.executor import StepMiddleware, WorkflowExecutor
 from wfe_core.models import (
-    ACTIVITY_EVENT_NAME,
     Event,
     ExecutionError,
     ExecutionPointer,
@@ -39,12 +38,10 @@ from wfe_core.models import (
     new_id,
 )
 from wfe_core.models.trusted import trusted
-from wfe_core.primitives.activity import FAILURE, SUCCESS
 from wfe_core.protocols import (
     Clock,
     LifecycleCallback,
     LifecycleHub,
-    LockFamilyRecord,
     LockProvider,
     PersistenceProvider,
     QueueProvider,
@@ -59,13 +56,7 @@ WorkflowMiddleware = Callable[[WorkflowInstance], Awaitable[None] | None]
 Phase = Literal["pre", "execute", "post"]
 
 
-def lock_family(lock: LockProvider) -> str:
-    """The family of a lock provider: its ``family`` attribute, else the package that defines it."""
-    family = getattr(lock, "family", None)
-    return family if isinstance(family, str) else type(lock).__module__.split(".")[0]
-
-
-class WorkflowHost:
+class WorkflowHost(ActivityVerbs):
     """Runs workflows. Build one with ``WorkflowHostBuilder``; use it as ``async with host:``."""
 
     def __init__(
@@ -136,7 +127,7 @@ class WorkflowHost:
         if self._started:
             return
         await self.persistence.ensure_store_exists()
-        await self._check_lock_family()
+        await check_lock_family(self.persistence, self.lock)
         await self.lock.start()
         await self.queue.start()
         if self.search_index is not None:
@@ -149,27 +140,12 @@ class WorkflowHost:
         self._loops = [asyncio.create_task(loop()) for loop in self._consumers.tasks()]
         self._started = True
 
-    async def _check_lock_family(self) -> None:
-        """Refuse to share a store with hosts that lock through another provider family: their leases would
-        exclude nothing from each other's, and one family's fences would refuse the other's writes."""
-        if not isinstance(self.persistence, LockFamilyRecord):
-            return
-        family = lock_family(self.lock)
-        recorded = await self.persistence.record_lock_family(family)
-        if recorded != family:
-            await self.persistence.close()
-            raise HostError(
-                f"this store's hosts lock with {recorded}, but this host was given a {family} lock: hosts of "
-                f"one store must share one lock provider. Give this host the same lock as the others "
-                f"(WorkflowHostBuilder().use_lock(...)), or use a new store"
-            )
-
     async def stop(self) -> None:
         """Stop taking work, wait (bounded by ``stop_timeout``) for running steps, then disconnect."""
         if not self._started:
             return
         self._started = False
-        self._runner.stopping = True
+        self._runner.close()
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -310,16 +286,16 @@ class WorkflowHost:
         """Suspend a runnable instance; True when accepted. A pass in progress finishes first. Its running
         sub-workflows carry on (suspend them by their own ids)."""
         instance = await self.persistence.get_workflow(workflow_id)
-        run = self._runner.request(instance.id, suspend=True)
+        run = self._runner.control.request(instance.id, suspend=True)
         if run is not None:
             current = run.instance or instance
             return current.status is WorkflowStatus.RUNNABLE
-        return await self._runner.change_status(instance.id, Action.SUSPEND)
+        return await self._runner.control.change_status(instance.id, Action.SUSPEND)
 
     async def resume_workflow(self, workflow_id: str) -> bool:
         """Resume a suspended instance (a step whose retries were exhausted runs again); True when accepted."""
         instance = await self.persistence.get_workflow(workflow_id)
-        return await self._runner.change_status(instance.id, Action.RESUME)
+        return await self._runner.control.change_status(instance.id, Action.RESUME)
 
     async def terminate_workflow(self, workflow_id: str) -> bool:
         """Terminate an instance that has not ended, and its running sub-workflows (recursively); running
@@ -327,7 +303,7 @@ class WorkflowHost:
         instance = await self.persistence.get_workflow(workflow_id)
         if instance.status in ENDED:
             return False
-        return await self._runner.terminate(instance.id)
+        return await self._runner.control.terminate(instance.id)
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -389,59 +365,6 @@ class WorkflowHost:
         if self.search_index is None:
             raise HostError("this host has no search index: WorkflowHostBuilder().use_search_index(...)")
         return await self.search_index.search(terms, skip, take, filters)
-
-    # -- activities ----------------------------------------------------------------------------------------
-
-    async def get_pending_activity(
-        self, activity_name: str, worker_id: str, timeout: timedelta = timedelta(seconds=0)
-    ) -> PendingActivity | None:
-        """Take the oldest open activity of this name for ``worker_id``, waiting up to ``timeout``. The lease
-        expires after ``activity_lease``; an expired one is offered to other workers again."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout.total_seconds()
-        while True:
-            now = self.clock.now()
-            subscription = await self.persistence.get_first_open_subscription(
-                ACTIVITY_EVENT_NAME, activity_name, now
-            )
-            if subscription is not None:
-                secret = secrets.token_urlsafe(16)
-                expiry = now + self.options.activity_lease
-                if await self.persistence.set_subscription_token(
-                    subscription.id, secret, worker_id, expiry, now=now
-                ):
-                    return PendingActivity(
-                        token=make_token(subscription.id, secret),
-                        activity_name=activity_name,
-                        parameters=subscription.subscription_data,
-                        token_expiry=expiry,
-                    )
-                continue
-            if loop.time() >= deadline:
-                return None
-            await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
-
-    async def submit_activity_success(self, token: str, result: Any = None) -> None:
-        """Complete the activity leased with ``token``; its step proceeds with ``result``."""
-        await self._submit_activity(token, {"status": SUCCESS, "data": result})
-
-    async def submit_activity_failure(self, token: str, error: Any = None) -> None:
-        """Fail the activity; its step fails with ActivityFailedError and its error behaviour applies."""
-        await self._submit_activity(token, {"status": FAILURE, "data": error})
-
-    async def release_activity(self, token: str) -> None:
-        """Give the activity back without a result, so another worker can take it now."""
-        subscription_id, secret = parse_token(token)
-        await self.persistence.clear_subscription_token(subscription_id, secret)
-
-    async def _submit_activity(self, token: str, payload: dict[str, Any]) -> None:
-        subscription_id, secret = parse_token(token)
-        subscription = await self.persistence.get_subscription(subscription_id)
-        if subscription.external_token != secret:
-            raise SubscriptionNotFoundError(
-                subscription_id, "the activity token does not match (lease expired?)"
-            )
-        await self.publish_event(ACTIVITY_RESULT_EVENT_NAME, subscription_id, payload)
 
     # -- lifecycle events ------------------------------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""Advancing instances under their lease: passes, persistence, wake-ups, event delivery and control requests."""
+"""Advancing instances under their lease: the runs, their passes, and what each pass stores and announces.
+
+Leases live in ``_leases``, event delivery in ``_delivery`` and status changes asked for from outside in
+``_control``; the host and its consumers use the runner through ``process``, ``reserve_new``, ``run_held``,
+``spawn``, ``drain``, ``delivery`` and ``control``."""
 
 from __future__ import annotations
 
@@ -6,22 +10,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from wfe._control import StatusControl
+from wfe._delivery import EventDelivery
+from wfe._leases import Leases
+from wfe._local_run import LocalRun
 from wfe._options import HostOptions
 from wfe._registry import WorkflowRegistry
 from wfe._slots import Slots
 from wfe._timers import WakeupTimers
 from wfe_core import transitions
 from wfe_core.definition import WorkflowDefinition
-from wfe_core.errors import HostError, LeaseLostError, ValueRefusedError, WorkflowNotFoundError
-from wfe_core.executor import RETRIES_EXHAUSTED, PassState, WorkflowExecutor
+from wfe_core.errors import ValueRefusedError, WorkflowNotFoundError
+from wfe_core.executor import PassState, WorkflowExecutor
 from wfe_core.models import (
-    Delivery,
     Event,
-    EventSubscription,
     ExecutionError,
     Lease,
     QueueType,
@@ -31,34 +36,11 @@ from wfe_core.models import (
     WorkflowTerminated,
 )
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
-from wfe_core.step import CancellationSignal
 from wfe_core.storable import doubtful_values
 
 log = logging.getLogger("wfe.runner")
 
 WorkflowHook = Callable[[str, WorkflowInstance], Awaitable[None]]
-
-
-@dataclass
-class LocalRun:
-    """An instance this host is advancing right now, and what was asked of it meanwhile."""
-
-    instance: WorkflowInstance | None = None
-    pass_task: asyncio.Task[Any] | None = None
-    """The task running this run's pass while it runs (a terminate cancels it)."""
-    pass_cancelled: bool = False
-    """A terminate cancelled ``pass_task``."""
-    signal: CancellationSignal = field(default_factory=CancellationSignal)
-    rerun: bool = False
-    suspend: bool = False
-    terminate: bool = False
-    deliveries: list[Delivery] = field(default_factory=list)
-    """Events the event consumer handed to this run to apply under its lease (each still unprocessed in the
-    store, so the consumer delivers it again if this run cannot)."""
-    lease_lost: bool = False
-    lease_valid_until: float = 0.0
-    """Event-loop time until which the lease is surely held: ttl after the last acquire or renewal was asked
-    for. A host frozen past it (SIGSTOP, a long GC pause) finds it lapsed and writes nothing."""
 
 
 class InstanceRunner:
@@ -79,7 +61,7 @@ class InstanceRunner:
         pass_span: Callable[[WorkflowInstance], contextlib.AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.persistence = persistence
-        self.lock = lock
+        self.leases = Leases(lock, options)
         self.queue = queue
         self.registry = registry
         self.executor = executor
@@ -100,6 +82,18 @@ class InstanceRunner:
         """The workflow slots: one taken by each queue item the workflow consumer handles and by each run
         started here (a new instance, or one an event was just delivered to)."""
         self._missing_attempts: dict[str, int] = {}
+        self.delivery = EventDelivery(self)
+        """Event delivery: what the event consumer calls, and what applies the events handed to a run."""
+        self.control = StatusControl(self)
+        """Suspend, resume and terminate, for the host's verbs."""
+
+    def close(self) -> None:
+        """Called as the host stops: runs in progress finish their pass but start no new one."""
+        self.stopping = True
+
+    def is_running(self, workflow_id: str) -> bool:
+        """Whether a run here advances the instance now."""
+        return workflow_id in self.runs
 
     def open(self) -> None:
         """Called as the host starts (again): runs may start, and every slot is free."""
@@ -146,17 +140,17 @@ class InstanceRunner:
         None when this host has no free workflow slot (or is stopping, or the lease is taken): the instance
         then goes through the queue as usual. Holding the lease from before the instance exists means no other
         host can have written it, so the run needs neither a fence claim nor a load."""
-        if not self._take_slot_for(workflow_id):
+        if not self.take_slot_for(workflow_id):
             return None
         try:
-            taken = await self._acquire(workflow_id)
+            taken = await self.leases.acquire(workflow_id)
         except BaseException:
             self.slots.give()
             raise
         if taken is None or workflow_id in self.runs:
             # the lease is taken, or a queue delivery of the same id got here first (it will not get the lease)
             if taken is not None:
-                await self._release(taken[0])
+                await self.leases.release(taken[0])
             self.slots.give()
             return None
         lease, valid_until = taken
@@ -167,7 +161,7 @@ class InstanceRunner:
         """The instance was not created after all: give the slot and the lease back."""
         self.runs.pop(workflow_id, None)
         self.slots.give()
-        await self._release(lease)
+        await self.leases.release(lease)
 
     async def run_held(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         """Advance an instance this host already holds the lease and a slot of, with the instance in hand: one
@@ -202,14 +196,14 @@ class InstanceRunner:
         """One stretch of passes under a fresh lease (or the one ``held`` with the instance it was taken for);
         False when another host holds the instance."""
         if held is None:
-            taken = await self._acquire(workflow_id)
+            taken = await self.leases.acquire(workflow_id)
             if taken is None:
                 return False  # another host advances it; whatever changes later re-queues it
             lease, run.lease_valid_until = taken
             run.lease_lost = False
         else:
             instance, lease = held
-        renewal = _Renewal(self, lease, run)
+        renewal = self.leases.renewal(lease, run)
         try:
             if held is None:
                 try:
@@ -225,49 +219,12 @@ class InstanceRunner:
             return True
         finally:
             await renewal.stop()
-            await self._release(lease)
+            await self.leases.release(lease)
 
-    async def _acquire(self, workflow_id: str) -> tuple[Lease, float] | None:
-        """The instance's lease and the event-loop time until which it is surely held (ttl after asking)."""
-        ttl = self.options.lock_ttl
-        asked = asyncio.get_running_loop().time()
-        lease = await self.lock.acquire(workflow_id, ttl)
-        return None if lease is None else (lease, asked + ttl.total_seconds())
-
-    def _take_slot_for(self, workflow_id: str) -> bool:
+    def take_slot_for(self, workflow_id: str) -> bool:
         """Take a slot for a run of the instance started here; False (nothing taken) when stopping, when it
         runs here already or when every slot is busy."""
         return not self.stopping and workflow_id not in self.runs and self.slots.try_take()
-
-    async def _release(self, lease: Lease) -> None:
-        try:
-            await self.lock.release(lease)
-        except Exception:
-            log.warning(
-                "could not release the lease on %s; it lapses after %s", lease.resource, self.options.lock_ttl
-            )
-
-    async def _renew(self, lease: Lease, run: LocalRun) -> bool:
-        """Renew the lease once; False (and the run marked) when it was lost."""
-        asked = asyncio.get_running_loop().time()
-        try:
-            renewed = await self.lock.renew(lease, self.options.lock_ttl)
-        except Exception:
-            renewed = None
-        if renewed is None or asked > run.lease_valid_until:
-            run.lease_lost = True
-            log.error("lease on %s lost; this host stops writing it", lease.resource)
-            return False
-        run.lease_valid_until = asked + self.options.lock_ttl.total_seconds()
-        return True
-
-    def _check_lease(self, run: LocalRun, lease: Lease) -> None:
-        """Refuse to write once the lease may have lapsed; fencing in the store covers the rest."""
-        if run.lease_lost or asyncio.get_running_loop().time() >= run.lease_valid_until:
-            run.lease_lost = True
-            raise LeaseLostError(
-                lease.resource, "this host held it too long without renewal; nothing written"
-            )
 
     async def _passes(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         definition: WorkflowDefinition | None = None
@@ -283,9 +240,9 @@ class InstanceRunner:
                 passes = 0
             passes += 1
             if run.deliveries:
-                await self._apply_deliveries(instance, run, lease)
+                await self.delivery.apply(instance, run, lease)
             if run.terminate or run.suspend:
-                await self._apply_requests(instance, run, lease)
+                await self.control.apply_requests(instance, run, lease)
             if instance.status is not WorkflowStatus.RUNNABLE:
                 return
             if instance.next_execution is None or instance.next_execution > self.clock.now():
@@ -328,7 +285,7 @@ class InstanceRunner:
                     instance,
                     definition,
                     cancellation=run.signal,
-                    before_step=lambda: self._check_lease(run, lease),
+                    before_step=lambda: self.leases.check(run, lease),
                 )
             except asyncio.CancelledError:
                 # A cancel lands where the pass awaits, so inside execute(): run.pass_task is None elsewhere.
@@ -341,13 +298,13 @@ class InstanceRunner:
             finally:
                 run.pass_task = None
         if state is None:
-            await self._terminate_after_cancel(instance.id, run, lease)
+            await self.control.terminate_after_cancel(instance.id, run, lease)
         return state
 
     async def _persist_pass(
         self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
     ) -> None:
-        self._check_lease(run, lease)
+        self.leases.check(run, lease)
         now = self.clock.now()
         notice = _parent_notice(instance, state, now)
         # With the subscriptions, the store delivers in the same transaction any event published before them
@@ -404,67 +361,6 @@ class InstanceRunner:
         await self._persist_pass(fresh, failed, lease, run)
         return fresh
 
-    async def _apply_deliveries(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
-        deliveries = list(run.deliveries)
-        self._check_lease(run, lease)
-        await self.persistence.persist_workflow(
-            instance, pointers=[], deliveries=deliveries, now=self.clock.now(), fence=lease.fence
-        )
-        del run.deliveries[: len(deliveries)]
-
-    async def _apply_requests(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
-        now = self.clock.now()
-        transition = (transitions.terminate(instance, now) if run.terminate else None) or (
-            transitions.suspend(instance, now) if run.suspend else None
-        )
-        run.terminate = run.suspend = False
-        if transition is None:
-            return
-        self._check_lease(run, lease)
-        await self._committed(instance, transition, lease)
-
-    async def _committed(
-        self, instance: WorkflowInstance, transition: transitions.Transition, lease: Lease
-    ) -> None:
-        """Store a status change made under ``lease`` and announce it: its lifecycle event, the parent's
-        notice of a terminated sub-workflow (stored in the same write) and the termination of its children."""
-        terminated = instance.status is WorkflowStatus.TERMINATED
-        notice = (
-            transitions.ended_notice(instance, self.clock.now(), transitions.TERMINATED_ERROR)
-            if terminated
-            else None
-        )
-        await self.persistence.persist_workflow(
-            instance,
-            pointers=transition.changed,
-            events=[] if notice is None else [notice],
-            fence=lease.fence,
-        )
-        await self.publish(transition.event)
-        if notice is not None:
-            await self.queue.enqueue(QueueType.EVENT, notice.id)
-        if terminated:
-            for child_id in transitions.child_ids(instance):
-                self.spawn(self._terminate_child(child_id))
-        if self.indexing:
-            await self.queue.enqueue(QueueType.INDEX, instance.id)
-
-    async def _terminate_child(self, child_id: str) -> None:
-        try:
-            await self.terminate(child_id)
-        except WorkflowNotFoundError:
-            pass
-        except Exception:
-            log.exception(
-                "could not terminate sub-workflow %s with its parent; terminate it by hand", child_id
-            )
-
-    async def _terminate_after_cancel(self, workflow_id: str, run: LocalRun, lease: Lease) -> None:
-        """The pass was cancelled to terminate the workflow: drop its partial results and terminate."""
-        instance = await self.persistence.get_workflow(workflow_id)
-        run.instance = instance
-        await self._apply_requests(instance, run, lease)
-
     async def _definition_missing(self, instance: WorkflowInstance, lease: Lease) -> None:
         attempts = self._missing_attempts.get(instance.id, 0)
         self._missing_attempts[instance.id] = attempts + 1
@@ -489,124 +385,7 @@ class InstanceRunner:
 
     # -- control requests from the host's verbs --------------------------------------------------------
 
-    def request(self, workflow_id: str, *, suspend: bool = False, terminate: bool = False) -> LocalRun | None:
-        """Record a suspend/terminate for a run in progress here; a terminate also cancels its running steps."""
-        run = self.runs.get(workflow_id)
-        if run is None:
-            return None
-        run.suspend = run.suspend or suspend
-        run.terminate = run.terminate or terminate
-        run.rerun = True
-        if terminate:
-            run.signal.cancel()
-            if run.pass_task is not None and not run.pass_cancelled:
-                run.pass_cancelled = True
-                run.pass_task.cancel()
-        return run
-
-    async def terminate(self, workflow_id: str) -> bool:
-        """Terminate the instance (by id): through its run when it runs here, else under its lease. True when
-        accepted; its running sub-workflows are terminated with it."""
-        if self.request(workflow_id, terminate=True) is not None:
-            return True
-        return await self.change_status(workflow_id, transitions.Action.TERMINATE)
-
-    async def change_status(self, workflow_id: str, action: transitions.Action) -> bool:
-        """Apply ``action`` to an instance no run here advances, under its lease (waiting up to the lease's
-        ttl for another host to let go of it). True when the instance was in a status it applies to."""
-        lease = None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.options.lock_ttl.total_seconds() + 5
-        while lease is None:
-            if workflow_id in self.runs and action is not transitions.Action.RESUME:
-                self.request(
-                    workflow_id,
-                    suspend=action is transitions.Action.SUSPEND,
-                    terminate=action is transitions.Action.TERMINATE,
-                )
-                return True
-            lease = await self.lock.acquire(workflow_id, self.options.lock_ttl)
-            if lease is None:
-                if loop.time() > deadline:
-                    raise HostError(f"could not {action} {workflow_id}: another host holds it; try again")
-                await asyncio.sleep(0.05)
-        try:
-            await self.persistence.claim_workflow(workflow_id, lease.fence)
-            instance = await self.persistence.get_workflow(workflow_id)
-            transition = transitions.apply(action, instance, self.clock.now())
-            if transition is None:
-                return False
-            await self._committed(instance, transition, lease)
-        finally:
-            await self._release(lease)
-        if action is transitions.Action.RESUME:
-            await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
-        return True
-
     # -- events ----------------------------------------------------------------------------------------
-
-    async def choose_event(self, subscription: EventSubscription) -> Event | None:
-        """The oldest event due now that matches the subscription and this instance has not consumed yet."""
-        ids = await self.persistence.get_events(
-            subscription.event_name, subscription.event_key, subscription.subscribe_as_of
-        )
-        if not ids:
-            return None
-        consumed = await self.persistence.get_consumed_event_ids(
-            subscription.workflow_id, subscription.event_name, subscription.event_key
-        )
-        now = self.clock.now()
-        for event_id in ids:
-            if event_id in consumed:
-                continue
-            event = await self.persistence.get_event(event_id)
-            if event.event_time <= now:
-                return event
-        return None
-
-    async def deliver(self, subscription: EventSubscription, event: Event) -> bool:
-        """Deliver ``event`` to ``subscription``. False when it is not applied yet (another host holds the
-        instance, or a run here applies it after its pass): the caller checks again later."""
-        delivery = Delivery(subscription_id=subscription.id, event_id=event.id)
-        run = self.runs.get(subscription.workflow_id)
-        if run is not None:
-            # The run applies it after its pass. Report "not yet" so the event consumer checks again later:
-            # if the run failed (lost its lease), the retry delivers the event itself.
-            if all(queued.subscription_id != subscription.id for queued in run.deliveries):
-                run.deliveries.append(delivery)
-            run.rerun = True
-            return False
-        taken = await self._acquire(subscription.workflow_id)
-        if taken is None:
-            return False
-        lease, valid_until = taken
-        carried_on: LocalRun | None = None
-        try:
-            try:
-                await self.persistence.claim_workflow(subscription.workflow_id, lease.fence)
-                instance = await self.persistence.get_workflow(subscription.workflow_id)
-            except WorkflowNotFoundError:
-                await self.persistence.terminate_subscription(subscription.id)
-                return True
-            # One transaction: the pointer woken, the subscription closed, the event recorded as consumed.
-            woke = bool(
-                await self.persistence.persist_workflow(
-                    instance, pointers=[], deliveries=[delivery], now=self.clock.now(), fence=lease.fence
-                )
-            )
-            if woke and instance.status is WorkflowStatus.RUNNABLE and self._take_slot_for(instance.id):
-                # Carry on under this lease with the instance in hand: no release, queue hop and reload.
-                carried_on = self.runs[instance.id] = LocalRun(
-                    instance=instance, lease_valid_until=valid_until
-                )
-        finally:
-            if carried_on is None:
-                await self.lock.release(lease)
-        if carried_on is not None:
-            self.spawn(self.run_held(instance, carried_on, lease))
-        elif woke and instance.status is WorkflowStatus.RUNNABLE:
-            await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
-        return True
 
 
 def _parent_notice(instance: WorkflowInstance, state: PassState, now: datetime) -> Event | None:
@@ -628,39 +407,4 @@ def _parent_notice(instance: WorkflowInstance, state: PassState, now: datetime) 
     return None
 
 
-class _Renewal:
-    """Renews a lease every third of its ttl while a run holds it.
-
-    A timer, not a task per run: most runs end long before the first renewal, and a task created and
-    cancelled for each of them costs more than the run's own bookkeeping."""
-
-    def __init__(self, runner: InstanceRunner, lease: Lease, run: LocalRun) -> None:
-        self.runner, self.lease, self.run = runner, lease, run
-        self.loop = asyncio.get_running_loop()
-        self.interval = runner.options.lock_ttl.total_seconds() / 3
-        self.task: asyncio.Task[None] | None = None
-        self.timer: asyncio.TimerHandle | None = self.loop.call_later(self.interval, self._fire)
-
-    def _fire(self) -> None:
-        self.timer = None
-        self.task = self.loop.create_task(self._renew())
-
-    async def _renew(self) -> None:
-        if await self.runner._renew(self.lease, self.run):
-            self.timer = self.loop.call_later(self.interval, self._fire)
-
-    async def stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        task = self.task
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self.timer is not None:  # the renewal finished and re-armed while we waited for it
-            self.timer.cancel()
-            self.timer = None
-
-
-__all__ = ["RETRIES_EXHAUSTED", "InstanceRunner", "LocalRun"]
+__all__ = ["InstanceRunner", "LocalRun"]
