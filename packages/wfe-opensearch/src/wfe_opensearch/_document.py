@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from wfe_core.errors import SearchError
-from wfe_core.models import PointerStatus, WorkflowInstance
+from wfe_core.models import PointerStatus, WorkflowInstance, data_strings
 from wfe_opensearch._data_fields import field_name, format_datetime, parse_iso_datetime, typed_value
 
 _STEP_LISTS = {
@@ -56,7 +56,7 @@ def build_document(instance: WorkflowInstance) -> dict[str, Any]:
         "next_execution": _optional_datetime(instance.next_execution),
         "data": data,
         "data_type": data_type_of(instance),
-        "data_text": fields.texts,
+        "data_text": data_strings(data),
         "data_paths": list(fields.paths),
         "data_null": list(fields.nulls),
     }
@@ -87,7 +87,6 @@ class _DataFields:
             "data_date": {},
             "data_bool": {},
         }
-        self.texts: list[str] = []
         # dicts keep first-seen order and drop repeats (array elements share their array's paths).
         self.paths: dict[str, None] = {}
         self.nulls: dict[str, None] = {}
@@ -105,8 +104,6 @@ class _DataFields:
             for item in value:
                 self.collect(item, path)
             return
-        if isinstance(value, str):
-            self.texts.append(value)
         if name is None:
             return
         if value is None:

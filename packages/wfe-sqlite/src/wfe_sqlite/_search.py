@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,17 +19,15 @@ from wfe_core.models import (
     StatusFilter,
     WorkflowInstance,
     WorkflowSearchResult,
+    raw_tokens,
+    search_terms,
+    search_words,
+    searchable_texts,
 )
 from wfe_sqlite._codec import dump_json, to_micros, to_micros_opt
 from wfe_sqlite._database import SqliteDatabase
 from wfe_sqlite._handle import DatabaseHandle
 from wfe_sqlite._url import parse_sqlite_url
-
-_WORD = re.compile(r"\w+")
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +110,7 @@ class SqliteSearchIndex:
     async def search(
         self, terms: str, skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()
     ) -> Page[WorkflowSearchResult]:
-        parsed = [_Term(raw, tuple(_words(raw))) for raw in terms.lower().split()]
+        parsed = [_Term(raw, tuple(search_words(raw))) for raw in search_terms(terms.lower())]
         clauses: list[str] = []
         params: list[Any] = []
         for term in parsed:
@@ -158,10 +155,9 @@ def _document(instance: WorkflowInstance) -> tuple[tuple[Any, ...], str]:
     """The ``search_documents`` row and the FTS5 body for ``instance``."""
     result = WorkflowSearchResult.from_instance(instance)
     data = result.data
-    texts = [instance.reference or "", instance.description or "", instance.workflow_definition_id]
-    texts.extend(_strings(data))
-    lines = [" " + " ".join(_words(text)) + " " for text in texts]
-    raw_tokens = {token for text in texts for token in text.lower().split()}
+    texts = searchable_texts(instance, data)
+    lines = [" " + " ".join(search_words(text)) + " " for text in texts]
+    tokens = raw_tokens(texts)
     row = (
         instance.id,
         instance.workflow_definition_id,
@@ -174,20 +170,10 @@ def _document(instance: WorkflowInstance) -> tuple[tuple[Any, ...], str]:
         to_micros_opt(instance.complete_time),
         "\n".join(lines),
         lines[0],
-        "\n" + "\n".join(sorted(raw_tokens)) + "\n",
+        "\n" + "\n".join(sorted(tokens)) + "\n",
         result.model_dump_json(),
     )
     return row, "\n".join(texts)
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in _strings(item)]
-    if isinstance(value, list | tuple):
-        return [text for item in value for text in _strings(item)]
-    return []
 
 
 def _filter_clause(search_filter: SearchFilter) -> tuple[str, list[Any]]:

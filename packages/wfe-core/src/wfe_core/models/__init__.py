@@ -39,6 +39,11 @@ from wfe_core.models.search import (
     StatusFilter,
     StepSummary,
     WorkflowSearchResult,
+    data_strings,
+    raw_tokens,
+    search_terms,
+    search_words,
+    searchable_texts,
 )
 from wfe_core.models.status import ENDED_POINTER_STATUSES, PointerStatus, WorkflowStatus
 
@@ -82,7 +87,12 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowSuspended",
     "WorkflowTerminated",
+    "data_strings",
     "lifecycle_event_adapter",
     "new_id",
+    "raw_tokens",
+    "search_terms",
+    "search_words",
+    "searchable_texts",
     "to_jsonable",
 ]

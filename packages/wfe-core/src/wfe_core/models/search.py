@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -124,6 +125,49 @@ def data_type_name(instance: WorkflowInstance) -> str:
     if isinstance(instance.data, BaseModel):
         return type(instance.data).__name__
     return instance.workflow_definition_id
+
+
+_WORD = re.compile(r"\w+")
+
+
+def search_words(text: str) -> list[str]:
+    """The words of ``text`` as every search index matches them: runs of word characters, case-folded. A
+    term matches a text when its words occur consecutively in the text's words."""
+    return _WORD.findall(text.lower())
+
+
+def search_terms(terms: str) -> list[str]:
+    """The terms of a search: whitespace-separated, each one data (never query syntax); every term must
+    match."""
+    return terms.split()
+
+
+def data_strings(data: Any) -> list[str]:
+    """Every string in JSON ``data`` (values, not keys), in document order: the searchable text of the data."""
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [text for item in data.values() for text in data_strings(item)]
+    if isinstance(data, list | tuple):
+        return [text for item in data for text in data_strings(item)]
+    return []
+
+
+def searchable_texts(instance: WorkflowInstance, data: Any) -> list[str]:
+    """The texts a search term can match, reference first: the reference, the description, the definition
+    id and the strings of ``data`` (the instance's data as JSON)."""
+    return [
+        instance.reference or "",
+        instance.description or "",
+        instance.workflow_definition_id,
+        *data_strings(data),
+    ]
+
+
+def raw_tokens(texts: list[str]) -> set[str]:
+    """The whitespace-separated tokens of ``texts``, case-folded: what a term with no word characters at all
+    (``*``) must equal to match."""
+    return {token for text in texts for token in text.lower().split()}
 
 
 class Page(BaseModel, Generic[T]):

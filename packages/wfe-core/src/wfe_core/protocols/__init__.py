@@ -3,7 +3,7 @@
 from wfe_core.protocols.clock import Clock
 from wfe_core.protocols.lifecycle import LifecycleCallback, LifecycleHub
 from wfe_core.protocols.lock import LockProvider
-from wfe_core.protocols.persistence import LockFamilyRecord, PersistenceProvider
+from wfe_core.protocols.persistence import LockFamilyRecord, PersistenceProvider, ScheduledCommandStore
 from wfe_core.protocols.queue import QueueProvider
 from wfe_core.protocols.search import SearchIndex
 
@@ -15,5 +15,6 @@ __all__ = [
     "LockProvider",
     "PersistenceProvider",
     "QueueProvider",
+    "ScheduledCommandStore",
     "SearchIndex",
 ]

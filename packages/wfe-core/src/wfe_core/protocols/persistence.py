@@ -193,7 +193,26 @@ class PersistenceProvider(Protocol):
     async def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         """The instance's errors, oldest first."""
 
-    # -- scheduled commands ----------------------------------------------------------------------------
+
+@runtime_checkable
+class LockFamilyRecord(Protocol):
+    """Optional for a ``PersistenceProvider``: remembers which lock provider family the hosts of a store use.
+
+    Two hosts sharing a store with different lock providers (one PostgreSQL lock, one Valkey lock) exclude
+    nothing from each other, and their fences come from different counters. A host checks the family at start
+    and refuses to start on a mismatch; a store without this method is not checked."""
+
+    async def record_lock_family(self, family: str) -> str:
+        """Record ``family`` unless a family is recorded already, and return the recorded one. Atomic: hosts
+        starting at the same time on an empty store all get the same answer."""
+
+
+@runtime_checkable
+class ScheduledCommandStore(Protocol):
+    """Optional for a ``PersistenceProvider``: deferred "queue this id" commands kept in the store.
+
+    The host does not use them (its wake-ups are in-process timers, the queue and the runnable poller); a store
+    may offer them to applications. ``ScheduledCommandSuite`` checks the contract."""
 
     @property
     def supports_scheduled_commands(self) -> bool:
@@ -208,16 +227,3 @@ class PersistenceProvider(Protocol):
         """Run ``handler`` for each command due at ``as_at`` and delete it once the handler returned. A command
         whose handler raised stays for the next call. Several hosts may call this at once: each command is
         handed to at least one of them."""
-
-
-@runtime_checkable
-class LockFamilyRecord(Protocol):
-    """Optional for a ``PersistenceProvider``: remembers which lock provider family the hosts of a store use.
-
-    Two hosts sharing a store with different lock providers (one PostgreSQL lock, one Valkey lock) exclude
-    nothing from each other, and their fences come from different counters. A host checks the family at start
-    and refuses to start on a mismatch; a store without this method is not checked."""
-
-    async def record_lock_family(self, family: str) -> str:
-        """Record ``family`` unless a family is recorded already, and return the recorded one. Atomic: hosts
-        starting at the same time on an empty store all get the same answer."""

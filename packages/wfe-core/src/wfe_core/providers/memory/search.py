@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import operator
-import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -20,16 +19,15 @@ from wfe_core.models import (
     StatusFilter,
     WorkflowInstance,
     WorkflowSearchResult,
+    raw_tokens,
+    search_terms,
+    search_words,
+    searchable_texts,
 )
 from wfe_core.providers.memory.copies import copy_value
 from wfe_core.providers.memory.url import check_memory_url
 
-_WORD = re.compile(r"\w+")
 _MISSING = object()
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
 
 
 @dataclass(slots=True)
@@ -75,7 +73,7 @@ class MemorySearchIndex:
     async def search(
         self, terms: str, skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()
     ) -> Page[WorkflowSearchResult]:
-        parsed = [(term.lower(), _words(term)) for term in terms.split()]
+        parsed = [(term.lower(), search_words(term)) for term in search_terms(terms)]
         with self._guard:
             ranked: list[tuple[int, float, str, _Document]] = []
             for document in self._documents.values():
@@ -99,27 +97,15 @@ class MemorySearchIndex:
 def _document(instance: WorkflowInstance) -> _Document:
     result = WorkflowSearchResult.from_instance(instance)
     data = result.data = copy_value(result.data)
-    texts = [instance.reference or "", instance.description or "", instance.workflow_definition_id]
-    texts.extend(_strings(data))
-    sequences = [_words(text) for text in texts]
+    texts = searchable_texts(instance, data)
+    sequences = [search_words(text) for text in texts]
     return _Document(
         result=result,
         reference_words=sequences[0],
         texts=sequences,
         words={word for sequence in sequences for word in sequence},
-        raw_tokens={token for text in texts for token in text.lower().split()},
+        raw_tokens=raw_tokens(texts),
     )
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
 
 
 def _contains(sequence: list[str], words: list[str]) -> bool:
