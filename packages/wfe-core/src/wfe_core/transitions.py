@@ -7,6 +7,7 @@ is not in a status the transition applies to); the caller persists the instance 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +15,7 @@ from enum import StrEnum
 from wfe_core.models import (
     WORKFLOW_ENDED_EVENT_NAME,
     Event,
+    ExecutionError,
     ExecutionPointer,
     LifecycleEventBase,
     PointerStatus,
@@ -118,6 +120,30 @@ def ended_notice(instance: WorkflowInstance, now: datetime, error: str = "") -> 
     )
 
 
+def pass_notice(
+    instance: WorkflowInstance,
+    completed: bool,
+    events: Sequence[LifecycleEventBase],
+    errors: Sequence[ExecutionError],
+    now: datetime,
+) -> Event | None:
+    """The notice for the parent of a sub-workflow that a pass ended: it completed (``completed``), or a
+    failed step terminated or suspended it (its ``events`` say so, its last error is the reason). None when the
+    instance has no parent or did not end."""
+    if instance.parent_workflow_id is None:
+        return None
+    failure = errors[-1].message if errors else ""
+    if instance.status is WorkflowStatus.COMPLETE and completed:
+        return ended_notice(instance, now)
+    if instance.status is WorkflowStatus.TERMINATED and any(
+        isinstance(e, WorkflowTerminated) for e in events
+    ):
+        return ended_notice(instance, now, failure)
+    if instance.status is WorkflowStatus.SUSPENDED and any(isinstance(e, WorkflowSuspended) for e in events):
+        return ended_notice(instance, now, failure or "step failed")
+    return None
+
+
 def child_ids(instance: WorkflowInstance) -> list[str]:
     """The ids of the sub-workflows the instance is waiting for."""
     return [
@@ -139,6 +165,7 @@ __all__ = [
     "child_ids",
     "complete",
     "ended_notice",
+    "pass_notice",
     "resume",
     "suspend",
     "terminate",

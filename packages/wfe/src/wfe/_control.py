@@ -111,13 +111,13 @@ class StatusControl:
             events=[] if notice is None else [notice],
             fence=lease.fence,
         )
-        await r.publish(transition.event)
+        await r.hooks.publish(transition.event)
         if notice is not None:
             await r.queue.enqueue(QueueType.EVENT, notice.id)
         if terminated:
             for child_id in transitions.child_ids(instance):
                 r.spawn(self._terminate_child(child_id))
-        if r.indexing:
+        if r.hooks.indexing:
             await r.queue.enqueue(QueueType.INDEX, instance.id)
 
     async def _terminate_child(self, child_id: str) -> None:

@@ -16,7 +16,7 @@ from wfe._lock_family import check_lock_family
 from wfe._options import HostOptions
 from wfe._otel import Tracing
 from wfe._registry import WorkflowRegistry, as_definition
-from wfe._runner import InstanceRunner
+from wfe._runner import HostHooks, InstanceRunner
 from wfe._timers import WakeupTimers
 from wfe_core.clock import SystemClock
 from wfe_core.definition import WorkflowDefinition
@@ -100,10 +100,12 @@ class WorkflowHost(ActivityVerbs):
             clock=self.clock,
             options=self.options,
             timers=self._timers,
-            publish=self._publish,
-            workflow_hook=self._run_middleware,
-            indexing=search is not None,
-            pass_span=tracing.pass_span if tracing is not None else None,
+            hooks=HostHooks(
+                publish=self._publish,
+                workflow_hook=self._run_middleware,
+                indexing=search is not None,
+                pass_span=tracing.pass_span if tracing is not None else None,
+            ),
         )
         self._consumers = Consumers(
             persistence=persistence,
@@ -329,34 +331,7 @@ class WorkflowHost(ActivityVerbs):
         """Return the instance once its status is one of ``statuses`` (default: Complete or Terminated).
         Raises TimeoutError when ``timeout`` passes first."""
         seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        instance = await self.get_workflow(workflow_id)
-        if instance.status in statuses:
-            return instance
-        waiter = self._dispatcher.waiter(instance.id)
-        try:
-            while True:
-                # Cleared before reading, never after: an event that lands while the read is in flight then
-                # wakes the wait below instead of being lost (which would cost a whole wait interval).
-                waiter.clear()
-                instance = await self.get_workflow(instance.id)
-                if instance.status in statuses:
-                    return instance
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"workflow {instance.id} is {instance.status.value} after {seconds:g}s "
-                        f"(waited for {', '.join(s.value for s in statuses)})"
-                    )
-                # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation of the caller.
-                woken = asyncio.ensure_future(waiter.wait())
-                try:
-                    await asyncio.wait({woken}, timeout=min(remaining, 0.5))
-                finally:
-                    woken.cancel()
-        finally:
-            self._dispatcher.drop_waiter(instance.id, waiter)
+        return await self._dispatcher.wait_for(self.get_workflow, workflow_id, seconds, statuses)
 
     async def search(
         self, terms: str = "", skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from wfe._control import StatusControl
@@ -26,14 +26,11 @@ from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import ValueRefusedError, WorkflowNotFoundError
 from wfe_core.executor import PassState, WorkflowExecutor
 from wfe_core.models import (
-    Event,
     ExecutionError,
     Lease,
     QueueType,
     WorkflowInstance,
     WorkflowStatus,
-    WorkflowSuspended,
-    WorkflowTerminated,
 )
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
 from wfe_core.storable import doubtful_values
@@ -41,6 +38,20 @@ from wfe_core.storable import doubtful_values
 log = logging.getLogger("wfe.runner")
 
 WorkflowHook = Callable[[str, WorkflowInstance], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class HostHooks:
+    """What the runner hands back to the host as it advances instances."""
+
+    publish: Callable[..., Awaitable[None]]
+    """``await publish(*events)``: hands lifecycle events to the hub, logging (not raising) its errors."""
+    workflow_hook: WorkflowHook
+    """``await workflow_hook(phase, instance)``: the workflow middleware of a phase ("execute", "post")."""
+    indexing: bool
+    """Whether the host has a search index, to which every written instance is queued."""
+    pass_span: Callable[[WorkflowInstance], contextlib.AbstractContextManager[Any]] | None = None
+    """A tracing span around each pass, when tracing is on."""
 
 
 class InstanceRunner:
@@ -55,10 +66,7 @@ class InstanceRunner:
         clock: Clock,
         options: HostOptions,
         timers: WakeupTimers,
-        publish: Callable[..., Awaitable[None]],
-        workflow_hook: WorkflowHook,
-        indexing: bool,
-        pass_span: Callable[[WorkflowInstance], contextlib.AbstractContextManager[Any]] | None = None,
+        hooks: HostHooks,
     ) -> None:
         self.persistence = persistence
         self.leases = Leases(lock, options)
@@ -68,11 +76,7 @@ class InstanceRunner:
         self.clock = clock
         self.options = options
         self.timers = timers
-        self.publish = publish
-        """``await publish(*events)``: hands lifecycle events to the hub, logging (not raising) its errors."""
-        self.workflow_hook = workflow_hook
-        self.indexing = indexing
-        self.pass_span = pass_span
+        self.hooks = hooks
         self.runs: dict[str, LocalRun] = {}
         self.inflight: set[asyncio.Task[None]] = set()
         """Runs and queue deliveries in progress: the host's stop() waits for them."""
@@ -278,7 +282,8 @@ class InstanceRunner:
         holder already ran (its write would be refused, but the steps' effects would happen twice)."""
         current = asyncio.current_task()
         assert current is not None  # runs are tasks
-        with self.pass_span(instance) if self.pass_span is not None else contextlib.nullcontext():
+        span = self.hooks.pass_span
+        with span(instance) if span is not None else contextlib.nullcontext():
             run.pass_task, run.pass_cancelled = current, False
             try:
                 state = await self.executor.execute(
@@ -306,7 +311,7 @@ class InstanceRunner:
     ) -> None:
         self.leases.check(run, lease)
         now = self.clock.now()
-        notice = _parent_notice(instance, state, now)
+        notice = transitions.pass_notice(instance, state.completed, state.events, state.errors, now)
         # With the subscriptions, the store delivers in the same transaction any event published before them
         # (the woken pointers make the instance due now, and the next pass goes on); a sub-workflow's news
         # for its parent is stored in it too.
@@ -321,13 +326,13 @@ class InstanceRunner:
         if state.errors:
             await self.persistence.persist_errors(state.errors)
         if state.events:
-            await self.publish(*state.events)
-        await self.workflow_hook("execute", instance)
+            await self.hooks.publish(*state.events)
+        await self.hooks.workflow_hook("execute", instance)
         if state.completed:
-            await self.workflow_hook("post", instance)
+            await self.hooks.workflow_hook("post", instance)
         if notice is not None:
             await self.queue.enqueue(QueueType.EVENT, notice.id)
-        if self.indexing:
+        if self.hooks.indexing:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
 
     async def _refused(
@@ -388,23 +393,4 @@ class InstanceRunner:
     # -- events ----------------------------------------------------------------------------------------
 
 
-def _parent_notice(instance: WorkflowInstance, state: PassState, now: datetime) -> Event | None:
-    """The notice for the parent of a sub-workflow that this pass ended (completed, or terminated or
-    suspended by a failed step); None when it has no parent or did not end."""
-    if instance.parent_workflow_id is None:
-        return None
-    failure = state.errors[-1].message if state.errors else ""
-    if instance.status is WorkflowStatus.COMPLETE and state.completed:
-        return transitions.ended_notice(instance, now)
-    if instance.status is WorkflowStatus.TERMINATED and any(
-        isinstance(e, WorkflowTerminated) for e in state.events
-    ):
-        return transitions.ended_notice(instance, now, failure)
-    if instance.status is WorkflowStatus.SUSPENDED and any(
-        isinstance(e, WorkflowSuspended) for e in state.events
-    ):
-        return transitions.ended_notice(instance, now, failure or "step failed")
-    return None
-
-
-__all__ = ["InstanceRunner", "LocalRun"]
+__all__ = ["HostHooks", "InstanceRunner", "LocalRun"]
