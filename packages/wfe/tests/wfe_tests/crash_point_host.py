@@ -12,7 +12,8 @@ publishes what is missing and starts the parent if it does not exist, then waits
 
 The log (O_APPEND lines, whole or absent after SIGKILL): ``START <pointer> <label>`` as a step begins;
 ``COMMIT <n>`` after each commit, with ``ENDED <pointer>`` for each pointer the commit stored as ended (so a
-step started after its end was committed ran again); ``KILL`` is written by the test after each kill.
+step started after its end was committed ran again); ``COMPLETED <workflow>`` for each WorkflowCompleted
+published; ``KILL`` is written by the test after each kill.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wfe import StepExecutionContext, WorkflowBuilder, WorkflowHostBuilder, WorkflowStatus
+from wfe import StepExecutionContext, WorkflowBuilder, WorkflowCompleted, WorkflowHostBuilder, WorkflowStatus
 from wfe_core.models import PointerStatus
 
 PARENT = "sweep-parent"
@@ -162,6 +163,11 @@ async def main(url: str, schema: str, log: str, kill_at: int) -> None:
     )
     host.register_workflow(parent)
     host.register_workflow(child)
+    host.on_lifecycle_event(
+        lambda event: (
+            _write(f"COMPLETED {event.workflow_id}") if isinstance(event, WorkflowCompleted) else None
+        )
+    )
     async with host:
         persistence = host.persistence
         await _publish_missing(host, "early", ["early"])

@@ -43,14 +43,18 @@ def _commits(log: Path) -> int:
 
 
 def _check_log(log: Path, kill_at: int) -> None:
-    """No step started again once its end was committed."""
+    """No step started again once its end was committed, and no workflow completed twice."""
     ended: set[str] = set()
+    completions: Counter[str] = Counter()
     for line in log.read_text().splitlines():
         kind, *fields = line.split()
         if kind == "ENDED":
             ended.add(fields[0])
         elif kind == "START":
             assert fields[0] not in ended, f"kill after commit {kill_at}: step {fields[1]} ran after its end"
+        elif kind == "COMPLETED":
+            completions[fields[0]] += 1
+    assert all(n == 1 for n in completions.values()), f"kill after commit {kill_at}: {completions}"
 
 
 def _check_store(rows: dict[str, list[tuple[Any, ...]]], kill_at: int) -> None:
