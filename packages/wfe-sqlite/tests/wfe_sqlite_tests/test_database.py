@@ -347,3 +347,13 @@ async def test_a_file_locked_while_it_is_opened_works_once_the_lock_is_gone(tmp_
     await persistence.create_workflow(created)
     assert (await persistence.get_workflow(created.id)).id == created.id
     await persistence.close()
+
+
+async def test_the_lock_family_is_recorded_once(tmp_path: Path) -> None:
+    persistence = SqlitePersistence.from_url(f"sqlite:///{tmp_path}/family.db")
+    await persistence.ensure_store_exists()
+    try:
+        assert await persistence.record_lock_family("wfe_sqlite") == "wfe_sqlite"
+        assert await persistence.record_lock_family("wfe_valkey") == "wfe_sqlite"
+    finally:
+        await persistence.close()
