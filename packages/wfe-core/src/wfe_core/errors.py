@@ -11,6 +11,7 @@ Every error wfe raises on purpose derives from :class:`WfeError`::
     ├── ProviderError                   a provider could not do its job
     │   ├── ProviderNotFoundError       no provider for a URL scheme (names the install command)
     │   ├── PersistenceError            the store failed; the driver's error is the ``__cause__``
+    │   │   └── ValueRefusedError       the store refused a value for its content (NUL character, NaN)
     │   ├── LockError
     │   ├── QueueError
     │   └── SearchError
@@ -95,6 +96,13 @@ class ProviderNotFoundError(ProviderError):
 
 class PersistenceError(ProviderError):
     """The store failed; the driver's exception is chained as ``__cause__``."""
+
+
+class ValueRefusedError(PersistenceError):
+    """The store refused a value for its content, not for a lost connection: writing it again fails again.
+
+    PostgreSQL, for one, cannot keep a NUL character (``\u0000``) in JSON text or a NaN or infinite number.
+    The host counts such a pass as a failure of the steps that ran in it (see ``docs/concepts.md``)."""
 
 
 class LockError(ProviderError):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from wfe_core.errors import SearchError
-from wfe_core.models import PointerStatus, WorkflowInstance
-from wfe_core.models.search import data_strings, data_type_name
+from wfe_core.models import PointerStatus, WorkflowInstance, data_strings
 from wfe_opensearch._data_fields import field_name, format_datetime, parse_iso_datetime, typed_value
 
 _STEP_LISTS = {
@@ -19,9 +19,10 @@ _STEP_LISTS = {
 
 
 def data_type_of(instance: WorkflowInstance) -> str:
-    """The pydantic model's class name for model data, else the definition id (``DataFilter.data_type``), as
-    every index computes it."""
-    return data_type_name(instance)
+    """The pydantic model's class name for model data, else the definition id (``DataFilter.data_type``)."""
+    if isinstance(instance.data, BaseModel):
+        return type(instance.data).__name__
+    return instance.workflow_definition_id
 
 
 def build_document(instance: WorkflowInstance) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def build_document(instance: WorkflowInstance) -> dict[str, Any]:
         "next_execution": _optional_datetime(instance.next_execution),
         "data": data,
         "data_type": data_type_of(instance),
-        "data_text": list(data_strings(data)),
+        "data_text": data_strings(data),
         "data_paths": list(fields.paths),
         "data_null": list(fields.nulls),
     }

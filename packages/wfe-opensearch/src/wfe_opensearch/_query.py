@@ -13,6 +13,7 @@ from wfe_core.models import (
     ReferenceFilter,
     SearchFilter,
     StatusFilter,
+    search_terms,
 )
 from wfe_opensearch._data_fields import field_name_for_path, format_datetime, typed_value
 from wfe_opensearch._mapping import RESULT_FIELDS
@@ -37,7 +38,7 @@ def build_query(terms: str, filters: Sequence[SearchFilter] = ()) -> dict[str, A
     ``term``/``range``/``exists`` clauses in ``bool.filter`` (all must hold); no terms and no filters is
     ``match_all``.
     """
-    words = terms.split()
+    words = search_terms(terms)
     clauses = [clause for search_filter in filters for clause in filter_clauses(search_filter)]
     if not words and not clauses:
         return {"match_all": {}}

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import errors as pg_errors
 
-from wfe_core.errors import ProviderError
+from wfe_core.errors import PersistenceError, ProviderError, ValueRefusedError
 
 
 def hint(exc: psycopg.Error) -> str:
@@ -27,6 +27,14 @@ def wrapped(error_type: type[ProviderError], action: str) -> Iterator[None]:
     """Re-raise driver errors from the block as ``error_type``, the driver error as ``__cause__``."""
     try:
         yield
+    except psycopg.DataError as exc:
+        # SQLSTATE class 22: the data itself (a NUL character or NaN in JSON, say), not the connection
+        refused = ValueRefusedError if issubclass(error_type, PersistenceError) else error_type
+        raise refused(
+            f"PostgreSQL {action} failed: {exc.__class__.__name__}: {exc} (PostgreSQL cannot store this value:"
+            " a NUL character in text or JSON, or a NaN or infinite number in JSON; keep such values out of"
+            " workflow data, e.g. as base64 or a string)"
+        ) from exc
     except psycopg.Error as exc:
         raise error_type(
             f"PostgreSQL {action} failed: {exc.__class__.__name__}: {exc} ({hint(exc)})"

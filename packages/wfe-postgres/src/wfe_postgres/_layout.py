@@ -24,6 +24,7 @@ TABLES = (
     "queue",
     "locks",
     "lock_fences",
+    "store_settings",
 )
 """Every table (and sequence) wfe creates, unprefixed."""
 

@@ -124,6 +124,11 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE SEQUENCE IF NOT EXISTS {lock_fences} AS BIGINT",
         ),
     ),
+    (
+        2,
+        "store settings",
+        ("CREATE TABLE IF NOT EXISTS {store_settings} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    ),
 )
 """(version, name, statements): append new versions, never edit an applied one."""
 
@@ -175,6 +180,7 @@ async def drop_schema_objects(conn: AsyncConnection[Any], layout: Layout) -> Non
             "definition_sequences",
             "queue",
             "locks",
+            "store_settings",
             "schema_migrations",
         ):
             await conn.execute(layout.q(f"DROP TABLE IF EXISTS {{{table}}}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
 from pydantic_core import to_json, to_jsonable_python
 
+from wfe_core.delivery import Applied, adopt, apply_delivery, delivered, first_taken, written_pointers
 from wfe_core.errors import (
     EventNotFoundError,
     LeaseLostError,
@@ -25,6 +27,7 @@ from wfe_core.errors import (
 )
 from wfe_core.models import (
     CommandName,
+    Delivery,
     Event,
     EventSubscription,
     ExecutionError,
@@ -107,6 +110,18 @@ _PERSIST_WORKFLOWS = (
     " ON CONFLICT (id) DO NOTHING)"
     " SELECT id FROM w"
 )
+_INSERT_EVENT_FROM_L = (
+    "INSERT INTO {events} (" + _EVENT_COLUMNS + ") SELECT %s, %s, %s, %s, %s, %s FROM l"
+    " ON CONFLICT (id) DO NOTHING"
+)
+_INSERT_EVENT = (
+    "INSERT INTO {events} (" + _EVENT_COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (id) DO NOTHING"
+)
+_CLOSE_SUBSCRIPTION = (
+    "UPDATE {event_subscriptions} SET terminated = TRUE, consumed_event_id = %s"
+    " WHERE id = %s AND NOT terminated"
+)
 _INSERT_SUBSCRIPTION = (
     "INSERT INTO {event_subscriptions} (" + _SUBSCRIPTION_COLUMNS + ") VALUES"
     " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
@@ -118,6 +133,20 @@ _POINTER_LIST = TypeAdapter(list[ExecutionPointer])
 
 def _json(value: Any) -> Jsonb:
     return Jsonb(to_jsonable_python(to_jsonable(value)))
+
+
+class _Unset:
+    """No value given (None means "no next execution")."""
+
+
+_UNSET = _Unset()
+
+
+def _event_lock(event_name: str, event_key: str) -> int:
+    """The transaction lock id of an event name and key: ``create_event`` and a write storing a subscription
+    on them take it, so one of them sees the other (a collision only makes two names wait for each other)."""
+    digest = hashlib.blake2b(f"{event_name}\0{event_key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 @dataclass(frozen=True)
@@ -137,8 +166,10 @@ def _row_write(
     fence: int | None = None,
     *,
     workflow_id: str | None = None,
+    next_execution: datetime | None | _Unset = _UNSET,
 ) -> _RowWrite:
     workflow_id = instance.id if workflow_id is None else workflow_id
+    due = instance.next_execution if isinstance(next_execution, _Unset) else next_execution
     row = {
         "id": workflow_id,
         "name": instance.name or None,
@@ -149,7 +180,7 @@ def _row_write(
         "reference": instance.reference,
         "status": instance.status.value,
         "data": instance.data,
-        "next_execution": utc_or_none(instance.next_execution),
+        "next_execution": utc_or_none(due),
         "complete_time": utc_or_none(instance.complete_time),
         "parent_workflow_id": instance.parent_workflow_id,
         "root_workflow_id": instance.root_workflow_id,
@@ -194,6 +225,17 @@ def _subscription_params(sub: EventSubscription) -> tuple[Any, ...]:
         sub.external_token,
         sub.external_worker_id,
         utc_or_none(sub.external_token_expiry),
+    )
+
+
+def _event_params(event: Event) -> tuple[Any, ...]:
+    return (
+        event.id,
+        event.event_name,
+        event.event_key,
+        _json(event.event_data),
+        utc(event.event_time),
+        event.is_processed,
     )
 
 
@@ -260,6 +302,24 @@ class PostgresPersistence(PostgresProvider):
     async def close(self) -> None:
         """Release this provider's claim on the pool. Idempotent."""
         await self._pool.release()
+
+    async def record_lock_family(self, family: str) -> str:
+        """Record the lock family of this store's hosts unless one is recorded; return the recorded one."""
+        with wrapped(PersistenceError, "record_lock_family"):
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._layout.q(
+                        "INSERT INTO {store_settings} (key, value) VALUES ('lock_family', %s)"
+                        " ON CONFLICT (key) DO NOTHING"
+                    ),
+                    (family,),
+                )
+                cur = await conn.execute(
+                    self._layout.q("SELECT value FROM {store_settings} WHERE key = 'lock_family'")
+                )
+                row = await cur.fetchone()
+        assert row is not None
+        return str(row[0])
 
     # -- workflows ---------------------------------------------------------------------------------------
 
@@ -340,17 +400,150 @@ class PostgresPersistence(PostgresProvider):
         *,
         pointers: Sequence[ExecutionPointer] | None = None,
         subscriptions: Sequence[EventSubscription] = (),
+        deliveries: Sequence[Delivery] = (),
+        events: Sequence[Event] = (),
+        now: datetime | None = None,
         fence: int | None = None,
-    ) -> None:
-        """Write the instance, the given (or all) pointers and new subscriptions atomically.
+    ) -> list[Delivery]:
+        """Write the instance, the given (or all) pointers and new subscriptions atomically, with the event
+        deliveries they make (see the protocol).
 
         Passes of several instances asked for at the same time share one statement and one commit (group
         commit); each instance's write is still all or nothing. A ``fence`` older than the newest one stored
-        raises ``LeaseLostError`` and writes nothing: the check and the write are one fenced ``UPDATE``.
+        raises ``LeaseLostError`` and writes nothing: the check and the write are one fenced ``UPDATE``. A write
+        that delivers events (or may: new subscriptions) is a transaction of its own, which first takes a
+        transaction lock on each new subscription's name and key (``create_event`` takes it too), so an event
+        created meanwhile is either read here or finds the subscription stored.
         """
+        if deliveries and now is None:
+            raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")
+        if deliveries or events or (now is not None and subscriptions):
+            return await self._persist_delivering(
+                instance, pointers, subscriptions, deliveries, events, now, fence
+            )
         written = instance.execution_pointers if pointers is None else pointers
         write = _row_write(instance, written, subscriptions, fence)
         await self._pass_writes.write(write, write.workflow_id)
+        return []
+
+    async def _persist_delivering(
+        self,
+        instance: WorkflowInstance,
+        pointers: Sequence[ExecutionPointer] | None,
+        subscriptions: Sequence[EventSubscription],
+        deliveries: Sequence[Delivery],
+        events: Sequence[Event],
+        now: datetime | None,
+        fence: int | None,
+    ) -> list[Delivery]:
+        q = self._layout.q
+        keys = {(s.event_name, s.event_key) for s in subscriptions} | {
+            (e.event_name, e.event_key) for e in events
+        }
+        with wrapped(PersistenceError, "persist_workflow"):
+            async with self._pool.connection() as conn, conn.transaction():
+                for name, key in sorted(keys):  # always in one order: two writers never deadlock
+                    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_event_lock(name, key),))
+                outcomes = (
+                    [] if now is None else await self._deliver(conn, instance, subscriptions, deliveries, now)
+                )
+                due = now if any(o.pointer is not None for o in outcomes) else instance.next_execution
+                write = _row_write(
+                    instance,
+                    written_pointers(instance, pointers, outcomes),
+                    subscriptions,
+                    fence,
+                    next_execution=due,
+                )
+                cur = await conn.execute(q(_PERSIST_WORKFLOWS), (_rows_json([write]),))
+                done = {row[0] for row in await cur.fetchall()}
+                (refused,) = await self._outcomes(conn, [(write.workflow_id, fence)], done)
+                if refused is not None:
+                    raise refused  # rolls the transaction back
+                async with conn.cursor() as cur:
+                    if outcomes:
+                        await cur.executemany(
+                            q(_CLOSE_SUBSCRIPTION),
+                            [(o.consumed_event_id, o.subscription_id) for o in outcomes],
+                        )
+                    if events:
+                        await cur.executemany(q(_INSERT_EVENT), [_event_params(e) for e in events])
+        if now is not None:
+            adopt(instance, outcomes, now)
+        return delivered(outcomes)
+
+    async def _deliver(
+        self,
+        conn: AsyncConnection[Any],
+        instance: WorkflowInstance,
+        subscriptions: Sequence[EventSubscription],
+        deliveries: Sequence[Delivery],
+        now: datetime,
+    ) -> list[Applied]:
+        """The deliveries applicable to ``instance`` and the events its new subscriptions take, read inside the
+        writing transaction."""
+        q = self._layout.q
+        outcomes: list[Applied] = []
+        consumed: dict[tuple[str, str], set[str]] = {}
+        async with conn.cursor(row_factory=dict_row) as cur:
+
+            async def consumed_on(subscription: EventSubscription) -> set[str]:
+                key = (subscription.event_name, subscription.event_key)
+                if key not in consumed:
+                    await cur.execute(
+                        q(
+                            "SELECT consumed_event_id FROM {event_subscriptions} WHERE workflow_id = %s"
+                            " AND event_name = %s AND event_key = %s AND consumed_event_id IS NOT NULL"
+                        ),
+                        (instance.id, *key),
+                    )
+                    consumed[key] = {r["consumed_event_id"] for r in await cur.fetchall()}
+                return consumed[key]
+
+            async def apply(subscription: EventSubscription, event: Event) -> None:
+                outcome = apply_delivery(instance, subscription, event)
+                outcomes.append(outcome)
+                if outcome.pointer is not None:
+                    (await consumed_on(subscription)).add(event.id)
+
+            for delivery in deliveries:
+                await cur.execute(
+                    q(
+                        f"SELECT {_SUBSCRIPTION_COLUMNS} FROM {{event_subscriptions}} WHERE id = %s AND NOT terminated"
+                    ),
+                    (delivery.subscription_id,),
+                )
+                row = await cur.fetchone()
+                await cur.execute(
+                    q("SELECT " + _EVENT_COLUMNS + " FROM {events} WHERE id = %s"), (delivery.event_id,)
+                )
+                event_row = await cur.fetchone()
+                if row is None or event_row is None:
+                    continue
+                subscription = _subscription(row)
+                if subscription.workflow_id != instance.id or delivery.event_id in await consumed_on(
+                    subscription
+                ):
+                    continue
+                await apply(subscription, _event(event_row))
+            for subscription in subscriptions:
+                await cur.execute(
+                    q(
+                        "SELECT " + _EVENT_COLUMNS + " FROM {events} WHERE event_name = %s AND event_key = %s"
+                        " AND event_time >= %s AND event_time <= %s ORDER BY event_time, seq"
+                    ),
+                    (
+                        subscription.event_name,
+                        subscription.event_key,
+                        utc(subscription.subscribe_as_of),
+                        utc(now),
+                    ),
+                )
+                candidates = [_event(r) for r in await cur.fetchall()]
+                taken = first_taken(subscription, candidates, now, await consumed_on(subscription))
+                if taken is not None:
+                    await apply(subscription, taken)
+        return outcomes
 
     @functools.cached_property
     def _pass_writes(self) -> GroupCommit[_RowWrite, None]:
@@ -521,13 +714,7 @@ class PostgresPersistence(PostgresProvider):
         """Close the subscription, recording the event that satisfied it; closing it again keeps the first."""
         with wrapped(PersistenceError, "terminate_subscription"):
             async with self._pool.connection() as conn:
-                await conn.execute(
-                    self._layout.q(
-                        "UPDATE {event_subscriptions} SET terminated = TRUE, consumed_event_id = %s"
-                        " WHERE id = %s AND NOT terminated"
-                    ),
-                    (event_id, subscription_id),
-                )
+                await conn.execute(self._layout.q(_CLOSE_SUBSCRIPTION), (event_id, subscription_id))
 
     async def get_consumed_event_ids(self, workflow_id: str, event_name: str, event_key: str) -> set[str]:
         """Ids of events with this name and key already delivered to this instance."""
@@ -592,19 +779,11 @@ class PostgresPersistence(PostgresProvider):
         """Store an event (keeping its id) and return the id."""
         with wrapped(PersistenceError, "create_event"):
             async with self._pool.connection() as conn:
+                # The transaction lock on the name and key orders this insert with a write storing a
+                # subscription on them (see persist_workflow); it is held until this statement commits.
                 await conn.execute(
-                    self._layout.q(
-                        "INSERT INTO {events} (" + _EVENT_COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s)"
-                        " ON CONFLICT (id) DO NOTHING"
-                    ),
-                    (
-                        event.id,
-                        event.event_name,
-                        event.event_key,
-                        _json(event.event_data),
-                        utc(event.event_time),
-                        event.is_processed,
-                    ),
+                    self._layout.q("WITH l AS (SELECT pg_advisory_xact_lock(%s)) " + _INSERT_EVENT_FROM_L),
+                    (_event_lock(event.event_name, event.event_key), *_event_params(event)),
                 )
         return event.id
 

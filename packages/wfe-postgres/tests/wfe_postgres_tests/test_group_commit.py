@@ -54,7 +54,7 @@ async def test_a_refused_write_fails_only_its_own_caller(store: PostgresPersiste
     )
     assert isinstance(outcomes[3], LeaseLostError)
     assert isinstance(outcomes[-1], WorkflowNotFoundError)
-    assert [o for n, o in enumerate(outcomes[:-1]) if n != 3] == [None] * 19
+    assert [o for n, o in enumerate(outcomes[:-1]) if n != 3] == [[]] * 19
     for n, instance in enumerate(instances):
         stored = await store.get_workflow(instance.id)
         expected = WorkflowStatus.RUNNABLE if n == 3 else WorkflowStatus.COMPLETE
@@ -72,7 +72,7 @@ async def test_data_the_database_rejects_fails_only_that_instance(store: Postgre
     instances[5].data = {"text": "a NUL \u0000 jsonb cannot hold"}
     outcomes = await asyncio.gather(*(store.persist_workflow(i) for i in instances), return_exceptions=True)
     assert isinstance(outcomes[5], PersistenceError)
-    assert [o for n, o in enumerate(outcomes) if n != 5] == [None] * 9
+    assert [o for n, o in enumerate(outcomes) if n != 5] == [[]] * 9
     assert (await store.get_workflow(instances[5].id)).data == {"value": 7}
     assert (await store.get_workflow(instances[4].id)).data == {"value": 8}
 

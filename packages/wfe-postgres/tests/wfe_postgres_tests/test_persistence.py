@@ -309,3 +309,11 @@ async def test_times_come_back_in_utc_whatever_the_session_time_zone(pg_url: str
         assert loaded.next_execution is not None and loaded.next_execution.utcoffset() == timedelta(0)
     finally:
         await store.close()
+
+
+async def test_the_lock_family_is_recorded_once_even_when_hosts_start_together(
+    store: PostgresPersistence,
+) -> None:
+    recorded = await asyncio.gather(*(store.record_lock_family(f"family-{n}") for n in range(5)))
+    assert len(set(recorded)) == 1
+    assert await store.record_lock_family("another") == recorded[0]

@@ -27,6 +27,7 @@ WFE_TABLES = {
     "definition_sequences",
     "queue",
     "locks",
+    "store_settings",
     "schema_migrations",
 }
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from wfe_core.delivery import Applied, adopt, apply_delivery, delivered, first_taken, written_pointers
 from wfe_core.errors import (
     EventNotFoundError,
     LeaseLostError,
@@ -17,6 +18,7 @@ from wfe_core.errors import (
 )
 from wfe_core.models import (
     CommandName,
+    Delivery,
     Event,
     EventSubscription,
     ExecutionError,
@@ -26,7 +28,7 @@ from wfe_core.models import (
     WorkflowStatus,
     new_id,
 )
-from wfe_sqlite._codec import from_micros, to_micros
+from wfe_sqlite._codec import from_micros, to_micros, to_micros_opt
 from wfe_sqlite._database import SqliteDatabase
 from wfe_sqlite._handle import DatabaseHandle
 from wfe_sqlite._rows import (
@@ -64,8 +66,14 @@ _UPDATE_WORKFLOW = (
 _INSERT_SUBSCRIPTION = (
     f"INSERT INTO event_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
+_INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?)"
+_CLOSE_SUBSCRIPTION = (
+    "UPDATE event_subscriptions SET terminated = 1, consumed_event_id = coalesce(consumed_event_id, ?) "
+    "WHERE id = ?"
+)
 _SELECT_SUBSCRIPTION = f"SELECT {SUBSCRIPTION_COLUMNS} FROM event_subscriptions"
 _SELECT_WORKFLOW = f"SELECT {WORKFLOW_COLUMNS} FROM workflows"
+_NEXT_EXECUTION = 7  # position of next_execution in the UPDATE's values (WORKFLOW_COLUMNS without the id)
 _IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 
@@ -104,6 +112,20 @@ class SqlitePersistence:
 
     async def close(self) -> None:
         await self._handle.close()
+
+    async def record_lock_family(self, family: str) -> str:
+        def record(conn: sqlite3.Connection) -> str:
+            conn.execute(
+                "INSERT INTO store_settings (key, value) VALUES ('lock_family', ?) ON CONFLICT (key) DO NOTHING",
+                (family,),
+            )
+            (recorded,) = conn.execute(
+                "SELECT value FROM store_settings WHERE key = 'lock_family'"
+            ).fetchone()
+            return str(recorded)
+
+        result: str = await self._write(record, "record lock family")
+        return result
 
     async def _read(self, fn: Callable[[sqlite3.Connection], Any], action: str) -> Any:
         return await self._handle.run(fn, write=False, action=action)
@@ -166,16 +188,34 @@ class SqlitePersistence:
         *,
         pointers: Sequence[ExecutionPointer] | None = None,
         subscriptions: Sequence[EventSubscription] = (),
+        deliveries: Sequence[Delivery] = (),
+        events: Sequence[Event] = (),
+        now: datetime | None = None,
         fence: int | None = None,
-    ) -> None:
-        values = workflow_values(instance)
-        update = (*values[1:], fence, instance.id, fence, fence)
-        rows = pointer_rows(instance, pointers)
+    ) -> list[Delivery]:
+        if deliveries and now is None:
+            raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")
         subscription_rows = [subscription_values(s) for s in subscriptions]
+        event_rows = [event_values(e) for e in events]
         workflow_id = instance.id
+        delivering = bool(deliveries) or (now is not None and bool(subscriptions))
+        # The common pass (nothing to deliver) is serialised here, off the database thread.
+        rows = None if delivering else pointer_rows(instance, pointers)
+        update = None if delivering else _update_values(instance, fence, instance.next_execution)
 
-        def persist(conn: sqlite3.Connection) -> None:
-            if conn.execute(_UPDATE_WORKFLOW, update).rowcount == 0:
+        def persist(conn: sqlite3.Connection) -> list[Applied]:
+            # May run twice (a batch is re-run when another job in it failed): changes nothing but the rows.
+            outcomes: list[Applied] = []
+            written = rows
+            values = update
+            if delivering:
+                # Inside the write transaction: no event can be created between the read and the write.
+                outcomes = _deliver(conn, instance, subscriptions, deliveries, now)
+                written = pointer_rows(instance, written_pointers(instance, pointers, outcomes))
+                due = now if any(o.pointer is not None for o in outcomes) else instance.next_execution
+                values = _update_values(instance, fence, due)
+            assert written is not None and values is not None
+            if conn.execute(_UPDATE_WORKFLOW, values).rowcount == 0:
                 found = conn.execute("SELECT fence FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
                 if found is None:
                     raise WorkflowNotFoundError(workflow_id)
@@ -183,12 +223,22 @@ class SqlitePersistence:
                     workflow_id,
                     f"fence {fence} is older than fence {found[0]} already accepted; nothing written",
                 )
-            if rows:
-                conn.executemany(_UPSERT_POINTER, rows)
+            if written:
+                conn.executemany(_UPSERT_POINTER, written)
             if subscription_rows:
                 conn.executemany(_INSERT_SUBSCRIPTION, subscription_rows)
+            if event_rows:
+                conn.executemany(_INSERT_EVENT, event_rows)
+            if outcomes:
+                conn.executemany(
+                    _CLOSE_SUBSCRIPTION, [(o.consumed_event_id, o.subscription_id) for o in outcomes]
+                )
+            return outcomes
 
-        await self._write(persist, "persist workflow")
+        outcomes: list[Applied] = await self._write(persist, "persist workflow")
+        if now is not None:
+            adopt(instance, outcomes, now)
+        return delivered(outcomes)
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
         # Jobs return raw rows; models are built here, off the database thread, which every call waits for.
@@ -316,12 +366,7 @@ class SqlitePersistence:
 
     async def terminate_subscription(self, subscription_id: str, *, event_id: str | None = None) -> None:
         await self._write(
-            lambda conn: conn.execute(
-                "UPDATE event_subscriptions SET terminated = 1, "
-                "consumed_event_id = coalesce(consumed_event_id, ?) "
-                "WHERE id = ?",
-                (event_id, subscription_id),
-            ),
+            lambda conn: conn.execute(_CLOSE_SUBSCRIPTION, (event_id, subscription_id)),
             "terminate subscription",
         )
 
@@ -392,7 +437,7 @@ class SqlitePersistence:
     async def create_event(self, event: Event) -> str:
         values = event_values(event)
         await self._write(
-            lambda conn: conn.execute(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?)", values),
+            lambda conn: conn.execute(_INSERT_EVENT, values),
             "create event",
         )
         return event.id
@@ -532,6 +577,80 @@ def _delete_command(name: str, data: str, execute_time: int) -> Callable[[sqlite
     # Matching the time too: a command rescheduled meanwhile (earlier) is a new one and stays.
     sql = "DELETE FROM scheduled_commands WHERE command_name = ? AND data = ? AND execute_time = ?"
     return lambda conn: conn.execute(sql, key)
+
+
+def _update_values(
+    instance: WorkflowInstance, fence: int | None, next_execution: datetime | None
+) -> tuple[Any, ...]:
+    values = list(workflow_values(instance)[1:])
+    values[_NEXT_EXECUTION] = to_micros_opt(next_execution)
+    return (*values, fence, instance.id, fence, fence)
+
+
+def _consumed(conn: sqlite3.Connection, workflow_id: str, event_name: str, event_key: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT consumed_event_id FROM event_subscriptions WHERE workflow_id = ? AND event_name = ? "
+        "AND event_key = ? AND consumed_event_id IS NOT NULL",
+        (workflow_id, event_name, event_key),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _deliver(
+    conn: sqlite3.Connection,
+    instance: WorkflowInstance,
+    subscriptions: Sequence[EventSubscription],
+    deliveries: Sequence[Delivery],
+    now: datetime | None,
+) -> list[Applied]:
+    """The deliveries applicable to ``instance`` and the events its new subscriptions take, read inside the
+    write transaction."""
+    outcomes: list[Applied] = []
+    consumed: dict[tuple[str, str], set[str]] = {}
+
+    def consumed_on(subscription: EventSubscription) -> set[str]:
+        key = (subscription.event_name, subscription.event_key)
+        if key not in consumed:
+            consumed[key] = _consumed(conn, instance.id, *key)
+        return consumed[key]
+
+    def apply(subscription: EventSubscription, event: Event) -> None:
+        outcome = apply_delivery(instance, subscription, event)
+        outcomes.append(outcome)
+        if outcome.pointer is not None:
+            consumed_on(subscription).add(event.id)
+
+    for delivery in deliveries:
+        row = conn.execute(
+            f"{_SELECT_SUBSCRIPTION} WHERE id = ? AND terminated = 0", (delivery.subscription_id,)
+        ).fetchone()
+        event_row = conn.execute(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?", (delivery.event_id,)
+        ).fetchone()
+        if row is None or event_row is None:
+            continue
+        subscription = subscription_from_row(row)
+        if subscription.workflow_id != instance.id or delivery.event_id in consumed_on(subscription):
+            continue
+        apply(subscription, event_from_row(event_row))
+    if now is not None:
+        for subscription in subscriptions:
+            candidates = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE event_name = ? AND event_key = ? "
+                "AND event_time >= ? AND event_time <= ? ORDER BY event_time, seq",
+                (
+                    subscription.event_name,
+                    subscription.event_key,
+                    to_micros(subscription.subscribe_as_of),
+                    to_micros(now),
+                ),
+            )
+            taken = first_taken(
+                subscription, (event_from_row(r) for r in candidates), now, consumed_on(subscription)
+            )
+            if taken is not None:
+                apply(subscription, taken)
+    return outcomes
 
 
 def _instance(row: Any, bodies: dict[str, list[str]]) -> WorkflowInstance:

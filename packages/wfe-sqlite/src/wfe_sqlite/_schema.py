@@ -153,6 +153,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE VIRTUAL TABLE search_text USING fts5 (body, "
         "tokenize = \"unicode61 remove_diacritics 0 tokenchars '_'\")",
     ),
+    # 3: facts about the store itself (the lock family its hosts use).
+    ("CREATE TABLE store_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

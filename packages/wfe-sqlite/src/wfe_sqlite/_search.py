@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,23 +19,32 @@ from wfe_core.models import (
     StatusFilter,
     WorkflowInstance,
     WorkflowSearchResult,
+    raw_tokens,
+    search_terms,
+    search_words,
+    searchable_texts,
 )
-from wfe_core.models.search import SearchTerm, parse_terms, searchable_texts, words_of
 from wfe_sqlite._codec import dump_json, to_micros, to_micros_opt
 from wfe_sqlite._database import SqliteDatabase
 from wfe_sqlite._handle import DatabaseHandle
 from wfe_sqlite._url import parse_sqlite_url
 
 
-def _phrase(term: SearchTerm) -> str:
-    """The term as an FTS5 phrase. Words hold only \\w characters, so quoting them can never produce FTS5 query
-    syntax."""
-    return '"' + " ".join(term.words) + '"'
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """One whitespace-separated search term: its words as an FTS5 phrase, or a literal token."""
 
+    raw: str
+    words: tuple[str, ...]
 
-def _line(words: Sequence[str]) -> str:
-    """Words as they are stored one text per line, spaces around: consecutive words are a substring."""
-    return " " + " ".join(words) + " "
+    @property
+    def phrase(self) -> str:
+        # Words hold only \w characters, so quoting them can never produce FTS5 query syntax.
+        return '"' + " ".join(self.words) + '"'
+
+    @property
+    def line(self) -> str:
+        return " " + " ".join(self.words) + " "
 
 
 class SqliteSearchIndex:
@@ -100,7 +110,7 @@ class SqliteSearchIndex:
     async def search(
         self, terms: str, skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()
     ) -> Page[WorkflowSearchResult]:
-        parsed = parse_terms(terms)
+        parsed = [_Term(raw, tuple(search_words(raw))) for raw in search_terms(terms.lower())]
         clauses: list[str] = []
         params: list[Any] = []
         for term in parsed:
@@ -110,7 +120,7 @@ class SqliteSearchIndex:
                 clauses.append(
                     "d.rowid IN (SELECT rowid FROM search_text WHERE search_text MATCH ?) AND instr(d.words, ?) > 0"
                 )
-                params += [_phrase(term), _line(term.words)]
+                params += [term.phrase, term.line]
             else:
                 clauses.append("instr(d.raw_tokens, ?) > 0")
                 params.append(f"\n{term.raw}\n")
@@ -119,7 +129,7 @@ class SqliteSearchIndex:
             clauses.append(clause)
             params += values
         where = " AND ".join(f"({c})" for c in clauses) or "1"
-        phrases = [_line(term.words) for term in parsed if term.words]
+        phrases = [term.line for term in parsed if term.words]
         hit = " OR ".join("instr(d.reference_words, ?) > 0" for _ in phrases)
         order = f"({hit}) DESC, " if hit else ""
         first, count = max(0, skip), max(0, take)
@@ -146,8 +156,8 @@ def _document(instance: WorkflowInstance) -> tuple[tuple[Any, ...], str]:
     result = WorkflowSearchResult.from_instance(instance)
     data = result.data
     texts = searchable_texts(instance, data)
-    lines = [_line(words_of(text)) for text in texts]
-    raw_tokens = {token for text in texts for token in text.lower().split()}
+    lines = [" " + " ".join(search_words(text)) + " " for text in texts]
+    tokens = raw_tokens(texts)
     row = (
         instance.id,
         instance.workflow_definition_id,
@@ -160,7 +170,7 @@ def _document(instance: WorkflowInstance) -> tuple[tuple[Any, ...], str]:
         to_micros_opt(instance.complete_time),
         "\n".join(lines),
         lines[0],
-        "\n" + "\n".join(sorted(raw_tokens)) + "\n",
+        "\n" + "\n".join(sorted(tokens)) + "\n",
         result.model_dump_json(),
     )
     return row, "\n".join(texts)

@@ -37,6 +37,7 @@ TABLES = {
     "locks",
     "search_documents",
     "search_text",
+    "store_settings",
     "schema_version",
 }
 
@@ -265,7 +266,7 @@ async def test_a_failing_call_in_a_shared_commit_does_not_undo_the_others(tmp_pa
         return_exceptions=True,
     )
     assert isinstance(results[10], LeaseLostError)
-    assert [r for i, r in enumerate(results) if i != 10] == [None] * 20
+    assert [r for i, r in enumerate(results) if i != 10] == [[]] * 20
     assert (await persistence.get_workflow(stale.id)).description is None
     assert {w.description for w in await persistence.get_workflows([o.id for o in others])} == {"written"}
     await persistence.close()
@@ -346,3 +347,13 @@ async def test_a_file_locked_while_it_is_opened_works_once_the_lock_is_gone(tmp_
     await persistence.create_workflow(created)
     assert (await persistence.get_workflow(created.id)).id == created.id
     await persistence.close()
+
+
+async def test_the_lock_family_is_recorded_once(tmp_path: Path) -> None:
+    persistence = SqlitePersistence.from_url(f"sqlite:///{tmp_path}/family.db")
+    await persistence.ensure_store_exists()
+    try:
+        assert await persistence.record_lock_family("wfe_sqlite") == "wfe_sqlite"
+        assert await persistence.record_lock_family("wfe_valkey") == "wfe_sqlite"
+    finally:
+        await persistence.close()

@@ -1,7 +1,7 @@
 """An event handed to a run that then loses its lease must still reach the workflow.
 
 The host's event consumer gives an event for an instance this host is advancing to that run
-(``InstanceRunner.deliver``). When the run's pass then fails because its lease was lost (a lease that lapsed, a
+(``EventDelivery.deliver``). When the run's pass then fails because its lease was lost (a lease that lapsed, a
 Valkey server that lost its data), the event must not be lost: it stays unprocessed until some run applied it,
 and the consumer (or the poller) delivers it once the lock is free. Found by the Valkey restart test
 (``test_fleet.py``), where the event used to be marked processed at hand-over and never delivered; this test

@@ -127,8 +127,8 @@ class Consumers:
                 for subscription in subscriptions:
                     if subscription.event_name == ACTIVITY_EVENT_NAME:
                         continue
-                    chosen = await self.runner.choose_event(subscription)
-                    if chosen is not None and not await self.runner.deliver(subscription, chosen):
+                    chosen = await self.runner.delivery.choose_event(subscription)
+                    if chosen is not None and not await self.runner.delivery.deliver(subscription, chosen):
                         done = False
             if done:
                 await self.persistence.mark_event_processed(event_id)
@@ -143,7 +143,7 @@ class Consumers:
         except SubscriptionNotFoundError:
             return True
         event = await self.persistence.get_event(event_id)
-        return await self.runner.deliver(subscription, event)
+        return await self.runner.delivery.deliver(subscription, event)
 
     # -- index -------------------------------------------------------------------------------------------
 
@@ -185,7 +185,7 @@ class Consumers:
             return  # another host polled within this interval; the lease lapses by itself
         now = self.clock.now()
         for workflow_id in await self.persistence.get_runnable_instances(now):
-            if workflow_id not in self.runner.runs:
+            if not self.runner.is_running(workflow_id):
                 await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
         for event_id in await self.persistence.get_runnable_events(now):
             await self.queue.enqueue(QueueType.EVENT, event_id)

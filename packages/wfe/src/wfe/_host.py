@@ -5,46 +5,40 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from wfe._activities import ACTIVITY_RESULT_EVENT_NAME, PendingActivity, make_token, parse_token
+from wfe._activities import ActivityVerbs
 from wfe._consumers import Consumers
 from wfe._lifecycle import LifecycleDispatcher
+from wfe._lock_family import check_lock_family
 from wfe._options import HostOptions
 from wfe._otel import Tracing
 from wfe._registry import WorkflowRegistry, as_definition
-from wfe._runner import InstanceRunner
+from wfe._runner import HostHooks, InstanceRunner
 from wfe._timers import WakeupTimers
 from wfe_core.clock import SystemClock
 from wfe_core.data_limits import check_data
 from wfe_core.definition import WorkflowDefinition
-from wfe_core.errors import HostError, SubscriptionNotFoundError, WorkflowNotFoundError
-from wfe_core.executor import RETRIES_EXHAUSTED, StepMiddleware, WorkflowExecutor
+from wfe_core.errors import HostError, WorkflowNotFoundError
+from wfe_core.executor import StepMiddleware, WorkflowExecutor
 from wfe_core.models import (
-    ACTIVITY_EVENT_NAME,
     Event,
     ExecutionError,
     ExecutionPointer,
     LifecycleEvent,
     LifecycleEventBase,
     Page,
-    PointerStatus,
     QueueType,
     SearchFilter,
     WorkflowInstance,
-    WorkflowResumed,
     WorkflowSearchResult,
     WorkflowStarted,
     WorkflowStatus,
-    WorkflowSuspended,
-    WorkflowTerminated,
     new_id,
 )
 from wfe_core.models.trusted import trusted
-from wfe_core.primitives.activity import FAILURE, SUCCESS
 from wfe_core.protocols import (
     Clock,
     LifecycleCallback,
@@ -55,15 +49,15 @@ from wfe_core.protocols import (
     SearchIndex,
 )
 from wfe_core.step import LogSink
+from wfe_core.transitions import ENDED, Action
 
 log = logging.getLogger("wfe.host")
 
 WorkflowMiddleware = Callable[[WorkflowInstance], Awaitable[None] | None]
 Phase = Literal["pre", "execute", "post"]
-ENDED = (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED)
 
 
-class WorkflowHost:
+class WorkflowHost(ActivityVerbs):
     """Runs workflows. Build one with ``WorkflowHostBuilder``; use it as ``async with host:``."""
 
     def __init__(
@@ -107,10 +101,12 @@ class WorkflowHost:
             clock=self.clock,
             options=self.options,
             timers=self._timers,
-            publish=self._publish,
-            workflow_hook=self._run_middleware,
-            indexing=search is not None,
-            pass_span=tracing.pass_span if tracing is not None else None,
+            hooks=HostHooks(
+                publish=self._publish,
+                workflow_hook=self._run_middleware,
+                indexing=search is not None,
+                pass_span=tracing.pass_span if tracing is not None else None,
+            ),
         )
         self._consumers = Consumers(
             persistence=persistence,
@@ -134,6 +130,7 @@ class WorkflowHost:
         if self._started:
             return
         await self.persistence.ensure_store_exists()
+        await check_lock_family(self.persistence, self.lock)
         await self.lock.start()
         await self.queue.start()
         if self.search_index is not None:
@@ -151,18 +148,13 @@ class WorkflowHost:
         if not self._started:
             return
         self._started = False
-        self._runner.stopping = True
+        self._runner.close()
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
-        inflight = set(self._runner.inflight)
-        if inflight:
-            _, pending = await asyncio.wait(inflight, timeout=self.options.stop_timeout.total_seconds())
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        self._timers.cancel_all()
+        await self._runner.drain(self.options.stop_timeout.total_seconds())
+        await self._timers.close()
         await self.lifecycle_hub.stop()
         if self.search_index is not None:
             await self.search_index.stop()
@@ -296,86 +288,27 @@ class WorkflowHost:
         return event.id
 
     async def suspend_workflow(self, workflow_id: str) -> bool:
-        """Suspend a runnable instance; True when accepted. A pass in progress finishes first."""
+        """Suspend a runnable instance; True when accepted. A pass in progress finishes first. Its running
+        sub-workflows carry on (suspend them by their own ids)."""
         instance = await self.persistence.get_workflow(workflow_id)
-        run = self._runner.request(instance.id, suspend=True)
+        run = self._runner.control.request(instance.id, suspend=True)
         if run is not None:
             current = run.instance or instance
             return current.status is WorkflowStatus.RUNNABLE
-        return await self._change_status(instance.id, "suspend")
+        return await self._runner.control.change_status(instance.id, Action.SUSPEND)
 
     async def resume_workflow(self, workflow_id: str) -> bool:
         """Resume a suspended instance (a step whose retries were exhausted runs again); True when accepted."""
         instance = await self.persistence.get_workflow(workflow_id)
-        return await self._change_status(instance.id, "resume")
+        return await self._runner.control.change_status(instance.id, Action.RESUME)
 
     async def terminate_workflow(self, workflow_id: str) -> bool:
-        """Terminate an instance that has not ended; running steps are cancelled. True when accepted."""
+        """Terminate an instance that has not ended, and its running sub-workflows (recursively); running
+        steps are cancelled. True when accepted."""
         instance = await self.persistence.get_workflow(workflow_id)
         if instance.status in ENDED:
             return False
-        run = self._runner.request(instance.id, terminate=True)
-        if run is not None:
-            return True
-        return await self._change_status(instance.id, "terminate")
-
-    async def _change_status(self, workflow_id: str, action: str) -> bool:
-        lease = None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.options.lock_ttl.total_seconds() + 5
-        while lease is None:
-            run = self._runner.runs.get(workflow_id)
-            if run is not None and action != "resume":
-                self._runner.request(
-                    workflow_id, suspend=action == "suspend", terminate=action == "terminate"
-                )
-                return True
-            lease = await self.lock.acquire(workflow_id, self.options.lock_ttl)
-            if lease is None:
-                if loop.time() > deadline:
-                    raise HostError(f"could not {action} {workflow_id}: another host holds it; try again")
-                await asyncio.sleep(0.05)
-        event: LifecycleEventBase | None = None
-        try:
-            await self.persistence.claim_workflow(workflow_id, lease.fence)
-            instance = await self.persistence.get_workflow(workflow_id)
-            now = self.clock.now()
-            if action == "suspend" and instance.status is WorkflowStatus.RUNNABLE:
-                instance.status = WorkflowStatus.SUSPENDED
-                event = WorkflowSuspended.of(instance, now)
-                changed: list[ExecutionPointer] = []
-            elif action == "resume" and instance.status is WorkflowStatus.SUSPENDED:
-                instance.status = WorkflowStatus.RUNNABLE
-                instance.next_execution = now
-                changed = []
-                for pointer in instance.execution_pointers:
-                    if pointer.extension_attributes.pop(RETRIES_EXHAUSTED, None):
-                        pointer.retry_count = 0
-                        changed.append(pointer)
-                    if pointer.active and pointer.status is PointerStatus.FAILED:
-                        pointer.status = PointerStatus.PENDING
-                        if pointer not in changed:
-                            changed.append(pointer)
-                event = WorkflowResumed.of(instance, now)
-            elif action == "terminate" and instance.status not in ENDED:
-                instance.status = WorkflowStatus.TERMINATED
-                instance.complete_time = now
-                instance.next_execution = None
-                event = WorkflowTerminated.of(instance, now)
-                changed = []
-            else:
-                return False
-            await self.persistence.persist_workflow(instance, pointers=changed, fence=lease.fence)
-        finally:
-            await self.lock.release(lease)
-        await self._publish(event)
-        if action == "resume":
-            await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
-        if action == "terminate" and instance.parent_workflow_id is not None:
-            await self._runner._send_ended(instance, "terminated")
-        if self.search_index is not None:
-            await self.queue.enqueue(QueueType.INDEX, workflow_id)
-        return True
+        return await self._runner.control.terminate(instance.id)
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -401,34 +334,7 @@ class WorkflowHost:
         """Return the instance once its status is one of ``statuses`` (default: Complete or Terminated).
         Raises TimeoutError when ``timeout`` passes first."""
         seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        instance = await self.get_workflow(workflow_id)
-        if instance.status in statuses:
-            return instance
-        waiter = self._dispatcher.waiter(instance.id)
-        try:
-            while True:
-                # Cleared before reading, never after: an event that lands while the read is in flight then
-                # wakes the wait below instead of being lost (which would cost a whole wait interval).
-                waiter.clear()
-                instance = await self.get_workflow(instance.id)
-                if instance.status in statuses:
-                    return instance
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"workflow {instance.id} is {instance.status.value} after {seconds:g}s "
-                        f"(waited for {', '.join(s.value for s in statuses)})"
-                    )
-                # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation of the caller.
-                woken = asyncio.ensure_future(waiter.wait())
-                try:
-                    await asyncio.wait({woken}, timeout=min(remaining, 0.5))
-                finally:
-                    woken.cancel()
-        finally:
-            self._dispatcher.drop_waiter(instance.id, waiter)
+        return await self._dispatcher.wait_for(self.get_workflow, workflow_id, seconds, statuses)
 
     async def search(
         self, terms: str = "", skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()
@@ -437,59 +343,6 @@ class WorkflowHost:
         if self.search_index is None:
             raise HostError("this host has no search index: WorkflowHostBuilder().use_search_index(...)")
         return await self.search_index.search(terms, skip, take, filters)
-
-    # -- activities ----------------------------------------------------------------------------------------
-
-    async def get_pending_activity(
-        self, activity_name: str, worker_id: str, timeout: timedelta = timedelta(seconds=0)
-    ) -> PendingActivity | None:
-        """Take the oldest open activity of this name for ``worker_id``, waiting up to ``timeout``. The lease
-        expires after ``activity_lease``; an expired one is offered to other workers again."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout.total_seconds()
-        while True:
-            now = self.clock.now()
-            subscription = await self.persistence.get_first_open_subscription(
-                ACTIVITY_EVENT_NAME, activity_name, now
-            )
-            if subscription is not None:
-                secret = secrets.token_urlsafe(16)
-                expiry = now + self.options.activity_lease
-                if await self.persistence.set_subscription_token(
-                    subscription.id, secret, worker_id, expiry, now=now
-                ):
-                    return PendingActivity(
-                        token=make_token(subscription.id, secret),
-                        activity_name=activity_name,
-                        parameters=subscription.subscription_data,
-                        token_expiry=expiry,
-                    )
-                continue
-            if loop.time() >= deadline:
-                return None
-            await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
-
-    async def submit_activity_success(self, token: str, result: Any = None) -> None:
-        """Complete the activity leased with ``token``; its step proceeds with ``result``."""
-        await self._submit_activity(token, {"status": SUCCESS, "data": result})
-
-    async def submit_activity_failure(self, token: str, error: Any = None) -> None:
-        """Fail the activity; its step fails with ActivityFailedError and its error behaviour applies."""
-        await self._submit_activity(token, {"status": FAILURE, "data": error})
-
-    async def release_activity(self, token: str) -> None:
-        """Give the activity back without a result, so another worker can take it now."""
-        subscription_id, secret = parse_token(token)
-        await self.persistence.clear_subscription_token(subscription_id, secret)
-
-    async def _submit_activity(self, token: str, payload: dict[str, Any]) -> None:
-        subscription_id, secret = parse_token(token)
-        subscription = await self.persistence.get_subscription(subscription_id)
-        if subscription.external_token != secret:
-            raise SubscriptionNotFoundError(
-                subscription_id, "the activity token does not match (lease expired?)"
-            )
-        await self.publish_event(ACTIVITY_RESULT_EVENT_NAME, subscription_id, payload)
 
     # -- lifecycle events ------------------------------------------------------------------------------------
 

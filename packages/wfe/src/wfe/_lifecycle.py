@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from wfe_core.models import (
     LifecycleEvent,
     WorkflowCompleted,
+    WorkflowInstance,
     WorkflowResumed,
+    WorkflowStatus,
     WorkflowSuspended,
     WorkflowTerminated,
 )
@@ -65,3 +67,41 @@ class LifecycleDispatcher:
             waiters.discard(event)
             if not waiters:
                 del self._waiters[workflow_id]
+
+    async def wait_for(
+        self,
+        load: Callable[[str], Awaitable[WorkflowInstance]],
+        workflow_id: str,
+        seconds: float,
+        statuses: Sequence[WorkflowStatus],
+    ) -> WorkflowInstance:
+        """The instance (read with ``load``) once its status is one of ``statuses``, woken by its lifecycle
+        events (and every half second); TimeoutError after ``seconds``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        instance = await load(workflow_id)
+        if instance.status in statuses:
+            return instance
+        waiter = self.waiter(instance.id)
+        try:
+            while True:
+                # Cleared before reading, never after: an event that lands while the read is in flight then
+                # wakes the wait below instead of being lost (which would cost a whole wait interval).
+                waiter.clear()
+                instance = await load(instance.id)
+                if instance.status in statuses:
+                    return instance
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"workflow {instance.id} is {instance.status.value} after {seconds:g}s "
+                        f"(waited for {', '.join(s.value for s in statuses)})"
+                    )
+                # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation of the caller.
+                woken = asyncio.ensure_future(waiter.wait())
+                try:
+                    await asyncio.wait({woken}, timeout=min(remaining, 0.5))
+                finally:
+                    woken.cancel()
+        finally:
+            self.drop_waiter(instance.id, waiter)

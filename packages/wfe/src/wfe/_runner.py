@@ -1,4 +1,8 @@
-"""Advancing instances under their lease: passes, persistence, wake-ups, event delivery and control requests."""
+"""Advancing instances under their lease: the runs, their passes, and what each pass stores and announces.
+
+Leases live in ``_leases``, event delivery in ``_delivery`` and status changes asked for from outside in
+``_control``; the host and its consumers use the runner through ``process``, ``reserve_new``, ``run_held``,
+``spawn``, ``drain``, ``delivery`` and ``control``."""
 
 from __future__ import annotations
 
@@ -6,61 +10,48 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from wfe._control import StatusControl
+from wfe._delivery import EventDelivery
+from wfe._leases import Leases
+from wfe._local_run import LocalRun
 from wfe._options import HostOptions
 from wfe._registry import WorkflowRegistry
 from wfe._slots import Slots
 from wfe._timers import WakeupTimers
+from wfe_core import transitions
 from wfe_core.definition import WorkflowDefinition
-from wfe_core.errors import LeaseLostError, WorkflowNotFoundError
-from wfe_core.executor import RETRIES_EXHAUSTED, PassState, WorkflowExecutor
+from wfe_core.errors import ValueRefusedError, WorkflowNotFoundError
+from wfe_core.executor import PassState, WorkflowExecutor
 from wfe_core.models import (
-    WORKFLOW_ENDED_EVENT_NAME,
-    Event,
-    EventSubscription,
     ExecutionError,
-    ExecutionPointer,
     Lease,
-    LifecycleEventBase,
-    PointerStatus,
     QueueType,
     WorkflowInstance,
     WorkflowStatus,
-    WorkflowSuspended,
-    WorkflowTerminated,
-    to_jsonable,
 )
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
-from wfe_core.step import CancellationSignal
+from wfe_core.storable import doubtful_values
 
 log = logging.getLogger("wfe.runner")
-
-DELIVERED_EVENT_ID = "event_id"
-"""Pointer attribute naming the event delivered to it, so a half-finished delivery can be completed."""
 
 WorkflowHook = Callable[[str, WorkflowInstance], Awaitable[None]]
 
 
-@dataclass
-class LocalRun:
-    """An instance this host is advancing right now, and what was asked of it meanwhile."""
+@dataclass(frozen=True, slots=True)
+class HostHooks:
+    """What the runner hands back to the host as it advances instances."""
 
-    instance: WorkflowInstance | None = None
-    pass_task: asyncio.Task[Any] | None = None
-    """The task running this run's pass while it runs (a terminate cancels it)."""
-    pass_cancelled: bool = False
-    """A terminate cancelled ``pass_task``."""
-    signal: CancellationSignal = field(default_factory=CancellationSignal)
-    rerun: bool = False
-    suspend: bool = False
-    terminate: bool = False
-    deliveries: list[tuple[EventSubscription, Event]] = field(default_factory=list)
-    lease_lost: bool = False
-    lease_valid_until: float = 0.0
-    """Event-loop time until which the lease is surely held: ttl after the last acquire or renewal was asked
-    for. A host frozen past it (SIGSTOP, a long GC pause) finds it lapsed and writes nothing."""
+    publish: Callable[..., Awaitable[None]]
+    """``await publish(*events)``: hands lifecycle events to the hub, logging (not raising) its errors."""
+    workflow_hook: WorkflowHook
+    """``await workflow_hook(phase, instance)``: the workflow middleware of a phase ("execute", "post")."""
+    indexing: bool
+    """Whether the host has a search index, to which every written instance is queued."""
+    pass_span: Callable[[WorkflowInstance], contextlib.AbstractContextManager[Any]] | None = None
+    """A tracing span around each pass, when tracing is on."""
 
 
 class InstanceRunner:
@@ -75,24 +66,17 @@ class InstanceRunner:
         clock: Clock,
         options: HostOptions,
         timers: WakeupTimers,
-        publish: Callable[..., Awaitable[None]],
-        workflow_hook: WorkflowHook,
-        indexing: bool,
-        pass_span: Callable[[WorkflowInstance], contextlib.AbstractContextManager[Any]] | None = None,
+        hooks: HostHooks,
     ) -> None:
         self.persistence = persistence
-        self.lock = lock
+        self.leases = Leases(lock, options)
         self.queue = queue
         self.registry = registry
         self.executor = executor
         self.clock = clock
         self.options = options
         self.timers = timers
-        self.publish = publish
-        """``await publish(*events)``: hands lifecycle events to the hub, logging (not raising) its errors."""
-        self.workflow_hook = workflow_hook
-        self.indexing = indexing
-        self.pass_span = pass_span
+        self.hooks = hooks
         self.runs: dict[str, LocalRun] = {}
         self.inflight: set[asyncio.Task[None]] = set()
         """Runs and queue deliveries in progress: the host's stop() waits for them."""
@@ -102,11 +86,38 @@ class InstanceRunner:
         """The workflow slots: one taken by each queue item the workflow consumer handles and by each run
         started here (a new instance, or one an event was just delivered to)."""
         self._missing_attempts: dict[str, int] = {}
+        self.delivery = EventDelivery(self)
+        """Event delivery: what the event consumer calls, and what applies the events handed to a run."""
+        self.control = StatusControl(self)
+        """Suspend, resume and terminate, for the host's verbs."""
+
+    def close(self) -> None:
+        """Called as the host stops: runs in progress finish their pass but start no new one."""
+        self.stopping = True
+
+    def is_running(self, workflow_id: str) -> bool:
+        """Whether a run here advances the instance now."""
+        return workflow_id in self.runs
 
     def open(self) -> None:
         """Called as the host starts (again): runs may start, and every slot is free."""
         self.stopping = False
         self.slots = Slots(self.options.max_concurrent_workflows)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for every task started with ``spawn``, those they start meanwhile included; cancel what is
+        still running after ``timeout`` seconds and wait for it to end."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.inflight:
+            pending = set(self.inflight)
+            remaining = deadline - loop.time()
+            if remaining > 0:
+                _, pending = await asyncio.wait(pending, timeout=remaining)
+            if pending and loop.time() >= deadline:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` as a task the host's stop() waits for."""
@@ -133,17 +144,17 @@ class InstanceRunner:
         None when this host has no free workflow slot (or is stopping, or the lease is taken): the instance
         then goes through the queue as usual. Holding the lease from before the instance exists means no other
         host can have written it, so the run needs neither a fence claim nor a load."""
-        if not self._take_slot_for(workflow_id):
+        if not self.take_slot_for(workflow_id):
             return None
         try:
-            taken = await self._acquire(workflow_id)
+            taken = await self.leases.acquire(workflow_id)
         except BaseException:
             self.slots.give()
             raise
         if taken is None or workflow_id in self.runs:
             # the lease is taken, or a queue delivery of the same id got here first (it will not get the lease)
             if taken is not None:
-                await self._release(taken[0])
+                await self.leases.release(taken[0])
             self.slots.give()
             return None
         lease, valid_until = taken
@@ -154,7 +165,7 @@ class InstanceRunner:
         """The instance was not created after all: give the slot and the lease back."""
         self.runs.pop(workflow_id, None)
         self.slots.give()
-        await self._release(lease)
+        await self.leases.release(lease)
 
     async def run_held(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         """Advance an instance this host already holds the lease and a slot of, with the instance in hand: one
@@ -179,18 +190,9 @@ class InstanceRunner:
                 if not (run.rerun or run.deliveries):
                     break
         finally:
+            # Deliveries not applied (lease lost, or the lock is elsewhere): their events are still unprocessed
+            # in the store, and the event consumer, which retries them, delivers them itself.
             del self.runs[workflow_id]
-            # Deliveries not applied (lease lost, or the lock is elsewhere): the event consumer redoes them.
-            for _, event in run.deliveries:
-                asyncio.get_running_loop().create_task(self._redrive(event))
-
-    async def _redrive(self, event: Event) -> None:
-        """Hand an event back to the event consumer, so every open subscription it matches gets it."""
-        try:
-            await self.persistence.mark_event_unprocessed(event.id)
-            await self.queue.enqueue(QueueType.EVENT, event.id)
-        except Exception:
-            log.exception("could not re-queue event %s; the poller will find it unprocessed", event.id)
 
     async def _advance(
         self, workflow_id: str, run: LocalRun, held: tuple[WorkflowInstance, Lease] | None = None
@@ -198,14 +200,14 @@ class InstanceRunner:
         """One stretch of passes under a fresh lease (or the one ``held`` with the instance it was taken for);
         False when another host holds the instance."""
         if held is None:
-            taken = await self._acquire(workflow_id)
+            taken = await self.leases.acquire(workflow_id)
             if taken is None:
                 return False  # another host advances it; whatever changes later re-queues it
             lease, run.lease_valid_until = taken
             run.lease_lost = False
         else:
             instance, lease = held
-        renewal = _Renewal(self, lease, run)
+        renewal = self.leases.renewal(lease, run)
         try:
             if held is None:
                 try:
@@ -221,49 +223,12 @@ class InstanceRunner:
             return True
         finally:
             await renewal.stop()
-            await self._release(lease)
+            await self.leases.release(lease)
 
-    async def _acquire(self, workflow_id: str) -> tuple[Lease, float] | None:
-        """The instance's lease and the event-loop time until which it is surely held (ttl after asking)."""
-        ttl = self.options.lock_ttl
-        asked = asyncio.get_running_loop().time()
-        lease = await self.lock.acquire(workflow_id, ttl)
-        return None if lease is None else (lease, asked + ttl.total_seconds())
-
-    def _take_slot_for(self, workflow_id: str) -> bool:
+    def take_slot_for(self, workflow_id: str) -> bool:
         """Take a slot for a run of the instance started here; False (nothing taken) when stopping, when it
         runs here already or when every slot is busy."""
         return not self.stopping and workflow_id not in self.runs and self.slots.try_take()
-
-    async def _release(self, lease: Lease) -> None:
-        try:
-            await self.lock.release(lease)
-        except Exception:
-            log.warning(
-                "could not release the lease on %s; it lapses after %s", lease.resource, self.options.lock_ttl
-            )
-
-    async def _renew(self, lease: Lease, run: LocalRun) -> bool:
-        """Renew the lease once; False (and the run marked) when it was lost."""
-        asked = asyncio.get_running_loop().time()
-        try:
-            renewed = await self.lock.renew(lease, self.options.lock_ttl)
-        except Exception:
-            renewed = None
-        if renewed is None or asked > run.lease_valid_until:
-            run.lease_lost = True
-            log.error("lease on %s lost; this host stops writing it", lease.resource)
-            return False
-        run.lease_valid_until = asked + self.options.lock_ttl.total_seconds()
-        return True
-
-    def _check_lease(self, run: LocalRun, lease: Lease) -> None:
-        """Refuse to write once the lease may have lapsed; fencing in the store covers the rest."""
-        if run.lease_lost or asyncio.get_running_loop().time() >= run.lease_valid_until:
-            run.lease_lost = True
-            raise LeaseLostError(
-                lease.resource, "this host held it too long without renewal; nothing written"
-            )
 
     async def _passes(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         definition: WorkflowDefinition | None = None
@@ -279,9 +244,9 @@ class InstanceRunner:
                 passes = 0
             passes += 1
             if run.deliveries:
-                await self._apply_deliveries(instance, run, lease)
+                await self.delivery.apply(instance, run, lease)
             if run.terminate or run.suspend:
-                await self._apply_requests(instance, run, lease)
+                await self.control.apply_requests(instance, run, lease)
             if instance.status is not WorkflowStatus.RUNNABLE:
                 return
             if instance.next_execution is None or instance.next_execution > self.clock.now():
@@ -300,7 +265,10 @@ class InstanceRunner:
             state = await self._execute(instance, definition, run, lease)
             if state is None:
                 return
-            await self._persist_pass(instance, state, lease, run)
+            try:
+                await self._persist_pass(instance, state, lease, run)
+            except ValueRefusedError as exc:
+                instance = await self._refused(instance, definition, state, exc, run, lease)
         if instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
             self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
 
@@ -316,14 +284,15 @@ class InstanceRunner:
         holder already ran (its write would be refused, but the steps' effects would happen twice)."""
         current = asyncio.current_task()
         assert current is not None  # runs are tasks
-        with self.pass_span(instance) if self.pass_span is not None else contextlib.nullcontext():
+        span = self.hooks.pass_span
+        with span(instance) if span is not None else contextlib.nullcontext():
             run.pass_task, run.pass_cancelled = current, False
             try:
                 state = await self.executor.execute(
                     instance,
                     definition,
                     cancellation=run.signal,
-                    before_step=lambda: self._check_lease(run, lease),
+                    before_step=lambda: self.leases.check(run, lease),
                 )
             except asyncio.CancelledError:
                 # A cancel lands where the pass awaits, so inside execute(): run.pass_task is None elsewhere.
@@ -336,76 +305,68 @@ class InstanceRunner:
             finally:
                 run.pass_task = None
         if state is None:
-            await self._terminate_after_cancel(instance.id, run, lease)
+            await self.control.terminate_after_cancel(instance.id, run, lease)
         return state
 
     async def _persist_pass(
         self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
     ) -> None:
-        self._check_lease(run, lease)
+        self.leases.check(run, lease)
+        now = self.clock.now()
+        notice = transitions.pass_notice(instance, state.completed, state.events, state.errors, now)
+        # With the subscriptions, the store delivers in the same transaction any event published before them
+        # (the woken pointers make the instance due now, and the next pass goes on); a sub-workflow's news
+        # for its parent is stored in it too.
         await self.persistence.persist_workflow(
             instance,
             pointers=list(state.changed.values()),
             subscriptions=state.subscriptions,
+            events=[] if notice is None else [notice],
+            now=now,
             fence=lease.fence,
         )
-        # Right after the subscriptions are stored, before anything else can fail: an event published before
-        # its subscription existed is handed to this run now, and re-driven if the run cannot apply it.
-        for subscription in state.subscriptions:
-            waiting = await self.choose_event(subscription)
-            if waiting is not None:
-                run.deliveries.append((subscription, waiting))
         if state.errors:
             await self.persistence.persist_errors(state.errors)
         if state.events:
-            await self.publish(*state.events)
-        await self.workflow_hook("execute", instance)
+            await self.hooks.publish(*state.events)
+        await self.hooks.workflow_hook("execute", instance)
         if state.completed:
-            await self.workflow_hook("post", instance)
-        if instance.parent_workflow_id is not None:
-            await self._notify_parent(instance, state)
-        if self.indexing:
+            await self.hooks.workflow_hook("post", instance)
+        if notice is not None:
+            await self.queue.enqueue(QueueType.EVENT, notice.id)
+        if self.hooks.indexing:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
 
-    async def _apply_deliveries(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
-        while run.deliveries:
-            subscription, event = run.deliveries[
-                0
-            ]  # dropped only once applied; else re-driven when the run ends
-            self._check_lease(run, lease)
-            pointer = self.deliver_into(instance, subscription, event)
-            if pointer is not None:
-                await self.persistence.persist_workflow(instance, pointers=[pointer], fence=lease.fence)
-            await self.persistence.terminate_subscription(subscription.id, event_id=event.id)
-            run.deliveries.pop(0)
-
-    async def _apply_requests(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
-        now = self.clock.now()
-        event: LifecycleEventBase | None = None
-        if run.terminate and instance.status not in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
-            instance.status = WorkflowStatus.TERMINATED
-            instance.complete_time = now
-            instance.next_execution = None
-            event = WorkflowTerminated.of(instance, now)
-        elif run.suspend and instance.status is WorkflowStatus.RUNNABLE:
-            instance.status = WorkflowStatus.SUSPENDED
-            event = WorkflowSuspended.of(instance, now)
-        run.terminate = run.suspend = False
-        if event is None:
-            return
-        self._check_lease(run, lease)
-        await self.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
-        await self.publish(event)
-        if instance.status is WorkflowStatus.TERMINATED:
-            await self._send_ended(instance, "")
-        if self.indexing:
-            await self.queue.enqueue(QueueType.INDEX, instance.id)
-
-    async def _terminate_after_cancel(self, workflow_id: str, run: LocalRun, lease: Lease) -> None:
-        """The pass was cancelled to terminate the workflow: drop its partial results and terminate."""
-        instance = await self.persistence.get_workflow(workflow_id)
-        run.instance = instance
-        await self._apply_requests(instance, run, lease)
+    async def _refused(
+        self,
+        instance: WorkflowInstance,
+        definition: WorkflowDefinition,
+        state: PassState,
+        exc: ValueRefusedError,
+        run: LocalRun,
+        lease: Lease,
+    ) -> WorkflowInstance:
+        """The store refused what the pass produced (its content, so writing it again fails again): count it
+        as a failure of the steps that ran, so their error behaviour applies and bounds the runs. Returns the
+        instance as stored, with those failures applied."""
+        where = doubtful_values(instance, list(state.changed.values())) or ["a value"]
+        fresh = await self.persistence.get_workflow(instance.id)
+        fresh.data = definition.load_data(fresh.data)
+        stored = {p.id for p in fresh.execution_pointers}
+        failures: dict[str, BaseException] = {
+            pointer_id: ValueRefusedError(
+                f"step '{instance.pointer(pointer_id).step_name}' produced {', '.join(where)}, which the store"
+                f" refused: {exc}"
+            )
+            for pointer_id in state.ran
+            if pointer_id in stored
+        }
+        if not failures:
+            raise exc
+        failed = self.executor.fail_steps(fresh, definition, failures)
+        run.instance = fresh
+        await self._persist_pass(fresh, failed, lease, run)
+        return fresh
 
     async def _definition_missing(self, instance: WorkflowInstance, lease: Lease) -> None:
         attempts = self._missing_attempts.get(instance.id, 0)
@@ -429,182 +390,9 @@ class InstanceRunner:
         )
         self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
 
-    async def _notify_parent(self, instance: WorkflowInstance, state: PassState) -> None:
-        """Tell the parent of a sub-workflow (the caller checked there is one) that it ended."""
-        if instance.status is WorkflowStatus.COMPLETE and state.completed:
-            await self._send_ended(instance, "")
-        elif instance.status is WorkflowStatus.TERMINATED and any(
-            isinstance(e, WorkflowTerminated) for e in state.events
-        ):
-            await self._send_ended(instance, state.errors[-1].message if state.errors else "")
-        elif instance.status is WorkflowStatus.SUSPENDED and any(
-            isinstance(e, WorkflowSuspended) for e in state.events
-        ):
-            await self._send_ended(instance, state.errors[-1].message if state.errors else "step failed")
-
-    async def _send_ended(self, instance: WorkflowInstance, error: str) -> None:
-        if instance.parent_workflow_id is None:
-            return
-        event = Event(
-            event_name=WORKFLOW_ENDED_EVENT_NAME,
-            event_key=instance.id,
-            event_data={"status": instance.status.value, "data": to_jsonable(instance.data), "error": error},
-            event_time=self.clock.now(),
-        )
-        await self.persistence.create_event(event)
-        await self.queue.enqueue(QueueType.EVENT, event.id)
-
     # -- control requests from the host's verbs --------------------------------------------------------
-
-    def request(self, workflow_id: str, *, suspend: bool = False, terminate: bool = False) -> LocalRun | None:
-        """Record a suspend/terminate for a run in progress here; a terminate also cancels its running steps."""
-        run = self.runs.get(workflow_id)
-        if run is None:
-            return None
-        run.suspend = run.suspend or suspend
-        run.terminate = run.terminate or terminate
-        run.rerun = True
-        if terminate:
-            run.signal.cancel()
-            if run.pass_task is not None and not run.pass_cancelled:
-                run.pass_cancelled = True
-                run.pass_task.cancel()
-        return run
 
     # -- events ----------------------------------------------------------------------------------------
 
-    async def choose_event(self, subscription: EventSubscription) -> Event | None:
-        """The oldest event due now that matches the subscription and this instance has not consumed yet."""
-        ids = await self.persistence.get_events(
-            subscription.event_name, subscription.event_key, subscription.subscribe_as_of
-        )
-        if not ids:
-            return None
-        consumed = await self.persistence.get_consumed_event_ids(
-            subscription.workflow_id, subscription.event_name, subscription.event_key
-        )
-        now = self.clock.now()
-        for event_id in ids:
-            if event_id in consumed:
-                continue
-            event = await self.persistence.get_event(event_id)
-            if event.event_time <= now:
-                return event
-        return None
 
-    def deliver_into(
-        self, instance: WorkflowInstance, subscription: EventSubscription, event: Event
-    ) -> ExecutionPointer | None:
-        """Wake the subscription's pointer with the event (in memory); None when it no longer waits."""
-        try:
-            pointer = instance.pointer(subscription.execution_pointer_id)
-        except KeyError:
-            return None
-        if (
-            pointer.end_time is not None
-            or pointer.event_published
-            or pointer.status is not PointerStatus.WAITING_FOR_EVENT
-        ):
-            return None
-        pointer.event_data = event.event_data
-        pointer.event_published = True
-        pointer.active = True
-        pointer.extension_attributes[DELIVERED_EVENT_ID] = event.id
-        instance.next_execution = self.clock.now()
-        return pointer
-
-    async def deliver(self, subscription: EventSubscription, event: Event) -> bool:
-        """Deliver ``event`` to ``subscription``. False when it is not applied yet (another host holds the
-        instance, or a run here applies it after its pass): the caller checks again later."""
-        run = self.runs.get(subscription.workflow_id)
-        if run is not None:
-            # The run applies it after its pass. Report "not yet" so the event consumer checks again later:
-            # if the run failed (lost its lease), the retry delivers the event itself.
-            if all(queued.id != subscription.id for queued, _ in run.deliveries):
-                run.deliveries.append((subscription, event))
-            run.rerun = True
-            return False
-        taken = await self._acquire(subscription.workflow_id)
-        if taken is None:
-            return False
-        lease, valid_until = taken
-        carried_on: LocalRun | None = None
-        try:
-            try:
-                await self.persistence.claim_workflow(subscription.workflow_id, lease.fence)
-                instance = await self.persistence.get_workflow(subscription.workflow_id)
-            except WorkflowNotFoundError:
-                await self.persistence.terminate_subscription(subscription.id)
-                return True
-            pointer = self.deliver_into(instance, subscription, event)
-            if pointer is not None:
-                await self.persistence.persist_workflow(instance, pointers=[pointer], fence=lease.fence)
-                await self.persistence.terminate_subscription(subscription.id, event_id=event.id)
-            else:
-                await self._close_stale(instance, subscription)
-            if (
-                pointer is not None
-                and instance.status is WorkflowStatus.RUNNABLE
-                and self._take_slot_for(instance.id)
-            ):
-                # Carry on under this lease with the instance in hand: no release, queue hop and reload.
-                carried_on = self.runs[instance.id] = LocalRun(
-                    instance=instance, lease_valid_until=valid_until
-                )
-        finally:
-            if carried_on is None:
-                await self.lock.release(lease)
-        if carried_on is not None:
-            self.spawn(self.run_held(instance, carried_on, lease))
-        elif pointer is not None and instance.status is WorkflowStatus.RUNNABLE:
-            await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
-        return True
-
-    async def _close_stale(self, instance: WorkflowInstance, subscription: EventSubscription) -> None:
-        """The pointer no longer waits: close the subscription, keeping the record of an event it did get."""
-        event_id: Any = None
-        with contextlib.suppress(KeyError):
-            event_id = instance.pointer(subscription.execution_pointer_id).extension_attributes.get(
-                DELIVERED_EVENT_ID
-            )
-        await self.persistence.terminate_subscription(
-            subscription.id, event_id=event_id if isinstance(event_id, str) else None
-        )
-
-
-class _Renewal:
-    """Renews a lease every third of its ttl while a run holds it.
-
-    A timer, not a task per run: most runs end long before the first renewal, and a task created and
-    cancelled for each of them costs more than the run's own bookkeeping."""
-
-    def __init__(self, runner: InstanceRunner, lease: Lease, run: LocalRun) -> None:
-        self.runner, self.lease, self.run = runner, lease, run
-        self.loop = asyncio.get_running_loop()
-        self.interval = runner.options.lock_ttl.total_seconds() / 3
-        self.task: asyncio.Task[None] | None = None
-        self.timer: asyncio.TimerHandle | None = self.loop.call_later(self.interval, self._fire)
-
-    def _fire(self) -> None:
-        self.timer = None
-        self.task = self.loop.create_task(self._renew())
-
-    async def _renew(self) -> None:
-        if await self.runner._renew(self.lease, self.run):
-            self.timer = self.loop.call_later(self.interval, self._fire)
-
-    async def stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        task = self.task
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self.timer is not None:  # the renewal finished and re-armed while we waited for it
-            self.timer.cancel()
-            self.timer = None
-
-
-__all__ = ["DELIVERED_EVENT_ID", "RETRIES_EXHAUSTED", "InstanceRunner", "LocalRun"]
+__all__ = ["HostHooks", "InstanceRunner", "LocalRun"]

@@ -17,6 +17,8 @@ class WakeupTimers:
         self._clock = clock
         self._fire = fire
         self._timers: dict[tuple[str, str], tuple[datetime, asyncio.Task[None]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        """Every timer task not finished yet, pending or firing: ``close`` waits for them."""
 
     def schedule(self, kind: str, item_id: str, at: datetime) -> None:
         """Fire ``(kind, item_id)`` at ``at``; an earlier pending wake-up for the same item wins."""
@@ -28,6 +30,8 @@ class WakeupTimers:
             existing[1].cancel()
         delay = (at - self._clock.now()).total_seconds()
         task = asyncio.create_task(self._run(key, delay))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         self._timers[key] = (at, task)
 
     async def _run(self, key: tuple[str, str], delay: float) -> None:
@@ -43,7 +47,10 @@ class WakeupTimers:
         except Exception:
             log.exception("wake-up of %s %s failed; the poller will retry", *key)
 
-    def cancel_all(self) -> None:
-        for _, task in self._timers.values():
-            task.cancel()
+    async def close(self) -> None:
+        """Cancel every wake-up, those firing now included, and wait until they are gone."""
         self._timers.clear()
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

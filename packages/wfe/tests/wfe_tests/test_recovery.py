@@ -198,3 +198,26 @@ async def test_a_start_cancelled_after_storing_still_runs_and_frees_its_slot(mak
             break
         await asyncio.sleep(0.01)
     assert host._runner.slots.busy == 0
+
+
+async def test_stop_leaves_no_task_it_started_behind(make_host):
+    """Runs, queue handlers, the runs they start, wake-up timers (pending or firing) and the loops: stop()
+    waits for each, or cancels it and waits for it to end."""
+    definition = (
+        WorkflowBuilder()
+        .then_fn(lambda ctx: None)
+        .wait_for("go", lambda data, ctx: ctx.workflow.id)
+        .delay(timedelta(hours=1))
+        .build("leaves-nothing", 1)
+    )
+    before = asyncio.all_tasks()
+    host = await make_host(definition)
+    ids = [await host.start_workflow("leaves-nothing") for _ in range(5)]
+    for wid in ids:
+        await host.wait_for_workflow(wid, timeout=5, statuses=[WorkflowStatus.RUNNABLE])
+        await host.publish_event("go", wid)
+    await host.publish_event("go", "later", effective_date=host.clock.now() + timedelta(hours=1))
+    await asyncio.sleep(0.2)  # deliveries, carried-on runs and timers are under way
+    await host.stop()
+    left = {t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()}
+    assert not left, left

@@ -126,3 +126,48 @@ async def test_stopping_the_host_during_a_terminated_pass_leaves_it_for_the_next
     await asyncio.wait_for(gate.wait(), 5)
     await asyncio.wait_for(asyncio.gather(host.terminate_workflow(wid), host.stop()), 5)
     assert cancelled == [True]
+
+
+async def test_terminating_a_parent_terminates_its_running_children_recursively(make_host):
+    grandchild = WorkflowBuilder().wait_for("never", "k").build("grandchild", 1)
+    child = WorkflowBuilder().sub_workflow("grandchild").build("child", 1)
+    parent = WorkflowBuilder().sub_workflow("child").then_fn(lambda ctx: None).build("parent", 1)
+    host = await make_host(parent, child, grandchild)
+    wid = await host.start_workflow("parent")
+
+    async def started(definition_id: str) -> str:
+        for _ in range(200):
+            found = await host.persistence.list_workflows(definition_id=definition_id)
+            if found and found[0].status is WorkflowStatus.RUNNABLE:
+                return found[0].id
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{definition_id} never started")
+
+    child_id = await started("child")
+    grandchild_id = await started("grandchild")
+    # the grandchild waits: its parent's wait for it is stored before the terminate
+    await host.wait_for_workflow(grandchild_id, timeout=5, statuses=[WorkflowStatus.RUNNABLE])
+
+    assert await host.terminate_workflow(wid)
+
+    for workflow_id in (wid, child_id, grandchild_id):
+        done = await host.wait_for_workflow(workflow_id, timeout=5)
+        assert done.status is WorkflowStatus.TERMINATED, workflow_id
+
+
+async def test_suspending_a_parent_leaves_its_children_running(make_host):
+    child = WorkflowBuilder().wait_for("go", "child").build("child", 1)
+    parent = WorkflowBuilder().sub_workflow("child").build("parent", 1)
+    host = await make_host(parent, child)
+    wid = await host.start_workflow("parent")
+    for _ in range(200):
+        children = await host.persistence.list_workflows(definition_id="child")
+        if children:
+            break
+        await asyncio.sleep(0.02)
+    assert await host.suspend_workflow(wid)
+    await host.publish_event("go", "child")
+    assert (await host.wait_for_workflow(children[0].id, timeout=5)).status is WorkflowStatus.COMPLETE
+    assert (await host.get_workflow(wid)).status is WorkflowStatus.SUSPENDED
+    assert await host.resume_workflow(wid)
+    assert (await host.wait_for_workflow(wid, timeout=5)).status is WorkflowStatus.COMPLETE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from wfe_core import transitions
 from wfe_core.definition import NO_VALUE, WorkflowStep
 from wfe_core.executor.pass_state import PassState
 from wfe_core.models import (
@@ -13,12 +14,7 @@ from wfe_core.models import (
     ExecutionPointer,
     PointerStatus,
     WorkflowError,
-    WorkflowStatus,
-    WorkflowSuspended,
-    WorkflowTerminated,
 )
-
-RETRIES_EXHAUSTED = "retries_exhausted"
 
 
 def describe(exc: BaseException) -> str:
@@ -93,7 +89,7 @@ class _ErrorHandling:
             if self.should_compensate(pointer, step):
                 self.compensate(pointer, failing_for_good=True)
             else:
-                pointer.extension_attributes[RETRIES_EXHAUSTED] = True
+                pointer.extension_attributes[transitions.RETRIES_EXHAUSTED] = True
                 self.suspend(pointer, step)
             return
         pointer.retry_count += 1
@@ -108,17 +104,15 @@ class _ErrorHandling:
         pointer.sleep_until = None
         state.touch(pointer)
         self.prime_for_retry(pointer, step)
-        if state.instance.status is WorkflowStatus.RUNNABLE:
-            state.instance.status = WorkflowStatus.SUSPENDED
-            state.emit(WorkflowSuspended)
+        suspended = transitions.suspend(state.instance, state.now)
+        if suspended is not None:
+            state.events.append(suspended.event)
 
     def terminate(self) -> None:
         state = self.state
-        if state.instance.status in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
-            return
-        state.instance.status = WorkflowStatus.TERMINATED
-        state.instance.complete_time = state.now
-        state.emit(WorkflowTerminated)
+        terminated = transitions.terminate(state.instance, state.now)
+        if terminated is not None:
+            state.events.append(terminated.event)
 
     def prime_for_retry(self, pointer: ExecutionPointer, step: WorkflowStep) -> None:
         if step.clears_persistence_on_retry:

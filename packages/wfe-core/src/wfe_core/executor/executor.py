@@ -97,6 +97,7 @@ class WorkflowExecutor:
         else:
             outcomes = []
 
+        state.ran = [item.pointer.id for item in prepared]
         for item, outcome in zip(prepared, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 handle_step_exception(state, item.pointer, item.step, outcome)
@@ -104,6 +105,19 @@ class WorkflowExecutor:
                 self._apply(state, item, outcome if outcome is not None else ExecutionResult.next())
             process_cancellations(state)
 
+        determine_next_execution(state)
+        return state
+
+    def fail_steps(
+        self, instance: WorkflowInstance, definition: WorkflowDefinition, failures: dict[str, BaseException]
+    ) -> PassState:
+        """A pass in which the steps of the given pointers (by id) failed with the given exceptions, without
+        running anything: each error is recorded and the step's error behaviour applies, as if the step had
+        raised. The host uses it when the store refused what a pass produced."""
+        state = PassState(instance, definition, self.clock.now())
+        for pointer_id, exc in failures.items():
+            pointer = instance.pointer(pointer_id)
+            handle_step_exception(state, pointer, definition.step(pointer.step_id), exc)
         determine_next_execution(state)
         return state
 

@@ -29,6 +29,8 @@ class PassState:
     subscriptions: list[EventSubscription] = field(default_factory=list)
     errors: list[ExecutionError] = field(default_factory=list)
     events: list[LifecycleEventBase] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+    """Ids of the pointers whose step ran in this pass."""
     completed: bool = False
     """True when this pass completed the workflow (naturally or through end_workflow)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wfe_core import transitions
 from wfe_core.definition import WorkflowStep
 from wfe_core.executor.pass_state import PassState
 from wfe_core.models import (
@@ -11,8 +12,6 @@ from wfe_core.models import (
     PointerStatus,
     StepCompleted,
     WaitingForEvent,
-    WorkflowCompleted,
-    WorkflowStatus,
 )
 
 
@@ -89,9 +88,5 @@ def end_workflow(state: PassState) -> None:
 
 
 def complete_workflow(state: PassState) -> None:
-    instance = state.instance
-    instance.status = WorkflowStatus.COMPLETE
-    instance.complete_time = state.now
-    instance.next_execution = None
     state.completed = True
-    state.emit(WorkflowCompleted)
+    state.events.append(transitions.complete(state.instance, state.now).event)

@@ -5,6 +5,7 @@ from wfe_core.models.event import (
     ACTIVITY_EVENT_NAME,
     WORKFLOW_ENDED_EVENT_NAME,
     CommandName,
+    Delivery,
     Event,
     EventSubscription,
     ExecutionError,
@@ -38,6 +39,11 @@ from wfe_core.models.search import (
     StatusFilter,
     StepSummary,
     WorkflowSearchResult,
+    data_strings,
+    raw_tokens,
+    search_terms,
+    search_words,
+    searchable_texts,
 )
 from wfe_core.models.status import ENDED_POINTER_STATUSES, PointerStatus, WorkflowStatus
 
@@ -49,6 +55,7 @@ __all__ = [
     "DataFilter",
     "DateRangeFilter",
     "DefinitionFilter",
+    "Delivery",
     "ErrorBehavior",
     "ErrorKind",
     "Event",
@@ -80,7 +87,12 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowSuspended",
     "WorkflowTerminated",
+    "data_strings",
     "lifecycle_event_adapter",
     "new_id",
+    "raw_tokens",
+    "search_terms",
+    "search_words",
+    "searchable_texts",
     "to_jsonable",
 ]

@@ -48,6 +48,13 @@ class EventSubscription(BaseModel):
     external_token_expiry: datetime | None = None
 
 
+class Delivery(BaseModel):
+    """An event handed to a subscription: what ``PersistenceProvider.persist_workflow`` applies atomically."""
+
+    subscription_id: str
+    event_id: str
+
+
 class ExecutionError(BaseModel):
     """A recorded step failure (the message includes the exception type)."""
 

@@ -1,16 +1,8 @@
-"""Search filters and results shared by every search index, and the meaning of search terms.
-
-Every index matches terms the same way (the conformance suite pins it): a term matches whole words, or
-consecutive words of one text (``etl-pipeline``), of an instance's searchable texts (:func:`searchable_texts`),
-case-insensitively; a term with no word characters (``*``) matches only that exact whitespace-separated token.
-Terms are data, never query syntax. An instance whose reference matches a term ranks first.
-"""
+"""Search filters and results shared by every search index."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -138,39 +130,32 @@ def data_type_name(instance: WorkflowInstance) -> str:
 _WORD = re.compile(r"\w+")
 
 
-def words_of(text: str) -> list[str]:
-    """The lowercase words of ``text``: what terms are matched against."""
+def search_words(text: str) -> list[str]:
+    """The words of ``text`` as every search index matches them: runs of word characters, case-folded. A
+    term matches a text when its words occur consecutively in the text's words."""
     return _WORD.findall(text.lower())
 
 
-@dataclass(frozen=True, slots=True)
-class SearchTerm:
-    """One whitespace-separated term of a search: its lowercase text and its words (empty for ``*``)."""
-
-    raw: str
-    words: tuple[str, ...]
+def search_terms(terms: str) -> list[str]:
+    """The terms of a search: whitespace-separated, each one data (never query syntax); every term must
+    match."""
+    return terms.split()
 
 
-def parse_terms(terms: str) -> list[SearchTerm]:
-    """The terms of a search string, split on whitespace."""
-    return [SearchTerm(raw, tuple(words_of(raw))) for raw in terms.lower().split()]
-
-
-def data_strings(value: Any) -> Iterator[str]:
-    """Every string in JSON data (dict values and list items, depth first); keys are not searched."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from data_strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from data_strings(item)
+def data_strings(data: Any) -> list[str]:
+    """Every string in JSON ``data`` (values, not keys), in document order: the searchable text of the data."""
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [text for item in data.values() for text in data_strings(item)]
+    if isinstance(data, list | tuple):
+        return [text for item in data for text in data_strings(item)]
+    return []
 
 
 def searchable_texts(instance: WorkflowInstance, data: Any) -> list[str]:
-    """The texts terms are matched against, reference first: the reference, the description, the definition
-    id and every string of ``data`` (the instance's data as JSON)."""
+    """The texts a search term can match, reference first: the reference, the description, the definition
+    id and the strings of ``data`` (the instance's data as JSON)."""
     return [
         instance.reference or "",
         instance.description or "",
@@ -179,11 +164,10 @@ def searchable_texts(instance: WorkflowInstance, data: Any) -> list[str]:
     ]
 
 
-def contains_words(sequence: list[str], words: tuple[str, ...] | list[str]) -> bool:
-    """Whether ``words`` occur consecutively in ``sequence``."""
-    n = len(words)
-    target = list(words)
-    return any(sequence[i : i + n] == target for i in range(len(sequence) - n + 1))
+def raw_tokens(texts: list[str]) -> set[str]:
+    """The whitespace-separated tokens of ``texts``, case-folded: what a term with no word characters at all
+    (``*``) must equal to match."""
+    return {token for text in texts for token in text.lower().split()}
 
 
 class Page(BaseModel, Generic[T]):

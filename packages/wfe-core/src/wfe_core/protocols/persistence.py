@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from wfe_core.models import (
+    Delivery,
     Event,
     EventSubscription,
     ExecutionError,
@@ -52,13 +53,40 @@ class PersistenceProvider(Protocol):
         *,
         pointers: Sequence[ExecutionPointer] | None = None,
         subscriptions: Sequence[EventSubscription] = (),
+        deliveries: Sequence[Delivery] = (),
+        events: Sequence[Event] = (),
+        now: datetime | None = None,
         fence: int | None = None,
-    ) -> None:
+    ) -> list[Delivery]:
         """Write the instance's own fields and the given pointers (inserted or updated), atomically.
 
         ``pointers=None`` writes every pointer of the instance; a sequence writes only those (the executor passes
         the pointers a pass created or changed, so the cost of a pass does not grow with history). Pointers
-        are never deleted here. ``subscriptions`` are created in the same transaction (their ids kept).
+        are never deleted here. ``subscriptions`` and ``events`` are created in the same transaction (their ids
+        kept; an event is stored as ``create_event`` stores it, so the instance's news, such as a sub-workflow
+        telling its parent it ended, cannot be lost between two commits).
+
+        Event delivery happens in the same transaction, so no delivery ever lives only in a host's memory
+        between two commits (a crash at any point loses no event and delivers none twice):
+
+        * When ``now`` is given, each new subscription *takes* the oldest stored event (by event time, then
+          creation order) with its name and key, ``subscribe_as_of <= event_time <= now``, that this instance
+          has not consumed and that no earlier subscription of this call took, processed or not. Storing the
+          subscription and reading the events must not race with ``create_event``: an event whose creation
+          commits after this call's read must see the subscription in ``get_subscriptions`` (SQLite and the
+          memory store serialise writes; PostgreSQL takes a transaction lock on the name and key in both).
+        * Each of ``deliveries`` (``now`` required) is applied when its subscription is open and belongs to this
+          instance and its event exists and was not consumed by this instance; otherwise it is skipped.
+
+        Applying a delivery follows ``wfe_core.delivery``: ``apply_delivery`` gives a woken copy of the
+        subscription's pointer, written with the others (also when ``pointers`` does not list them; use
+        ``written_pointers``) with the instance due at ``now``, and the subscription is closed recording the
+        event as consumed by this instance (``get_consumed_event_ids``). When the pointer no longer waits, the
+        subscription is closed recording the event that pointer did get, if any. Once committed, ``adopt``
+        makes ``instance`` (in memory) what was written.
+
+        Returns the deliveries (taken or given) that woke a pointer. On any error nothing is written and
+        ``instance`` is left as it was.
 
         Fencing: when ``fence`` is given and the store has already accepted a write for this instance with a
         larger fence, nothing is written and ``LeaseLostError`` is raised; otherwise the fence is remembered.
@@ -167,11 +195,24 @@ class PersistenceProvider(Protocol):
 
 
 @runtime_checkable
+class LockFamilyRecord(Protocol):
+    """Optional for a ``PersistenceProvider``: remembers which lock provider family the hosts of a store use.
+
+    Two hosts sharing a store with different lock providers (one PostgreSQL lock, one Valkey lock) exclude
+    nothing from each other, and their fences come from different counters. A host checks the family at start
+    and refuses to start on a mismatch; a store without this method is not checked."""
+
+    async def record_lock_family(self, family: str) -> str:
+        """Record ``family`` unless a family is recorded already, and return the recorded one. Atomic: hosts
+        starting at the same time on an empty store all get the same answer."""
+
+
+@runtime_checkable
 class ScheduledCommandStore(Protocol):
-    """Optional: deferred "process this workflow / event" commands kept in the store, as workflow-core's
-    ``ScheduleCommand``. The host does not call these; a provider implements them only if it wants to offer
-    them, and the persistence suite checks them only on a provider that does (``isinstance`` on this
-    protocol)."""
+    """Optional for a ``PersistenceProvider``: deferred "queue this id" commands kept in the store.
+
+    The host does not use them (its wake-ups are in-process timers, the queue and the runnable poller); a store
+    may offer them to applications. ``ScheduledCommandSuite`` checks the contract."""
 
     async def schedule_command(self, command: ScheduledCommand) -> None:
         """Store a command; scheduling the same (name, data) again keeps one (the earliest time)."""

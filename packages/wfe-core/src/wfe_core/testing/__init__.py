@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from wfe_core.testing.clock import ManualClock
 
 if TYPE_CHECKING:
+    from wfe_core.testing.commands_suite import ScheduledCommandSuite
     from wfe_core.testing.lifecycle_suite import LifecycleHubSuite
     from wfe_core.testing.lock_suite import LockSuite
     from wfe_core.testing.persistence_suite import PersistenceSuite
@@ -26,6 +27,7 @@ _SUITES = {
     "LockSuite": "wfe_core.testing.lock_suite",
     "PersistenceSuite": "wfe_core.testing.persistence_suite",
     "QueueSuite": "wfe_core.testing.queue_suite",
+    "ScheduledCommandSuite": "wfe_core.testing.commands_suite",
     "SearchSuite": "wfe_core.testing.search_suite",
 }
 
@@ -35,6 +37,7 @@ __all__ = [
     "ManualClock",
     "PersistenceSuite",
     "QueueSuite",
+    "ScheduledCommandSuite",
     "SearchSuite",
 ]
 

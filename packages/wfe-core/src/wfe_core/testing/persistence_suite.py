@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,18 +16,17 @@ from wfe_core.errors import (
     WorkflowNotFoundError,
 )
 from wfe_core.models import (
-    CommandName,
     Event,
     EventSubscription,
     ExecutionError,
     ExecutionPointer,
     PointerStatus,
-    ScheduledCommand,
     WorkflowInstance,
     WorkflowStatus,
     new_id,
 )
-from wfe_core.protocols import PersistenceProvider, ScheduledCommandStore
+from wfe_core.protocols import PersistenceProvider
+from wfe_core.testing.delivery_suite import DeliverySuite
 
 
 class SuiteData(BaseModel):
@@ -50,7 +48,7 @@ def is_utc(value: datetime | None) -> bool:
     return value is not None and value.tzinfo is not None and value.utcoffset() == timedelta(0)
 
 
-class PersistenceSuite:
+class PersistenceSuite(DeliverySuite):
     """Conformance tests for a ``PersistenceProvider``.
 
     Subclass it in a class whose name starts with ``Test`` and provide an async fixture ``persistence`` that
@@ -707,74 +705,3 @@ class PersistenceSuite:
         await persistence.persist_errors([])
         assert await persistence.get_errors(workflow_id) == [earlier, later]
         assert await persistence.get_errors(new_id()) == []
-
-    # -- scheduled commands ----------------------------------------------------------------------------
-
-    async def test_scheduled_commands_are_idempotent_and_run_when_due(
-        self, persistence: PersistenceProvider
-    ) -> None:
-        if not isinstance(persistence, ScheduledCommandStore):
-            pytest.skip("the provider does not offer the optional ScheduledCommandStore protocol")
-        now = utc_now()
-        workflow_id, event_id, later_id = new_id(), new_id(), new_id()
-        await persistence.schedule_command(
-            ScheduledCommand(command_name=CommandName.PROCESS_WORKFLOW, data=workflow_id, execute_time=now)
-        )
-        await persistence.schedule_command(
-            ScheduledCommand(command_name=CommandName.PROCESS_WORKFLOW, data=workflow_id, execute_time=now)
-        )
-        # Scheduling again keeps the earliest time: this one stays due now.
-        await persistence.schedule_command(
-            ScheduledCommand(
-                command_name=CommandName.PROCESS_EVENT, data=event_id, execute_time=now + timedelta(hours=1)
-            )
-        )
-        await persistence.schedule_command(
-            ScheduledCommand(command_name=CommandName.PROCESS_EVENT, data=event_id, execute_time=now)
-        )
-        await persistence.schedule_command(
-            ScheduledCommand(
-                command_name=CommandName.PROCESS_WORKFLOW,
-                data=later_id,
-                execute_time=now + timedelta(hours=1),
-            )
-        )
-        handled: list[tuple[CommandName, str]] = []
-
-        async def handler(command: ScheduledCommand) -> None:
-            handled.append((command.command_name, command.data))
-
-        await persistence.process_commands(now + timedelta(seconds=1), handler)
-        mine = [entry for entry in handled if entry[1] in {workflow_id, event_id, later_id}]
-        assert sorted(mine) == sorted(
-            [(CommandName.PROCESS_WORKFLOW, workflow_id), (CommandName.PROCESS_EVENT, event_id)]
-        )
-        handled.clear()
-        await persistence.process_commands(now + timedelta(seconds=1), handler)
-        assert not [entry for entry in handled if entry[1] in {workflow_id, event_id, later_id}]
-        await persistence.process_commands(now + timedelta(hours=2), handler)
-        assert (CommandName.PROCESS_WORKFLOW, later_id) in handled
-
-    async def test_a_command_whose_handler_failed_stays(self, persistence: PersistenceProvider) -> None:
-        if not isinstance(persistence, ScheduledCommandStore):
-            pytest.skip("the provider does not offer the optional ScheduledCommandStore protocol")
-        now = utc_now()
-        data = new_id()
-        await persistence.schedule_command(
-            ScheduledCommand(command_name=CommandName.PROCESS_WORKFLOW, data=data, execute_time=now)
-        )
-
-        async def failing(command: ScheduledCommand) -> None:
-            if command.data == data:
-                raise RuntimeError("handler failed")
-
-        # A provider may report the handler's failure or log it; either way the command must stay.
-        with contextlib.suppress(Exception):
-            await persistence.process_commands(now + timedelta(seconds=1), failing)
-        handled: list[str] = []
-
-        async def recording(command: ScheduledCommand) -> None:
-            handled.append(command.data)
-
-        await persistence.process_commands(now + timedelta(seconds=1), recording)
-        assert data in handled

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
+from wfe_core.delivery import Applied, adopt, apply_delivery, delivered, first_taken, written_pointers
 from wfe_core.errors import (
     EventNotFoundError,
     LeaseLostError,
@@ -18,6 +19,7 @@ from wfe_core.errors import (
     WorkflowNotFoundError,
 )
 from wfe_core.models import (
+    Delivery,
     Event,
     EventSubscription,
     ExecutionError,
@@ -91,6 +93,7 @@ class MemoryPersistence:
         self._unprocessed: dict[str, _StoredEvent] = {}
         self._errors: dict[str, list[ExecutionError]] = {}
         self._commands: dict[tuple[str, str], _StoredCommand] = {}
+        self._lock_family: str | None = None
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -103,6 +106,12 @@ class MemoryPersistence:
 
     async def close(self) -> None:
         """Nothing to release; the data stays. Idempotent."""
+
+    async def record_lock_family(self, family: str) -> str:
+        with self._guard:
+            if self._lock_family is None:
+                self._lock_family = family
+            return self._lock_family
 
     # -- workflows ---------------------------------------------------------------------------------------
 
@@ -146,8 +155,13 @@ class MemoryPersistence:
         *,
         pointers: Sequence[ExecutionPointer] | None = None,
         subscriptions: Sequence[EventSubscription] = (),
+        deliveries: Sequence[Delivery] = (),
+        events: Sequence[Event] = (),
+        now: datetime | None = None,
         fence: int | None = None,
-    ) -> None:
+    ) -> list[Delivery]:
+        if deliveries and now is None:
+            raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")
         with self._guard:
             stored = self._workflows.get(instance.id)
             if stored is None:
@@ -159,7 +173,12 @@ class MemoryPersistence:
                 )
             for subscription in subscriptions:
                 self._check_new_subscription(subscription)
+            for event in events:
+                self._check_new_event(event)
             # Everything is validated above, so the writes below cannot stop half-way.
+            outcomes = self._deliver(instance, subscriptions, deliveries, now)
+            if now is not None:
+                adopt(instance, outcomes, now)  # nothing below can fail: the caller's instance is the write
             if fence is not None:
                 stored.fence = fence
             old_name = stored.instance.name
@@ -169,11 +188,62 @@ class MemoryPersistence:
                 self._names[instance.name] = instance.id
             else:
                 stored.instance.name = old_name
-            for pointer in instance.execution_pointers if pointers is None else pointers:
+            for pointer in written_pointers(instance, pointers, outcomes):
                 stored.pointers[pointer.id] = copy_pointer(pointer)
             for subscription in subscriptions:
                 self._add_subscription(subscription)
+            for outcome in outcomes:
+                self._close(outcome.subscription_id, outcome.consumed_event_id)
+            for event in events:
+                self._add_event(event)
             self._index_runnable(stored.instance)
+            return delivered(outcomes)
+
+    def _deliver(
+        self,
+        instance: WorkflowInstance,
+        subscriptions: Sequence[EventSubscription],
+        deliveries: Sequence[Delivery],
+        now: datetime | None,
+    ) -> list[Applied]:
+        """The deliveries applicable to ``instance`` and the events its new subscriptions take."""
+        outcomes: list[Applied] = []
+        consumed: dict[_Key, set[str]] = {}
+
+        def consumed_on(key: _Key) -> set[str]:
+            if key not in consumed:
+                consumed[key] = set(self._consumed.get(instance.id, {}).get(key, ()))
+            return consumed[key]
+
+        def apply(subscription: EventSubscription, event: Event) -> None:
+            outcome = apply_delivery(instance, subscription, copy_model(event))
+            outcomes.append(outcome)
+            if outcome.pointer is not None:
+                consumed_on((subscription.event_name, subscription.event_key)).add(event.id)
+
+        for delivery in deliveries:
+            stored = self._subscriptions.get(delivery.subscription_id)
+            found = self._events.get(delivery.event_id)
+            if stored is None or found is None or stored.terminated:
+                continue
+            subscription = stored.subscription
+            key = (subscription.event_name, subscription.event_key)
+            if subscription.workflow_id != instance.id or delivery.event_id in consumed_on(key):
+                continue
+            apply(subscription, found.event)
+        if now is not None:
+            for subscription in subscriptions:
+                key = (subscription.event_name, subscription.event_key)
+                candidates = sorted(
+                    self._events_by_key.get(key, {}).values(),
+                    key=lambda stored: (stored.event.event_time, stored.seq),
+                )
+                taken = first_taken(
+                    subscription, (stored.event for stored in candidates), now, consumed_on(key)
+                )
+                if taken is not None:
+                    apply(subscription, taken)
+        return outcomes
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
         with self._guard:
@@ -262,17 +332,20 @@ class MemoryPersistence:
 
     async def terminate_subscription(self, subscription_id: str, *, event_id: str | None = None) -> None:
         with self._guard:
-            stored = self._subscriptions.get(subscription_id)
-            if stored is None or stored.terminated:
-                return
-            stored.terminated = True
-            stored.event_id = event_id
-            subscription = stored.subscription
-            key = (subscription.event_name, subscription.event_key)
-            self._discard_open(key, subscription_id)
-            if event_id is not None:
-                consumed = self._consumed.setdefault(subscription.workflow_id, {})
-                consumed.setdefault(key, set()).add(event_id)
+            self._close(subscription_id, event_id)
+
+    def _close(self, subscription_id: str, event_id: str | None) -> None:
+        stored = self._subscriptions.get(subscription_id)
+        if stored is None or stored.terminated:
+            return
+        stored.terminated = True
+        stored.event_id = event_id
+        subscription = stored.subscription
+        key = (subscription.event_name, subscription.event_key)
+        self._discard_open(key, subscription_id)
+        if event_id is not None:
+            consumed = self._consumed.setdefault(subscription.workflow_id, {})
+            consumed.setdefault(key, set()).add(event_id)
 
     async def get_consumed_event_ids(self, workflow_id: str, event_name: str, event_key: str) -> set[str]:
         with self._guard:
@@ -314,14 +387,20 @@ class MemoryPersistence:
 
     async def create_event(self, event: Event) -> str:
         with self._guard:
-            if event.id in self._events:
-                raise PersistenceError(f"event '{event.id}' already exists: give each event a new id")
-            stored = _StoredEvent(copy_model(event), next(self._seq))
-            self._events[event.id] = stored
-            self._events_by_key.setdefault((event.event_name, event.event_key), {})[event.id] = stored
-            if not event.is_processed:
-                self._unprocessed[event.id] = stored
+            self._check_new_event(event)
+            self._add_event(event)
             return event.id
+
+    def _check_new_event(self, event: Event) -> None:
+        if event.id in self._events:
+            raise PersistenceError(f"event '{event.id}' already exists: give each event a new id")
+
+    def _add_event(self, event: Event) -> None:
+        stored = _StoredEvent(copy_model(event), next(self._seq))
+        self._events[event.id] = stored
+        self._events_by_key.setdefault((event.event_name, event.event_key), {})[event.id] = stored
+        if not event.is_processed:
+            self._unprocessed[event.id] = stored
 
     async def get_event(self, event_id: str) -> Event:
         with self._guard:

@@ -19,8 +19,11 @@ from wfe_core.models import (
     StatusFilter,
     WorkflowInstance,
     WorkflowSearchResult,
+    raw_tokens,
+    search_terms,
+    search_words,
+    searchable_texts,
 )
-from wfe_core.models.search import SearchTerm, contains_words, parse_terms, searchable_texts, words_of
 from wfe_core.providers.memory.copies import copy_value
 from wfe_core.providers.memory.url import check_memory_url
 
@@ -41,8 +44,8 @@ class _Document:
 class MemorySearchIndex:
     """In-process ``SearchIndex``.
 
-    Terms mean what ``wfe_core.models.search`` says (whole words, or consecutive words, of the reference,
-    description, definition id and the strings in the data, case-insensitively; never query syntax).
+    Terms match whole words (or consecutive words, for a term such as ``etl-pipeline``) of the reference,
+    description, definition id and the strings in the data, case-insensitively; they are never query syntax.
     ``data_type`` is the pydantic class name of model data, else the definition id.
     """
 
@@ -70,16 +73,16 @@ class MemorySearchIndex:
     async def search(
         self, terms: str, skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()
     ) -> Page[WorkflowSearchResult]:
-        parsed = parse_terms(terms)
+        parsed = [(term.lower(), search_words(term)) for term in search_terms(terms)]
         with self._guard:
             ranked: list[tuple[int, float, str, _Document]] = []
             for document in self._documents.values():
                 if not all(_passes(document.result, f) for f in filters):
                     continue
-                if not all(_term_matches(document, term) for term in parsed):
+                if not all(_term_matches(document, raw, words) for raw, words in parsed):
                     continue
                 reference_hit = any(
-                    contains_words(document.reference_words, term.words) for term in parsed if term.words
+                    _contains(document.reference_words, words) for _, words in parsed if words
                 )
                 created = document.result.create_time.timestamp()
                 ranked.append((0 if reference_hit else 1, -created, document.result.id, document))
@@ -95,23 +98,29 @@ def _document(instance: WorkflowInstance) -> _Document:
     result = WorkflowSearchResult.from_instance(instance)
     data = result.data = copy_value(result.data)
     texts = searchable_texts(instance, data)
-    sequences = [words_of(text) for text in texts]
+    sequences = [search_words(text) for text in texts]
     return _Document(
         result=result,
         reference_words=sequences[0],
         texts=sequences,
         words={word for sequence in sequences for word in sequence},
-        raw_tokens={token for text in texts for token in text.lower().split()},
+        raw_tokens=raw_tokens(texts),
     )
 
 
-def _term_matches(document: _Document, term: SearchTerm) -> bool:
-    if not term.words:
+def _contains(sequence: list[str], words: list[str]) -> bool:
+    """Whether ``words`` occur consecutively in ``sequence``."""
+    n = len(words)
+    return any(sequence[i : i + n] == words for i in range(len(sequence) - n + 1))
+
+
+def _term_matches(document: _Document, raw: str, words: list[str]) -> bool:
+    if not words:
         # Nothing word-like (``*``, ``"``, ``\\``): only the literal token itself can match.
-        return term.raw in document.raw_tokens
-    if not all(word in document.words for word in term.words):
+        return raw in document.raw_tokens
+    if not all(word in document.words for word in words):
         return False
-    return len(term.words) == 1 or any(contains_words(sequence, term.words) for sequence in document.texts)
+    return len(words) == 1 or any(_contains(sequence, words) for sequence in document.texts)
 
 
 def _passes(result: WorkflowSearchResult, search_filter: SearchFilter) -> bool:

@@ -1,0 +1,102 @@
+"""Leases and fencing: taking, renewing, checking and releasing an instance's lease."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from wfe._local_run import LocalRun
+from wfe._options import HostOptions
+from wfe_core.errors import LeaseLostError
+from wfe_core.models import Lease
+from wfe_core.protocols import LockProvider
+
+log = logging.getLogger("wfe.runner")
+
+
+class Leases:
+    """The instances' leases from the lock provider, and the host's own check that one is still held.
+
+    A run holds its instance's lease while it advances it; the store's fencing refuses the writes of a holder
+    that lost it, and ``check`` keeps a host frozen past its lease from even trying."""
+
+    def __init__(self, lock: LockProvider, options: HostOptions) -> None:
+        self.lock = lock
+        self.options = options
+
+    async def acquire(self, workflow_id: str) -> tuple[Lease, float] | None:
+        """The instance's lease and the event-loop time until which it is surely held (ttl after asking)."""
+        ttl = self.options.lock_ttl
+        asked = asyncio.get_running_loop().time()
+        lease = await self.lock.acquire(workflow_id, ttl)
+        return None if lease is None else (lease, asked + ttl.total_seconds())
+
+    async def release(self, lease: Lease) -> None:
+        try:
+            await self.lock.release(lease)
+        except Exception:
+            log.warning(
+                "could not release the lease on %s; it lapses after %s", lease.resource, self.options.lock_ttl
+            )
+
+    async def renew(self, lease: Lease, run: LocalRun) -> bool:
+        """Renew the lease once; False (and the run marked) when it was lost."""
+        asked = asyncio.get_running_loop().time()
+        try:
+            renewed = await self.lock.renew(lease, self.options.lock_ttl)
+        except Exception:
+            renewed = None
+        if renewed is None or asked > run.lease_valid_until:
+            run.lease_lost = True
+            log.error("lease on %s lost; this host stops writing it", lease.resource)
+            return False
+        run.lease_valid_until = asked + self.options.lock_ttl.total_seconds()
+        return True
+
+    def check(self, run: LocalRun, lease: Lease) -> None:
+        """Refuse to write once the lease may have lapsed; fencing in the store covers the rest."""
+        if run.lease_lost or asyncio.get_running_loop().time() >= run.lease_valid_until:
+            run.lease_lost = True
+            raise LeaseLostError(
+                lease.resource, "this host held it too long without renewal; nothing written"
+            )
+
+    def renewal(self, lease: Lease, run: LocalRun) -> Renewal:
+        """Start renewing ``lease`` for ``run``; ``await renewal.stop()`` when the run lets go of it."""
+        return Renewal(self, lease, run)
+
+
+class Renewal:
+    """Renews a lease every third of its ttl while a run holds it.
+
+    A timer, not a task per run: most runs end long before the first renewal, and a task created and
+    cancelled for each of them costs more than the run's own bookkeeping."""
+
+    def __init__(self, leases: Leases, lease: Lease, run: LocalRun) -> None:
+        self.leases, self.lease, self.run = leases, lease, run
+        self.loop = asyncio.get_running_loop()
+        self.interval = leases.options.lock_ttl.total_seconds() / 3
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = self.loop.call_later(self.interval, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        self.task = self.loop.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        if await self.leases.renew(self.lease, self.run):
+            self.timer = self.loop.call_later(self.interval, self._fire)
+
+    async def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.timer is not None:  # the renewal finished and re-armed while we waited for it
+            self.timer.cancel()
+            self.timer = None
