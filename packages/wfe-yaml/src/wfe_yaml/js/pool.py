@@ -474,14 +474,24 @@ class JsPool:
             kept = False
             try:
                 kept = await worker.wait_idle() and not self._closed
-            finally:
+            except GeneratorExit:
+                # Its loop was closed with this task still pending, and the coroutine is being finalized:
+                # nothing can be awaited any more. The worker is killed and its exit collected without a loop;
+                # it stays in _busy, where the pool's next loop finds it.
+                worker.abandon()
+                raise
+            except BaseException:
                 self._busy.discard(worker)
-                if kept:
-                    self._idle.append(worker)
-                else:
-                    # also when cancelled (its loop is shutting down): the exit is collected here, in its loop
-                    await worker.kill()
+                # also when cancelled (its loop is shutting down): the exit is collected here, in its loop
+                await worker.kill()
                 slots.release()
+                raise
+            self._busy.discard(worker)
+            if kept:
+                self._idle.append(worker)
+            else:
+                await worker.kill()
+            slots.release()
 
         task = asyncio.create_task(back())
         self._returns.add(task)
