@@ -235,11 +235,16 @@ class _Worker:
         connection = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=self.options.busy_timeout
         )
-        connection.execute(f"PRAGMA busy_timeout = {int(self.options.busy_timeout * 1000)}")
-        if self.path != MEMORY:
-            connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute(f"PRAGMA synchronous = {self.options.synchronous}")
-        connection.execute("PRAGMA foreign_keys = ON")
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(self.options.busy_timeout * 1000)}")
+            if self.path != MEMORY:
+                # Can fail while another connection holds the file ("database is locked"): _open tries again.
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(f"PRAGMA synchronous = {self.options.synchronous}")
+            connection.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     def _run_batch(self, connection: sqlite3.Connection, batch: list[_Task]) -> None:
