@@ -353,13 +353,16 @@ class InstanceRunner:
         fresh = await self.persistence.get_workflow(instance.id)
         fresh.data = definition.load_data(fresh.data)
         stored = {p.id for p in fresh.execution_pointers}
+        ran = [pointer_id for pointer_id in state.ran if pointer_id in stored]
+        # A container that ran in the pass only started its children; the values came from the steps that did
+        # work (a YAML step runs inside groups of its own, whose failure would end the run at once).
+        leaves = [pointer_id for pointer_id in ran if not instance.pointer(pointer_id).children]
         failures: dict[str, BaseException] = {
             pointer_id: ValueRefusedError(
                 f"step '{instance.pointer(pointer_id).step_name}' produced {', '.join(where)}, which the store"
                 f" refused: {exc}"
             )
-            for pointer_id in state.ran
-            if pointer_id in stored
+            for pointer_id in leaves or ran
         }
         if not failures:
             raise exc
