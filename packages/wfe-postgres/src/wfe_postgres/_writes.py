@@ -1,0 +1,106 @@
+"""Instance writes of ``PostgresPersistence``: starts, claims and passes, each a group commit."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+
+from wfe_core.errors import PersistenceError
+from wfe_core.models import Delivery, Event, EventSubscription, ExecutionPointer, WorkflowInstance, new_id
+from wfe_postgres._delivery import _DeliveringWrites
+from wfe_postgres._failures import wrapped
+from wfe_postgres._group_commit import GroupCommit
+from wfe_postgres._rows import _row_write, _rows_json, _RowWrite
+from wfe_postgres._sql import _CREATE_WORKFLOWS, _PERSIST_WORKFLOWS
+
+
+class _InstanceWrites(_DeliveringWrites):
+    """The part of ``PostgresPersistence`` that writes instances."""
+
+    async def create_workflow(self, instance: WorkflowInstance) -> str:
+        """Store a new instance and its pointers atomically; assign its id and ``{definition}-{N}`` name.
+
+        Starts asked for at the same time share one statement and one commit (group commit)."""
+        write = _row_write(instance, instance.execution_pointers, workflow_id=instance.id or new_id())
+        name = await self._creates.write(write, write.workflow_id)
+        instance.id, instance.name = write.workflow_id, name
+        return write.workflow_id
+
+    @functools.cached_property
+    def _creates(self) -> GroupCommit[_RowWrite, str]:
+        return GroupCommit(self._create_batch)
+
+    async def _create_batch(self, writes: Sequence[_RowWrite]) -> list[str | BaseException]:
+        with wrapped(PersistenceError, "create_workflow"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(self._layout.q(_CREATE_WORKFLOWS), (_rows_json(writes),))
+                names = {row[0]: row[1] for row in await cur.fetchall()}
+        return [names[w.workflow_id] for w in writes]
+
+    async def claim_workflow(self, workflow_id: str, fence: int) -> None:
+        """A fenced ``UPDATE ... WHERE fence <= %s``: it waits behind an older holder's open transaction, so that
+        write either lands first (and is read after the claim) or is refused once the claim committed.
+
+        Claims asked for at the same time share one statement."""
+        await self._claims.write((workflow_id, fence), workflow_id)
+
+    @functools.cached_property
+    def _claims(self) -> GroupCommit[tuple[str, int], None]:
+        return GroupCommit(self._claim_batch)
+
+    async def _claim_batch(self, claims: Sequence[tuple[str, int]]) -> list[BaseException | None]:
+        with wrapped(PersistenceError, "claim_workflow"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q(
+                        "UPDATE {workflows} AS t SET fence = u.fence FROM unnest(%s::text[], %s::bigint[])"
+                        " AS u(id, fence) WHERE t.id = u.id AND t.fence <= u.fence RETURNING t.id"
+                    ),
+                    ([c[0] for c in claims], [c[1] for c in claims]),
+                )
+                done = {row[0] for row in await cur.fetchall()}
+                return await self._outcomes(conn, claims, done)
+
+    async def persist_workflow(
+        self,
+        instance: WorkflowInstance,
+        *,
+        pointers: Sequence[ExecutionPointer] | None = None,
+        subscriptions: Sequence[EventSubscription] = (),
+        deliveries: Sequence[Delivery] = (),
+        events: Sequence[Event] = (),
+        now: datetime | None = None,
+        fence: int | None = None,
+    ) -> list[Delivery]:
+        """Write the instance, the given (or all) pointers and new subscriptions atomically, with the event
+        deliveries they make (see the protocol).
+
+        Passes of several instances asked for at the same time share one statement and one commit (group
+        commit); each instance's write is still all or nothing. A ``fence`` older than the newest one stored
+        raises ``LeaseLostError`` and writes nothing: the check and the write are one fenced ``UPDATE``. A write
+        that delivers events (or may: new subscriptions) is a transaction of its own, which first takes a
+        transaction lock on each new subscription's name and key (``create_event`` takes it too), so an event
+        created meanwhile is either read here or finds the subscription stored.
+        """
+        if deliveries and now is None:
+            raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")
+        if deliveries or events or (now is not None and subscriptions):
+            return await self._persist_delivering(
+                instance, pointers, subscriptions, deliveries, events, now, fence
+            )
+        written = instance.execution_pointers if pointers is None else pointers
+        write = _row_write(instance, written, subscriptions, fence)
+        await self._pass_writes.write(write, write.workflow_id)
+        return []
+
+    @functools.cached_property
+    def _pass_writes(self) -> GroupCommit[_RowWrite, None]:
+        return GroupCommit(self._write_passes)
+
+    async def _write_passes(self, writes: Sequence[_RowWrite]) -> list[BaseException | None]:
+        with wrapped(PersistenceError, "persist_workflow"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(self._layout.q(_PERSIST_WORKFLOWS), (_rows_json(writes),))
+                done = {row[0] for row in await cur.fetchall()}
+                return await self._outcomes(conn, [(w.workflow_id, w.fence) for w in writes], done)
