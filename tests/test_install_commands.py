@@ -17,6 +17,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import venv
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ import pytest
 if not os.environ.get("WFE_INSTALL_SOURCES"):
     pytest.skip("runs the docs' install commands against dist/: run `nox -s wheels`", allow_module_level=True)
 
-# Every command of the module runs from the first test's fixture, three at a time: a few minutes in all.
+# Every command of the module runs from the first test's fixture, four at a time: a few minutes in all.
 pytestmark = pytest.mark.timeout(1500)
 ROOT = Path(os.environ["WFE_INSTALL_SOURCES"]).resolve()
 DIST = ROOT / "dist"
@@ -141,6 +142,21 @@ def _pip_env(folder: Path, extra: dict[str, str] | None = None) -> dict[str, str
     return env
 
 
+def _make_venv(folder: Path) -> None:
+    """A clean venv with pip in it: made by uv where it is installed (the wheels session has it), which takes a
+    fraction of the time ensurepip does, else by the standard library."""
+    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    if Path(uv).exists():
+        subprocess.run(
+            [uv, "venv", "--seed", "--quiet", "--python", sys.executable, str(folder)],
+            check=True,
+            capture_output=True,
+            env=_env(),
+        )
+    else:
+        venv.create(folder, with_pip=True)
+
+
 def _copy_of_repository(target: Path) -> Path:
     """The files git knows of (as they are in the work tree), as a fresh clone would have them."""
     listed = subprocess.run(
@@ -163,7 +179,7 @@ def _run(command: Command, workdir: Path) -> tuple[bool, str]:
         python = copy / ".venv" / "bin" / "python"
     else:
         folder = workdir / "venv"
-        venv.create(folder, with_pip=True)
+        _make_venv(folder)
         extra = {"PIP_FIND_LINKS": f"{DIST} {os.environ.get('PIP_FIND_LINKS', '')}".strip()}
         done = subprocess.run(
             command.text,
@@ -190,11 +206,11 @@ def _run(command: Command, workdir: Path) -> tuple[bool, str]:
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bool, str]]:
-    # pip spends most of its time waiting on the network and on builds in other processes: three at a time.
+    # pip spends most of its time waiting on the network and on builds in other processes: four at a time.
     def one(command: Command) -> tuple[str, tuple[bool, str]]:
         return command.text, _run(command, tmp_path_factory.mktemp("install"))
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(pool.map(one, COMMANDS))
 
 
@@ -255,7 +271,7 @@ def test_the_plugin_page(tmp_path: Path, route: str) -> None:
     plugin = _write_plugin(tmp_path)
     (tmp_path / "wfe").symlink_to(ROOT, target_is_directory=True)
     folder = tmp_path / "venv"
-    venv.create(folder, with_pip=True)
+    _make_venv(folder)
     links = {"PIP_FIND_LINKS": f"{DIST} {os.environ.get('PIP_FIND_LINKS', '')}".strip()}
     env = _pip_env(folder, links if route == "pypi" else None)
     _shell(PLUGIN_COMMANDS[0] if route == "pypi" else PLUGIN_COMMANDS[1], plugin, env)
@@ -267,7 +283,7 @@ def test_the_plugin_page(tmp_path: Path, route: str) -> None:
     published = tmp_path / "published"
     _shell(f"pip wheel --no-deps -w {published} .", plugin, env)
     user = tmp_path / "user"
-    venv.create(user, with_pip=True)
+    _make_venv(user)
     _shell(
         PLUGIN_COMMANDS[2],
         tmp_path,
