@@ -147,7 +147,18 @@ def newest(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """PostgreSQL, Valkey and OpenSearch providers, multi-host and crash tests (real services, real processes)."""
     _install(session)
-    session.run("pytest", "-m", SERVICE_MARKERS, *session.posargs, env={"WFE_TEST_STORES": "memory,postgres"})
+    # Two pytest workers; the multi-process tests (marked slow) all go to one of them, one after another.
+    session.run(
+        "pytest",
+        "-m",
+        SERVICE_MARKERS,
+        "-n",
+        "2",
+        "--dist",
+        "loadgroup",
+        *session.posargs,
+        env={"WFE_TEST_STORES": "memory,postgres"},
+    )
 
 
 @nox.session(python=LOWEST_PYTHON, venv_backend="uv")
