@@ -16,6 +16,7 @@ from wfe_yaml.shell import ShellCommandError, ShellConfig, ShellStep, ShellStepT
 from wfe_yaml.shell.environment import env_name
 from wfe_yaml.shell.errors import ShellCancelledError
 from wfe_yaml.shell.outputs import parse_directive, parse_output_file, typed_value
+from wfe_yaml.shell.process import spawn
 
 from .step_context import RecordingSink, step_context
 
@@ -268,6 +269,23 @@ async def test_task_cancellation_kills_the_group_and_propagates(tmp_path: Path) 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert await wait_gone(await wait_for_pid(pidfile))
+
+
+async def test_a_command_cancelled_before_it_is_watched_is_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancellation can land between the command's start and the moment its pipes are watched (on a busy
+    machine the command may run first): the command and what it started are ended all the same."""
+    pidfile = tmp_path / "pid"
+
+    async def cancelled_while_connecting(*args: Any, **kwargs: Any) -> Any:
+        await wait_for_pid(pidfile)  # the command runs, and has started a child of its own
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "connect_read_pipe", cancelled_while_connecting)
+    with pytest.raises(asyncio.CancelledError):
+        await spawn(["bash", "-c", f"sleep 300 & echo $! > {pidfile}; wait"], env=dict(os.environ), cwd=None)
     assert await wait_gone(await wait_for_pid(pidfile))
 
 

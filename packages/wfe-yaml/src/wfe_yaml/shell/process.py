@@ -96,6 +96,7 @@ async def spawn(argv: list[str], *, env: dict[str, str], cwd: str | None) -> Spa
     pipes = [os.pipe(), os.pipe()]
     files = [os.fdopen(read, "rb", buffering=0) for read, _ in pipes]
     transports: list[asyncio.BaseTransport] = []
+    process: asyncio.subprocess.Process | None = None
     try:
         try:
             process = await asyncio.create_subprocess_exec(
@@ -118,6 +119,10 @@ async def spawn(argv: list[str], *, env: dict[str, str], cwd: str | None) -> Spa
             pipe, _ = await loop.connect_read_pipe(functools.partial(_same, protocol), file)
             transports.append(pipe)
     except BaseException:
+        if process is not None:
+            # Started, but the step was cancelled (or the pipes failed) before it could watch the command:
+            # nothing else would ever end it, so its group goes now.
+            signal_group(process.pid, signal.SIGKILL)
         for opened in transports:
             opened.close()
         for file in files[len(transports) :]:
