@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import signal
@@ -123,6 +124,9 @@ async def spawn(argv: list[str], *, env: dict[str, str], cwd: str | None) -> Spa
             # Started, but the step was cancelled (or the pipes failed) before it could watch the command:
             # nothing else would ever end it, so its group goes now.
             signal_group(process.pid, signal.SIGKILL)
+            # and its exit is collected, so no process object is left to the garbage collector still running
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(wait_exit(process)), 5)
         for opened in transports:
             opened.close()
         for file in files[len(transports) :]:
