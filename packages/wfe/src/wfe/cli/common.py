@@ -30,9 +30,12 @@ def cli() -> None:
 
 
 def console(*, stderr: bool = False) -> Console:
-    # Off a terminal rich assumes 80 columns; ids alone are 36 wide, so give tables room in logs and pipes.
+    # Off a terminal rich assumes 80 columns; ids alone are 36 wide, so give tables room in logs and pipes. Lines
+    # of text are never wrapped there: a log line is read, and grepped, whole.
     probe = Console(stderr=stderr)
-    return Console(stderr=stderr, width=None if probe.is_terminal else 160)
+    if probe.is_terminal:
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=160, soft_wrap=True)
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> click.exceptions.Exit:
