@@ -127,3 +127,9 @@ __all__ = [
     "takes",
     "written_pointers",
 ]
+
+
+def check_delivery_time(deliveries: Collection[Delivery], now: datetime | None) -> None:
+    """The argument check every ``persist_workflow`` makes: deliveries wake pointers at ``now``."""
+    if deliveries and now is None:
+        raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Sequence
 from datetime import datetime
 
+from wfe_core.delivery import check_delivery_time
 from wfe_core.errors import PersistenceError
 from wfe_core.models import Delivery, Event, EventSubscription, ExecutionPointer, WorkflowInstance, new_id
 from wfe_postgres._delivery import _DeliveringWrites
@@ -83,8 +84,7 @@ class _InstanceWrites(_DeliveringWrites):
         transaction lock on each new subscription's name and key (``create_event`` takes it too), so an event
         created meanwhile is either read here or finds the subscription stored.
         """
-        if deliveries and now is None:
-            raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")
+        check_delivery_time(deliveries, now)
         if deliveries or events or (now is not None and subscriptions):
             return await self._persist_delivering(
                 instance, pointers, subscriptions, deliveries, events, now, fence

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from wfe_core.delivery import Applied, adopt, delivered, written_pointers
+from wfe_core.delivery import Applied, adopt, check_delivery_time, delivered, written_pointers
 from wfe_core.errors import LeaseLostError, WorkflowNotFoundError
 from wfe_core.models import (
     Delivery,
@@ -102,8 +102,7 @@ class _WorkflowStore(_SqliteProvider):
         now: datetime | None = None,
         fence: int | None = None,
     ) -> list[Delivery]:
-        if deliveries and now is None:
-            raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")
+        check_delivery_time(deliveries, now)
         subscription_rows = [subscription_values(s) for s in subscriptions]
         event_rows = [event_values(e) for e in events]
         workflow_id = instance.id

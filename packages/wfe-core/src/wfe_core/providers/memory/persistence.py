@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from wfe_core.delivery import Applied, adopt, apply_delivery, delivered, first_taken, written_pointers
+from wfe_core.delivery import (
+    Applied,
+    adopt,
+    apply_delivery,
+    check_delivery_time,
+    delivered,
+    first_taken,
+    written_pointers,
+)
 from wfe_core.errors import (
     EventNotFoundError,
     LeaseLostError,
@@ -160,8 +168,7 @@ class MemoryPersistence:
         now: datetime | None = None,
         fence: int | None = None,
     ) -> list[Delivery]:
-        if deliveries and now is None:
-            raise ValueError("persist_workflow(deliveries=...) needs now=: the time the pointers wake at")
+        check_delivery_time(deliveries, now)
         with self._guard:
             stored = self._workflows.get(instance.id)
             if stored is None:
