@@ -26,11 +26,23 @@ class _ErrorsAndCommands(PostgresProvider):
             async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 await cur.executemany(
                     self._layout.q(
-                        "INSERT INTO {execution_errors} (workflow_id,"
-                        " execution_pointer_id, error_time, message)"
-                        " VALUES (%s, %s, %s, %s)"
+                        "INSERT INTO {execution_errors} (workflow_id, execution_pointer_id, error_time, message,"
+                        " step_id, step_name, exception_type, traceback)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                     ),
-                    [(e.workflow_id, e.execution_pointer_id, utc(e.error_time), e.message) for e in errors],
+                    [
+                        (
+                            e.workflow_id,
+                            e.execution_pointer_id,
+                            utc(e.error_time),
+                            e.message,
+                            e.step_id,
+                            e.step_name,
+                            e.exception_type,
+                            e.traceback,
+                        )
+                        for e in errors
+                    ],
                 )
 
     async def get_errors(self, workflow_id: str) -> list[ExecutionError]:
@@ -39,15 +51,24 @@ class _ErrorsAndCommands(PostgresProvider):
             async with self._pool.connection() as conn:
                 cur = await conn.execute(
                     self._layout.q(
-                        "SELECT workflow_id, execution_pointer_id, error_time, message"
-                        " FROM {execution_errors}"
+                        "SELECT workflow_id, execution_pointer_id, error_time, message, step_id, step_name,"
+                        " exception_type, traceback FROM {execution_errors}"
                         " WHERE workflow_id = %s ORDER BY error_time, seq"
                     ),
                     (workflow_id,),
                 )
                 rows = await cur.fetchall()
         return [
-            ExecutionError(workflow_id=r[0], execution_pointer_id=r[1], error_time=utc(r[2]), message=r[3])
+            ExecutionError(
+                workflow_id=r[0],
+                execution_pointer_id=r[1],
+                error_time=utc(r[2]),
+                message=r[3],
+                step_id=r[4],
+                step_name=r[5],
+                exception_type=r[6],
+                traceback=r[7],
+            )
             for r in rows
         ]
 

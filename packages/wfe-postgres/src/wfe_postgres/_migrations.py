@@ -129,6 +129,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "store settings",
         ("CREATE TABLE IF NOT EXISTS {store_settings} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
     ),
+    (
+        3,
+        "failed step and exception of execution errors",
+        (
+            "ALTER TABLE {execution_errors} ADD COLUMN IF NOT EXISTS step_id INTEGER,"
+            " ADD COLUMN IF NOT EXISTS step_name TEXT,"
+            " ADD COLUMN IF NOT EXISTS exception_type TEXT,"
+            " ADD COLUMN IF NOT EXISTS traceback TEXT",
+        ),
+    ),
 )
 """(version, name, statements): append new versions, never edit an applied one."""
 

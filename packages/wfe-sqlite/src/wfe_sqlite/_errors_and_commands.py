@@ -19,13 +19,25 @@ class _ErrorsAndCommands(_SqliteProvider):
     """The part of ``SqlitePersistence`` that stores execution errors and scheduled commands."""
 
     async def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
-        rows = [(e.workflow_id, e.execution_pointer_id, to_micros(e.error_time), e.message) for e in errors]
+        rows = [
+            (
+                e.workflow_id,
+                e.execution_pointer_id,
+                to_micros(e.error_time),
+                e.message,
+                e.step_id,
+                e.step_name,
+                e.exception_type,
+                e.traceback,
+            )
+            for e in errors
+        ]
         if not rows:
             return
         await self._write(
             lambda conn: conn.executemany(
-                "INSERT INTO execution_errors (workflow_id, execution_pointer_id, error_time, message) "
-                "VALUES (?,?,?,?)",
+                "INSERT INTO execution_errors (workflow_id, execution_pointer_id, error_time, message, "
+                "step_id, step_name, exception_type, traceback) VALUES (?,?,?,?,?,?,?,?)",
                 rows,
             ),
             "persist errors",
@@ -34,14 +46,21 @@ class _ErrorsAndCommands(_SqliteProvider):
     async def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         def load(conn: sqlite3.Connection) -> list[Any]:
             return conn.execute(
-                "SELECT workflow_id, execution_pointer_id, error_time, message FROM execution_errors "
-                "WHERE workflow_id = ? ORDER BY error_time, seq",
+                "SELECT workflow_id, execution_pointer_id, error_time, message, step_id, step_name, "
+                "exception_type, traceback FROM execution_errors WHERE workflow_id = ? ORDER BY error_time, seq",
                 (workflow_id,),
             ).fetchall()
 
         return [
             ExecutionError(
-                workflow_id=r[0], execution_pointer_id=r[1], error_time=from_micros(r[2]), message=r[3]
+                workflow_id=r[0],
+                execution_pointer_id=r[1],
+                error_time=from_micros(r[2]),
+                message=r[3],
+                step_id=r[4],
+                step_name=r[5],
+                exception_type=r[6],
+                traceback=r[7],
             )
             for r in await self._read(load, "get errors")
         ]

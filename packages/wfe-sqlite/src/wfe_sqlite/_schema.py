@@ -155,6 +155,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: facts about the store itself (the lock family its hosts use).
     ("CREATE TABLE store_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    # 4: the failed step and the exception of an execution error (NULL on the errors stored before).
+    (
+        "ALTER TABLE execution_errors ADD COLUMN step_id INTEGER",
+        "ALTER TABLE execution_errors ADD COLUMN step_name TEXT",
+        "ALTER TABLE execution_errors ADD COLUMN exception_type TEXT",
+        "ALTER TABLE execution_errors ADD COLUMN traceback TEXT",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -23,7 +23,7 @@ from wfe_sqlite import (
     SqliteQueue,
     SqliteSearchIndex,
 )
-from wfe_sqlite._schema import migrate
+from wfe_sqlite._schema import MIGRATIONS, migrate
 
 TABLES = {
     "workflows",
@@ -160,6 +160,33 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     assert migrate(conn) == SCHEMA_VERSION
     assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
+
+
+async def test_errors_stored_before_the_step_columns_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "wfe.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
+    for version, statements in enumerate(
+        MIGRATIONS[:3], start=1
+    ):  # a store written by wfe-sqlite before them
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    conn.execute(
+        "INSERT INTO execution_errors (workflow_id, execution_pointer_id, error_time, message) "
+        "VALUES ('w1', 'p1', 1700000000000000, 'RuntimeError: old')"
+    )
+    conn.close()
+    persistence = SqlitePersistence.from_url(url_of(path))
+    await persistence.ensure_store_exists()
+    [error] = await persistence.get_errors("w1")
+    assert (error.message, error.execution_pointer_id, error.step_name, error.traceback) == (
+        "RuntimeError: old",
+        "p1",
+        None,
+        None,
+    )
+    await persistence.close()
 
 
 async def test_a_schema_newer_than_this_package_is_refused_with_the_fix(tmp_path: Path) -> None:

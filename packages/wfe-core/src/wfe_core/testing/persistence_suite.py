@@ -705,3 +705,20 @@ class PersistenceSuite(DeliverySuite):
         await persistence.persist_errors([])
         assert await persistence.get_errors(workflow_id) == [earlier, later]
         assert await persistence.get_errors(new_id()) == []
+
+    async def test_errors_keep_their_step_and_exception(self, persistence: PersistenceProvider) -> None:
+        workflow_id = new_id()
+        error = ExecutionError(
+            workflow_id=workflow_id,
+            execution_pointer_id=new_id(),
+            error_time=utc_now(),
+            message="RuntimeError: payment gateway returned 502",
+            step_id=3,
+            step_name="Take payment",
+            exception_type="RuntimeError",
+            traceback='Traceback (most recent call last):\n  File "shop.py", line 7, in run\n'
+            "RuntimeError: payment gateway returned 502\n",
+        )
+        bare = ExecutionError(workflow_id=workflow_id, error_time=error.error_time, message="no step")
+        await persistence.persist_errors([error, bare])
+        assert await persistence.get_errors(workflow_id) == [error, bare]
