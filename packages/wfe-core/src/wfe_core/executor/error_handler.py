@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections import deque
 
 from wfe_core import transitions
@@ -16,28 +18,88 @@ from wfe_core.models import (
     WorkflowError,
 )
 
+log = logging.getLogger("wfe.steps")
+"""One record per step failure: WARNING while the step (or a scope around it) will be retried, ERROR when it
+failed for good. The record carries the traceback (``exc_info``) and, as attributes, ``workflow_id``,
+``definition_id``, ``version``, ``step_id``, ``step_name``, ``pointer_id``, ``attempt`` and ``will_retry``."""
+
 
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def exception_type(exc: BaseException) -> str:
+    """The class of ``exc``: its name for a builtin, ``module.QualifiedName`` otherwise."""
+    cls = type(exc)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def handle_step_exception(
     state: PassState, pointer: ExecutionPointer, step: WorkflowStep, exc: BaseException
 ) -> None:
-    """Record the error, publish WorkflowError, and apply the error behaviour, bubbling through scopes."""
+    """Record the error, publish WorkflowError, apply the error behaviour (bubbling through scopes) and log the
+    failure on ``wfe.steps``."""
     message = describe(exc)
+    attempt = pointer.retry_count + 1
     state.errors.append(
         ExecutionError(
             workflow_id=state.instance.id,
             execution_pointer_id=pointer.id,
             error_time=state.now,
             message=message,
+            step_id=pointer.step_id,
+            step_name=step.name,
+            exception_type=exception_type(exc),
+            traceback="".join(traceback.format_exception(exc)),
         )
     )
-    state.emit(WorkflowError, message=message, step_id=pointer.step_id, pointer_id=pointer.id)
+    state.emit(
+        WorkflowError, message=message, step_id=pointer.step_id, pointer_id=pointer.id, step_name=step.name
+    )
     pointer.status = PointerStatus.FAILED
     state.touch(pointer)
-    _ErrorHandling(state, pointer).run()
+    handling = _ErrorHandling(state, pointer)
+    handling.run()
+    _log_failure(state, pointer, step, exc, attempt, handling.outcome, retry=handling.retried)
+
+
+def _log_failure(
+    state: PassState,
+    pointer: ExecutionPointer,
+    step: WorkflowStep,
+    exc: BaseException,
+    attempt: int,
+    outcome: str,
+    *,
+    retry: bool,
+) -> None:
+    instance = state.instance
+    log.log(
+        logging.WARNING if retry else logging.ERROR,
+        "step %r (id %d) of workflow %s (%s v%d) failed on attempt %d: %s; %s",
+        step.name,
+        pointer.step_id,
+        instance.id,
+        instance.workflow_definition_id,
+        instance.version,
+        attempt,
+        describe(exc),
+        outcome,
+        exc_info=exc,
+        extra={
+            "workflow_id": instance.id,
+            "definition_id": instance.workflow_definition_id,
+            "version": instance.version,
+            "reference": instance.reference,
+            "step_id": pointer.step_id,
+            "step_name": step.name,
+            "pointer_id": pointer.id,
+            "attempt": attempt,
+            "will_retry": retry,
+        },
+    )
 
 
 class _ErrorHandling:
@@ -48,6 +110,10 @@ class _ErrorHandling:
         self.exception_pointer = exception_pointer
         self.queue: deque[ExecutionPointer] = deque([exception_pointer])
         self.chain_tail: ExecutionPointer | None = None
+        self.retried = False
+        """Whether the handling ends in a retry (of the failed step or of a scope around it)."""
+        self.outcome = "the workflow goes on"
+        """What became of the failure, for the log: the last behaviour applied."""
 
     def run(self) -> None:
         while self.queue:
@@ -96,6 +162,10 @@ class _ErrorHandling:
         pointer.status = PointerStatus.SLEEPING
         pointer.sleep_until = state.now + behavior.retry_delay(pointer.retry_count)
         self.prime_for_retry(pointer, step)
+        self.retried = True
+        which = "it" if pointer is self.exception_pointer else f"step {step.name!r} around it"
+        self.outcome = f"retrying {which} at {pointer.sleep_until.isoformat()} (retry {pointer.retry_count}"
+        self.outcome += ")" if behavior.max_retries is None else f" of {behavior.max_retries})"
 
     def suspend(self, pointer: ExecutionPointer, step: WorkflowStep) -> None:
         """Suspend the workflow; the failed pointer stays active and runs again when it is resumed."""
@@ -107,12 +177,19 @@ class _ErrorHandling:
         suspended = transitions.suspend(state.instance, state.now)
         if suspended is not None:
             state.events.append(suspended.event)
+        self.retried = False
+        exhausted = pointer.extension_attributes.get(transitions.RETRIES_EXHAUSTED)
+        self.outcome = (
+            "retries exhausted; " if exhausted else ""
+        ) + "the workflow is suspended (resume it to retry)"
 
     def terminate(self) -> None:
         state = self.state
         terminated = transitions.terminate(state.instance, state.now)
         if terminated is not None:
             state.events.append(terminated.event)
+        self.retried = False
+        self.outcome = "the workflow is terminated"
 
     def prime_for_retry(self, pointer: ExecutionPointer, step: WorkflowStep) -> None:
         if step.clears_persistence_on_retry:
@@ -124,6 +201,8 @@ class _ErrorHandling:
         """Walk from ``failed`` outward through its scopes, ending them and queueing compensation steps."""
         state = self.state
         instance = state.instance
+        self.retried = False
+        self.outcome = ("retries exhausted; " if failing_for_good else "") + "compensating"
         walk = [failed.id, *failed.scope]
         for index, pointer_id in enumerate(walk):
             scope_pointer = instance.pointer(pointer_id)

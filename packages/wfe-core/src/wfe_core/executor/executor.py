@@ -12,6 +12,7 @@ from typing import Any, TypeGuard
 from wfe_core.definition import WorkflowDefinition, WorkflowStep
 from wfe_core.executor.cancellation import process_cancellations
 from wfe_core.executor.error_handler import handle_step_exception
+from wfe_core.executor.error_handler import log as failure_log
 from wfe_core.executor.pass_state import PassState
 from wfe_core.executor.result_processor import process_result
 from wfe_core.executor.scheduling import determine_next_execution
@@ -127,16 +128,34 @@ class WorkflowExecutor:
         instance = state.instance
         step = state.definition.find_step(pointer.step_id)
         if step is None:
+            message = (
+                f"step {pointer.step_id} not found in {instance.workflow_definition_id} v{instance.version}"
+            )
             state.errors.append(
                 ExecutionError(
                     workflow_id=instance.id,
                     execution_pointer_id=pointer.id,
                     error_time=state.now,
-                    message=f"step {pointer.step_id} not found in {instance.workflow_definition_id} "
-                    f"v{instance.version}",
+                    message=message,
+                    step_id=pointer.step_id,
+                    step_name=pointer.step_name,
                 )
             )
             pointer.sleep_until = state.now + UNKNOWN_STEP_RETRY
+            failure_log.warning(
+                "%s (workflow %s); retrying at %s",
+                message,
+                instance.id,
+                pointer.sleep_until.isoformat(),
+                extra={
+                    "workflow_id": instance.id,
+                    "definition_id": instance.workflow_definition_id,
+                    "version": instance.version,
+                    "step_id": pointer.step_id,
+                    "pointer_id": pointer.id,
+                    "will_retry": True,
+                },
+            )
             state.touch(pointer)
             return None
         state.touch(pointer)

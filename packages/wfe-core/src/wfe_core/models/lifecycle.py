@@ -66,8 +66,10 @@ class WorkflowResumed(LifecycleEventBase):
 class WorkflowError(LifecycleEventBase):
     kind: Literal["WorkflowError"] = "WorkflowError"
     message: str
+    """What failed and why: ``ExceptionType: message``."""
     step_id: int | None = None
     pointer_id: str | None = None
+    step_name: str | None = None
 
 
 class StepStarted(StepEventBase):
