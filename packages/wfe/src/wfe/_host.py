@@ -18,6 +18,7 @@ from wfe._otel import Tracing
 from wfe._registry import WorkflowRegistry, as_definition
 from wfe._runner import HostHooks, InstanceRunner
 from wfe._timers import WakeupTimers
+from wfe._whereabouts import describe_activity
 from wfe_core.clock import SystemClock
 from wfe_core.data_limits import check_data
 from wfe_core.definition import WorkflowDefinition
@@ -332,9 +333,15 @@ class WorkflowHost(ActivityVerbs):
         statuses: Sequence[WorkflowStatus] = ENDED,
     ) -> WorkflowInstance:
         """Return the instance once its status is one of ``statuses`` (default: Complete or Terminated).
-        Raises TimeoutError when ``timeout`` passes first."""
+        Raises TimeoutError when ``timeout`` passes first, saying what the instance is doing: waiting for an
+        event, sleeping, retrying a step after an error, or suspended after one."""
         seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-        return await self._dispatcher.wait_for(self.get_workflow, workflow_id, seconds, statuses)
+        return await self._dispatcher.wait_for(
+            self.get_workflow, workflow_id, seconds, statuses, self._describe_activity
+        )
+
+    async def _describe_activity(self, instance: WorkflowInstance) -> str:
+        return describe_activity(instance, await self.persistence.get_errors(instance.id))
 
     async def search(
         self, terms: str = "", skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()

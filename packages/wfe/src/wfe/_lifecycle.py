@@ -74,9 +74,11 @@ class LifecycleDispatcher:
         workflow_id: str,
         seconds: float,
         statuses: Sequence[WorkflowStatus],
+        describe: Callable[[WorkflowInstance], Awaitable[str]] | None = None,
     ) -> WorkflowInstance:
         """The instance (read with ``load``) once its status is one of ``statuses``, woken by its lifecycle
-        events (and every half second); TimeoutError after ``seconds``."""
+        events (and every half second); TimeoutError after ``seconds``, saying what the instance is doing
+        (``await describe(instance)``) or else its status."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         instance = await load(workflow_id)
@@ -93,9 +95,10 @@ class LifecycleDispatcher:
                     return instance
                 remaining = deadline - loop.time()
                 if remaining <= 0:
+                    doing = instance.status.value if describe is None else await describe(instance)
                     raise TimeoutError(
-                        f"workflow {instance.id} is {instance.status.value} after {seconds:g}s "
-                        f"(waited for {', '.join(s.value for s in statuses)})"
+                        f"workflow {instance.id} ({instance.workflow_definition_id} v{instance.version}) is not "
+                        f"{' or '.join(s.value for s in statuses)} after {seconds:g}s: it is {doing}"
                     )
                 # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation of the caller.
                 woken = asyncio.ensure_future(waiter.wait())
