@@ -68,7 +68,10 @@ class StepAdder:
 
     def then(self, step: StepLike, *, name: str | None = None) -> StepBuilder:
         """Add a step: a StepBody subclass, an instance (copied per run) or a zero-argument factory."""
-        return self._add(step_factory(step), name or step_display_name(step))
+        builder = self._add(step_factory(step), name or step_display_name(step))
+        if not isinstance(step, type | StepBody):
+            self._root._callable_step(builder.step, step, "factory")
+        return builder
 
     def start_with(self, step: StepLike, *, name: str | None = None) -> StepBuilder:
         """Add the first step (same as ``then``)."""
@@ -76,7 +79,9 @@ class StepAdder:
 
     def then_fn(self, fn: Callable[[StepExecutionContext], Any], *, name: str | None = None) -> StepBuilder:
         """Add an inline step ``fn(ctx)`` (sync or async) returning an ExecutionResult, or None for next()."""
-        return self._add(lambda: InlineStep(fn), name or getattr(fn, "__name__", "inline"))
+        builder = self._add(lambda: InlineStep(fn), name or getattr(fn, "__name__", "inline"))
+        self._root._callable_step(builder.step, fn, "inline")
+        return builder
 
     def wait_for(
         self,
@@ -231,6 +236,7 @@ class StepBuilder(StepAdder):
         if _is_inline_fn(step):
             fn = cast(Callable[[StepExecutionContext], Any], step)
             comp = self._root._new_step(lambda: InlineStep(fn), getattr(step, "__name__", "compensate"))
+            self._root._callable_step(comp, fn, "inline")
         else:
             comp = self._root._new_step(step_factory(cast(StepLike, step)), step_display_name(step))
         comp.is_compensation = True

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from wfe_core.builder.callables import CallableKind, check_step_callable
 from wfe_core.builder.step_builder import StepAdder
 from wfe_core.definition import WorkflowDefinition, WorkflowStep
 from wfe_core.errors import DefinitionError
@@ -23,11 +24,17 @@ class WorkflowBuilder(StepAdder):
         self.data_type = data_type
         self._steps: list[WorkflowStep] = []
         self._started = False
+        self._callables: list[tuple[WorkflowStep, Any, CallableKind]] = []
+        """The functions and factories steps were given, whose signatures ``build()`` checks."""
 
     def _new_step(self, factory: Callable[[], StepBody], name: str | None, **fields: Any) -> WorkflowStep:
         step = WorkflowStep(id=len(self._steps), factory=factory, name=name, **fields)
         self._steps.append(step)
         return step
+
+    def _callable_step(self, step: WorkflowStep, fn: Any, kind: CallableKind) -> None:
+        """Note that ``step`` runs ``fn`` (``fn(ctx)`` when inline, ``fn()`` for a factory), for build()."""
+        self._callables.append((step, fn, kind))
 
     def _attach(self, step: WorkflowStep) -> None:
         if self._started:
@@ -45,7 +52,8 @@ class WorkflowBuilder(StepAdder):
         default_error_behavior: ErrorBehavior | None = None,
     ) -> WorkflowDefinition:
         """Validate and freeze the definition. Raises DefinitionError for an empty workflow, dangling
-        ``attach`` ids, duplicate external ids and references to unknown steps."""
+        ``attach`` ids, duplicate external ids, references to unknown steps, and inline steps that cannot be
+        called as ``fn(ctx)`` (or step factories that cannot be called without arguments)."""
         if not self._steps:
             raise DefinitionError(f"workflow '{definition_id}' has no steps: start it with start_with(...)")
         if not definition_id:
@@ -58,6 +66,8 @@ class WorkflowBuilder(StepAdder):
                         f"duplicate step id '{step.external_id}' in workflow '{definition_id}'"
                     )
                 by_external[step.external_id] = step.id
+        for step, fn, kind in self._callables:
+            check_step_callable(definition_id, step, fn, kind)
         count = len(self._steps)
         for step in self._steps:
             for outcome in step.outcomes:
