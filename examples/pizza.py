@@ -1,12 +1,14 @@
 """A pizza shop in one workflow: every builder verb of wfe in a runnable example.
 
 Run it with ``python examples/pizza.py`` (add ``sqlite:///pizza.db`` as an argument to keep state on disk).
-It prints each lifecycle event and the final order.
+It prints each lifecycle event with its step (and an error with its message) and the final order. The oven fails
+once on purpose: its failure is also logged on the ``wfe.steps`` logger, with its traceback, before the retry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from datetime import timedelta
 
@@ -15,6 +17,7 @@ from pydantic import BaseModel
 from wfe import (
     ErrorBehavior,
     ExecutionResult,
+    LifecycleEvent,
     StepBody,
     StepExecutionContext,
     WorkflowBuilder,
@@ -68,7 +71,7 @@ class FlakyOven(StepBody):
 
     def run(self, ctx: StepExecutionContext) -> ExecutionResult:  # a plain def runs in a worker thread
         if ctx.pointer.retry_count == 0:
-            raise RuntimeError("oven not hot yet")
+            raise RuntimeError("oven not hot yet (the first attempt fails on purpose)")
         ctx.data.oven_temperature = 250
         return ExecutionResult.next()
 
@@ -80,6 +83,18 @@ class Box(StepBody):
 
 def size_of(order: Order) -> str:
     return order.size
+
+
+def withdraw_quote(ctx: StepExecutionContext) -> None:
+    ctx.data.delivery_quote = 0.0
+
+
+def remind(ctx: StepExecutionContext) -> None:
+    ctx.data.reminders += 1
+
+
+def check_stock(ctx: StepExecutionContext) -> None:
+    ctx.data.stock_checks += 1
 
 
 def build_pizza_workflow():
@@ -94,36 +109,52 @@ def build_pizza_workflow():
         .name("Accept")
         # parallel branches run concurrently
         .parallel()
-        .do(lambda b: b.then_fn(lambda ctx: ctx.data.log.append("dough stretched")))
-        .do(lambda b: b.then_fn(lambda ctx: ctx.data.log.append("sauce ready")))
-        .do(lambda b: b.start_with(FlakyOven).on_error(ErrorBehavior.retry(timedelta(milliseconds=50), 3)))
+        .do(lambda b: b.then_fn(lambda ctx: ctx.data.log.append("dough stretched"), name="Stretch dough"))
+        .do(lambda b: b.then_fn(lambda ctx: ctx.data.log.append("sauce ready"), name="Make sauce"))
+        .do(
+            lambda b: b.start_with(FlakyOven, name="Heat oven").on_error(
+                ErrorBehavior.retry(timedelta(milliseconds=50), 3)
+            )
+        )
         .join()
         # one branch per topping, concurrently; then the same sequentially
-        .for_each(lambda data: data.toppings, lambda b: b.start_with(PrepareTopping))
-        .for_each(lambda data: data.toppings, lambda b: b.then_fn(lambda ctx: None), parallel=False)
+        .for_each(lambda data: data.toppings, lambda b: b.start_with(PrepareTopping, name="Prepare topping"))
+        .for_each(
+            lambda data: data.toppings,
+            lambda b: b.then_fn(lambda ctx: None, name="Check topping"),
+            parallel=False,
+        )
         # decide/branch: an outcome picks the branch
         .decide(size_of)
-        .branch("large", lambda b: b.then_fn(lambda ctx: ctx.data.log.append("extra large box")))
-        .branch("medium", lambda b: b.then_fn(lambda ctx: ctx.data.log.append("medium box")))
+        .branch(
+            "large", lambda b: b.then_fn(lambda ctx: ctx.data.log.append("extra large box"), name="Large box")
+        )
+        .branch(
+            "medium", lambda b: b.then_fn(lambda ctx: ctx.data.log.append("medium box"), name="Medium box")
+        )
         # a step returning an outcome, followed by when blocks sharing one switch
-        .then_fn(lambda ctx: ExecutionResult.outcome("gluten-free" in ctx.data.toppings))
-        .when(True, lambda b: b.then_fn(lambda ctx: ctx.data.log.append("separate oven tray")))
-        .when(False, lambda b: b.then_fn(lambda ctx: ctx.data.log.append("shared tray")))
+        .then_fn(lambda ctx: ExecutionResult.outcome("gluten-free" in ctx.data.toppings), name="Gluten-free?")
+        .when(
+            True, lambda b: b.then_fn(lambda ctx: ctx.data.log.append("separate oven tray"), name="Own tray")
+        )
+        .when(False, lambda b: b.then_fn(lambda ctx: ctx.data.log.append("shared tray"), name="Shared tray"))
         # if and while
         .if_do(
             lambda data: len(data.toppings) > 2,
-            lambda b: b.then_fn(lambda ctx: ctx.data.log.append("well loaded")),
+            lambda b: b.then_fn(lambda ctx: ctx.data.log.append("well loaded"), name="Note the load"),
         )
-        .while_do(lambda data: data.boxes < 2, lambda b: b.start_with(Box))
+        .while_do(lambda data: data.boxes < 2, lambda b: b.start_with(Box, name="Fold a box"))
         # a saga: if the courier booking fails, the quote is withdrawn
         .saga(
             lambda s: (
-                s.then_fn(lambda ctx: setattr(ctx.data, "delivery_quote", 4.0))
-                .compensate_with(lambda ctx: setattr(ctx.data, "delivery_quote", 0.0))
-                .then_fn(lambda ctx: ctx.data.log.append("courier booked"))
+                s.then_fn(lambda ctx: setattr(ctx.data, "delivery_quote", 4.0), name="Quote delivery")
+                .compensate_with(withdraw_quote)
+                .then_fn(lambda ctx: ctx.data.log.append("courier booked"), name="Book courier")
             )
         )
-        .compensate_with_sequence(lambda c: c.then_fn(lambda ctx: ctx.data.log.append("pickup instead")))
+        .compensate_with_sequence(
+            lambda c: c.then_fn(lambda ctx: ctx.data.log.append("pickup instead"), name="Offer pickup")
+        )
         # wait for the oven timer event, then a durable delay
         .wait_for("oven.timer", lambda data, ctx: ctx.workflow.id)
         .output("log", lambda step, data: [*data.log, f"timer says {step.event_data}"])
@@ -135,16 +166,18 @@ def build_pizza_workflow():
         .output("receipt", lambda step: step.result)
         # background branches: a one-off reminder and a stock check repeated until done
         .schedule(timedelta(milliseconds=20))
-        .do(lambda b: b.then_fn(lambda ctx: setattr(ctx.data, "reminders", ctx.data.reminders + 1)))
+        .do(lambda b: b.then_fn(remind, name="Remind"))
         .recur(timedelta(milliseconds=30), lambda data: data.stock_checks >= 2)
-        .do(lambda b: b.then_fn(lambda ctx: setattr(ctx.data, "stock_checks", ctx.data.stock_checks + 1)))
+        .do(lambda b: b.then_fn(check_stock, name="Check stock"))
         # ask for feedback, but give up waiting once the shop closes
         .wait_for("feedback", lambda data, ctx: ctx.workflow.id)
         .cancel_condition(lambda data: data.stock_checks >= 2, proceed=True)
-        .then_fn(lambda ctx: ExecutionResult.outcome("done" if ctx.data.boxes >= 2 else "again"))
+        .then_fn(
+            lambda ctx: ExecutionResult.outcome("done" if ctx.data.boxes >= 2 else "again"), name="Boxes?"
+        )
         .id("check")
-        .when("again", lambda b: b.start_with(Box).attach("check"))
-        .then_fn(lambda ctx: ctx.data.log.append("delivered"))
+        .when("again", lambda b: b.start_with(Box, name="Fold a box").attach("check"))
+        .then_fn(lambda ctx: ctx.data.log.append("delivered"), name="Deliver")
         .end_workflow()
         .build("pizza", 1)
     )
@@ -153,7 +186,10 @@ def build_pizza_workflow():
 def build_receipt_workflow():
     return (
         WorkflowBuilder()
-        .then_fn(lambda ctx: ctx.data.update(text=f"Thanks {ctx.data['customer']}: {ctx.data['total']:.2f}"))
+        .then_fn(
+            lambda ctx: ctx.data.update(text=f"Thanks {ctx.data['customer']}: {ctx.data['total']:.2f}"),
+            name="Print receipt",
+        )
         .build("receipt", 1)
     )
 
@@ -162,9 +198,7 @@ async def run_pizza(host: WorkflowHost, *, verbose: bool = True) -> Order:
     host.register_workflow(build_pizza_workflow())
     host.register_workflow(build_receipt_workflow())
     if verbose:
-        host.on_lifecycle_event(
-            lambda e: print(f"  {type(e).__name__:<18} {getattr(e, 'step_name', '') or ''}")
-        )
+        host.on_lifecycle_event(print_event)
     async with host:
         order = Order(customer="Ada", toppings=["basil", "mozzarella", "gluten-free"], size="large")
         wid = await host.start_workflow("pizza", 1, order, reference="order-7")
@@ -174,6 +208,14 @@ async def run_pizza(host: WorkflowHost, *, verbose: bool = True) -> Order:
         worker.cancel()
         assert instance.status is WorkflowStatus.COMPLETE, instance.status
         return instance.data  # type: ignore[no-any-return]
+
+
+def print_event(event: LifecycleEvent) -> None:
+    """One line per event: its kind, its step, and for an error what went wrong."""
+    step = getattr(event, "step_name", None) or ""
+    message = getattr(event, "message", None)
+    detail = f"{step}: {message}" if message else step
+    print(f"  {event.kind:<18} {detail}")
 
 
 async def wait_then_publish(host: WorkflowHost, workflow_id: str) -> None:
@@ -191,6 +233,7 @@ async def pack_orders(host: WorkflowHost) -> None:
 
 
 def main() -> None:
+    logging.basicConfig(format="  %(levelname)s %(name)s: %(message)s")  # where failures are logged
     builder = WorkflowHostBuilder()
     if len(sys.argv) > 1:
         builder.use_persistence(sys.argv[1])

@@ -44,3 +44,20 @@ def test_pizza_example_script_on_sqlite(tmp_path):
     assert "WorkflowCompleted" in result.stdout
     assert "Receipt: Thanks Ada: 9.50" in result.stdout
     assert (tmp_path / "pizza.db").exists()
+
+
+def test_pizza_example_names_its_steps_and_says_what_failed(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "pizza.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "<lambda>" not in result.stdout
+    # the oven's first attempt fails on purpose: the event names the step and the error, the log has its traceback
+    assert "WorkflowError      Heat oven: RuntimeError: oven not hot yet" in result.stdout
+    assert "WARNING wfe.steps: step 'Heat oven'" in result.stderr
+    assert "failed on attempt 1: RuntimeError: oven not hot yet" in result.stderr
+    assert "Traceback (most recent call last):" in result.stderr
+    assert "ERROR" not in result.stderr

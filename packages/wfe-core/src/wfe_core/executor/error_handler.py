@@ -164,8 +164,9 @@ class _ErrorHandling:
         self.prime_for_retry(pointer, step)
         self.retried = True
         which = "it" if pointer is self.exception_pointer else f"step {step.name!r} around it"
-        self.outcome = f"retrying {which} at {pointer.sleep_until.isoformat()} (retry {pointer.retry_count}"
-        self.outcome += ")" if behavior.max_retries is None else f" of {behavior.max_retries})"
+        at = pointer.sleep_until.isoformat(timespec="milliseconds")
+        of = "" if behavior.max_retries is None else f" of {behavior.max_retries}"
+        self.outcome = f"retrying {which} at {at} (retry {pointer.retry_count}{of})"
 
     def suspend(self, pointer: ExecutionPointer, step: WorkflowStep) -> None:
         """Suspend the workflow; the failed pointer stays active and runs again when it is resumed."""

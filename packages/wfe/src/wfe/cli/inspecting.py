@@ -111,9 +111,12 @@ def show_json(
         "errors": [
             {
                 "step": error.step,
+                "step_id": error.step_id,
                 "attempt": error.attempt,
                 "time": _iso(error.time),
+                "exception_type": error.exception_type,
                 "message": error.message.strip(),
+                "traceback": error.traceback,
                 "retried": error.retried,
             }
             for error in step_errors(instance, errors)
@@ -121,14 +124,20 @@ def show_json(
     }
 
 
-def print_errors(out: Console, errors: list[StepError], *, indent: str = "") -> None:
-    """Each error with its step and attempt and the last lines of its stderr; retried ones apart."""
+def print_errors(
+    out: Console, errors: list[StepError], *, indent: str = "", tracebacks: bool = False
+) -> None:
+    """Each error with its step and attempt and the last lines of its stderr; retried ones apart. With
+    ``tracebacks``, the recorded traceback of each error that was not retried follows it."""
     for error in errors:
         style = "yellow" if error.retried else "red"
         label = "retried" if error.retried else "error"
         out.print(Text(f"{indent}{label}: {error.describe()}", style=style), soft_wrap=True)
         for line in error.tail():
             out.print(Text(f"{indent}    {line}", style="dim"), soft_wrap=True)
+        if tracebacks and not error.retried and error.traceback:
+            for line in error.traceback.rstrip().splitlines():
+                out.print(Text(f"{indent}    {line}", style="dim"), soft_wrap=True)
 
 
 @cli.command()
@@ -173,7 +182,7 @@ def show(run_id: str, db: str | None, as_json: bool) -> None:
     found = step_errors(instance, errors)
     if found:
         out.print("errors:", highlight=False)
-        print_errors(out, found, indent="  ")
+        print_errors(out, found, indent="  ", tracebacks=True)
     out.print("outputs:", highlight=False)
     click.echo(json.dumps(outputs(instance.data_json()), indent=2, sort_keys=True, default=str))
     out.print("data:", highlight=False)

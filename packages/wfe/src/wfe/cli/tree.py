@@ -143,6 +143,10 @@ class StepError:
     message: str
     retried: bool
     """A later attempt of the step succeeded: not one of the run's errors."""
+    step_id: int | None = None
+    exception_type: str | None = None
+    traceback: str | None = None
+    """The formatted traceback the engine recorded (None for errors stored before it did)."""
 
     @property
     def headline(self) -> str:
@@ -178,7 +182,18 @@ def step_errors(instance: WorkflowInstance, errors: Sequence[ExecutionError]) ->
     for error in errors:
         pointer = by_id.get(error.execution_pointer_id or "")
         if pointer is None:
-            found.append(StepError("(run)", 1, error.error_time, error.message, False))
+            found.append(
+                StepError(
+                    error.step_name or "(run)",
+                    1,
+                    error.error_time,
+                    error.message,
+                    False,
+                    error.step_id,
+                    error.exception_type,
+                    error.traceback,
+                )
+            )
             continue
         if role_of(pointer.step_name) is not None:
             continue
@@ -186,7 +201,18 @@ def step_errors(instance: WorkflowInstance, errors: Sequence[ExecutionError]) ->
         row = owner.get(pointer.id)
         name = row.name if row is not None else pointer.step_name or f"step {pointer.step_id}"
         retried = pointer.status is PointerStatus.COMPLETE
-        found.append(StepError(name, attempts[pointer.id], error.error_time, error.message, retried))
+        found.append(
+            StepError(
+                name,
+                attempts[pointer.id],
+                error.error_time,
+                error.message,
+                retried,
+                pointer.step_id,
+                error.exception_type,
+                error.traceback,
+            )
+        )
     return found
 
 
