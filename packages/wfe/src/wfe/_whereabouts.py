@@ -28,7 +28,8 @@ def describe_activity(instance: WorkflowInstance, errors: Sequence[ExecutionErro
     containers = {scope_id for p in instance.open_pointers() for scope_id in p.scope}
     activities: list[str] = []
     for pointer in instance.open_pointers():
-        if not pointer.active or pointer.id in containers:
+        waiting = pointer.status is PointerStatus.WAITING_FOR_EVENT  # inactive until its event comes
+        if not (pointer.active or waiting) or pointer.id in containers:
             continue
         activities.append(_pointer_activity(pointer, last_error.get(pointer.id)))
     unique = list(dict.fromkeys(activities))

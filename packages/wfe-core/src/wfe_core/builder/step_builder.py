@@ -239,6 +239,8 @@ class StepBuilder(StepAdder):
             self._root._callable_step(comp, fn, "inline")
         else:
             comp = self._root._new_step(step_factory(cast(StepLike, step)), step_display_name(step))
+            if not isinstance(step, type | StepBody):
+                self._root._callable_step(comp, step, "factory")
         comp.is_compensation = True
         self.step.compensation_step_id = comp.id
         return self
