@@ -187,3 +187,33 @@ async def test_drop_schema_removes_the_prefixed_store_only(pg_url: str, schema: 
     finally:
         await blue.close()
         await green.stop()
+
+
+async def test_errors_stored_before_the_step_columns_still_load(
+    pg_url: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wfe_postgres import _migrations
+
+    store = PostgresPersistence.from_url(pg_url, schema=schema)
+    try:
+        with monkeypatch.context() as patched:  # a store written by wfe-postgres before migration 3
+            patched.setattr(_migrations, "MIGRATIONS", _migrations.MIGRATIONS[:2])
+            async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+                await _migrations.migrate(conn, store._layout)
+                await conn.execute(
+                    psycopg.sql.SQL(
+                        "INSERT INTO {} (workflow_id, execution_pointer_id, error_time, message)"
+                        " VALUES ('w1', 'p1', now(), 'RuntimeError: old')"
+                    ).format(psycopg.sql.Identifier(schema, "execution_errors"))
+                )
+        await store.ensure_store_exists()
+        [error] = await store.get_errors("w1")
+        assert (error.message, error.execution_pointer_id, error.step_name, error.traceback) == (
+            "RuntimeError: old",
+            "p1",
+            None,
+            None,
+        )
+        assert await applied_versions(pg_url, schema, "") == list(range(1, LATEST_VERSION + 1))
+    finally:
+        await store.close()
