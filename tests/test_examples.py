@@ -58,6 +58,7 @@ def test_pizza_example_names_its_steps_and_says_what_failed(tmp_path):
     # the oven's first attempt fails on purpose: the event names the step and the error, the log has its traceback
     assert "WorkflowError      Heat oven: RuntimeError: oven not hot yet" in result.stdout
     assert "WARNING wfe.steps: step 'Heat oven'" in result.stderr
-    assert "failed on attempt 1: RuntimeError: oven not hot yet" in result.stderr
+    assert "failed on attempt 1; retrying it at " in result.stderr
+    assert "(retry 1 of 3): RuntimeError: oven not hot yet" in result.stderr
     assert "Traceback (most recent call last):" in result.stderr
     assert "ERROR" not in result.stderr

@@ -7,6 +7,8 @@ import asyncio
 import functools
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -338,6 +340,35 @@ def test_wfe_show_gives_the_failed_step_the_exception_and_the_traceback(tmp_path
     assert text.exit_code == 0, text.output
     assert "error: step 'Charge' (attempt 1): RuntimeError: payment gateway returned 502" in text.output
     assert "Traceback (most recent call last):" in text.output and "in charge_card" in text.output
+
+
+FAILING_PIPELINE = """
+workflow:
+  id: failing
+  version: 1
+  steps:
+    - name: boom
+      type: shell
+      config:
+        run: echo about to fail; exit 3
+"""
+
+
+def test_wfe_run_shows_a_step_failure_once_not_the_log_record_too(tmp_path: Path) -> None:
+    (tmp_path / "failing.yaml").write_text(FAILING_PIPELINE)
+    result = subprocess.run(
+        [sys.executable, "-c", "from wfe.cli import main; main()", "run", "failing.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert (
+        "error: step 'boom' (attempt 1): ShellCommandError: Shell command exited with code 3" in result.stdout
+    )
+    assert "wfe.steps" not in result.stderr and "Traceback" not in result.stderr + result.stdout
 
 
 # -- build() refuses inline steps it could not call ---------------------------------------------------------------

@@ -78,15 +78,15 @@ def _log_failure(
     instance = state.instance
     log.log(
         logging.WARNING if retry else logging.ERROR,
-        "step %r (id %d) of workflow %s (%s v%d) failed on attempt %d: %s; %s",
+        "step %r (id %d) of workflow %s (%s v%d) failed on attempt %d; %s: %s",
         step.name,
         pointer.step_id,
         instance.id,
         instance.workflow_definition_id,
         instance.version,
         attempt,
-        describe(exc),
         outcome,
+        describe(exc),
         exc_info=exc,
         extra={
             "workflow_id": instance.id,

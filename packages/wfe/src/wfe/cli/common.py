@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -27,6 +28,15 @@ VAR_HELP = "A pipeline variable for ((key)) / ${{ key }} placeholders; repeat fo
 @click.version_option(package_name="wfe")
 def cli() -> None:
     """wfe: run and inspect persistent workflows (YAML pipelines) from the command line."""
+    quiet_step_failures()
+
+
+def quiet_step_failures() -> None:
+    """The commands show each step failure themselves (and ``wfe show`` its traceback): unless logging was
+    configured, the engine's ``wfe.steps`` records are not printed as well."""
+    steps = logging.getLogger("wfe.steps")
+    if not any(isinstance(h, logging.NullHandler) for h in steps.handlers):
+        steps.addHandler(logging.NullHandler())
 
 
 def console(*, stderr: bool = False) -> Console:
