@@ -341,7 +341,14 @@ class WorkflowHost(ActivityVerbs):
         )
 
     async def _describe_activity(self, instance: WorkflowInstance) -> str:
-        return describe_activity(instance, await self.persistence.get_errors(instance.id))
+        try:
+            errors = await self.persistence.get_errors(instance.id)
+        except Exception:  # the TimeoutError is what the caller waits for: say what the pointers say
+            log.warning(
+                "reading the errors of %s for a wait's TimeoutError failed", instance.id, exc_info=True
+            )
+            errors = []
+        return describe_activity(instance, errors)
 
     async def search(
         self, terms: str = "", skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()
