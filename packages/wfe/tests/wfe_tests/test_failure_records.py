@@ -159,6 +159,25 @@ async def test_a_compensated_failure_is_one_error(make_host, caplog):
     assert "compensating" in record.getMessage()
 
 
+async def test_a_failure_inside_a_saga_that_retries_is_a_warning_naming_the_saga(make_host, caplog):
+    caplog.set_level(logging.DEBUG, logger="wfe")
+    definition = (
+        WorkflowBuilder(Payment)
+        .saga(lambda s: s.then_fn(charge_twice, name="Charge").compensate_with(refund))
+        .name("Checkout")
+        .on_error(ErrorBehavior.retry(interval=FAST, max_retries=3))
+        .build("pay-saga", 1)
+    )
+    host = await make_host(definition)
+    wid = await host.start_workflow("pay-saga", 1, Payment())
+    done = await host.wait_for_workflow(wid, timeout=20)
+    assert done.status is WorkflowStatus.COMPLETE
+    [record] = failures(caplog, wid)
+    assert record.levelno == logging.WARNING
+    assert "step 'Charge'" in record.getMessage()
+    assert "retrying step 'Checkout' around it at" in record.getMessage()
+
+
 # -- the stored error ----------------------------------------------------------------------------------------
 
 
