@@ -21,7 +21,8 @@ from wfe_core.models import (
 log = logging.getLogger("wfe.steps")
 """One record per step failure: WARNING while the step (or a scope around it) will be retried, ERROR when it
 failed for good. The record carries the traceback (``exc_info``) and, as attributes, ``workflow_id``,
-``definition_id``, ``version``, ``step_id``, ``step_name``, ``pointer_id``, ``attempt`` and ``will_retry``."""
+``definition_id``, ``version``, ``reference``, ``step_id``, ``step_name``, ``pointer_id``, ``attempt`` and
+``will_retry``."""
 
 
 def describe(exc: BaseException) -> str:
