@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -220,6 +220,13 @@ class StepBuilder(StepAdder):
         self.step.outputs.append(apply)
         return self
 
+    def config(self, config: Mapping[str, Any]) -> StepBuilder:
+        """The step's static configuration (JSON-like), ``ctx.config`` while it runs; replaces any earlier one."""
+        if not isinstance(config, Mapping):
+            raise DefinitionError(f"config() takes a dict, not {type(config).__name__}")
+        self.step.config = dict(config)
+        return self
+
     def on_error(self, behavior: ErrorBehavior) -> StepBuilder:
         """What to do when this step raises (overrides the definition's default)."""
         self.step.error_behavior = behavior
@@ -257,9 +264,24 @@ class StepBuilder(StepAdder):
         self.step.outcomes.append(Outcome(external_next_step_id=external_id))
         return self
 
-    def when(self, value: Any, branch: BranchFn) -> StepBuilder:
-        """Run ``branch`` when the step before returned ``ExecutionResult.outcome(value)``. Consecutive
-        ``when`` calls share one switch; a following ``then`` runs after every matching block ended."""
+    def when(self, value: Any, branch: BranchFn | None = None) -> StepBuilder:
+        """Two forms:
+
+        - ``.when(condition)``: run this step only if ``condition(data)`` (or ``condition(data, ctx)``) holds
+          when it is reached; otherwise it is skipped (its pointer ends SKIPPED, ``.output()`` mappings do not
+          run) and the workflow goes on after it. Returns this step's builder.
+        - ``.when(value, branch)``: run ``branch`` when the step before returned
+          ``ExecutionResult.outcome(value)``. Consecutive ``when`` calls share one switch; a following ``then``
+          runs after every matching block ended.
+        """
+        if branch is None:
+            if not callable(value):
+                raise DefinitionError(
+                    f"when({value!r}) without a branch takes a condition, a function of the data: "
+                    "when(lambda data: ...); for an outcome block give when(value, branch)"
+                )
+            self.step.when = value
+            return self
         if self.step.factory is OutcomeSwitch:
             switch = self
         else:
