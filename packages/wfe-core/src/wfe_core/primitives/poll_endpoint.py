@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 from wfe_core.definition import call_flexible
 from wfe_core.errors import DefinitionError, ExtraNotInstalledError, PollTimeoutError
@@ -131,7 +132,7 @@ class PollEndpoint(StepBody):
         ctx.log(f"poll {polls}: {last}")
         remaining = deadline - ctx.clock.now()
         if remaining <= timedelta(0):
-            raise PollTimeoutError(config.method, str(url), config.timeout, polls, last)
+            raise PollTimeoutError(config.method, masked_url(str(url)), config.timeout, polls, last)
         state = {**state, "polls": polls, "last": last}
         return ExecutionResult.sleep(min(config.interval, remaining), state)
 
@@ -143,6 +144,18 @@ class PollEndpoint(StepBody):
             return state
         deadline = ctx.clock.now() + self.config.timeout
         return {"attempt": attempt, "deadline": deadline.isoformat(), "polls": 0}
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its user info (``user:password@``, a token) replaced by ``***`` (for errors and logs)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def _resolve(value: Any, ctx: StepExecutionContext) -> Any:
