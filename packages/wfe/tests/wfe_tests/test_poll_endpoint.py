@@ -202,32 +202,35 @@ async def test_a_timeout_ends_in_the_steps_error_behaviour(make_host, endpoint, 
     wid = await host.start_workflow("poll-timeout", 1, Deploy())
     done = await host.wait_for_workflow(wid, timeout=30, statuses=(status,))
     assert done.data.log == []
-    assert len(endpoint.requests) >= 2
+    assert len(endpoint.requests) >= 1
     errors = [e.message for e in await host.get_errors(wid)]
     assert any("did not hold within" in m and '"starting"' in m for m in errors), errors
 
 
 async def test_a_timeout_with_retry_polls_a_new_window_then_compensates(make_host, endpoint):
+    clock = ManualClock()
+    interval = timedelta(minutes=10)
     definition = (
         WorkflowBuilder(Deploy)
         .poll_endpoint(
-            f"{endpoint.url}/status",
-            until="$.status == 'ready'",
-            interval=FAST,
-            timeout=timedelta(milliseconds=100),
+            f"{endpoint.url}/status", until="$.status == 'ready'", interval=interval, timeout=interval
         )
-        .on_error(ErrorBehavior.retry(timedelta(milliseconds=10), max_retries=1))
+        .on_error(ErrorBehavior.retry(timedelta(minutes=1), max_retries=1))
         .compensate_with(lambda ctx: ctx.data.log.append("rolled back"))
         .build("poll-retry", 1)
     )
-
-    host = await make_host(definition)
+    host = await make_host(definition, clock=clock)
     wid = await host.start_workflow("poll-retry", 1, Deploy())
-    done = await host.wait_for_workflow(wid, timeout=30)
+    # Each window polls at its start and once more when its timeout has passed, then fails.
+    for step in (interval, timedelta(minutes=1), interval):
+        await clock.wait_for_sleepers(1)
+        await clock.advance(step)
+    done = await host.wait_for_workflow(wid, timeout=10)
     assert done.data.log == ["rolled back"]
-    errors = [e.message for e in await host.get_errors(wid)]
-    assert sum("did not hold within" in m for m in errors) == 2, errors  # one per window
-    assert len(endpoint.requests) >= 4  # a new window after the retry, not an immediate second timeout
+    errors = [e.message for e in await host.get_errors(wid) if "did not hold within" in e.message]
+    assert len(errors) == 2, errors  # one per window
+    assert all("(2 poll(s); last: status 200" in m for m in errors), errors  # the retry's window is new
+    assert len(endpoint.requests) == 4
 
 
 async def test_between_polls_the_step_sleeps_in_the_engine(make_host, endpoint):
