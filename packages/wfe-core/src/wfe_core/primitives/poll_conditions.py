@@ -59,6 +59,7 @@ class PollResponse:
     def summary(self, limit: int = 200) -> str:
         """``status 503: {"status": "starting"}``, the body cut to ``limit`` characters."""
         body = self.text if len(self.text) <= limit else self.text[:limit] + "..."
+        body = body.replace("\x00", "\\0")  # kept in persistence data and errors: some stores refuse NUL
         return f"status {self.status}: {body}" if body else f"status {self.status}"
 
 
