@@ -75,8 +75,8 @@ class WorkflowStep:
     """The step's static configuration, ``ctx.config`` while it runs (the builder's ``.config({...})``; the YAML
     compiler keeps the step's ``config:`` here)."""
     when: Callable[..., Any] | None = None
-    """``when(data, ctx)``: checked when the step is reached (not on the later runs of a step that sleeps, waits
-    or branches); false skips the step (its pointer ends SKIPPED) and the workflow goes on after it."""
+    """``when(data, ctx)``: checked when the step is reached (not on the later runs of a step that sleeps, waits,
+    branches or is retried); false skips the step (its pointer ends SKIPPED) and the workflow goes on after it."""
 
     def create_body(self) -> StepBody:
         return self.factory()

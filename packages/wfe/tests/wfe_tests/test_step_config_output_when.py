@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -221,3 +222,28 @@ async def test_a_when_condition_that_raises_fails_the_step(make_host):
 def test_when_without_a_branch_needs_a_condition():
     with pytest.raises(DefinitionError, match="takes a condition"):
         WorkflowBuilder().then_fn(note("a")).when("value")
+
+
+async def test_when_condition_is_not_checked_again_when_the_step_is_retried(make_host):
+    runs: list[int] = []
+
+    def flaky(ctx: StepExecutionContext) -> None:
+        runs.append(ctx.pointer.retry_count)
+        ctx.data.run_b = False  # the condition would now be false
+        if len(runs) < 2:
+            raise RuntimeError("once")
+        ctx.data.log.append("b")
+
+    definition = (
+        WorkflowBuilder(Flags)
+        .then_fn(flaky)
+        .when(lambda data: data.run_b)
+        .on_error(ErrorBehavior.retry(timedelta(milliseconds=10), max_retries=2))
+        .build("when-retry", 1)
+    )
+    host = await make_host(definition)
+    done = await host.wait_for_workflow(
+        await host.start_workflow("when-retry", 1, Flags(run_b=True)), timeout=10
+    )
+    assert runs == [0, 1]
+    assert done.data.log == ["b"]

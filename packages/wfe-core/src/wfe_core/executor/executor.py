@@ -158,7 +158,7 @@ class WorkflowExecutor:
             services=self.services,
         )
         try:
-            if step.when is not None and pointer.persistence_data is None and not pointer.children:
+            if step.when is not None and _first_run(pointer):
                 if not call_flexible(step.when, instance.data, ctx):
                     process_result(state, pointer, step, ExecutionResult.skip())
                     return None
@@ -221,6 +221,12 @@ class WorkflowExecutor:
         process_result(state, item.pointer, item.step, result)
         if item.pointer.end_time is not None and item.finished_at is not None and not item.pointer.active:
             item.pointer.end_time = item.finished_at  # when the step itself finished, not when the pass began
+
+
+def _first_run(pointer: ExecutionPointer) -> bool:
+    """Whether the pointer's step has not run yet (not a later run of a step that slept, waited, branched or
+    is being retried)."""
+    return pointer.persistence_data is None and not pointer.children and pointer.retry_count == 0
 
 
 _ASYNC_RUN: dict[Any, bool] = {}
