@@ -72,7 +72,11 @@ class WorkflowStep:
     ends_workflow: bool = False
     is_compensation: bool = False
     config: dict[str, Any] = field(default_factory=dict)
-    """Free-form metadata (the YAML compiler keeps the step's config here)."""
+    """The step's static configuration, ``ctx.config`` while it runs (the builder's ``.config({...})``; the YAML
+    compiler keeps the step's ``config:`` here)."""
+    when: Callable[..., Any] | None = None
+    """``when(data, ctx)``: checked when the step is reached (not on the later runs of a step that sleeps, waits,
+    branches or is retried); false skips the step (its pointer ends SKIPPED) and the workflow goes on after it."""
 
     def create_body(self) -> StepBody:
         return self.factory()

@@ -16,9 +16,11 @@ Every error wfe raises on purpose derives from :class:`WfeError`::
     │   ├── QueueError
     │   └── SearchError
     ├── LeaseLostError                  a lock lease expired or was taken over; the pass's writes were refused
+    ├── ExtraNotInstalledError          a feature needs an optional extra (names the install command)
     ├── StepError                       base for errors raised around step execution
     │   ├── ActivityFailedError         an external worker reported an activity as failed
-    │   └── ChildWorkflowFailedError    a sub-workflow ended Terminated or failed
+    │   ├── ChildWorkflowFailedError    a sub-workflow ended Terminated or failed
+    │   └── PollTimeoutError            poll_endpoint's condition did not hold before its timeout
     └── HostError                       misuse of the host (not started, sync API inside a running loop, ...)
 
 Provider packages wrap their driver's exceptions (``raise PersistenceError(...) from exc``) so no raw
@@ -129,6 +131,16 @@ class LeaseLostError(WfeError):
         super().__init__(f"lease on '{resource}' lost{': ' + detail if detail else ''}")
 
 
+class ExtraNotInstalledError(WfeError, ImportError):
+    """A feature needs a distribution's optional extra that is not installed; the message names the install
+    command."""
+
+    def __init__(self, feature: str, requirement: str) -> None:
+        self.feature = feature
+        self.requirement = requirement
+        super().__init__(f"{feature} need(s) {requirement}: {install_hint(requirement)}")
+
+
 class StepError(WfeError):
     """Base for errors raised around the execution of a step."""
 
@@ -149,6 +161,20 @@ class ChildWorkflowFailedError(StepError):
         self.child_id = child_id
         self.status = status
         super().__init__(f"sub-workflow {child_id} ended {status}{': ' + message if message else ''}")
+
+
+class PollTimeoutError(StepError):
+    """``poll_endpoint`` polled until its timeout and the condition never held; the step's error behaviour
+    applies (a retry polls for a whole timeout again)."""
+
+    def __init__(self, method: str, url: str, timeout: Any, polls: int, last: str) -> None:
+        self.url = url
+        self.polls = polls
+        self.last = last
+        super().__init__(
+            f"poll_endpoint {method} {url}: the condition did not hold within {timeout} ({polls} poll(s); "
+            f"last: {last}); check the endpoint and the condition, or give a longer timeout"
+        )
 
 
 class HostError(WfeError):

@@ -101,6 +101,12 @@ class StepExecutionContext:
         return self.workflow.data
 
     @property
+    def config(self) -> dict[str, Any]:
+        """The step's static configuration (the builder's ``.config({...})``; a YAML step's ``config:``). It is
+        shared by every run of the step: read it, do not change it."""
+        return self.step.config
+
+    @property
     def persistence_data(self) -> Any:
         """What this step returned as persistence data on its previous run (None on the first)."""
         return self.pointer.persistence_data

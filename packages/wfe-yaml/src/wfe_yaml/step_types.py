@@ -10,7 +10,12 @@ from wfe_yaml.plugin import StepType
 ENTRY_POINT_GROUP = "wfe.steps"
 
 # Types whose provider ships in an optional extra: the fix to name when the import fails.
-_INSTALL_HINTS = {"deno": "wfe-yaml[js]", "js": "wfe-yaml[js]"}
+_INSTALL_HINTS = {
+    "deno": "wfe-yaml[js]",
+    "js": "wfe-yaml[js]",
+    "poll-endpoint": "wfe-core[http]",
+    "poll_endpoint": "wfe-core[http]",
+}
 
 
 class StepTypeImportError(Exception):

@@ -13,9 +13,11 @@ from wfe_core.errors import (
     ActivityFailedError,
     ChildWorkflowFailedError,
     DefinitionError,
+    ExtraNotInstalledError,
     HostError,
     LeaseLostError,
     PersistenceError,
+    PollTimeoutError,
     ProviderError,
     ProviderNotFoundError,
     ValueRefusedError,
@@ -47,12 +49,14 @@ from wfe_core.models import (
     WorkflowSuspended,
     WorkflowTerminated,
 )
+from wfe_core.primitives import BodyContains, JsonPathCondition, PollCondition, PollResponse, StatusIn
 from wfe_core.step import StepBody, StepExecutionContext
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActivityFailedError",
+    "BodyContains",
     "ChildWorkflowFailedError",
     "DataFilter",
     "DateRangeFilter",
@@ -61,18 +65,24 @@ __all__ = [
     "ErrorBehavior",
     "ExecutionPointer",
     "ExecutionResult",
+    "ExtraNotInstalledError",
     "HostError",
     "HostOptions",
+    "JsonPathCondition",
     "LeaseLostError",
     "LifecycleEvent",
     "PendingActivity",
     "PersistenceError",
+    "PollCondition",
+    "PollResponse",
+    "PollTimeoutError",
     "ValueRefusedError",
     "PointerStatus",
     "ProviderError",
     "ProviderNotFoundError",
     "ReferenceFilter",
     "StatusFilter",
+    "StatusIn",
     "StepBody",
     "StepCompleted",
     "StepExecutionContext",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,6 +28,8 @@ from wfe_core.primitives import (
     If,
     InlineStep,
     OutcomeSwitch,
+    PollEndpoint,
+    PollEndpointConfig,
     Recur,
     SagaContainer,
     Schedule,
@@ -36,6 +38,12 @@ from wfe_core.primitives import (
     WaitFor,
     When,
     While,
+)
+from wfe_core.primitives.poll_conditions import PollCondition, PollResponse
+from wfe_core.primitives.poll_endpoint import (
+    DEFAULT_INTERVAL,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_TIMEOUT,
 )
 from wfe_core.step import StepBody, StepExecutionContext
 
@@ -96,6 +104,38 @@ class StepAdder:
     def delay(self, duration: timedelta | Callable[..., Any]) -> StepBuilder:
         """Durable sleep for ``duration`` (or ``duration(data, ctx)``)."""
         return self._add(lambda: Delay(duration), "delay")
+
+    def poll_endpoint(
+        self,
+        url: str | Callable[..., Any],
+        *,
+        until: str | PollCondition | Callable[[PollResponse], Any] | None = None,
+        status: int | Iterable[int] | None = None,
+        method: str = "GET",
+        headers: Mapping[str, str] | Callable[..., Any] | None = None,
+        body: Any = None,
+        interval: timedelta = DEFAULT_INTERVAL,
+        timeout: timedelta = DEFAULT_TIMEOUT,
+        request_timeout: timedelta = DEFAULT_REQUEST_TIMEOUT,
+    ) -> StepBuilder:
+        """Request ``url`` every ``interval`` until the response has an accepted ``status`` (default any 2xx)
+        and ``until`` holds: a JSONPath expression on the JSON body (``'$.status == "ready"'``), a
+        ``PollCondition`` (``BodyContains("ok")``) or a function of the response. The step sleeps durably
+        between polls; once ``timeout`` has passed it fails with ``PollTimeoutError`` and its error behaviour
+        applies. ``url``, ``headers`` and ``body`` (JSON, or str/bytes sent as is) may be functions of the data.
+        The response is ``step.response`` for ``.output()``. Needs ``wfe-core[http]``."""
+        config = PollEndpointConfig.create(
+            url,
+            until=until,
+            status=status,
+            method=method,
+            headers=headers,
+            body=body,
+            interval=interval,
+            timeout=timeout,
+            request_timeout=request_timeout,
+        )
+        return self._add(lambda: PollEndpoint(config), "poll_endpoint")
 
     def if_do(self, condition: Callable[..., Any], branch: BranchFn) -> StepBuilder:
         """Run ``branch`` once if ``condition(data)`` holds."""
@@ -225,6 +265,13 @@ class StepBuilder(StepAdder):
         self.step.outputs.append(apply)
         return self
 
+    def config(self, config: Mapping[str, Any]) -> StepBuilder:
+        """The step's static configuration (JSON-like), ``ctx.config`` while it runs; replaces any earlier one."""
+        if not isinstance(config, Mapping):
+            raise DefinitionError(f"config() takes a dict, not {type(config).__name__}")
+        self.step.config = dict(config)
+        return self
+
     def on_error(self, behavior: ErrorBehavior) -> StepBuilder:
         """What to do when this step raises (overrides the definition's default)."""
         self.step.error_behavior = behavior
@@ -265,9 +312,24 @@ class StepBuilder(StepAdder):
         self.step.outcomes.append(Outcome(external_next_step_id=external_id))
         return self
 
-    def when(self, value: Any, branch: BranchFn) -> StepBuilder:
-        """Run ``branch`` when the step before returned ``ExecutionResult.outcome(value)``. Consecutive
-        ``when`` calls share one switch; a following ``then`` runs after every matching block ended."""
+    def when(self, value: Any, branch: BranchFn | None = None) -> StepBuilder:
+        """Two forms:
+
+        - ``.when(condition)``: run this step only if ``condition(data)`` (or ``condition(data, ctx)``) holds
+          when it is reached; otherwise it is skipped (its pointer ends SKIPPED, ``.output()`` mappings do not
+          run) and the workflow goes on after it. Returns this step's builder.
+        - ``.when(value, branch)``: run ``branch`` when the step before returned
+          ``ExecutionResult.outcome(value)``. Consecutive ``when`` calls share one switch; a following ``then``
+          runs after every matching block ended.
+        """
+        if branch is None:
+            if not callable(value):
+                raise DefinitionError(
+                    f"when({value!r}) without a branch takes a condition, a function of the data: "
+                    "when(lambda data: ...); for an outcome block give when(value, branch)"
+                )
+            self.step.when = value
+            return self
         if self.step.factory is OutcomeSwitch:
             switch = self
         else:

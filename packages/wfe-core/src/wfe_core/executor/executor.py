@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
-from wfe_core.definition import WorkflowDefinition, WorkflowStep
+from wfe_core.definition import WorkflowDefinition, WorkflowStep, call_flexible
 from wfe_core.executor.cancellation import process_cancellations
 from wfe_core.executor.error_handler import handle_step_exception
 from wfe_core.executor.error_handler import log as failure_log
+from wfe_core.executor.output_data import merge_output_data
 from wfe_core.executor.pass_state import PassState
 from wfe_core.executor.result_processor import process_result
 from wfe_core.executor.scheduling import determine_next_execution
@@ -176,6 +177,10 @@ class WorkflowExecutor:
             services=self.services,
         )
         try:
+            if step.when is not None and _first_run(pointer):
+                if not call_flexible(step.when, instance.data, ctx):
+                    process_result(state, pointer, step, ExecutionResult.skip())
+                    return None
             body = step.create_body()
             for assign in step.inputs:
                 assign(body, instance.data, ctx)
@@ -225,6 +230,8 @@ class WorkflowExecutor:
     def _apply(self, state: PassState, item: _Prepared, result: ExecutionResult) -> None:
         if result.proceed and not result.skipped:
             try:
+                if result.output_data is not None:
+                    merge_output_data(state.instance, result.output_data)
                 for apply_output in item.step.outputs:
                     apply_output(item.body, item.ctx)
             except Exception as exc:
@@ -233,6 +240,12 @@ class WorkflowExecutor:
         process_result(state, item.pointer, item.step, result)
         if item.pointer.end_time is not None and item.finished_at is not None and not item.pointer.active:
             item.pointer.end_time = item.finished_at  # when the step itself finished, not when the pass began
+
+
+def _first_run(pointer: ExecutionPointer) -> bool:
+    """Whether the pointer's step has not run yet (not a later run of a step that slept, waited, branched or
+    is being retried)."""
+    return pointer.persistence_data is None and not pointer.children and pointer.retry_count == 0
 
 
 _ASYNC_RUN: dict[Any, bool] = {}

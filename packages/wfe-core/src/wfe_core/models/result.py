@@ -18,6 +18,10 @@ class ExecutionResult:
     ``proceed`` moves the workflow on along the step's outcomes (those matching ``outcome_value``). Otherwise
     the pointer stays where it is: sleeping (``sleep_for``), waiting for an event (``event_name``), branching
     (``branch_values``), or simply persisting ``persistence_data`` for its next run.
+
+    ``output_data`` (a dict) is merged into the workflow data when the step proceeds (see
+    :func:`wfe_core.executor.output_data.merge_output_data` for the rule), before the step's ``.output()``
+    mappings run.
     """
 
     proceed: bool = False
@@ -30,16 +34,18 @@ class ExecutionResult:
     subscription_data: Any = None
     branch_values: list[Any] | None = None
     skipped: bool = False
+    output_data: dict[str, Any] | None = None
 
     @classmethod
-    def next(cls) -> ExecutionResult:
-        """Proceed along the step's plain (value-less) outcomes."""
-        return cls(proceed=True)
+    def next(cls, output_data: dict[str, Any] | None = None) -> ExecutionResult:
+        """Proceed along the step's plain (value-less) outcomes, merging ``output_data`` into the data."""
+        return cls(proceed=True, output_data=output_data)
 
     @classmethod
-    def outcome(cls, value: Any) -> ExecutionResult:
-        """Proceed along the outcomes whose value equals ``value`` (and the value-less ones)."""
-        return cls(proceed=True, outcome_value=value)
+    def outcome(cls, value: Any, output_data: dict[str, Any] | None = None) -> ExecutionResult:
+        """Proceed along the outcomes whose value equals ``value`` (and the value-less ones), merging
+        ``output_data`` into the data."""
+        return cls(proceed=True, outcome_value=value, output_data=output_data)
 
     @classmethod
     def skip(cls) -> ExecutionResult:

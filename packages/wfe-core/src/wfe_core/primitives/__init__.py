@@ -1,4 +1,4 @@
-"""Built-in steps: containers, waits, delays, activities, sub-workflows."""
+"""Built-in steps: containers, waits, delays, activities, sub-workflows, HTTP polling."""
 
 from wfe_core.primitives.activity import Activity
 from wfe_core.primitives.container import ContainerStep
@@ -9,6 +9,14 @@ from wfe_core.primitives.foreach import ForEach
 from wfe_core.primitives.if_step import If
 from wfe_core.primitives.inline import InlineStep
 from wfe_core.primitives.outcome_switch import OutcomeSwitch, When
+from wfe_core.primitives.poll_conditions import (
+    BodyContains,
+    JsonPathCondition,
+    PollCondition,
+    PollResponse,
+    StatusIn,
+)
+from wfe_core.primitives.poll_endpoint import PollEndpoint, PollEndpointConfig
 from wfe_core.primitives.schedule import Recur, Schedule
 from wfe_core.primitives.sequence import SagaContainer, Sequence
 from wfe_core.primitives.sub_workflow import ChildStarter, SubWorkflow
@@ -17,6 +25,7 @@ from wfe_core.primitives.while_step import While
 
 __all__ = [
     "Activity",
+    "BodyContains",
     "ChildStarter",
     "ContainerStep",
     "Decide",
@@ -25,11 +34,17 @@ __all__ = [
     "ForEach",
     "If",
     "InlineStep",
+    "JsonPathCondition",
     "OutcomeSwitch",
+    "PollCondition",
+    "PollEndpoint",
+    "PollEndpointConfig",
+    "PollResponse",
     "Recur",
     "SagaContainer",
     "Schedule",
     "Sequence",
+    "StatusIn",
     "SubWorkflow",
     "WaitFor",
     "When",
