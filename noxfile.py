@@ -68,6 +68,7 @@ def _install(session: nox.Session) -> None:
 
 def _editables() -> list[str]:
     return [f"-e{ROOT / 'packages' / package}" for package in PACKAGES] + [
+        f"-e{ROOT / 'packages' / 'wfe-core'}[http]",
         f"-e{ROOT / 'packages' / 'wfe'}[otel]",
         f"-e{ROOT / 'packages' / 'wfe-yaml'}[js]",
     ]
