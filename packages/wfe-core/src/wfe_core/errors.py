@@ -3,7 +3,10 @@
 Every error wfe raises on purpose derives from :class:`WfeError`::
 
     WfeError
+    ├── ConfigurationError (ValueError) an option, URL or setting is wrong (names the option and the fix)
+    │   └── MissingExtraError           an optional package is not installed (names the install command)
     ├── DefinitionError                 a workflow definition is invalid (raised by ``build()``)
+    ├── WorkflowDataError (ValueError)  workflow data or step output cannot be stored (names the key path)
     ├── WorkflowNotRegisteredError      no definition with that id (and version) is registered
     ├── WorkflowNotFoundError           no instance with that id or name exists
     ├── EventNotFoundError
@@ -29,11 +32,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfe_core.install import install_hint
+from wfe_core.install import install_hint, pip_command
 
 
 class WfeError(Exception):
     """Root of every error wfe raises on purpose."""
+
+
+class ConfigurationError(WfeError, ValueError):
+    """An option, URL or setting is wrong: a host option of the wrong type or out of range, a store URL that
+    cannot work, a step's configuration. Raised when the object is configured (``with_options``, ``build()``,
+    a provider's constructor), not when it is first used; the message names the option and the fix.
+
+    Also a ``ValueError``, so code written as ``except ValueError`` keeps catching it."""
+
+
+class MissingExtraError(ConfigurationError):
+    """An optional package that a feature needs is not installed.
+
+    ``extra`` is the extra that brings it (``"yaml"``, ``"otel"``, ``"js"``), ``package`` what is missing
+    (``"wfe-yaml"``, ``"opentelemetry-api"``), ``requirement`` what to install (``wfe[yaml]``) and
+    ``install_command`` the command that installs it (``pip install "wfe[yaml]"``); the message names that
+    command and the one that installs from a clone of the repository."""
+
+    def __init__(self, what: str, *, extra: str, package: str, requirement: str | None = None) -> None:
+        self.extra = extra
+        self.package = package
+        self.requirement = requirement or f"wfe[{extra}]"
+        self.install_command = pip_command(self.requirement)
+        super().__init__(
+            f"{what}: {package} not installed. Install the '{extra}' extra: {install_hint(self.requirement)}"
+        )
 
 
 class DefinitionError(WfeError):

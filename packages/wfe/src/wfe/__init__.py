@@ -12,9 +12,11 @@ from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import (
     ActivityFailedError,
     ChildWorkflowFailedError,
+    ConfigurationError,
     DefinitionError,
     HostError,
     LeaseLostError,
+    MissingExtraError,
     PersistenceError,
     ProviderError,
     ProviderNotFoundError,
@@ -54,6 +56,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ActivityFailedError",
     "ChildWorkflowFailedError",
+    "ConfigurationError",
     "DataFilter",
     "DateRangeFilter",
     "DefinitionError",
@@ -65,6 +68,7 @@ __all__ = [
     "HostOptions",
     "LeaseLostError",
     "LifecycleEvent",
+    "MissingExtraError",
     "PendingActivity",
     "PersistenceError",
     "ValueRefusedError",
