@@ -13,7 +13,7 @@ from typing import ClassVar
 import psycopg
 from psycopg import sql
 
-from wfe_core.errors import ProviderError, QueueError
+from wfe_core.errors import ConfigurationError, ProviderError, QueueError
 from wfe_core.models import QueueItem, QueueType
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
@@ -66,7 +66,7 @@ class PostgresQueue(PostgresProvider):
     ) -> None:
         super().__init__(pool, schema=schema, table_prefix=table_prefix)
         if visibility_timeout <= 0 or poll_interval <= 0:
-            raise ValueError("visibility_timeout and poll_interval must be positive (seconds)")
+            raise ConfigurationError("visibility_timeout and poll_interval must be positive (seconds)")
         self._visibility_timeout = visibility_timeout
         self._poll_interval = poll_interval
         self._channels = {q: self._layout.channel(f"q_{q.value}") for q in QueueType}

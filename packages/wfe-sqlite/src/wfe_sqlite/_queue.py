@@ -7,7 +7,7 @@ import sqlite3
 import time
 from typing import Any
 
-from wfe_core.errors import QueueError
+from wfe_core.errors import ConfigurationError, QueueError
 from wfe_core.models import QueueItem, QueueType, new_id
 from wfe_sqlite._database import SqliteDatabase
 from wfe_sqlite._handle import DatabaseHandle
@@ -34,9 +34,9 @@ class SqliteQueue:
         retained: bool = False,
     ) -> None:
         if visibility_timeout <= 0:
-            raise ValueError(f"visibility_timeout={visibility_timeout!r} must be > 0 seconds")
+            raise ConfigurationError(f"visibility_timeout={visibility_timeout!r} must be > 0 seconds")
         if poll_interval <= 0:
-            raise ValueError(f"poll_interval={poll_interval!r} must be > 0 seconds")
+            raise ConfigurationError(f"poll_interval={poll_interval!r} must be > 0 seconds")
         if not retained:
             database.retain()
         self._handle = DatabaseHandle(database, QueueError, retained=True)

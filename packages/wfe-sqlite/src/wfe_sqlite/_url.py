@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from wfe_core.errors import ConfigurationError
+
 MEMORY = ":memory:"
 
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -26,13 +28,13 @@ class SqliteOptions:
 
     def __post_init__(self) -> None:
         if self.synchronous.upper() not in _SYNCHRONOUS:
-            raise ValueError(
+            raise ConfigurationError(
                 f"synchronous={self.synchronous!r} is not a SQLite synchronous level: use one of "
                 + ", ".join(_SYNCHRONOUS)
             )
         object.__setattr__(self, "synchronous", self.synchronous.upper())
         if self.busy_timeout < 0:
-            raise ValueError(f"busy_timeout={self.busy_timeout!r} must be >= 0 seconds")
+            raise ConfigurationError(f"busy_timeout={self.busy_timeout!r} must be >= 0 seconds")
 
 
 def parse_sqlite_url(url: str, **options: Any) -> tuple[str, SqliteOptions, dict[str, str]]:
@@ -47,7 +49,7 @@ def parse_sqlite_url(url: str, **options: Any) -> tuple[str, SqliteOptions, dict
         return MEMORY, _options({}, options), {}
     parts = urlsplit(url)
     if parts.scheme != "sqlite":
-        raise ValueError(
+        raise ConfigurationError(
             f"not a sqlite URL: {url!r} (expected sqlite:///relative.db or sqlite:////abs/path.db)"
         )
     netloc = parts.netloc
@@ -55,12 +57,12 @@ def parse_sqlite_url(url: str, **options: Any) -> tuple[str, SqliteOptions, dict
     if netloc == MEMORY and path in ("", "/"):
         path = "/" + MEMORY
     elif netloc:
-        raise ValueError(
+        raise ConfigurationError(
             f"sqlite URL {url!r} names a host ({netloc!r}); SQLite is a local file: "
             "use sqlite:///relative.db or sqlite:////abs/path.db"
         )
     if not path.startswith("/") or path == "/":
-        raise ValueError(
+        raise ConfigurationError(
             f"sqlite URL {url!r} names no file: use sqlite:///relative.db or sqlite:////abs/path.db"
         )
     # sqlite:///x.db has path "/x.db" (relative "x.db"); sqlite:////abs.db has path "//abs.db" ("/abs.db").
@@ -83,4 +85,4 @@ def seconds(raw: Any, name: str = "value") -> float:
     try:
         return float(raw.total_seconds() if hasattr(raw, "total_seconds") else raw)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds") from exc
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from exc

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from wfe_core.errors import ConfigurationError
 from wfe_valkey._url import parse_valkey_url
 
 _SECONDS = frozenset({"visibility_timeout", "retry_timeout", "reply_timeout", "health_check_interval"})
@@ -32,7 +33,7 @@ def from_url_options(url: str, options: dict[str, Any], accepted: Iterable[str])
             try:
                 merged[name] = float(raw)
             except ValueError:
-                raise ValueError(f"URL option {name}={raw!r} must be a number of seconds") from None
+                raise ConfigurationError(f"URL option {name}={raw!r} must be a number of seconds") from None
         else:
             merged[name] = raw
     merged.update(options)

@@ -11,7 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from wfe_core.errors import LockError
+from wfe_core.errors import ConfigurationError, LockError
 from wfe_core.models import Lease
 from wfe_valkey._connection import ClientHandle
 from wfe_valkey._options import from_url_options
@@ -69,7 +69,7 @@ class _Scripts:
 def _millis(ttl: timedelta) -> int:
     ms = int(ttl.total_seconds() * 1000)
     if ms <= 0:
-        raise ValueError(f"lease ttl must be positive, got {ttl}")
+        raise ConfigurationError(f"lease ttl must be positive, got {ttl}")
     return ms
 
 

@@ -13,7 +13,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from wfe_core.errors import QueueError
+from wfe_core.errors import ConfigurationError, QueueError
 from wfe_core.models import QueueItem, QueueType
 from wfe_valkey._connection import ClientHandle
 from wfe_valkey._options import as_timedelta, from_url_options
@@ -137,7 +137,7 @@ class ValkeyQueue:
         visibility = as_timedelta(visibility_timeout)
         self._visibility_ms = int(visibility.total_seconds() * 1000)
         if self._visibility_ms <= 0:
-            raise ValueError(f"visibility_timeout must be positive, got {visibility}")
+            raise ConfigurationError(f"visibility_timeout must be positive, got {visibility}")
         self._handle = ClientHandle(url, client)
         self._prefix = prefix
         self._retry_timeout = retry_timeout
