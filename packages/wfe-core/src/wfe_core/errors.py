@@ -15,6 +15,7 @@ Every error wfe raises on purpose derives from :class:`WfeError`::
     │   ├── ProviderNotFoundError       no provider for a URL scheme (names the install command)
     │   ├── PersistenceError            the store failed; the driver's error is the ``__cause__``
     │   │   └── ValueRefusedError       the store refused a value for its content (NUL character, NaN)
+    │   │       └── UnstorableDataError a value is not JSON (also a WorkflowDataError: names the key path)
     │   ├── LockError
     │   ├── QueueError
     │   └── SearchError
@@ -132,6 +133,28 @@ class ValueRefusedError(PersistenceError):
 
     PostgreSQL, for one, cannot keep a NUL character (``\u0000``) in JSON text or a NaN or infinite number.
     The host counts such a pass as a failure of the steps that ran in it (see ``docs/concepts.md``)."""
+
+
+JSON_FIX = "make it JSON-compatible: dict, list, str, number, bool, None, or a pydantic model"
+
+
+class UnstorableDataError(ValueRefusedError, WorkflowDataError):
+    """Workflow data, event data or a step's output holds a value that cannot be written as JSON (an instance
+    of a class of your own, a function, an open file).
+
+    ``path`` is where it is (``data.items[2].owner``, ``step 'charge'.outcome.receipt``) and ``value_type``
+    its class. A ``WorkflowDataError`` for the caller of ``start_workflow``/``publish_event``; a
+    ``ValueRefusedError`` for the host, which counts a pass that produced one as a failure of its steps."""
+
+    def __init__(self, path: str, value_type: type) -> None:
+        self.path = path
+        self.value_type = value_type
+        name = (
+            value_type.__qualname__
+            if value_type.__module__ == "builtins"
+            else (f"{value_type.__module__}.{value_type.__qualname__}")
+        )
+        super().__init__(f"{path} holds a {name}, which cannot be stored as JSON: {JSON_FIX}")
 
 
 class LockError(ProviderError):
