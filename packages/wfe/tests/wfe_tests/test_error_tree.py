@@ -1,0 +1,90 @@
+"""One error tree: configuration mistakes are ConfigurationErrors, a missing optional package is a
+MissingExtraError naming the install command that works, and no bare ValueError reports configuration."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from wfe import ConfigurationError, MissingExtraError, WfeError, WorkflowHostBuilder
+from wfe.cli.extras import require_yaml
+from wfe_core.install import clone_command
+
+PACKAGES = Path(__file__).resolve().parents[3]
+
+# The ``raise ValueError`` left in the sources, each for a mistake in a call or in data, not in configuration.
+NOT_CONFIGURATION = {
+    # an internal table lookup of the install hints (and wfe_core.errors imports this module)
+    ("wfe-core/src/wfe_core/install.py", "not a wfe distribution"),
+    # a test clock moved backwards: a wrong call, not a setting
+    ("wfe-core/src/wfe_core/testing/clock.py", "a clock only moves forward"),
+    # a provider called persist_workflow without now=: a wrong call between wfe's own parts
+    ("wfe-core/src/wfe_core/delivery.py", "persist_workflow(deliveries=...) needs now="),
+    # URLs a script fetches at run time: data of the script, reported to it as a failed fetch
+    ("wfe-yaml/src/wfe_yaml/js/permissions.py", "Invalid URL"),
+    ("wfe-yaml/src/wfe_yaml/js/permissions.py", "URL "),
+}
+
+
+def test_missing_extra_error_names_the_install_command():
+    error = MissingExtraError("Loading YAML pipelines", extra="yaml", package="wfe-yaml")
+    assert (
+        isinstance(error, ConfigurationError)
+        and isinstance(error, ValueError)
+        and isinstance(error, WfeError)
+    )
+    assert (error.extra, error.package, error.requirement) == ("yaml", "wfe-yaml", "wfe[yaml]")
+    assert error.install_command == 'pip install "wfe[yaml]"'
+    assert str(error) == (
+        "Loading YAML pipelines: wfe-yaml not installed. Install the 'yaml' extra: "
+        f'pip install "wfe[yaml]" (from a clone of the wfe repository: {clone_command("wfe[yaml]")})'
+    )
+
+
+def test_the_cli_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "wfe_yaml", None)  # as if wfe-yaml were not installed
+    with pytest.raises(MissingExtraError, match=r'pip install "wfe\[yaml\]"') as caught:
+        require_yaml()
+    assert caught.value.extra == "yaml"
+
+
+def test_tracing_without_opentelemetry_names_the_otel_extra(monkeypatch: pytest.MonkeyPatch):
+    from wfe import _otel
+
+    monkeypatch.setattr(_otel, "trace", None)
+    with pytest.raises(MissingExtraError, match=r'pip install "wfe\[otel\]"') as caught:
+        WorkflowHostBuilder().use_opentelemetry()
+    assert caught.value.extra == "otel"
+
+
+def test_a_missing_javascript_runtime_is_a_missing_extra():
+    from wfe_yaml.js.errors import JsRuntimeMissingError
+
+    error = JsRuntimeMissingError()
+    assert isinstance(error, MissingExtraError)
+    assert error.extra == "js" and error.install_command == 'pip install "wfe-yaml[js]"'
+    assert 'pip install "wfe-yaml[js]"' in str(error)
+
+
+def test_a_wrong_store_url_is_a_configuration_error(tmp_path: Path):
+    with pytest.raises(ConfigurationError, match="busy_timeout"):
+        WorkflowHostBuilder().use_persistence(f"sqlite:///{tmp_path}/x.db?busy_timeout=soon").build()
+
+
+def test_no_bare_value_error_reports_configuration():
+    found = set()
+    for path in sorted(PACKAGES.glob("*/src/**/*.py")):
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"raise ValueError\(\s*f?[\"']([^\"'{]*)", text):
+            where = path.relative_to(PACKAGES).as_posix()
+            allowed = [
+                start for file, start in NOT_CONFIGURATION if file == where and match[1].startswith(start)
+            ]
+            assert allowed, (
+                f"{where}: raise ValueError({match[1]!r}...): raise ConfigurationError (or add why not)"
+            )
+            found.add((where, allowed[0]))
+    assert found == NOT_CONFIGURATION  # an entry no longer needed is removed
