@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
 from wfe_core.errors import ConfigurationError
+from wfe_core.option_values import refused, seconds_option
 
 MEMORY = ":memory:"
 
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
-@dataclass(frozen=True, slots=True)
-class SqliteOptions:
+class SqliteOptions(BaseModel):
     """How a database file is opened.
 
     ``synchronous``: FULL (default) fsyncs the write-ahead log on every commit, so a committed pass survives a
@@ -23,18 +24,32 @@ class SqliteOptions:
     process's write transaction before failing.
     """
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     synchronous: str = "FULL"
     busy_timeout: float = 10.0
 
-    def __post_init__(self) -> None:
-        if self.synchronous.upper() not in _SYNCHRONOUS:
+    def __init__(self, **options: Any) -> None:
+        try:
+            super().__init__(**options)
+        except ValidationError as exc:
+            raise refused("SqliteOptions", exc, list(type(self).model_fields)) from None
+
+    @field_validator("synchronous", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> str:
+        level = str(value).upper()
+        if level not in _SYNCHRONOUS:
             raise ConfigurationError(
-                f"synchronous={self.synchronous!r} is not a SQLite synchronous level: use one of "
+                f"synchronous={value!r} is not a SQLite synchronous level: use one of "
                 + ", ".join(_SYNCHRONOUS)
             )
-        object.__setattr__(self, "synchronous", self.synchronous.upper())
-        if self.busy_timeout < 0:
-            raise ConfigurationError(f"busy_timeout={self.busy_timeout!r} must be >= 0 seconds")
+        return level
+
+    @field_validator("busy_timeout", mode="before")
+    @classmethod
+    def _busy_timeout(cls, value: object) -> float:
+        return seconds_option("SQLite", "busy_timeout", value, allow_zero=True)
 
 
 def parse_sqlite_url(url: str, **options: Any) -> tuple[str, SqliteOptions, dict[str, str]]:

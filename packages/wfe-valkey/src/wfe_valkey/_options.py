@@ -7,14 +7,21 @@ from datetime import timedelta
 from typing import Any
 
 from wfe_core.errors import ConfigurationError
+from wfe_core.option_values import duration_option, seconds_option
 from wfe_valkey._url import parse_valkey_url
 
 _SECONDS = frozenset({"visibility_timeout", "retry_timeout", "reply_timeout", "health_check_interval"})
 
 
-def as_timedelta(value: timedelta | float) -> timedelta:
-    """A duration given as a ``timedelta`` or as seconds."""
-    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+def as_timedelta(owner: str, name: str, value: timedelta | float) -> timedelta:
+    """A duration given as a ``timedelta`` or as seconds, longer than zero; ``ConfigurationError`` naming
+    ``owner`` and the option ``name`` otherwise."""
+    return duration_option(owner, name, value)
+
+
+def as_seconds(owner: str, name: str, value: float) -> float:
+    """Seconds (a number, or a ``timedelta``) longer than zero; ``ConfigurationError`` naming the option."""
+    return seconds_option(owner, name, value)
 
 
 def from_url_options(url: str, options: dict[str, Any], accepted: Iterable[str]) -> dict[str, Any]:

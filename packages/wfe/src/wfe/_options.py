@@ -26,19 +26,16 @@ from pydantic import (
 
 from wfe_core.errors import ConfigurationError
 from wfe_core.models import WorkflowInstance
+from wfe_core.option_values import refused
 
 
 def _cpus() -> int:
     return os.cpu_count() or 2
 
 
-class _Refused(ValueError):
-    """An option's value is refused; the message is complete (option, value, fix)."""
-
-
-def _refuse(info: ValidationInfo, value: object, must: str, example: str) -> _Refused:
+def _refuse(info: ValidationInfo, value: object, must: str, example: str) -> ConfigurationError:
     name = info.field_name
-    return _Refused(f"HostOptions.{name} must be {must}, not {value!r}: give e.g. {name}={example}")
+    return ConfigurationError(f"HostOptions.{name} must be {must}, not {value!r}: give e.g. {name}={example}")
 
 
 def _seconds(value: object) -> float | None:
@@ -76,7 +73,7 @@ def _non_negative_duration(value: object, info: ValidationInfo) -> timedelta:
 
 def _whole(value: object, info: ValidationInfo, *, least: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise _Refused(
+        raise ConfigurationError(
             f"HostOptions.{info.field_name} must be a whole number of at least {least}, not {value!r}: "
             f"give e.g. {info.field_name}={max(least, 1) * 10}"
         )
@@ -93,7 +90,7 @@ def _at_least_zero(value: object, info: ValidationInfo) -> int:
 
 def _flag(value: object, info: ValidationInfo) -> bool:
     if not isinstance(value, bool):
-        raise _Refused(f"HostOptions.{info.field_name} must be True or False, not {value!r}")
+        raise ConfigurationError(f"HostOptions.{info.field_name} must be True or False, not {value!r}")
     return value
 
 
@@ -102,7 +99,7 @@ def _pause(value: object, info: ValidationInfo) -> float:
         value = value.total_seconds()
     seconds = _seconds(value)
     if seconds is None or seconds <= 0:
-        raise _Refused(
+        raise ConfigurationError(
             f"HostOptions.{info.field_name} must be a number of seconds longer than zero, not {value!r}: "
             f"give e.g. {info.field_name}=0.1"
         )
@@ -111,7 +108,7 @@ def _pause(value: object, info: ValidationInfo) -> float:
 
 def _predicate(value: object, info: ValidationInfo) -> Callable[[WorkflowInstance], bool] | None:
     if value is not None and not callable(value):
-        raise _Refused(
+        raise ConfigurationError(
             f"HostOptions.{info.field_name} must be None or a function of a stored instance returning "
             f"True or False, not {value!r}: give e.g. {info.field_name}=lambda instance: instance.reference == 'mine'"
         )
@@ -166,21 +163,15 @@ class HostOptions(BaseModel):
     hosts share one store and each run only the run they started or resume."""
 
     def __init__(self, **options: Any) -> None:
-        unknown = sorted(set(options) - set(type(self).model_fields))
-        if unknown:
-            raise ConfigurationError(
-                f"HostOptions has no option {unknown[0]!r}: the options are "
-                f"{', '.join(type(self).model_fields)} (see docs/api.md)"
-            )
         try:
             super().__init__(**options)
         except ValidationError as exc:
-            raise ConfigurationError(_describe(exc)) from None
+            raise refused("HostOptions", exc, list(type(self).model_fields)) from None
 
     @model_validator(mode="after")
     def _backoff_in_order(self) -> HostOptions:
         if self.missing_definition_backoff_max < self.missing_definition_backoff:
-            raise _Refused(
+            raise ConfigurationError(
                 f"HostOptions.missing_definition_backoff_max ({self.missing_definition_backoff_max}) must not be "
                 f"shorter than missing_definition_backoff ({self.missing_definition_backoff}): raise the maximum "
                 "or lower the first backoff"
@@ -191,17 +182,3 @@ class HostOptions(BaseModel):
         """These options with ``changes`` applied, validated like a new ``HostOptions``."""
         given = {name: getattr(self, name) for name in self.model_fields_set}
         return HostOptions(**{**given, **changes})
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, _Refused):
-            problems.append(str(cause))
-        else:
-            where = ".".join(str(part) for part in error["loc"])
-            problems.append(
-                f"HostOptions.{where}: {error['msg']}" if where else f"HostOptions: {error['msg']}"
-            )
-    return "; ".join(problems)

@@ -69,9 +69,54 @@ def test_a_missing_javascript_runtime_is_a_missing_extra():
     assert 'pip install "wfe-yaml[js]"' in str(error)
 
 
-def test_a_wrong_store_url_is_a_configuration_error(tmp_path: Path):
-    with pytest.raises(ConfigurationError, match="busy_timeout"):
-        WorkflowHostBuilder().use_persistence(f"sqlite:///{tmp_path}/x.db?busy_timeout=soon").build()
+PROVIDER_OPTIONS = [
+    # (what to build, the start of the message)
+    (
+        lambda d: WorkflowHostBuilder().use_persistence(f"sqlite:///{d}/x.db?busy_timeout=soon"),
+        "busy_timeout=",
+    ),
+    (
+        lambda d: WorkflowHostBuilder().use_persistence(f"sqlite:///{d}/x.db", synchronous="fast"),
+        "synchronous=",
+    ),
+    (
+        lambda d: WorkflowHostBuilder().use_persistence(f"sqlite:///{d}/x.db?poll_interval=-1"),
+        "SQLite queue option poll_interval must be a number of seconds longer than zero (or a timedelta), not '-1'",
+    ),
+    (
+        lambda d: WorkflowHostBuilder().use_queue("memory://", visibility_timeout=0),
+        "MemoryQueue option visibility_timeout must be a number of seconds longer than zero",
+    ),
+    (
+        lambda d: WorkflowHostBuilder().use_queue("redis://127.0.0.1:6379/0", visibility_timeout="soon"),
+        "Valkey queue option visibility_timeout must be a number of seconds longer than zero",
+    ),
+    (
+        lambda d: WorkflowHostBuilder().use_lock("redis://127.0.0.1:6379/0?retry_timeout=-5"),
+        "Valkey lock option retry_timeout must be",
+    ),
+    (
+        lambda d: WorkflowHostBuilder().use_queue("postgresql://u@h/db?poll_interval=x"),
+        "URL option poll_interval=",
+    ),
+]
+
+
+@pytest.mark.parametrize(("builder", "start"), PROVIDER_OPTIONS)
+def test_a_wrong_provider_option_is_refused_by_build_naming_it(tmp_path: Path, builder, start):
+    with pytest.raises(ConfigurationError) as caught:
+        builder(tmp_path).build()
+    assert str(caught.value).startswith(start), str(caught.value)
+
+
+def test_sqlite_options_are_a_validated_model():
+    from wfe_sqlite import SqliteOptions
+
+    assert SqliteOptions(synchronous="normal", busy_timeout=2).synchronous == "NORMAL"
+    with pytest.raises(ConfigurationError, match="SqliteOptions has no option 'timeout'"):
+        SqliteOptions(timeout=1)
+    with pytest.raises(ConfigurationError, match="busy_timeout must be a number of seconds zero or more"):
+        SqliteOptions(busy_timeout=-1)
 
 
 def test_no_bare_value_error_reports_configuration():
