@@ -133,3 +133,20 @@ def test_no_bare_value_error_reports_configuration():
             )
             found.add((where, allowed[0]))
     assert found == NOT_CONFIGURATION  # an entry no longer needed is removed
+
+
+@pytest.mark.parametrize(
+    ("options", "start"),
+    [
+        ({"size": 0}, "JsPool size must be a whole number of at least 1, not 0"),
+        ({"size": "2"}, "JsPool size must be a whole number of at least 1, not '2'"),
+        ({"memory_limit": 1.5e9}, "JsPool memory_limit must be a whole number of bytes"),
+        ({"memory_limit": 1024}, "JsPool memory_limit must be at least 128 MiB"),
+    ],
+)
+def test_a_wrong_javascript_pool_option_is_refused_naming_it(options, start):
+    from wfe_yaml.js.pool import JsPool
+
+    with pytest.raises(ConfigurationError) as caught:
+        JsPool(**options)
+    assert str(caught.value).startswith(start), str(caught.value)
