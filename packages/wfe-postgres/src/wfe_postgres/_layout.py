@@ -48,7 +48,7 @@ INDEXES = (
 
 
 def validate_identifier(value: str, *, what: str, allow_empty: bool = False) -> str:
-    """Return ``value`` when it is a plain SQL identifier; raise ``ValueError`` naming the rule otherwise."""
+    """Return ``value`` when it is a plain SQL identifier; raise ``ConfigurationError`` naming the rule otherwise."""
     if allow_empty and value == "":
         return value
     if not _IDENTIFIER.fullmatch(value):

@@ -30,7 +30,7 @@ def from_url_options(url: str, options: dict[str, Any], accepted: Iterable[str])
     Query options meant for another provider sharing the URL (``visibility_timeout`` on a lock) are ignored.
 
     Raises:
-        ValueError: a query option that should be a number is not one.
+        ConfigurationError: a query option that should be a number is not one.
     """
     merged: dict[str, Any] = {}
     for name, raw in parse_valkey_url(url).options.items():

@@ -35,7 +35,7 @@ def parse_valkey_url(url: str) -> ValkeyUrl:
     """Map ``valkey://``/``valkeys://`` to ``redis://``/``rediss://`` and split off wfe's query options.
 
     Raises:
-        ValueError: the scheme is none of ``redis``, ``rediss``, ``valkey``, ``valkeys``.
+        ConfigurationError: the scheme is none of ``redis``, ``rediss``, ``valkey``, ``valkeys``.
     """
     parts = urlsplit(url)
     scheme = _SCHEMES.get(parts.scheme.lower())

@@ -24,7 +24,7 @@ def parse_duration_ms(value: object) -> int:
     """The duration in whole milliseconds.
 
     Raises:
-        ValueError: not a duration; the message lists the accepted forms.
+        ConfigurationError: not a duration; the message lists the accepted forms.
     """
     if isinstance(value, bool):
         raise ConfigurationError(

@@ -116,7 +116,7 @@ class JsStepType:
         return problems
 
     def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> StepBody:
-        """A fresh ``JsStep``; ``JsRuntimeMissingError`` without mini-racer, ``ValueError`` on bad config."""
+        """A fresh ``JsStep``; ``JsRuntimeMissingError`` without mini-racer, ``ConfigurationError`` on bad config."""
         if not runtime_available():
             raise JsRuntimeMissingError()
         try:
