@@ -46,16 +46,17 @@ def unstorable(value: Any, root: str = "data") -> UnstorableDataError | None:
 
     For a store whose JSON encoder failed: it walks the whole value, so call it after the failure, not before
     every write."""
-    for path, leaf in _leaves(value, root):
+    for path, leaf, kind in _leaves(value, root):
         try:
             pydantic_core.to_json(leaf)
         except (pydantic_core.PydanticSerializationError, TypeError, ValueError):
-            return UnstorableDataError(path, type(leaf))
+            return UnstorableDataError(path, kind)
     return None
 
 
-def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
-    """Every value that is not a dict, list, tuple or pydantic model, with its key path (depth first)."""
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any, type]]:
+    """Every value that is not a dict, list, tuple, set or pydantic model, with its key path and the type to
+    name (depth first); a dict's key is given as a one-key dict."""
     if isinstance(value, ExecutionPointer):
         path = f"step '{value.step_name or value.step_id}'"
     if isinstance(value, _LEAVES):
@@ -69,12 +70,14 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
                 step = f".{key}" if path else key
             else:
                 step = f"[{key!r}]"
+                if not isinstance(key, _LEAVES):
+                    yield f"{path} key {key!r}", {key: None}, type(key)
             yield from _leaves(item, f"{path}{step}")
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, list | tuple | set | frozenset):
         for index, item in enumerate(value):
             yield from _leaves(item, f"{path}[{index}]")
     else:
-        yield path, value
+        yield path, value, type(value)
 
 
 def _scan(value: Any, path: str) -> list[str]:

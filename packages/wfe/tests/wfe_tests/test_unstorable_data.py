@@ -84,6 +84,11 @@ def test_the_key_path_of_the_first_value_that_is_not_json():
     )
 
 
+def test_a_key_that_is_not_json_and_values_inside_sets():
+    assert unstorable({"a": {frozenset([1]): 2}}).path == "data.a key frozenset({1})"  # type: ignore[union-attr]
+    assert unstorable({"tags": {Weird()}}).path == "data.tags[0]"  # type: ignore[union-attr]
+
+
 def test_keys_that_are_not_names_models_and_json_values():
     assert unstorable({"a key": [Order(owner={"x": Weird})]}).path == "data['a key'][0].owner.x"  # type: ignore[union-attr]
     assert unstorable({"when": [1.5, True, None, "x"], "m": Order(owner=[1])}) is None
