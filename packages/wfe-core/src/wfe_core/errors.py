@@ -3,7 +3,10 @@
 Every error wfe raises on purpose derives from :class:`WfeError`::
 
     WfeError
+    ├── ConfigurationError (ValueError) an option, URL or setting is wrong (names the option and the fix)
+    │   └── MissingExtraError           an optional package is not installed (names the install command)
     ├── DefinitionError                 a workflow definition is invalid (raised by ``build()``)
+    ├── WorkflowDataError (ValueError)  workflow data or step output cannot be stored (names the key path)
     ├── WorkflowNotRegisteredError      no definition with that id (and version) is registered
     ├── WorkflowNotFoundError           no instance with that id or name exists
     ├── EventNotFoundError
@@ -12,6 +15,7 @@ Every error wfe raises on purpose derives from :class:`WfeError`::
     │   ├── ProviderNotFoundError       no provider for a URL scheme (names the install command)
     │   ├── PersistenceError            the store failed; the driver's error is the ``__cause__``
     │   │   └── ValueRefusedError       the store refused a value for its content (NUL character, NaN)
+    │   │       └── UnstorableDataError a value is not JSON (also a WorkflowDataError: names the key path)
     │   ├── LockError
     │   ├── QueueError
     │   └── SearchError
@@ -31,11 +35,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfe_core.install import install_hint
+from wfe_core.install import install_hint, pip_command
 
 
 class WfeError(Exception):
     """Root of every error wfe raises on purpose."""
+
+
+class ConfigurationError(WfeError, ValueError):
+    """An option, URL or setting is wrong: a host option of the wrong type or out of range, a store URL that
+    cannot work, a step's configuration. Raised when the object is configured (``with_options``, ``build()``,
+    a provider's constructor), not when it is first used; the message names the option and the fix.
+
+    Also a ``ValueError``, so code written as ``except ValueError`` keeps catching it."""
+
+
+class MissingExtraError(ConfigurationError):
+    """An optional package that a feature needs is not installed.
+
+    ``extra`` is the extra that brings it (``"yaml"``, ``"otel"``, ``"js"``), ``package`` what is missing
+    (``"wfe-yaml"``, ``"opentelemetry-api"``), ``requirement`` what to install (``wfe[yaml]``) and
+    ``install_command`` the command that installs it (``pip install "wfe[yaml]"``); the message names that
+    command and the one that installs from a clone of the repository."""
+
+    def __init__(self, what: str, *, extra: str, package: str, requirement: str | None = None) -> None:
+        self.extra = extra
+        self.package = package
+        self.requirement = requirement or f"wfe[{extra}]"
+        self.install_command = pip_command(self.requirement)
+        super().__init__(
+            f"{what}: {package} not installed. Install the '{extra}' extra: {install_hint(self.requirement)}"
+        )
 
 
 class DefinitionError(WfeError):
@@ -105,6 +135,28 @@ class ValueRefusedError(PersistenceError):
 
     PostgreSQL, for one, cannot keep a NUL character (``\u0000``) in JSON text or a NaN or infinite number.
     The host counts such a pass as a failure of the steps that ran in it (see ``docs/concepts.md``)."""
+
+
+JSON_FIX = "make it JSON-compatible: dict, list, str, number, bool, None, or a pydantic model"
+
+
+class UnstorableDataError(ValueRefusedError, WorkflowDataError):
+    """Workflow data, event data or a step's output holds a value that cannot be written as JSON (an instance
+    of a class of your own, a function, an open file).
+
+    ``path`` is where it is (``data.items[2].owner``, ``step 'charge'.outcome.receipt``) and ``value_type``
+    its class. A ``WorkflowDataError`` for the caller of ``start_workflow``/``publish_event``; a
+    ``ValueRefusedError`` for the host, which counts a pass that produced one as a failure of its steps."""
+
+    def __init__(self, path: str, value_type: type) -> None:
+        self.path = path
+        self.value_type = value_type
+        name = (
+            value_type.__qualname__
+            if value_type.__module__ == "builtins"
+            else (f"{value_type.__module__}.{value_type.__qualname__}")
+        )
+        super().__init__(f"{path} holds a {name}, which cannot be stored as JSON: {JSON_FIX}")
 
 
 class LockError(ProviderError):

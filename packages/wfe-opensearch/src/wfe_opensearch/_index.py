@@ -20,7 +20,7 @@ from opensearchpy.exceptions import (
     ConnectionError as TransportConnectionError,
 )
 
-from wfe_core.errors import SearchError
+from wfe_core.errors import ConfigurationError, SearchError
 from wfe_core.models import Page, SearchFilter, WorkflowInstance, WorkflowSearchResult
 from wfe_opensearch._document import build_document
 from wfe_opensearch._mapping import MAPPING, MAPPING_VERSION, SETTINGS
@@ -57,7 +57,7 @@ class OpenSearchIndex:
     ) -> None:
         """Use an existing client; ``owns_client=True`` makes :meth:`stop` close it."""
         if not _INDEX_NAME.fullmatch(index) or len(index) > 200:
-            raise ValueError(
+            raise ConfigurationError(
                 f"invalid OpenSearch index name {index!r}: use lowercase letters, digits, '-', '_' and '.', "
                 "starting with a letter or digit, at most 200 characters"
             )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from wfe_core.errors import ConfigurationError
+
 DEFAULT_PORT = 9200
 
 _SCHEMES = {"opensearch": False, "http": False, "https": True}
@@ -41,19 +43,19 @@ def parse_url(url: str) -> ConnectionSettings:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
-        raise ValueError(
+        raise ConfigurationError(
             f"unsupported OpenSearch URL scheme {parts.scheme!r} in {url!r}: use opensearch://, http:// or https://"
         )
     if not parts.hostname:
-        raise ValueError(f"OpenSearch URL {url!r} names no host: use e.g. http://localhost:9200")
+        raise ConfigurationError(f"OpenSearch URL {url!r} names no host: use e.g. http://localhost:9200")
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError as exc:
-        raise ValueError(f"OpenSearch URL {url!r} has an invalid port: {exc}") from exc
+        raise ConfigurationError(f"OpenSearch URL {url!r} has an invalid port: {exc}") from exc
     query = parse_qs(parts.query)
     unknown = sorted(set(query) - {"index"})
     if unknown:
-        raise ValueError(
+        raise ConfigurationError(
             f"unknown option(s) {', '.join(unknown)} in OpenSearch URL: only ?index=NAME is understood"
         )
     return ConnectionSettings(

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from wfe_core.errors import ConfigurationError
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are silently truncated
 
@@ -46,16 +48,16 @@ INDEXES = (
 
 
 def validate_identifier(value: str, *, what: str, allow_empty: bool = False) -> str:
-    """Return ``value`` when it is a plain SQL identifier; raise ``ValueError`` naming the rule otherwise."""
+    """Return ``value`` when it is a plain SQL identifier; raise ``ConfigurationError`` naming the rule otherwise."""
     if allow_empty and value == "":
         return value
     if not _IDENTIFIER.fullmatch(value):
-        raise ValueError(
+        raise ConfigurationError(
             f"invalid {what} {value!r}: use letters, digits and underscores, not starting with a digit "
             "(pattern [A-Za-z_][A-Za-z0-9_]*)"
         )
     if len(value.encode()) > _MAX_IDENTIFIER_BYTES:
-        raise ValueError(f"invalid {what} {value!r}: at most {_MAX_IDENTIFIER_BYTES} bytes")
+        raise ConfigurationError(f"invalid {what} {value!r}: at most {_MAX_IDENTIFIER_BYTES} bytes")
     return value
 
 
@@ -76,7 +78,7 @@ class Layout:
         longest = max((*TABLES, *INDEXES), key=len)
         if len((self.table_prefix + longest).encode()) > _MAX_IDENTIFIER_BYTES:
             room = _MAX_IDENTIFIER_BYTES - len(longest)
-            raise ValueError(
+            raise ConfigurationError(
                 f"table prefix {self.table_prefix!r} is too long: with it, {longest!r} exceeds "
                 f"{_MAX_IDENTIFIER_BYTES} bytes; use at most {room} bytes"
             )

@@ -17,6 +17,8 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from wfe_core.errors import ConfigurationError
+
 WFE_URL_OPTIONS = ("schema", "table_prefix", "visibility_timeout", "poll_interval")
 """Query parameters of a connection URL that configure wfe rather than libpq (removed before connecting)."""
 
@@ -29,7 +31,9 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     """
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"not a PostgreSQL URL: {url.split('@')[-1]!r} (expected postgresql://user@host/db)")
+        raise ConfigurationError(
+            f"not a PostgreSQL URL: {url.split('@')[-1]!r} (expected postgresql://user@host/db)"
+        )
     kept: list[str] = []
     ours: dict[str, str] = {}
     # Split by hand rather than parse and re-encode: the rest of the query must reach libpq byte for byte
@@ -140,7 +144,7 @@ class PoolHandle:
         timeout: float = 30.0,
     ) -> None:
         if (url is None) == (pool is None):
-            raise ValueError("give exactly one of url or pool")
+            raise ConfigurationError("give exactly one of url or pool")
         self._url = url
         self._own_pool = pool
         self._min_size = min_size

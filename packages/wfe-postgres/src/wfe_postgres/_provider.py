@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Self
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from wfe_core.errors import ProviderError
+from wfe_core.errors import ConfigurationError, ProviderError
 from wfe_postgres._failures import wrapped
 from wfe_postgres._layout import Layout
 from wfe_postgres._migrations import drop_schema_objects, migrate
@@ -75,7 +75,7 @@ class PostgresProvider:
                 try:
                     options[name] = float(url_options[name])
                 except ValueError:
-                    raise ValueError(
+                    raise ConfigurationError(
                         f"URL option {name}={url_options[name]!r} must be a number of seconds"
                     ) from None
         pool = PoolHandle(

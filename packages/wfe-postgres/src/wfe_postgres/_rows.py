@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
-from pydantic_core import to_json, to_jsonable_python
+from pydantic_core import PydanticSerializationError, to_json, to_jsonable_python
 
 from wfe_core.models import (
     Event,
@@ -20,13 +20,17 @@ from wfe_core.models import (
     WorkflowStatus,
     to_jsonable,
 )
+from wfe_core.storable import unstorable
 from wfe_postgres._provider import utc, utc_or_none
 
 _POINTER_LIST = TypeAdapter(list[ExecutionPointer])
 
 
-def _json(value: Any) -> Jsonb:
-    return Jsonb(to_jsonable_python(to_jsonable(value)))
+def _json(value: Any, where: str = "data") -> Jsonb:
+    try:
+        return Jsonb(to_jsonable_python(to_jsonable(value)))
+    except PydanticSerializationError as exc:
+        raise (unstorable(value, where) or exc) from None
 
 
 class _Unset:
@@ -83,7 +87,11 @@ def _row_write(
         "subscriptions": [_subscription_row(sub) for sub in subscriptions],
     }
     # pydantic-core serialises the models (data, pointers) and datetimes in one go
-    return _RowWrite(workflow_id, fence, to_json(row))
+    try:
+        return _RowWrite(workflow_id, fence, to_json(row))
+    except PydanticSerializationError as exc:
+        # Only now walk the values, to name the one that is not JSON (``data.items[2].owner``).
+        raise (unstorable(row, "") or exc) from None
 
 
 def _subscription_row(sub: EventSubscription) -> dict[str, Any]:
@@ -115,7 +123,7 @@ def _subscription_params(sub: EventSubscription) -> tuple[Any, ...]:
         sub.event_name,
         sub.event_key,
         utc(sub.subscribe_as_of),
-        _json(sub.subscription_data),
+        _json(sub.subscription_data, "subscription_data"),
         sub.external_token,
         sub.external_worker_id,
         utc_or_none(sub.external_token_expiry),

@@ -15,6 +15,7 @@ from psycopg import sql
 
 from wfe_core.errors import ProviderError, QueueError
 from wfe_core.models import QueueItem, QueueType
+from wfe_core.option_values import seconds_option
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._pools import PoolHandle
@@ -65,8 +66,8 @@ class PostgresQueue(PostgresProvider):
         poll_interval: float = 1.0,
     ) -> None:
         super().__init__(pool, schema=schema, table_prefix=table_prefix)
-        if visibility_timeout <= 0 or poll_interval <= 0:
-            raise ValueError("visibility_timeout and poll_interval must be positive (seconds)")
+        visibility_timeout = seconds_option("PostgreSQL queue", "visibility_timeout", visibility_timeout)
+        poll_interval = seconds_option("PostgreSQL queue", "poll_interval", poll_interval)
         self._visibility_timeout = visibility_timeout
         self._poll_interval = poll_interval
         self._channels = {q: self._layout.channel(f"q_{q.value}") for q in QueueType}

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pydantic_core
+from pydantic import BaseModel
 
 from wfe_core.models import to_jsonable
+from wfe_core.storable import unstorable
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -35,11 +37,24 @@ def from_micros_opt(value: int | None) -> datetime | None:
     return None if value is None else from_micros(value)
 
 
-def dump_json(value: Any) -> str | None:
-    """JSON text for ``value`` (pydantic models, datetimes and UUIDs included); None stays SQL NULL."""
+def dump_json(value: Any, where: str = "data") -> str | None:
+    """JSON text for ``value`` (pydantic models, datetimes and UUIDs included); None stays SQL NULL. A value
+    that is not JSON raises ``UnstorableDataError`` naming its key path from ``where``."""
     if value is None:
         return None
-    return pydantic_core.to_json(to_jsonable(value)).decode()
+    try:
+        return pydantic_core.to_json(to_jsonable(value)).decode()
+    except pydantic_core.PydanticSerializationError as exc:
+        raise (unstorable(value, where) or exc) from None
+
+
+def dump_model(model: BaseModel) -> str:
+    """JSON text of a model (an execution pointer: the outputs of its step); ``UnstorableDataError`` as
+    :func:`dump_json`."""
+    try:
+        return model.model_dump_json()
+    except pydantic_core.PydanticSerializationError as exc:
+        raise (unstorable(model, type(model).__name__) or exc) from None
 
 
 def load_json(text: str | None) -> Any:

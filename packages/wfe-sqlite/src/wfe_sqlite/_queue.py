@@ -9,9 +9,10 @@ from typing import Any
 
 from wfe_core.errors import QueueError
 from wfe_core.models import QueueItem, QueueType, new_id
+from wfe_core.option_values import seconds_option
 from wfe_sqlite._database import SqliteDatabase
 from wfe_sqlite._handle import DatabaseHandle
-from wfe_sqlite._url import parse_sqlite_url, seconds
+from wfe_sqlite._url import parse_sqlite_url
 
 
 class SqliteQueue:
@@ -33,10 +34,8 @@ class SqliteQueue:
         poll_interval: float = 0.1,
         retained: bool = False,
     ) -> None:
-        if visibility_timeout <= 0:
-            raise ValueError(f"visibility_timeout={visibility_timeout!r} must be > 0 seconds")
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval={poll_interval!r} must be > 0 seconds")
+        visibility_timeout = seconds_option("SQLite queue", "visibility_timeout", visibility_timeout)
+        poll_interval = seconds_option("SQLite queue", "poll_interval", poll_interval)
         if not retained:
             database.retain()
         self._handle = DatabaseHandle(database, QueueError, retained=True)
@@ -55,8 +54,8 @@ class SqliteQueue:
         path, sqlite_options, query = parse_sqlite_url(url, **options)
         return cls(
             SqliteDatabase.shared(path, sqlite_options),
-            visibility_timeout=seconds(visibility_timeout or query.get("visibility_timeout") or 60.0),
-            poll_interval=seconds(poll_interval or query.get("poll_interval") or 0.1),
+            visibility_timeout=_given(visibility_timeout, query.get("visibility_timeout"), 60.0),
+            poll_interval=_given(poll_interval, query.get("poll_interval"), 0.1),
             retained=True,
         )
 
@@ -148,3 +147,10 @@ class SqliteQueue:
 
 def _wakeup_key(queue: QueueType) -> str:
     return f"queue:{queue.value}"
+
+
+def _given(keyword: Any, query: str | None, default: float) -> Any:
+    """The keyword option, else the URL's, else the default (checked by the constructor)."""
+    if keyword is not None:
+        return keyword
+    return query if query is not None else default

@@ -12,7 +12,15 @@ from wfe_core.models import (
     WorkflowInstance,
     WorkflowStatus,
 )
-from wfe_sqlite._codec import dump_json, from_micros, from_micros_opt, load_json, to_micros, to_micros_opt
+from wfe_sqlite._codec import (
+    dump_json,
+    dump_model,
+    from_micros,
+    from_micros_opt,
+    load_json,
+    to_micros,
+    to_micros_opt,
+)
 
 WORKFLOW_COLUMNS = (
     "id, name, definition_id, version, description, reference, status, data, next_execution, create_time, "
@@ -69,7 +77,7 @@ def pointer_rows(instance: WorkflowInstance, pointers: Sequence[ExecutionPointer
 
 
 def _pointer_row(workflow_id: str, ordinal: int, pointer: ExecutionPointer) -> PointerRow:
-    return (workflow_id, pointer.id, ordinal, str(pointer.status.value), pointer.model_dump_json())
+    return (workflow_id, pointer.id, ordinal, str(pointer.status.value), dump_model(pointer))
 
 
 def load_pointer(body: str) -> ExecutionPointer:
@@ -105,7 +113,7 @@ def subscription_values(subscription: EventSubscription) -> tuple[Any, ...]:
         subscription.event_name,
         subscription.event_key,
         to_micros(subscription.subscribe_as_of),
-        dump_json(subscription.subscription_data),
+        dump_json(subscription.subscription_data, "subscription_data"),
         subscription.external_token,
         subscription.external_worker_id,
         to_micros_opt(subscription.external_token_expiry),
@@ -134,7 +142,7 @@ def event_values(event: Event) -> tuple[Any, ...]:
         event.id,
         event.event_name,
         event.event_key,
-        dump_json(event.event_data),
+        dump_json(event.event_data, "data"),
         to_micros(event.event_time),
         int(event.is_processed),
     )

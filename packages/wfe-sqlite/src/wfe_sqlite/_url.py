@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from wfe_core.errors import ConfigurationError
+from wfe_core.option_values import refused, seconds_option
 
 MEMORY = ":memory:"
 
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
-@dataclass(frozen=True, slots=True)
-class SqliteOptions:
+class SqliteOptions(BaseModel):
     """How a database file is opened.
 
     ``synchronous``: FULL (default) fsyncs the write-ahead log on every commit, so a committed pass survives a
@@ -21,18 +24,32 @@ class SqliteOptions:
     process's write transaction before failing.
     """
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     synchronous: str = "FULL"
     busy_timeout: float = 10.0
 
-    def __post_init__(self) -> None:
-        if self.synchronous.upper() not in _SYNCHRONOUS:
-            raise ValueError(
-                f"synchronous={self.synchronous!r} is not a SQLite synchronous level: use one of "
+    def __init__(self, **options: Any) -> None:
+        try:
+            super().__init__(**options)
+        except ValidationError as exc:
+            raise refused("SqliteOptions", exc, list(type(self).model_fields)) from None
+
+    @field_validator("synchronous", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> str:
+        level = str(value).upper()
+        if level not in _SYNCHRONOUS:
+            raise ConfigurationError(
+                f"synchronous={value!r} is not a SQLite synchronous level: use one of "
                 + ", ".join(_SYNCHRONOUS)
             )
-        object.__setattr__(self, "synchronous", self.synchronous.upper())
-        if self.busy_timeout < 0:
-            raise ValueError(f"busy_timeout={self.busy_timeout!r} must be >= 0 seconds")
+        return level
+
+    @field_validator("busy_timeout", mode="before")
+    @classmethod
+    def _busy_timeout(cls, value: object) -> float:
+        return seconds_option("SQLite", "busy_timeout", value, allow_zero=True)
 
 
 def parse_sqlite_url(url: str, **options: Any) -> tuple[str, SqliteOptions, dict[str, str]]:
@@ -47,7 +64,7 @@ def parse_sqlite_url(url: str, **options: Any) -> tuple[str, SqliteOptions, dict
         return MEMORY, _options({}, options), {}
     parts = urlsplit(url)
     if parts.scheme != "sqlite":
-        raise ValueError(
+        raise ConfigurationError(
             f"not a sqlite URL: {url!r} (expected sqlite:///relative.db or sqlite:////abs/path.db)"
         )
     netloc = parts.netloc
@@ -55,12 +72,12 @@ def parse_sqlite_url(url: str, **options: Any) -> tuple[str, SqliteOptions, dict
     if netloc == MEMORY and path in ("", "/"):
         path = "/" + MEMORY
     elif netloc:
-        raise ValueError(
+        raise ConfigurationError(
             f"sqlite URL {url!r} names a host ({netloc!r}); SQLite is a local file: "
             "use sqlite:///relative.db or sqlite:////abs/path.db"
         )
     if not path.startswith("/") or path == "/":
-        raise ValueError(
+        raise ConfigurationError(
             f"sqlite URL {url!r} names no file: use sqlite:///relative.db or sqlite:////abs/path.db"
         )
     # sqlite:///x.db has path "/x.db" (relative "x.db"); sqlite:////abs.db has path "//abs.db" ("/abs.db").
@@ -83,4 +100,4 @@ def seconds(raw: Any, name: str = "value") -> float:
     try:
         return float(raw.total_seconds() if hasattr(raw, "total_seconds") else raw)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds") from exc
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from exc

@@ -6,14 +6,22 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from wfe_core.errors import ConfigurationError
+from wfe_core.option_values import duration_option, seconds_option
 from wfe_valkey._url import parse_valkey_url
 
 _SECONDS = frozenset({"visibility_timeout", "retry_timeout", "reply_timeout", "health_check_interval"})
 
 
-def as_timedelta(value: timedelta | float) -> timedelta:
-    """A duration given as a ``timedelta`` or as seconds."""
-    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+def as_timedelta(owner: str, name: str, value: timedelta | float) -> timedelta:
+    """A duration given as a ``timedelta`` or as seconds, longer than zero; ``ConfigurationError`` naming
+    ``owner`` and the option ``name`` otherwise."""
+    return duration_option(owner, name, value)
+
+
+def as_seconds(owner: str, name: str, value: float) -> float:
+    """Seconds (a number, or a ``timedelta``) longer than zero; ``ConfigurationError`` naming the option."""
+    return seconds_option(owner, name, value)
 
 
 def from_url_options(url: str, options: dict[str, Any], accepted: Iterable[str]) -> dict[str, Any]:
@@ -22,7 +30,7 @@ def from_url_options(url: str, options: dict[str, Any], accepted: Iterable[str])
     Query options meant for another provider sharing the URL (``visibility_timeout`` on a lock) are ignored.
 
     Raises:
-        ValueError: a query option that should be a number is not one.
+        ConfigurationError: a query option that should be a number is not one.
     """
     merged: dict[str, Any] = {}
     for name, raw in parse_valkey_url(url).options.items():
@@ -32,7 +40,7 @@ def from_url_options(url: str, options: dict[str, Any], accepted: Iterable[str])
             try:
                 merged[name] = float(raw)
             except ValueError:
-                raise ValueError(f"URL option {name}={raw!r} must be a number of seconds") from None
+                raise ConfigurationError(f"URL option {name}={raw!r} must be a number of seconds") from None
         else:
             merged[name] = raw
     merged.update(options)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from wfe_core.errors import ConfigurationError
+
 _SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
 
 #: Query parameters read by wfe rather than by redis-py (``redis://host/0?prefix=shop``).
@@ -33,12 +35,12 @@ def parse_valkey_url(url: str) -> ValkeyUrl:
     """Map ``valkey://``/``valkeys://`` to ``redis://``/``rediss://`` and split off wfe's query options.
 
     Raises:
-        ValueError: the scheme is none of ``redis``, ``rediss``, ``valkey``, ``valkeys``.
+        ConfigurationError: the scheme is none of ``redis``, ``rediss``, ``valkey``, ``valkeys``.
     """
     parts = urlsplit(url)
     scheme = _SCHEMES.get(parts.scheme.lower())
     if scheme is None:
-        raise ValueError(
+        raise ConfigurationError(
             f"unsupported URL scheme '{parts.scheme}' in {url!r}: "
             "use redis://, rediss:// (TLS), valkey:// or valkeys:// (TLS)"
         )

@@ -17,7 +17,7 @@ from wfe_core.errors import ProviderError
 from wfe_core.models import LifecycleEvent, lifecycle_event_adapter
 from wfe_core.protocols import LifecycleCallback
 from wfe_valkey._connection import ClientHandle
-from wfe_valkey._options import from_url_options
+from wfe_valkey._options import as_seconds, from_url_options
 from wfe_valkey._retry import (
     TRANSIENT_ERRORS,
     call_with_retry,
@@ -64,11 +64,13 @@ class ValkeyLifecycleHub:
         reply_timeout: float = 10.0,
         health_check_interval: float = 15.0,
     ) -> None:
+        self._retry_timeout = as_seconds("Valkey lifecycle hub", "retry_timeout", retry_timeout)
+        self._reply_timeout = as_seconds("Valkey lifecycle hub", "reply_timeout", reply_timeout)
+        self._health_check_interval = as_seconds(
+            "Valkey lifecycle hub", "health_check_interval", health_check_interval
+        )
         self._handle = ClientHandle(url, client)
         self._channel = f"{prefix}:lifecycle"
-        self._retry_timeout = retry_timeout
-        self._reply_timeout = reply_timeout
-        self._health_check_interval = health_check_interval
         self._callbacks: list[LifecycleCallback] = []
         self._pubsub: PubSub | None = None
         self._tasks: list[asyncio.Task[None]] = []

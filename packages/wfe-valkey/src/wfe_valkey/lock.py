@@ -11,10 +11,10 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from wfe_core.errors import LockError
+from wfe_core.errors import ConfigurationError, LockError
 from wfe_core.models import Lease
 from wfe_valkey._connection import ClientHandle
-from wfe_valkey._options import from_url_options
+from wfe_valkey._options import as_seconds, from_url_options
 from wfe_valkey._retry import call_script
 
 logger = logging.getLogger("wfe_valkey")
@@ -69,7 +69,7 @@ class _Scripts:
 def _millis(ttl: timedelta) -> int:
     ms = int(ttl.total_seconds() * 1000)
     if ms <= 0:
-        raise ValueError(f"lease ttl must be positive, got {ttl}")
+        raise ConfigurationError(f"lease ttl must be positive, got {ttl}")
     return ms
 
 
@@ -100,10 +100,10 @@ class ValkeyLock:
         retry_timeout: float = 10.0,
         reply_timeout: float = 10.0,
     ) -> None:
+        self._retry_timeout = as_seconds("Valkey lock", "retry_timeout", retry_timeout)
+        self._reply_timeout = as_seconds("Valkey lock", "reply_timeout", reply_timeout)
         self._handle = ClientHandle(url, client)
         self._prefix = prefix
-        self._retry_timeout = retry_timeout
-        self._reply_timeout = reply_timeout
         self._scripts: _Scripts | None = None
 
     @classmethod

@@ -16,7 +16,7 @@ from redis.commands.core import AsyncScript
 from wfe_core.errors import QueueError
 from wfe_core.models import QueueItem, QueueType
 from wfe_valkey._connection import ClientHandle
-from wfe_valkey._options import as_timedelta, from_url_options
+from wfe_valkey._options import as_seconds, as_timedelta, from_url_options
 from wfe_valkey._retry import (
     RETRYABLE_ERRORS,
     call_script,
@@ -134,14 +134,12 @@ class ValkeyQueue:
         retry_timeout: float = 10.0,
         reply_timeout: float = 10.0,
     ) -> None:
-        visibility = as_timedelta(visibility_timeout)
-        self._visibility_ms = int(visibility.total_seconds() * 1000)
-        if self._visibility_ms <= 0:
-            raise ValueError(f"visibility_timeout must be positive, got {visibility}")
+        visibility = as_timedelta("Valkey queue", "visibility_timeout", visibility_timeout)
+        self._visibility_ms = max(1, int(visibility.total_seconds() * 1000))
+        self._retry_timeout = as_seconds("Valkey queue", "retry_timeout", retry_timeout)
+        self._reply_timeout = as_seconds("Valkey queue", "reply_timeout", reply_timeout)
         self._handle = ClientHandle(url, client)
         self._prefix = prefix
-        self._retry_timeout = retry_timeout
-        self._reply_timeout = reply_timeout
         self._scripts: _Scripts | None = None
 
     @classmethod

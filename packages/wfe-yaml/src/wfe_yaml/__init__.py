@@ -11,6 +11,7 @@ Every error is a :class:`YamlError` whose ``str()`` reads ``file:line:column: me
 
 from wfe_yaml.compiler import CompiledWorkflow
 from wfe_yaml.errors import (
+    StepTypeNotInstalledError,
     StepTypeUnavailableError,
     UnknownStepTypeError,
     YamlCompilationError,
@@ -36,6 +37,7 @@ from wfe_yaml.step_types import available_step_types, register_step_type, unregi
 __all__ = [
     "CompiledWorkflow",
     "StepType",
+    "StepTypeNotInstalledError",
     "StepTypeUnavailableError",
     "UnknownStepTypeError",
     "YamlCompilationError",

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from wfe_core.builder import StepBuilder, WorkflowBuilder
 from wfe_core.builder.step_builder import StepAdder
 from wfe_core.definition import WorkflowDefinition
-from wfe_core.errors import DefinitionError
+from wfe_core.errors import ConfigurationError, DefinitionError
 from wfe_core.models import ErrorBehavior, ErrorKind, ExecutionResult
 from wfe_core.primitives.container import CHILDREN_ACTIVE
 from wfe_core.step import StepBody, StepExecutionContext
@@ -87,7 +87,7 @@ def map_error_behavior(spec: ErrorBehaviorSpec) -> ErrorBehavior:
         return ErrorBehavior.terminate()
     if spec.type == "compensate":
         return ErrorBehavior.compensate()
-    raise ValueError(f"Unknown error behavior type: '{spec.type}'")
+    raise ConfigurationError(f"Unknown error behavior type: '{spec.type}'")
 
 
 class ConditionalStep(StepBody):

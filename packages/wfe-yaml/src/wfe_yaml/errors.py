@@ -10,7 +10,9 @@ Every error derives from :class:`YamlError` (itself a ``wfe_core.errors.WfeError
     ├── YamlInterpolationError      a ``((var))`` / ``${{ var }}`` names a missing config value
     ├── YamlValidationError         the document breaks the format (unknown keys, wrong types, rules)
     │   └── UnknownStepTypeError    no installed plugin provides the ``type:``
-    ├── StepTypeUnavailableError    the plugin providing the type could not be imported (names the install)
+    ├── StepTypeUnavailableError    the plugin providing the type could not be imported
+    │   └── StepTypeNotInstalledError   ... because a package it needs is missing (also a MissingExtraError of
+    │                                   wfe_core.errors: names the install command)
     └── YamlCompilationError        the workflow could not be turned into a definition
 
 :class:`YamlWarning` (a ``UserWarning``) reports what a file asks for that wfe ignores; strict loading turns it
@@ -19,8 +21,8 @@ into a :class:`YamlValidationError`.
 
 from __future__ import annotations
 
-from wfe_core.errors import WfeError
-from wfe_core.install import install_hint
+from wfe_core.errors import MissingExtraError, WfeError
+from wfe_core.install import install_hint, pip_command
 
 
 class YamlError(WfeError):
@@ -33,7 +35,8 @@ class YamlError(WfeError):
         self.path = path
         self.line = line
         self.column = column
-        super().__init__(self._format())
+        # Not super(): a subclass may also derive from an error whose constructor takes other arguments.
+        Exception.__init__(self, self._format())
 
     def _format(self) -> str:
         where = self.path
@@ -117,6 +120,27 @@ class StepTypeUnavailableError(YamlError):
         super().__init__(
             f"step type '{step_type}' is unavailable ({reason}){hint}", path=path, line=line, column=column
         )
+
+
+class StepTypeNotInstalledError(StepTypeUnavailableError, MissingExtraError):
+    """The plugin that provides a step type needs a package that is not installed; ``install`` (and
+    ``requirement``) is what to install, ``install_command`` the command (``pip install "wfe-yaml[js]"``)."""
+
+    def __init__(
+        self,
+        step_type: str,
+        reason: str,
+        install: str,
+        *,
+        path: str = "<string>",
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.package = install.split("[")[0]
+        self.extra = install.partition("[")[2].rstrip("]")
+        self.requirement = install
+        self.install_command = pip_command(install)
+        super().__init__(step_type, reason, install, path=path, line=line, column=column)
 
 
 class YamlCompilationError(YamlError):

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wfe_core.errors import ConfigurationError
 from wfe_core.primitives import SubWorkflow
 from wfe_core.step import StepBody
 
@@ -69,5 +70,5 @@ class SubWorkflowStepType:
     def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> StepBody:
         parsed = SubWorkflowConfig.model_validate(dict(config))
         if parsed.workflow is None:
-            raise ValueError(f"Workflow step '{step_name}' must have 'config.workflow'")
+            raise ConfigurationError(f"Workflow step '{step_name}' must have 'config.workflow'")
         return SubWorkflowBody(parsed.workflow, parsed.child_version, _parent_data)

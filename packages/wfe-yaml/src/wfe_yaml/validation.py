@@ -12,7 +12,7 @@ from typing import Any
 
 import pydantic
 
-from wfe_yaml.errors import StepTypeUnavailableError, UnknownStepTypeError
+from wfe_yaml.errors import StepTypeNotInstalledError, StepTypeUnavailableError, UnknownStepTypeError
 from wfe_yaml.located import Loc, Located, pydantic_error, suggest
 from wfe_yaml.schema import Condition, StepSpec, WorkflowSpec
 from wfe_yaml.step_types import StepTypeImportError, available_step_types, is_available, load_step_type
@@ -56,13 +56,13 @@ def _validate_step_type(step: StepSpec, loc: Loc, located: Located) -> None:
         provider = load_step_type(step_type)
     except StepTypeImportError as exc:
         mark = located.mark(loc + ("type",))
+        line, column = (mark.line, mark.column) if mark else (None, None)
+        if exc.install is not None:
+            raise StepTypeNotInstalledError(
+                step_type, exc.reason, exc.install, path=located.source, line=line, column=column
+            ) from exc
         raise StepTypeUnavailableError(
-            step_type,
-            exc.reason,
-            exc.install,
-            path=located.source,
-            line=mark.line if mark else None,
-            column=mark.column if mark else None,
+            step_type, exc.reason, None, path=located.source, line=line, column=column
         ) from exc
     if step.config is None:
         if getattr(provider, "requires_config", True):

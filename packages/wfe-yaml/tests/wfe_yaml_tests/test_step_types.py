@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from wfe_core.errors import MissingExtraError
 from wfe_core.step import StepBody
 from wfe_yaml import StepTypeUnavailableError, UnknownStepTypeError, load_workflow_from_str, step_types
 
@@ -65,6 +66,8 @@ def test_js_provider_without_mini_racer_names_the_extra(
     with pytest.raises(StepTypeUnavailableError) as caught:
         load_workflow_from_str(JS_STEP, source="js.yaml")
     assert caught.value.install == "wfe-yaml[js]"
+    assert isinstance(caught.value, MissingExtraError) and caught.value.extra == "js"
+    assert caught.value.install_command == 'pip install "wfe-yaml[js]"'
     assert 'pip install "wfe-yaml[js]"' in str(caught.value)
     assert str(caught.value).startswith("js.yaml:6:13: step type 'deno' is unavailable")
 
@@ -77,6 +80,7 @@ def test_a_broken_plugin_is_reported_without_an_install_hint(
     with pytest.raises(StepTypeUnavailableError, match="plugin bug") as caught:
         load_workflow_from_str(JS_STEP.replace("type: deno", "type: terraform"))
     assert caught.value.install is None
+    assert not isinstance(caught.value, MissingExtraError)  # a bug of the plugin, not a missing package
 
 
 class PermissiveStepType:

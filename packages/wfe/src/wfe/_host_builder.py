@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from wfe._discovery import LIFECYCLE, LOCK, PERSISTENCE, QUEUE, SEARCH, has_provider, resolve, scheme_of
@@ -95,8 +94,11 @@ class WorkflowHostBuilder:
         return self
 
     def with_options(self, **options: Any) -> WorkflowHostBuilder:
-        """Override HostOptions fields (``poll_interval``, ``lock_ttl``, ``max_concurrent_workflows``, ...)."""
-        self._host_options = replace(self._host_options, **options)
+        """Override HostOptions fields (``poll_interval``, ``lock_ttl``, ``max_concurrent_workflows``, ...).
+
+        Checked here: a wrong type, an out-of-range value or an unknown name raises ``ConfigurationError``
+        naming the option and the fix. Durations take a ``timedelta`` or a number of seconds."""
+        self._host_options = self._host_options.with_changes(**options)
         return self
 
     def build(self) -> WorkflowHost:

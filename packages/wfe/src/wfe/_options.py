@@ -1,58 +1,184 @@
-"""Host options and their defaults."""
+"""Host options and their defaults: a frozen, validated model.
+
+Every option is checked when the options are made (``HostOptions(...)``, ``WorkflowHostBuilder.with_options``),
+so a wrong type or an out-of-range value is refused before a host is built, with a ``ConfigurationError`` that
+names the option and the fix. A duration option takes a ``timedelta`` or a number of seconds (``lock_ttl=30`` is
+``timedelta(seconds=30)``); reading it always gives a ``timedelta``.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Annotated, Any
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+
+from wfe_core.errors import ConfigurationError
 from wfe_core.models import WorkflowInstance
+from wfe_core.option_values import refused
 
 
 def _cpus() -> int:
     return os.cpu_count() or 2
 
 
-@dataclass(slots=True)
-class HostOptions:
-    """Tuning knobs of a WorkflowHost; the defaults suit one process on a small machine."""
+def _refuse(info: ValidationInfo, value: object, must: str, example: str) -> ConfigurationError:
+    name = info.field_name
+    return ConfigurationError(f"HostOptions.{name} must be {must}, not {value!r}: give e.g. {name}={example}")
 
-    poll_interval: timedelta = timedelta(seconds=10)
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _duration(value: object, info: ValidationInfo, *, allow_zero: bool) -> timedelta:
+    must = "a duration of zero or more" if allow_zero else "a duration longer than zero"
+    must += " (a timedelta, or a number of seconds)"
+    if isinstance(value, timedelta):
+        duration = value
+    else:
+        seconds = _seconds(value)
+        if seconds is None:
+            raise _refuse(info, value, must, "timedelta(seconds=30)")
+        duration = timedelta(seconds=seconds)
+    if duration < timedelta(0) or (duration == timedelta(0) and not allow_zero):
+        raise _refuse(info, value, must, "timedelta(seconds=30)")
+    return duration
+
+
+def _positive_duration(value: object, info: ValidationInfo) -> timedelta:
+    return _duration(value, info, allow_zero=False)
+
+
+def _optional_positive_duration(value: object, info: ValidationInfo) -> timedelta | None:
+    return None if value is None else _duration(value, info, allow_zero=False)
+
+
+def _non_negative_duration(value: object, info: ValidationInfo) -> timedelta:
+    return _duration(value, info, allow_zero=True)
+
+
+def _whole(value: object, info: ValidationInfo, *, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigurationError(
+            f"HostOptions.{info.field_name} must be a whole number of at least {least}, not {value!r}: "
+            f"give e.g. {info.field_name}={max(least, 1) * 10}"
+        )
+    return value
+
+
+def _at_least_one(value: object, info: ValidationInfo) -> int:
+    return _whole(value, info, least=1)
+
+
+def _at_least_zero(value: object, info: ValidationInfo) -> int:
+    return _whole(value, info, least=0)
+
+
+def _flag(value: object, info: ValidationInfo) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"HostOptions.{info.field_name} must be True or False, not {value!r}")
+    return value
+
+
+def _pause(value: object, info: ValidationInfo) -> float:
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    seconds = _seconds(value)
+    if seconds is None or seconds <= 0:
+        raise ConfigurationError(
+            f"HostOptions.{info.field_name} must be a number of seconds longer than zero, not {value!r}: "
+            f"give e.g. {info.field_name}=0.1"
+        )
+    return seconds
+
+
+def _predicate(value: object, info: ValidationInfo) -> Callable[[WorkflowInstance], bool] | None:
+    if value is not None and not callable(value):
+        raise ConfigurationError(
+            f"HostOptions.{info.field_name} must be None or a function of a stored instance returning "
+            f"True or False, not {value!r}: give e.g. {info.field_name}=lambda instance: instance.reference == 'mine'"
+        )
+    return value
+
+
+PositiveDuration = Annotated[timedelta, PlainValidator(_positive_duration)]
+NonNegativeDuration = Annotated[timedelta, PlainValidator(_non_negative_duration)]
+AtLeastOne = Annotated[int, PlainValidator(_at_least_one)]
+
+
+class HostOptions(BaseModel):
+    """Tuning knobs of a WorkflowHost; the defaults suit one process on a small machine.
+
+    Frozen and validated: ``HostOptions(poll_interval=-5)`` raises a ``ConfigurationError`` naming the option.
+    Durations take a ``timedelta`` or a number of seconds and read back as a ``timedelta``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+
+    poll_interval: PositiveDuration = timedelta(seconds=10)
     """How often the safety-net poller looks for runnable instances and unprocessed events."""
-    lock_ttl: timedelta = timedelta(seconds=30)
+    lock_ttl: PositiveDuration = timedelta(seconds=30)
     """Lease on an instance while it is advanced; renewed every third of it."""
-    max_concurrent_workflows: int = 100
+    max_concurrent_workflows: AtLeastOne = 100
     """Instances this host advances at once. Steps are coroutines, so waiting ones cost little (as with
     Temporal's Python worker, whose default is also 100); steps that burn CPU in ``def run`` run in threads
     and share the GIL: add processes for those, not concurrency."""
-    start_locally: bool = True
+    start_locally: Annotated[bool, PlainValidator(_flag)] = True
     """A host with a free workflow slot runs an instance it starts itself at once, under a lease taken before
     the instance is stored, instead of queueing it for any host: no queue round trip and no reload. A crash
     before it finishes leaves the instance runnable for the poller. False: every start goes through the
     queue (say, a host that only starts workflows for a fleet of workers)."""
-    max_concurrent_events: int = field(default_factory=lambda: max(_cpus(), 2))
-    max_passes_per_lease: int = 200
+    max_concurrent_events: AtLeastOne = Field(default_factory=lambda: max(_cpus(), 2))
+    max_passes_per_lease: AtLeastOne = 200
     """Passes one host runs back to back on an instance before re-queueing it (fairness)."""
-    idle_time: float = 0.1
-    """Pause between polls of a non-blocking queue."""
-    activity_lease: timedelta = timedelta(minutes=5)
+    idle_time: Annotated[float, PlainValidator(_pause)] = 0.1
+    """Pause between polls of a non-blocking queue, in seconds."""
+    activity_lease: PositiveDuration = timedelta(minutes=5)
     """How long a worker holds an activity before it is offered again."""
-    missing_definition_backoff: timedelta = timedelta(seconds=1)
-    missing_definition_backoff_max: timedelta = timedelta(minutes=5)
-    retention: timedelta | None = None
+    missing_definition_backoff: PositiveDuration = timedelta(seconds=1)
+    missing_definition_backoff_max: PositiveDuration = timedelta(minutes=5)
+    retention: Annotated[timedelta | None, PlainValidator(_optional_positive_duration)] = None
     """Purge completed/terminated instances and processed events older than this (None: keep everything)."""
-    purge_interval: timedelta = timedelta(hours=1)
-    stop_timeout: timedelta = timedelta(seconds=30)
+    purge_interval: PositiveDuration = timedelta(hours=1)
+    stop_timeout: NonNegativeDuration = timedelta(seconds=30)
     """How long ``stop()`` waits for running steps before cancelling them."""
-    index_retry_max: int = 20
-    accept: Callable[[WorkflowInstance], bool] | None = None
+    index_retry_max: Annotated[int, PlainValidator(_at_least_zero)] = 20
+    accept: Annotated[Callable[[WorkflowInstance], bool] | None, PlainValidator(_predicate)] = None
     """Which stored instances this host runs steps of (None: every instance whose definition it has). One it
     refuses is left as it is, with no error written, for a host that accepts it: the command line, whose
     hosts share one store and each run only the run they started or resume."""
 
-    def __post_init__(self) -> None:
-        for name in ("max_concurrent_workflows", "max_concurrent_events", "max_passes_per_lease"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"HostOptions.{name} must be a whole number of at least 1, not {value!r}")
+    def __init__(self, **options: Any) -> None:
+        try:
+            super().__init__(**options)
+        except ValidationError as exc:
+            raise refused("HostOptions", exc, list(type(self).model_fields)) from None
+
+    @model_validator(mode="after")
+    def _backoff_in_order(self) -> HostOptions:
+        if self.missing_definition_backoff_max < self.missing_definition_backoff:
+            raise ConfigurationError(
+                f"HostOptions.missing_definition_backoff_max ({self.missing_definition_backoff_max}) must not be "
+                f"shorter than missing_definition_backoff ({self.missing_definition_backoff}): raise the maximum "
+                "or lower the first backoff"
+            )
+        return self
+
+    def with_changes(self, **changes: Any) -> HostOptions:
+        """These options with ``changes`` applied, validated like a new ``HostOptions``."""
+        given = {name: getattr(self, name) for name in self.model_fields_set}
+        return HostOptions(**{**given, **changes})

@@ -6,9 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from wfe_core.errors import HostError
+from wfe_core.errors import MissingExtraError
 from wfe_core.executor.executor import StepCall, StepResult
-from wfe_core.install import install_hint
 from wfe_core.models import WorkflowInstance
 from wfe_core.step import StepBody, StepExecutionContext
 
@@ -24,7 +23,7 @@ class Tracing:
 
     def __init__(self, tracer_provider: Any = None) -> None:
         if trace is None:
-            raise HostError(f"OpenTelemetry tracing needs the otel extra: {install_hint('wfe[otel]')}")
+            raise MissingExtraError("OpenTelemetry tracing", extra="otel", package="opentelemetry-api")
         self.tracer = trace.get_tracer("wfe", tracer_provider=tracer_provider)
 
     @contextlib.contextmanager

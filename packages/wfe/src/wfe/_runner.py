@@ -23,7 +23,7 @@ from wfe._slots import Slots
 from wfe._timers import WakeupTimers
 from wfe_core import transitions
 from wfe_core.definition import WorkflowDefinition
-from wfe_core.errors import ValueRefusedError, WorkflowNotFoundError
+from wfe_core.errors import UnstorableDataError, ValueRefusedError, WorkflowDataError, WorkflowNotFoundError
 from wfe_core.executor import PassState, WorkflowExecutor
 from wfe_core.models import (
     ExecutionError,
@@ -358,9 +358,15 @@ class InstanceRunner:
         # work (a YAML step runs inside groups of its own, whose failure would end the run at once).
         leaves = [pointer_id for pointer_id in ran if not instance.pointer(pointer_id).children]
         failures: dict[str, BaseException] = {
-            pointer_id: ValueRefusedError(
-                f"step '{instance.pointer(pointer_id).step_name}' produced {', '.join(where)}, which the store"
-                f" refused: {exc}"
+            pointer_id: (
+                WorkflowDataError(
+                    f"step '{instance.pointer(pointer_id).step_name}' left a value no store can keep: {exc}"
+                )
+                if isinstance(exc, UnstorableDataError)
+                else ValueRefusedError(
+                    f"step '{instance.pointer(pointer_id).step_name}' produced {', '.join(where)}, which the"
+                    f" store refused: {exc}"
+                )
             )
             for pointer_id in leaves or ran
         }

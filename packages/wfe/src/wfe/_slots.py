@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from wfe_core.errors import ConfigurationError
+
 
 class Slots:
     """A count of busy slots out of ``limit``.
@@ -16,7 +18,7 @@ class Slots:
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
-            raise ValueError(f"a slot limit must be at least 1, not {limit}")
+            raise ConfigurationError(f"a slot limit must be at least 1, not {limit}")
         self.limit = limit
         self.busy = 0
         self._freed = asyncio.Event()

@@ -8,6 +8,8 @@ import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
+from wfe_core.errors import ConfigurationError
+
 _SETTLE_ROUNDS = 20
 """Loop iterations ``advance`` yields after waking sleepers, so woken tasks run (and may sleep again)."""
 
@@ -31,7 +33,7 @@ class ManualClock:
         if start is None:
             start = datetime.now(UTC)
         elif start.tzinfo is None:
-            raise ValueError(
+            raise ConfigurationError(
                 "ManualClock needs a timezone-aware start: e.g. datetime(2024, 1, 1, tzinfo=UTC)"
             )
         self._now = start.astimezone(UTC)

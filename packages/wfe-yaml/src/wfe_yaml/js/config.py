@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wfe_core.errors import ConfigurationError
 from wfe_yaml.durations import MAX_DURATION_MS
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
@@ -19,20 +20,24 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 0.001}
 def parse_duration(value: Any) -> float:
     """Seconds from ``"500ms"``, ``"30s"``, ``"5m"``, ``"1h"`` or a bare number of milliseconds."""
     if isinstance(value, bool):
-        raise ValueError(f"invalid duration {value!r}: use e.g. '30s', '500ms' or a number of milliseconds")
+        raise ConfigurationError(
+            f"invalid duration {value!r}: use e.g. '30s', '500ms' or a number of milliseconds"
+        )
     if isinstance(value, int | float):
         seconds = float(value) / 1000.0
     else:
         match = _DURATION.match(str(value))
         if match is None:
-            raise ValueError(
+            raise ConfigurationError(
                 f"invalid duration {value!r}: use e.g. '30s', '500ms', '5m' or a number of milliseconds"
             )
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
-        raise ValueError(f"duration {value!r} must be positive")
+        raise ConfigurationError(f"duration {value!r} must be positive")
     if not seconds <= MAX_DURATION_MS / 1000:  # also NaN
-        raise ValueError(f"invalid duration {value!r}: at most a year (8760h); use e.g. '30s' or '5m'")
+        raise ConfigurationError(
+            f"invalid duration {value!r}: at most a year (8760h); use e.g. '30s' or '5m'"
+        )
     return seconds
 
 
@@ -60,7 +65,7 @@ class JsPermissions(BaseModel):
         if value is None:
             return []
         if isinstance(value, str):
-            raise ValueError("must be a list of strings, e.g. ['api.example.com']")
+            raise ConfigurationError("must be a list of strings, e.g. ['api.example.com']")
         return value
 
 
@@ -88,7 +93,7 @@ class JsConfig(BaseModel):
         if isinstance(data, dict) and "timeout_ms" in data:
             data = dict(data)
             if "timeout" in data:
-                raise ValueError("give either 'timeout' or 'timeout_ms', not both")
+                raise ConfigurationError("give either 'timeout' or 'timeout_ms', not both")
             data["timeout"] = data.pop("timeout_ms")
         if isinstance(data, dict) and data.get("permissions") is None and "permissions" in data:
             data = {k: v for k, v in data.items() if k != "permissions"}
@@ -109,7 +114,7 @@ class JsConfig(BaseModel):
     @model_validator(mode="after")
     def _source(self) -> JsConfig:
         if (self.script is None) == (self.file is None):
-            raise ValueError(
+            raise ConfigurationError(
                 "must have 'script' or 'file' in config (exactly one): "
                 "inline source, or a path to a .js/.ts file"
             )

@@ -3,7 +3,9 @@
 ::
 
     WfeError
-    ├── JsRuntimeMissingError       the js extra (mini-racer, aiohttp) is not installed
+    ├── ConfigurationError
+    │   └── MissingExtraError
+    │       └── JsRuntimeMissingError   the js extra (mini-racer, aiohttp) is not installed
     └── StepError
         └── JsError                 a JavaScript step failed (``logs`` holds what it logged)
             ├── JsScriptError       the script threw, or does not parse (``line`` when known)
@@ -15,18 +17,18 @@
 
 from __future__ import annotations
 
-from wfe_core.errors import StepError, WfeError
+from wfe_core.errors import MissingExtraError, StepError
 from wfe_core.install import install_hint
 
 INSTALL_HINT = install_hint("wfe-yaml[js]")
 
 
-class JsRuntimeMissingError(WfeError):
+class JsRuntimeMissingError(MissingExtraError):
     """The ``js`` extra is not installed: mini-racer (the V8 binding scripts run on) or aiohttp (their ``fetch``)."""
 
     def __init__(self) -> None:
         super().__init__(
-            f"JavaScript steps need mini-racer and aiohttp, which are not both installed: {INSTALL_HINT}"
+            "JavaScript steps", extra="js", package="mini-racer and aiohttp", requirement="wfe-yaml[js]"
         )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pydantic_core
 
+from wfe_core.errors import ConfigurationError
 from wfe_yaml.js.config import DEFAULT_TIMEOUT_SECONDS, JsPermissions
 from wfe_yaml.js.errors import JsRuntimeMissingError, JsScriptError, JsWorkerCrashedError
 from wfe_yaml.js.gateway import Gateway, ModuleLoadError
@@ -74,10 +75,17 @@ class JsPool:
     """
 
     def __init__(self, *, size: int = 2, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
-        if size < 1:
-            raise ValueError("JsPool size must be at least 1")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigurationError(
+                f"JsPool size must be a whole number of at least 1, not {size!r}: give e.g. JsPool(size=4)"
+            )
+        if isinstance(memory_limit, bool) or not isinstance(memory_limit, int):
+            raise ConfigurationError(
+                f"JsPool memory_limit must be a whole number of bytes, not {memory_limit!r}: give e.g. "
+                "JsPool(memory_limit=512 * 1024 * 1024)"
+            )
         if memory_limit < MIN_MEMORY_LIMIT:
-            raise ValueError(
+            raise ConfigurationError(
                 f"JsPool memory_limit must be at least {MIN_MEMORY_LIMIT // (1024 * 1024)} MiB "
                 f"(got {memory_limit / (1024 * 1024):g} MiB): a worker is about 90 MiB resident before its "
                 "script allocates anything"

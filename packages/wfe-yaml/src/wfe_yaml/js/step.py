@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from wfe_core.errors import ConfigurationError
 from wfe_core.models import ExecutionResult
 from wfe_core.step import StepBody, StepExecutionContext
 from wfe_yaml.js.config import JsConfig, JsPermissions
@@ -115,11 +116,11 @@ class JsStepType:
         return problems
 
     def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> StepBody:
-        """A fresh ``JsStep``; ``JsRuntimeMissingError`` without mini-racer, ``ValueError`` on bad config."""
+        """A fresh ``JsStep``; ``JsRuntimeMissingError`` without mini-racer, ``ConfigurationError`` on bad config."""
         if not runtime_available():
             raise JsRuntimeMissingError()
         try:
             parsed = JsConfig.model_validate(dict(config))
         except ValidationError as exc:
-            raise ValueError("; ".join(_problems(exc, step_name))) from exc
+            raise ConfigurationError("; ".join(_problems(exc, step_name))) from exc
         return JsStep(parsed, step_name=step_name, pool=self.pool)

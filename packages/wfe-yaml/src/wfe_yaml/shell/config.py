@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from wfe_core.errors import ConfigurationError
 from wfe_yaml.durations import parse_duration_ms
 from wfe_yaml.schema import Duration
 
@@ -75,12 +76,14 @@ class ShellConfig(BaseModel):
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
         for name, text in value.items():
             if not VARIABLE_NAME.fullmatch(name):
-                raise ValueError(
+                raise ConfigurationError(
                     f"{name!r} is not an environment variable name: use letters, digits and '_', not starting "
                     "with a digit"
                 )
             if "\x00" in text:
-                raise ValueError(f"the value of {name} holds a NUL character, which no environment can hold")
+                raise ConfigurationError(
+                    f"the value of {name} holds a NUL character, which no environment can hold"
+                )
         return value
 
     @field_validator("host_env")
@@ -89,7 +92,7 @@ class ShellConfig(BaseModel):
         if isinstance(value, list):
             for name in value:
                 if not VARIABLE_NAME.fullmatch(name):
-                    raise ValueError(
+                    raise ConfigurationError(
                         f"{name!r} is not an environment variable name: list names such as PATH or HOME"
                     )
         return value

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wfe_core.errors import ConfigurationError
 from wfe_yaml.shell.errors import ShellEnvironmentError
 from wfe_yaml.shell.interpreted import is_interpreted
 
@@ -47,7 +48,7 @@ def host_env_setting(environ: Mapping[str, str]) -> HostEnv:
     names = [name.strip() for name in text.split(",") if name.strip()]
     bad = [name for name in names if not _VARIABLE_NAME.fullmatch(name)]
     if bad:
-        raise ValueError(
+        raise ConfigurationError(
             f"{HOST_ENV_VARIABLE}={text!r}: {bad[0]!r} is not a variable name; set it to all, none, or "
             "comma-separated names such as PATH,HOME,LANG"
         )

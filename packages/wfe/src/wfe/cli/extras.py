@@ -6,19 +6,13 @@ import importlib
 from types import ModuleType
 
 from wfe._discovery import scheme_of
-from wfe_core.install import install_hint
+from wfe_core.errors import MissingExtraError
 
 USAGE_ERROR = 2
 """Exit status for a usage problem: a missing extra, an invalid pipeline, an unknown run."""
 
 
-class MissingExtraError(Exception):
-    """A command needs an optional package; ``str()`` says how to install it."""
-
-    def __init__(self, module: str, extra: str, what: str) -> None:
-        self.module = module
-        self.extra = extra
-        super().__init__(f"{what} needs the {module} package: {install_hint(f'wfe[{extra}]')}")
+__all__ = ["USAGE_ERROR", "MissingExtraError", "require_store", "require_yaml"]
 
 
 def require_yaml() -> ModuleType:
@@ -26,7 +20,7 @@ def require_yaml() -> ModuleType:
     try:
         return importlib.import_module("wfe_yaml")
     except ImportError as exc:
-        raise MissingExtraError("wfe-yaml", "yaml", "Loading YAML pipelines") from exc
+        raise MissingExtraError("Loading YAML pipelines", extra="yaml", package="wfe-yaml") from exc
 
 
 def require_store(url: str) -> None:
@@ -37,4 +31,4 @@ def require_store(url: str) -> None:
     try:
         importlib.import_module("wfe_sqlite")
     except ImportError as exc:
-        raise MissingExtraError("wfe-sqlite", "sqlite", f"The store {url}") from exc
+        raise MissingExtraError(f"The store {url}", extra="sqlite", package="wfe-sqlite") from exc

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
+import pydantic_core
+
 from wfe_core.delivery import (
     Applied,
     adopt,
@@ -40,6 +42,7 @@ from wfe_core.models import (
 )
 from wfe_core.providers.memory.copies import copy_instance_fields, copy_model, copy_pointer
 from wfe_core.providers.memory.url import check_memory_url
+from wfe_core.storable import unstorable
 
 logger = logging.getLogger(__name__)
 
@@ -513,7 +516,10 @@ class MemoryPersistence:
     def _snapshot(instance: WorkflowInstance) -> WorkflowInstance:
         snapshot = copy_instance_fields(instance)
         # to_jsonable returns a fresh dict for a model; other data was already copied by copy_instance_fields.
-        snapshot.__dict__["data"] = to_jsonable(snapshot.data)
+        try:
+            snapshot.__dict__["data"] = to_jsonable(snapshot.data)
+        except pydantic_core.PydanticSerializationError as exc:
+            raise (unstorable(snapshot.data) or exc) from None
         return snapshot
 
     @staticmethod

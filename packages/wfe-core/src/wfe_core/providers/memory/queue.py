@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from wfe_core.models import QueueItem, QueueType, new_id
+from wfe_core.option_values import seconds_option
 from wfe_core.providers.memory.url import check_memory_url
 
 
@@ -29,8 +30,7 @@ class MemoryQueue:
     """
 
     def __init__(self, *, visibility_timeout: float = 60.0) -> None:
-        if visibility_timeout <= 0:
-            raise ValueError("visibility_timeout must be a positive number of seconds")
+        visibility_timeout = seconds_option("MemoryQueue", "visibility_timeout", visibility_timeout)
         self.visibility_timeout = visibility_timeout
         self._queues = {queue: _Queue() for queue in QueueType}
 
