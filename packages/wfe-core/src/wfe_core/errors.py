@@ -20,7 +20,6 @@ Every error wfe raises on purpose derives from :class:`WfeError`::
     │   ├── QueueError
     │   └── SearchError
     ├── LeaseLostError                  a lock lease expired or was taken over; the pass's writes were refused
-    ├── ExtraNotInstalledError          a feature needs an optional extra (names the install command)
     ├── StepError                       base for errors raised around step execution
     │   ├── ActivityFailedError         an external worker reported an activity as failed
     │   ├── ChildWorkflowFailedError    a sub-workflow ended Terminated or failed
@@ -181,16 +180,6 @@ class LeaseLostError(WfeError):
     def __init__(self, resource: str, detail: str = "") -> None:
         self.resource = resource
         super().__init__(f"lease on '{resource}' lost{': ' + detail if detail else ''}")
-
-
-class ExtraNotInstalledError(WfeError, ImportError):
-    """A feature needs a distribution's optional extra that is not installed; the message names the install
-    command."""
-
-    def __init__(self, feature: str, requirement: str) -> None:
-        self.feature = feature
-        self.requirement = requirement
-        super().__init__(f"{feature} need(s) {requirement}: {install_hint(requirement)}")
 
 
 class StepError(WfeError):

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wfe_core.errors import DefinitionError, ExtraNotInstalledError
+from wfe_core.errors import DefinitionError, MissingExtraError
 from wfe_core.primitives import BodyContains, PollEndpoint, PollEndpointConfig
 from wfe_core.step import StepBody
 from wfe_yaml.durations import parse_duration_ms
@@ -40,7 +40,7 @@ class PollEndpointYamlConfig(BaseModel):
     request_timeout: Duration = Field("30s", description="Timeout of one request (default 30s).")
 
     def core(self) -> PollEndpointConfig:
-        """The core configuration; raises DefinitionError, ExtraNotInstalledError or ValueError."""
+        """The core configuration; raises DefinitionError, MissingExtraError or ValueError."""
         if self.until is not None and self.body_contains is not None:
             raise DefinitionError("give one of 'until' and 'body_contains'")
         return PollEndpointConfig.create(
@@ -89,7 +89,7 @@ class PollEndpointStepType:
                 f"{error['msg']}"
                 for error in exc.errors()
             ]
-        except (DefinitionError, ExtraNotInstalledError, ValueError) as exc:
+        except (DefinitionError, MissingExtraError, ValueError) as exc:
             return [f"Poll-endpoint step '{step_name}': {exc}"]
         return []
 

@@ -13,8 +13,8 @@ ENTRY_POINT_GROUP = "wfe.steps"
 _INSTALL_HINTS = {
     "deno": "wfe-yaml[js]",
     "js": "wfe-yaml[js]",
-    "poll-endpoint": "wfe-core[http]",
-    "poll_endpoint": "wfe-core[http]",
+    "poll-endpoint": "wfe[http]",
+    "poll_endpoint": "wfe[http]",
 }
 
 

@@ -123,7 +123,7 @@ class StepAdder:
         ``PollCondition`` (``BodyContains("ok")``) or a function of the response. The step sleeps durably
         between polls; once ``timeout`` has passed it fails with ``PollTimeoutError`` and its error behaviour
         applies. ``url``, ``headers`` and ``body`` (JSON, or str/bytes sent as is) may be functions of the data.
-        The response is ``step.response`` for ``.output()``. Needs ``wfe-core[http]``."""
+        The response is ``step.response`` for ``.output()``. Needs the ``http`` extra (``wfe[http]``)."""
         config = PollEndpointConfig.create(
             url,
             until=until,

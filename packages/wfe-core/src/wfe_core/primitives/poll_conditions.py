@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from wfe_core.errors import DefinitionError, ExtraNotInstalledError
+from wfe_core.errors import DefinitionError, MissingExtraError
 
-HTTP_EXTRA = "wfe-core[http]"
+HTTP_EXTRA = "wfe[http]"
 """The extra that brings poll_endpoint's HTTP client and JSONPath library."""
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -194,7 +194,12 @@ def _compile(path: str, expression: str) -> Any:
     try:
         import jsonpath
     except ImportError as exc:
-        raise ExtraNotInstalledError("JSONPath conditions of poll_endpoint", HTTP_EXTRA) from exc
+        raise MissingExtraError(
+            "JSONPath conditions of poll_endpoint",
+            extra="http",
+            package="python-jsonpath",
+            requirement=HTTP_EXTRA,
+        ) from exc
     try:
         return jsonpath.compile(path)
     except Exception as exc:  # the library's syntax errors

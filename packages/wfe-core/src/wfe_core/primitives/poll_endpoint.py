@@ -9,7 +9,7 @@ data; a poll that fails at or after it raises :class:`~wfe_core.errors.PollTimeo
 behaviour applies (a retry starts a new window of ``timeout``). A request that fails (connection refused, a
 timeout of its own) counts as a poll whose condition did not hold.
 
-The HTTP client (aiohttp) and the JSONPath library (python-jsonpath) come with the ``wfe-core[http]`` extra.
+The HTTP client (aiohttp) and the JSONPath library (python-jsonpath) come with the ``http`` extra (``wfe[http]``, or ``wfe-core[http]``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from wfe_core.definition import call_flexible
-from wfe_core.errors import DefinitionError, ExtraNotInstalledError, PollTimeoutError
+from wfe_core.errors import DefinitionError, MissingExtraError, PollTimeoutError
 from wfe_core.models import ExecutionResult
 from wfe_core.primitives.poll_conditions import (
     HTTP_EXTRA,
@@ -72,9 +72,9 @@ class PollEndpointConfig:
         request_timeout: timedelta = DEFAULT_REQUEST_TIMEOUT,
     ) -> PollEndpointConfig:
         """Raises :class:`~wfe_core.errors.DefinitionError` for a bad value and
-        :class:`~wfe_core.errors.ExtraNotInstalledError` when ``wfe-core[http]`` is missing."""
+        :class:`~wfe_core.errors.MissingExtraError` when the ``http`` extra is missing."""
         if importlib.util.find_spec("aiohttp") is None:
-            raise ExtraNotInstalledError("poll_endpoint", HTTP_EXTRA)
+            raise MissingExtraError("poll_endpoint", extra="http", package="aiohttp", requirement=HTTP_EXTRA)
         if isinstance(url, str) and not url.startswith(("http://", "https://")):
             raise DefinitionError(f"poll_endpoint url {url!r}: give an http:// or https:// URL")
         if not isinstance(url, str) and not callable(url):
@@ -172,7 +172,9 @@ async def _request(method: str, url: str, *, headers: Any, body: Any, timeout: t
     try:
         import aiohttp
     except ImportError as exc:
-        raise ExtraNotInstalledError("poll_endpoint", HTTP_EXTRA) from exc
+        raise MissingExtraError(
+            "poll_endpoint", extra="http", package="aiohttp", requirement=HTTP_EXTRA
+        ) from exc
     options: dict[str, Any] = {}
     if isinstance(body, str | bytes):
         options["data"] = body
