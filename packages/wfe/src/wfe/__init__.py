@@ -4,6 +4,7 @@ Define workflows with ``WorkflowBuilder``, run them on a ``WorkflowHost`` built 
 """
 
 from wfe._activities import PendingActivity
+from wfe._artifact_store import LocalArtifactStore
 from wfe._host import WorkflowHost
 from wfe._host_builder import WorkflowHostBuilder
 from wfe._options import HostOptions
@@ -11,6 +12,8 @@ from wfe_core.builder import WorkflowBuilder
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import (
     ActivityFailedError,
+    ArtifactError,
+    ArtifactNotFoundError,
     ChildWorkflowFailedError,
     DefinitionError,
     HostError,
@@ -25,6 +28,7 @@ from wfe_core.errors import (
     WorkflowNotRegisteredError,
 )
 from wfe_core.models import (
+    ArtifactRef,
     DataFilter,
     DateRangeFilter,
     DefinitionFilter,
@@ -53,6 +57,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActivityFailedError",
+    "ArtifactError",
+    "ArtifactNotFoundError",
+    "ArtifactRef",
     "ChildWorkflowFailedError",
     "DataFilter",
     "DateRangeFilter",
@@ -65,6 +72,7 @@ __all__ = [
     "HostOptions",
     "LeaseLostError",
     "LifecycleEvent",
+    "LocalArtifactStore",
     "PendingActivity",
     "PersistenceError",
     "ValueRefusedError",

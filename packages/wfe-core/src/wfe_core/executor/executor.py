@@ -178,6 +178,7 @@ class WorkflowExecutor:
             return exc
         finally:
             item.finished_at = self.clock.now()
+            await item.ctx.release()
 
     async def _invoke(self, item: _Prepared) -> StepResult:
         body, ctx = item.body, item.ctx
