@@ -6,7 +6,7 @@ import asyncio
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -98,6 +98,25 @@ class StepArtifacts:
     async def list(self) -> dict[str, ArtifactRef]:
         """The artifacts this workflow's steps put, by name."""
         return await self._store().list(self.workflow_id)
+
+    async def require(self, names: Iterable[str]) -> None:
+        """``ArtifactNotFoundError`` naming the first of ``names`` that ``get`` would not find."""
+        for name in names:
+            if await self.ref(name) is None:
+                raise ArtifactNotFoundError(
+                    f"the step consumes artifact {name!r}, which no step of workflow {self.workflow_id} put and "
+                    "no data key holds: run the step that produces it first (or pass its reference in the data)"
+                )
+
+    async def check_produced(self, names: Iterable[str], step: str) -> None:
+        """``ArtifactError`` naming the first of ``names`` the workflow has not stored."""
+        stored = await self.list()
+        for name in names:
+            if name not in stored:
+                raise ArtifactError(
+                    f"step {step!r} declares it produces artifact {name!r} but did not put it: call "
+                    f"ctx.artifacts.put({name!r}, path) in the step, or drop it from produces()"
+                )
 
     def put_sync(self, name: str, path: str | Path) -> ArtifactRef:
         """``put`` for a step running in a worker thread (a plain ``def run``)."""

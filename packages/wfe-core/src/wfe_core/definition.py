@@ -73,6 +73,10 @@ class WorkflowStep:
     is_compensation: bool = False
     config: dict[str, Any] = field(default_factory=dict)
     """Free-form metadata (the YAML compiler keeps the step's config here)."""
+    produces: tuple[str, ...] = ()
+    """Artifacts the step declares it puts: a run that proceeds without them stored fails the step."""
+    consumes: tuple[str, ...] = ()
+    """Artifacts the step declares it reads: a run starts only when each exists (else the step fails)."""
 
     def create_body(self) -> StepBody:
         return self.factory()

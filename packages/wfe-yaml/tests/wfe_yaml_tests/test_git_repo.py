@@ -288,3 +288,10 @@ async def test_the_rust_fixture_with_an_input_artifact_skips_the_clone(tmp_path:
         assert done.status is WorkflowStatus.COMPLETE, await host.get_errors(wid)
     assert (tmp_path / "repo" / "README.md").read_text() == "# from the artifact\n"
     assert done.data["clone"] == ref.to_data()
+
+
+def test_compiled_steps_declare_the_artifacts_they_produce_and_consume(remote: Remote) -> None:
+    (workflow,) = load_workflow_from_str(WORKFLOW.format(url=remote.bare))
+    steps = {step.name: step for step in workflow.definition.steps}
+    assert steps["checkout"].produces == ("checkout",)
+    assert steps["read"].consumes == ("checkout",)

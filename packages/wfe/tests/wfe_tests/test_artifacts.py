@@ -159,3 +159,37 @@ async def _until(check: Any, timeout: float = 10.0) -> None:
 
 def _exists(path: str) -> bool:
     return os.path.exists(path)
+
+
+async def test_declared_artifacts_are_checked_around_the_run(tmp_path: Path) -> None:
+    async def forgets(ctx: StepExecutionContext) -> None:
+        return None
+
+    ran: list[str] = []
+
+    async def reads(ctx: StepExecutionContext) -> None:
+        ran.append("reads")
+
+    builder = WorkflowBuilder()
+    builder.then_fn(producer(tmp_path)).produces("report", "tree").then_fn(reads).consumes("report")
+    good = builder.build("declared", 1)
+    forgetful = WorkflowBuilder().then_fn(forgets).produces("report").build("forgetful", 1)
+    early = WorkflowBuilder().then_fn(reads).consumes("report").build("early", 1)
+    assert good.steps[0].produces == ("report", "tree") and good.steps[1].consumes == ("report",)
+    host = WorkflowHostBuilder().build()
+    for definition in (good, forgetful, early):
+        host.register_workflow(definition)
+    async with host:
+        wid = await host.start_workflow("declared", data={})
+        assert (await host.wait_for_workflow(wid, timeout=10)).status is WorkflowStatus.COMPLETE
+        assert ran == ["reads"]
+
+        forgot = await host.start_workflow("forgetful", data={})
+        await _until(lambda: host.get_errors(forgot))
+        message = (await host.get_errors(forgot))[0].message
+        assert "declares it produces artifact 'report' but did not put it" in message
+
+        too_early = await host.start_workflow("early", data={})
+        await _until(lambda: host.get_errors(too_early))
+        assert "consumes artifact 'report'" in (await host.get_errors(too_early))[0].message
+        assert ran == ["reads"], "a step whose consumed artifact is missing does not run"

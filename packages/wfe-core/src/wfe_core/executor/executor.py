@@ -184,6 +184,8 @@ class WorkflowExecutor:
         body, ctx = item.body, item.ctx
 
         async def call_body() -> StepResult:
+            if item.step.consumes:
+                await ctx.artifacts.require(item.step.consumes)
             run = body.run
             if _is_async(run):
                 result = await run(ctx)
@@ -197,6 +199,8 @@ class WorkflowExecutor:
                 raise TypeError(
                     f"step {item.step.name!r} returned {type(result).__name__}, not ExecutionResult"
                 )
+            if item.step.produces and (result is None or (result.proceed and not result.skipped)):
+                await ctx.artifacts.check_produced(item.step.produces, item.step.name or str(item.step.id))
             return result
 
         call: StepCall = call_body

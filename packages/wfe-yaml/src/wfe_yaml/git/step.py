@@ -190,5 +190,12 @@ class GitRepoStepType:
             return [f"Git-repo step '{step_name}': {mask_url(url)!r} is not a repository URL"]
         return []
 
+    def artifacts(
+        self, config: Mapping[str, Any], *, step_name: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """It produces the checkout's artifact (named by ``artifact``, default the step name)."""
+        name = config.get("artifact")
+        return ((name if isinstance(name, str) and name else step_name),), ()
+
     def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> GitRepoStep:
         return GitRepoStep(GitRepoConfig.model_validate(dict(config)), step_name=step_name)

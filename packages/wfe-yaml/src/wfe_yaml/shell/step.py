@@ -226,6 +226,13 @@ class ShellStepType:
             ]
         return []
 
+    def artifacts(
+        self, config: Mapping[str, Any], *, step_name: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """It consumes the artifacts of ``inputs``."""
+        inputs = config.get("inputs")
+        return (), tuple(str(name) for name in inputs) if isinstance(inputs, Mapping) else ()
+
     def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> ShellStep:
         return ShellStep(
             ShellConfig.model_validate(dict(config)),
