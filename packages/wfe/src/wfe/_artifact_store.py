@@ -59,14 +59,34 @@ class LocalArtifactStore:
     share the folder. ``LocalArtifactStore.in_temporary_folder()`` makes one in a fresh temporary folder that
     ``close()`` removes."""
 
-    def __init__(self, root: str | os.PathLike[str], *, temporary: bool = False) -> None:
-        self.root = Path(root).absolute()
-        self.temporary = temporary
-        self._blobs = self.root / "blobs" / "sha256"
-        self._index = self.root / "index"
-        self._tmp = self.root / "tmp"
-        self._thread_lock = threading.Lock()
-        self._started = False
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, temporary: bool = False) -> None:
+        """Keep artifacts in the folder ``root`` (made at the first write). Without ``root``, in a temporary
+        folder made when first needed; ``temporary=True`` removes the folder on ``close()``."""
+        self._root = None if root is None else Path(root).absolute()
+        self.temporary = temporary or root is None
+        self._thread_lock = threading.RLock()
+        self._created = False
+
+    @property
+    def root(self) -> Path:
+        """The store's folder."""
+        if self._root is None:
+            with self._thread_lock:
+                if self._root is None:
+                    self._root = Path(tempfile.mkdtemp(prefix="wfe-artifacts-"))
+        return self._root
+
+    @property
+    def _blobs(self) -> Path:
+        return self.root / "blobs" / "sha256"
+
+    @property
+    def _index(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def _tmp(self) -> Path:
+        return self.root / "tmp"
 
     @classmethod
     def from_url(cls, url: str) -> LocalArtifactStore:
@@ -87,25 +107,21 @@ class LocalArtifactStore:
     @classmethod
     def in_temporary_folder(cls) -> LocalArtifactStore:
         """A store in a new temporary folder, removed by ``close()``."""
-        return cls(tempfile.mkdtemp(prefix="wfe-artifacts-"), temporary=True)
+        return cls(None, temporary=True)
 
     def __repr__(self) -> str:
-        return f"LocalArtifactStore({str(self.root)!r})"
+        where = "a temporary folder" if self._root is None else repr(str(self._root))
+        return f"LocalArtifactStore({where})"
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._start)
-
-    def _start(self) -> None:
-        for folder in (self._blobs, self._index, self._tmp):
-            folder.mkdir(parents=True, exist_ok=True)
-        self._started = True
+        """Nothing to connect: the folders are made at the first write."""
 
     async def close(self) -> None:
-        if self.temporary:
-            await asyncio.to_thread(shutil.rmtree, self.root, True)
-        self._started = False
+        if self.temporary and self._root is not None:
+            await asyncio.to_thread(shutil.rmtree, self._root, True)
+            self._created = False
 
     # -- the protocol ---------------------------------------------------------------------------------------
 
@@ -135,8 +151,10 @@ class LocalArtifactStore:
     # -- implementation (worker threads) --------------------------------------------------------------------
 
     def _ensure(self) -> None:
-        if not self._started:
-            self._start()
+        if not self._created:
+            for folder in (self._blobs, self._index, self._tmp):
+                folder.mkdir(parents=True, exist_ok=True)
+            self._created = True
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

@@ -154,6 +154,9 @@ class ArtifactStoreSuite:
         workflow = self.workflow()
         source = tmp_path / "payload"
         source.write_text("payload")
+        # a store may make its folders at its first write: list the test folder after one
+        await artifact_store.put(workflow, "benign", source)
+        await artifact_store.delete_workflow(workflow)
         before = sorted(os.listdir(tmp_path))
         ref = await artifact_store.put(workflow, name, source)
         assert await artifact_store.get(workflow, name) == ref
