@@ -295,3 +295,57 @@ def test_compiled_steps_declare_the_artifacts_they_produce_and_consume(remote: R
     steps = {step.name: step for step in workflow.definition.steps}
     assert steps["checkout"].produces == ("checkout",)
     assert steps["read"].consumes == ("checkout",)
+
+
+async def test_shell_inputs_place_files_and_trees_at_relative_and_absolute_mount_points(
+    store: LocalArtifactStore, tmp_path: Path
+) -> None:
+    from wfe_yaml.shell import ShellStepType
+
+    report = tmp_path / "report.txt"
+    report.write_text("all good\n")
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "tool").write_text("#!/bin/sh\necho tool ran\n")
+    (tree / "bin" / "tool").chmod(0o755)
+    ctx = _context(store)
+    await ctx.artifacts.put("report", report)
+    await ctx.artifacts.put("my-tools", tree)
+    absolute = tmp_path / "placed" / "tools"
+    step = ShellStepType().create(
+        {
+            "inputs": {"report": "in/report.txt", "my-tools": str(absolute)},
+            "run": 'cat "$INPUT_REPORT"; "$INPUT_MY_TOOLS/bin/tool"; echo "##wfe[output where=$INPUT_REPORT]"',
+        },
+        step_name="use",
+        workflow_id="wf",
+    )
+    await step.run(ctx)
+    assert step.outputs["use.stdout"].startswith("all good\ntool ran\n")
+    assert step.outputs["where"].endswith("/inputs/in/report.txt")
+    assert not _exists(step.outputs["where"]), "relative mount points go with the step's temporary folder"
+    assert "tool" in os.listdir(absolute / "bin"), "an absolute mount point is kept"
+
+
+async def test_a_missing_shell_input_fails_the_step_naming_the_artifact(store: LocalArtifactStore) -> None:
+    from wfe_core.errors import ArtifactNotFoundError
+    from wfe_yaml.shell import ShellStepType
+
+    step = ShellStepType().create(
+        {"inputs": {"nothing": "x"}, "run": "true"}, step_name="use", workflow_id="wf"
+    )
+    with pytest.raises(ArtifactNotFoundError, match="artifact 'nothing' was not put"):
+        await step.run(_context(store))
+
+
+def test_shell_inputs_refuse_mount_points_that_climb_out() -> None:
+    from pydantic import ValidationError
+
+    from wfe_yaml.shell import ShellConfig
+
+    with pytest.raises(ValidationError, match="without '..'"):
+        ShellConfig.model_validate({"run": "true", "inputs": {"a": "../../etc"}})
+
+
+def _exists(path: str) -> bool:
+    return os.path.exists(path)
