@@ -349,3 +349,25 @@ def test_shell_inputs_refuse_mount_points_that_climb_out() -> None:
 
 def _exists(path: str) -> bool:
     return os.path.exists(path)
+
+
+async def test_the_checkout_keeps_no_credentials_of_the_url(
+    remote: Remote, store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cloned through an https URL with credentials (rewritten by git to the local repository), the checkout's
+    origin is the URL without them."""
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.file://{remote.bare}.insteadOf")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "https://someone:s3cr3t-t0ken@git.example.invalid/repo.git")
+    checkout = tmp_path / "checkout"
+    sink = RecordingSink()
+    outputs = await _clone(
+        store,
+        sink,
+        url="https://someone:s3cr3t-t0ken@git.example.invalid/repo.git",
+        working_dir=str(checkout),
+    )
+    assert outputs["sha"] == remote.head
+    assert _in_checkout(checkout, "remote", "get-url", "origin") == "https://git.example.invalid/repo.git"
+    assert "s3cr3t-t0ken" not in (checkout / ".git" / "config").read_text()
+    assert all("s3cr3t-t0ken" not in chunk.text for _, chunk in sink.chunks)

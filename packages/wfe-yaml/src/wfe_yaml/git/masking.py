@@ -15,6 +15,11 @@ def mask_url(text: str) -> str:
     return _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
 
 
+def without_credentials(url: str) -> str:
+    """``url`` without its ``user[:password]@`` part."""
+    return _USERINFO.sub(lambda m: m["scheme"], url)
+
+
 def has_credentials(url: str) -> bool:
     """Whether ``url`` carries a ``user[:password]@`` part."""
     return _USERINFO.match(url) is not None

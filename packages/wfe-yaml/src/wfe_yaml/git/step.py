@@ -16,7 +16,7 @@ from wfe_core.models import ExecutionResult
 from wfe_core.step import StepBody, StepExecutionContext
 from wfe_yaml.git.commands import Git, GitRepoError
 from wfe_yaml.git.config import FULL_SHA, GitRepoConfig
-from wfe_yaml.git.masking import Masker, mask_url
+from wfe_yaml.git.masking import Masker, has_credentials, mask_url, without_credentials
 from wfe_yaml.shell.step import workflow_data
 
 WORKING_DIR_KEY = "__wfe_working_dir"
@@ -169,6 +169,8 @@ class GitRepoStep(StepBody):
                     await git("checkout", "--quiet", "--detach", "FETCH_HEAD", cwd=destination)
             if config.submodules:
                 await git("submodule", "update", "--init", "--recursive", *depth, cwd=destination)
+            if has_credentials(url):  # the checkout (an artifact) must not carry them in .git/config
+                await git("remote", "set-url", "origin", without_credentials(url), cwd=destination)
         except BaseException:
             if not existed:
                 await asyncio.to_thread(shutil.rmtree, destination, True)
