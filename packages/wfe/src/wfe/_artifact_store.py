@@ -27,6 +27,7 @@ import stat
 import tarfile
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,7 @@ except ImportError:  # pragma: no cover - not on POSIX: one process per store fo
     fcntl = None  # type: ignore[assignment]
 
 CHUNK = 1024 * 1024
+STALE_TEMPORARY_SECONDS = 24 * 3600
 
 
 def _key(text: str) -> str:
@@ -155,6 +157,19 @@ class LocalArtifactStore:
             for folder in (self._blobs, self._index, self._tmp):
                 folder.mkdir(parents=True, exist_ok=True)
             self._created = True
+            self._remove_stale_temporaries()
+
+    def _remove_stale_temporaries(self) -> None:
+        """Remove what writes interrupted by a crash left in ``tmp/`` (older than a day, so never a write in
+        progress in another process)."""
+        cutoff = time.time() - STALE_TEMPORARY_SECONDS
+        for entry in self._tmp.iterdir():
+            with contextlib.suppress(OSError):
+                if entry.lstat().st_mtime < cutoff:
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink()
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -52,3 +54,17 @@ async def test_names_never_become_paths_in_the_store(tmp_path: Path) -> None:
     assert all(".." not in p.parts and "escape" not in str(p) for p in files)
     assert not (tmp_path / "escape").exists()
     await store.close()
+
+
+async def test_files_a_crashed_write_left_are_removed_when_a_day_old(tmp_path: Path) -> None:
+    tmp = tmp_path / "store" / "tmp"
+    tmp.mkdir(parents=True)
+    (tmp / "old.part").write_text("interrupted")
+    (tmp / "new.part").write_text("in progress elsewhere")
+    day_ago = time.time() - 25 * 3600
+    os.utime(tmp / "old.part", (day_ago, day_ago))
+    store = LocalArtifactStore(tmp_path / "store")
+    source = tmp_path / "f"
+    source.write_text("x")
+    await store.put("wf", "f", source)
+    assert sorted(os.listdir(tmp)) == ["new.part"]
