@@ -8,8 +8,8 @@ Layout under the store's folder::
     tmp/                                      files being written (renamed into place with os.replace)
     .lock                                     taken (flock) while content and index change together
 
-A tree is stored as an uncompressed POSIX (pax) tar of its entries, sorted by path, with times, owners and
-permission bits other than "executable" cleared, so the same tree always gives the same archive and digest.
+A tree is stored as a deterministic archive (see ``wfe._artifact_tree``): an uncompressed pax tar of its entries,
+sorted, times, owners and permission bits other than "executable" cleared, so a tree has one digest.
 Regular files, directories and symbolic links are kept; other entries (sockets, devices, fifos) are skipped.
 Extraction uses tarfile's ``data`` filter: no entry or link can land outside the destination.
 """
@@ -31,9 +31,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from wfe._artifact_tree import copy_hashing, write_tree
 from wfe_core.errors import ArtifactError, ArtifactNotFoundError
 from wfe_core.models import ArtifactRef
 
@@ -42,7 +43,6 @@ try:
 except ImportError:  # pragma: no cover - not on POSIX: one process per store folder
     fcntl = None  # type: ignore[assignment]
 
-CHUNK = 1024 * 1024
 STALE_TEMPORARY_SECONDS = 24 * 3600
 
 
@@ -196,10 +196,10 @@ class LocalArtifactStore:
         try:
             if stat.S_ISDIR(info.st_mode):
                 kind = "tree"
-                digest, size = _write_tree(source.resolve(), temp)
+                digest, size = write_tree(source.resolve(), temp)
             elif stat.S_ISREG(info.st_mode):
                 kind = "file"
-                digest, size = _copy_hashing(source, temp)
+                digest, size = copy_hashing(source, temp)
             else:
                 raise ArtifactError(
                     f"cannot store artifact {name!r}: {source} is neither a regular file nor a directory"
@@ -326,82 +326,3 @@ def _ref_fields(ref: ArtifactRef) -> dict[str, Any]:
 
 def _ref_of(entry: dict[str, Any]) -> ArtifactRef:
     return ArtifactRef(entry["digest"], entry["kind"], int(entry["size"]))
-
-
-def _copy_hashing(source: Path, temp: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(source, "rb") as reader, open(temp, "wb") as writer:
-        while chunk := reader.read(CHUNK):
-            digest.update(chunk)
-            writer.write(chunk)
-            size += len(chunk)
-        writer.flush()
-        os.fsync(writer.fileno())
-    return digest.hexdigest(), size
-
-
-class _HashingWriter:
-    """A write-only file object that hashes and counts what passes through it."""
-
-    def __init__(self, target: IO[bytes]) -> None:
-        self.target = target
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return self.target.write(data)
-
-    def tell(self) -> int:
-        return self.size
-
-
-def _tree_entries(root: Path) -> Iterator[tuple[str, Path]]:
-    """Every entry below ``root`` as (archive name, path), sorted, without following links."""
-    stack = [("", root)]
-    while stack:
-        prefix, folder = stack.pop()
-        with os.scandir(folder) as scan:
-            children = sorted(scan, key=lambda entry: entry.name)
-        for child in children:
-            name = f"{prefix}{child.name}"
-            yield name, Path(child.path)
-        for child in reversed(children):
-            if child.is_dir(follow_symlinks=False):
-                stack.append((f"{prefix}{child.name}/", Path(child.path)))
-
-
-def _tar_info(name: str, path: Path, mode: int, size: int) -> tarfile.TarInfo | None:
-    """The normalised archive entry of ``path`` (times, owners and permissions cleared but "executable"), or
-    None for an entry that is not a file, a directory or a link. Hard links are stored as separate files."""
-    info = tarfile.TarInfo(name)
-    if stat.S_ISDIR(mode):
-        info.type, info.mode = tarfile.DIRTYPE, 0o755
-    elif stat.S_ISLNK(mode):
-        info.type, info.mode, info.linkname = tarfile.SYMTYPE, 0o777, os.readlink(path)
-    elif stat.S_ISREG(mode):
-        info.type, info.mode, info.size = tarfile.REGTYPE, 0o755 if mode & 0o111 else 0o644, size
-    else:
-        return None
-    return info
-
-
-def _write_tree(root: Path, temp: Path) -> tuple[str, int]:
-    with open(temp, "wb") as file:
-        writer = _HashingWriter(file)
-        with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as archive:  # type: ignore[call-overload]
-            for name, path in _tree_entries(root):
-                status = path.lstat()
-                info = _tar_info(name, path, status.st_mode, status.st_size)
-                if info is None:
-                    continue
-                if info.isreg():
-                    with open(path, "rb") as content:
-                        archive.addfile(info, content)
-                else:
-                    archive.addfile(info)
-        file.flush()
-        os.fsync(file.fileno())
-    return writer.digest.hexdigest(), writer.size
