@@ -45,7 +45,7 @@ EXPECTED_ENTRY_POINTS = {
     "wfe.queue": SQL_AND_KV,
     "wfe.search": {"memory", "sqlite", "opensearch", "http", "https"},
     "wfe.lifecycle": {"memory", "redis", "rediss", "valkey", "valkeys"},
-    "wfe.steps": {"shell", "deno", "js", "workflow"},
+    "wfe.steps": {"shell", "deno", "js", "workflow", "git-repo"},
 }
 
 

@@ -77,6 +77,10 @@ class WorkflowStep:
     when: Callable[..., Any] | None = None
     """``when(data, ctx)``: checked when the step is reached (not on the later runs of a step that sleeps, waits,
     branches or is retried); false skips the step (its pointer ends SKIPPED) and the workflow goes on after it."""
+    produces: tuple[str, ...] = ()
+    """Artifacts the step declares it puts: a run that proceeds without them stored fails the step."""
+    consumes: tuple[str, ...] = ()
+    """Artifacts the step declares it reads: a run starts only when each exists (else the step fails)."""
 
     def create_body(self) -> StepBody:
         return self.factory()

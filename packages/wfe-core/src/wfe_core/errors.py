@@ -220,3 +220,11 @@ class PollTimeoutError(StepError):
 
 class HostError(WfeError):
     """The host was used in a way it does not support (not started, sync call inside a running loop, ...)."""
+
+
+class ArtifactError(ProviderError):
+    """The artifact store failed, or refused a name, a source or a destination."""
+
+
+class ArtifactNotFoundError(ArtifactError):
+    """No artifact with this name exists for the workflow (or no content with this digest is stored)."""

@@ -13,7 +13,9 @@ from wfe_core.models import ExecutionPointer, ExecutionResult, WorkflowInstance
 from wfe_core.protocols import Clock
 
 if TYPE_CHECKING:
+    from wfe_core.artifacts import StepArtifacts
     from wfe_core.definition import WorkflowDefinition, WorkflowStep
+    from wfe_core.protocols.artifacts import ArtifactStore
 
 
 class StepBody:
@@ -94,6 +96,32 @@ class StepExecutionContext:
     clock: Clock = field(default_factory=SystemClock)
     services: Any = None
     """Host services for built-in primitives (sub-workflows); None outside a host."""
+    artifact_store: ArtifactStore | None = None
+    """Where ``artifacts`` keeps its files; None means the host's (``services.artifact_store``)."""
+    _artifacts: StepArtifacts | None = field(default=None, init=False, repr=False, compare=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+
+    @property
+    def artifacts(self) -> StepArtifacts:
+        """The workflow's artifacts: ``await ctx.artifacts.put(name, path)``, ``await ctx.artifacts.get(name)``
+        (see :class:`wfe_core.artifacts.StepArtifacts`)."""
+        if self._artifacts is None:
+            from wfe_core.artifacts import StepArtifacts
+
+            store = self.artifact_store or getattr(self.services, "artifact_store", None)
+            self._artifacts = StepArtifacts(store, self.workflow.id, lambda: self.workflow.data, self._loop)
+        return self._artifacts
+
+    async def release(self) -> None:
+        """Remove what the step's run left behind (the temporary folders of ``artifacts.get``)."""
+        if self._artifacts is not None:
+            await self._artifacts.release()
 
     @property
     def data(self) -> Any:

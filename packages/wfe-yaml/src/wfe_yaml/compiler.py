@@ -302,6 +302,9 @@ class _Compiler:
         builder = adder.then(factory, name=spec.name)
         builder.step.outputs.append(_merge_outputs(keys))
         builder.step.config = dict(config)
+        declared = getattr(provider, "artifacts", None)
+        if callable(declared):
+            builder.step.produces, builder.step.consumes = declared(config, step_name=name)
         return builder
 
     def _container(self, adder: StepAdder, spec: StepSpec, *, inside: bool) -> StepBuilder:

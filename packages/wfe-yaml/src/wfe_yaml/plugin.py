@@ -24,6 +24,8 @@ class StepType(Protocol):
     - ``config_model``: a pydantic model class (``extra="forbid"``) for ``config``. The loader validates the
       config against it first, so wrong types and unknown keys are reported at their ``file:line:column``
       with "did you mean ...?" suggestions.
+    - ``artifacts(config, *, step_name) -> (produces, consumes)``: the artifact names a step of this type
+      puts and reads (tuples of str), declared on the compiled step (see ``StepBuilder.produces``).
     - ``requires_config``: ``False`` when the type works without a ``config:`` section (default ``True``:
       a missing section is reported as "<Type> step 'x' must have a 'config' section").
     """

@@ -33,7 +33,6 @@ def fixture_text(name: str) -> str:
 # "available types / a plugin can provide it" error naming the type.
 UNSHIPPED_PREFIXES = {
     "rustlang_": None,
-    "git_repo_": "git-repo",
     "validation_buildkit_": "buildkit",
     "validation_containerd_": "containerd",
     "validation_unknown_step_type_returns_compilation_error": "terraform",

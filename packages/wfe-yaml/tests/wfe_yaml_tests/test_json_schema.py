@@ -69,3 +69,17 @@ def test_every_schema_field_is_documented(name: str) -> None:
 
 def test_reference_page_exists() -> None:
     assert Path(REFERENCE).is_file()
+
+
+def test_schema_describes_git_repo_config_and_shell_inputs() -> None:
+    schema = json_schema()
+    rules = schema["$defs"]["StepSpec"]["allOf"]
+    git = next(r for r in rules if r["if"]["properties"]["type"]["const"] == "git-repo")
+    assert git["then"]["properties"]["config"]["$ref"] == "#/$defs/GitRepoConfig"
+    git_config = schema["$defs"]["GitRepoConfig"]
+    assert git_config["additionalProperties"] is False
+    assert {"url", "run", "ref", "branch", "commit", "depth", "submodules", "input", "token_env"} <= set(
+        git_config["properties"]
+    )
+    inputs = schema["$defs"]["ShellConfig"]["properties"]["inputs"]
+    assert inputs["type"] == "object" and inputs["additionalProperties"] == {"type": "string"}

@@ -4,6 +4,7 @@ Define workflows with ``WorkflowBuilder``, run them on a ``WorkflowHost`` built 
 """
 
 from wfe._activities import PendingActivity
+from wfe._artifact_store import LocalArtifactStore
 from wfe._host import WorkflowHost
 from wfe._host_builder import WorkflowHostBuilder
 from wfe._options import HostOptions
@@ -11,6 +12,8 @@ from wfe_core.builder import WorkflowBuilder
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import (
     ActivityFailedError,
+    ArtifactError,
+    ArtifactNotFoundError,
     ChildWorkflowFailedError,
     ConfigurationError,
     DefinitionError,
@@ -29,6 +32,7 @@ from wfe_core.errors import (
     WorkflowNotRegisteredError,
 )
 from wfe_core.models import (
+    ArtifactRef,
     DataFilter,
     DateRangeFilter,
     DefinitionFilter,
@@ -59,6 +63,9 @@ __version__ = "0.1.0"
 __all__ = [
     "ActivityFailedError",
     "BodyContains",
+    "ArtifactError",
+    "ArtifactNotFoundError",
+    "ArtifactRef",
     "ChildWorkflowFailedError",
     "ConfigurationError",
     "DataFilter",
@@ -74,6 +81,7 @@ __all__ = [
     "LeaseLostError",
     "LifecycleEvent",
     "MissingExtraError",
+    "LocalArtifactStore",
     "PendingActivity",
     "PersistenceError",
     "PollCondition",

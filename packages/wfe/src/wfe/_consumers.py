@@ -15,7 +15,14 @@ from wfe._slots import Slots
 from wfe._timers import WakeupTimers
 from wfe_core.errors import EventNotFoundError, SubscriptionNotFoundError, WorkflowNotFoundError
 from wfe_core.models import ACTIVITY_EVENT_NAME, QueueItem, QueueType, WorkflowInstance, WorkflowStatus
-from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider, SearchIndex
+from wfe_core.protocols import (
+    ArtifactStore,
+    Clock,
+    LockProvider,
+    PersistenceProvider,
+    QueueProvider,
+    SearchIndex,
+)
 
 log = logging.getLogger("wfe.host")
 
@@ -32,6 +39,7 @@ class Consumers:
         lock: LockProvider,
         queue: QueueProvider,
         search: SearchIndex | None,
+        artifacts: ArtifactStore,
         runner: InstanceRunner,
         load: Callable[[str], Awaitable[WorkflowInstance]],
         timers: WakeupTimers,
@@ -42,6 +50,7 @@ class Consumers:
         self.lock = lock
         self.queue = queue
         self.search = search
+        self.artifacts = artifacts
         self.runner = runner
         self.load = load
         self.timers = timers
@@ -190,6 +199,22 @@ class Consumers:
         for event_id in await self.persistence.get_runnable_events(now):
             await self.queue.enqueue(QueueType.EVENT, event_id)
 
+    async def purge_artifacts(self) -> int:
+        """Remove the artifacts of workflows no longer in the store (purged); return how many were removed."""
+        owners = await self.artifacts.workflow_ids()
+        if not owners:
+            return 0
+        kept: set[str] = set()
+        for start in range(0, len(owners), 500):
+            kept.update(
+                instance.id for instance in await self.persistence.get_workflows(owners[start : start + 500])
+            )
+        removed = 0
+        for workflow_id in owners:
+            if workflow_id not in kept:
+                removed += await self.artifacts.delete_workflow(workflow_id)
+        return removed
+
     async def _purge(self) -> None:
         assert self.options.retention is not None
         while True:
@@ -200,6 +225,7 @@ class Consumers:
                     for status in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
                         await self.persistence.purge_workflows(status, cutoff)
                     await self.persistence.purge_events(cutoff)
+                    await self.purge_artifacts()
             except Exception:
                 log.exception("purge failed")
             await asyncio.sleep(self.options.purge_interval.total_seconds())

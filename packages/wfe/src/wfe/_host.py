@@ -41,6 +41,7 @@ from wfe_core.models import (
 )
 from wfe_core.models.trusted import trusted
 from wfe_core.protocols import (
+    ArtifactStore,
     Clock,
     LifecycleCallback,
     LifecycleHub,
@@ -75,8 +76,14 @@ class WorkflowHost(ActivityVerbs):
         step_middleware: Sequence[StepMiddleware] = (),
         workflow_middleware: Sequence[tuple[Phase, WorkflowMiddleware]] = (),
         tracing: Tracing | None = None,
+        artifact_store: ArtifactStore | None = None,
     ) -> None:
         self.persistence = persistence
+        if artifact_store is None:
+            from wfe._artifact_store import LocalArtifactStore
+
+            artifact_store = LocalArtifactStore.in_temporary_folder()
+        self.artifact_store: ArtifactStore = artifact_store
         self.lock = lock
         self.queue = queue
         self.search_index = search
@@ -114,6 +121,7 @@ class WorkflowHost(ActivityVerbs):
             lock=lock,
             queue=queue,
             search=search,
+            artifacts=artifact_store,
             runner=self._runner,
             load=self.get_workflow,
             timers=self._timers,
@@ -131,6 +139,7 @@ class WorkflowHost(ActivityVerbs):
         if self._started:
             return
         await self.persistence.ensure_store_exists()
+        await self.artifact_store.start()
         await check_lock_family(self.persistence, self.lock)
         await self.lock.start()
         await self.queue.start()
@@ -162,6 +171,7 @@ class WorkflowHost(ActivityVerbs):
         await self.queue.stop()
         await self.lock.stop()
         await self.persistence.close()
+        await self.artifact_store.close()
 
     async def __aenter__(self) -> WorkflowHost:
         await self.start()

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
+from wfe._artifact_store import LocalArtifactStore
 from wfe._discovery import LIFECYCLE, LOCK, PERSISTENCE, QUEUE, SEARCH, has_provider, resolve, scheme_of
 from wfe._host import Phase, WorkflowHost, WorkflowMiddleware
 from wfe._options import HostOptions
 from wfe._otel import Tracing
+from wfe_core.errors import ArtifactError
 from wfe_core.executor import StepMiddleware
-from wfe_core.protocols import Clock
+from wfe_core.protocols import ArtifactStore, Clock
 from wfe_core.providers.memory import MemoryLifecycleHub, MemoryLock, MemoryPersistence, MemoryQueue
 from wfe_core.step import LogSink
 
@@ -35,6 +40,7 @@ class WorkflowHostBuilder:
         self._step_middleware: list[StepMiddleware] = []
         self._workflow_middleware: list[tuple[Phase, WorkflowMiddleware]] = []
         self._tracing: Tracing | None = None
+        self._artifact_store: str | os.PathLike[str] | ArtifactStore | None = None
 
     def use_persistence(self, provider: Any, **options: Any) -> WorkflowHostBuilder:
         """A URL (``sqlite:///wfe.db``, ``postgresql://...``, ``memory://``) or a PersistenceProvider."""
@@ -64,6 +70,17 @@ class WorkflowHostBuilder:
         """A URL (``redis://...`` so every host sees every event) or a LifecycleHub."""
         self._hub = provider
         self._options[LIFECYCLE] = options
+        return self
+
+    def use_artifact_store(self, store: str | os.PathLike[str] | ArtifactStore) -> WorkflowHostBuilder:
+        """Where steps keep artifacts: a URL (``file:///var/lib/wfe/artifacts``), a folder, or an
+        ArtifactStore. Default: the folder ``<database file>.artifacts`` beside a SQLite store's file, else a
+        temporary folder removed when the host stops (so with PostgreSQL, choose a folder every host shares)."""
+        if not isinstance(store, (str, os.PathLike)) and not isinstance(store, ArtifactStore):
+            raise ArtifactError(
+                f"{store!r} is not an artifact store: pass a file:// URL, a folder or an ArtifactStore object"
+            )
+        self._artifact_store = store
         return self
 
     def use_clock(self, clock: Clock) -> WorkflowHostBuilder:
@@ -130,7 +147,21 @@ class WorkflowHostBuilder:
             step_middleware=self._step_middleware,
             workflow_middleware=self._workflow_middleware,
             tracing=self._tracing,
+            artifact_store=self._artifacts(),
         )
+
+    def _artifacts(self) -> ArtifactStore:
+        chosen = self._artifact_store
+        if isinstance(chosen, str):
+            return LocalArtifactStore.from_url(chosen)
+        if isinstance(chosen, os.PathLike):
+            return LocalArtifactStore(chosen)
+        if chosen is not None:
+            return chosen
+        database = _sqlite_file(self._persistence)
+        if database is None:
+            return LocalArtifactStore.in_temporary_folder()
+        return LocalArtifactStore(database.with_name(database.name + ".artifacts"))
 
     def _companion(self, group: str, chosen: Any, persistence_url: str | None) -> Any:
         if chosen is not None:
@@ -139,3 +170,17 @@ class WorkflowHostBuilder:
             if has_provider(group, scheme_of(persistence_url)):
                 return resolve(group, persistence_url, **self._options.get(PERSISTENCE, {}))
         return None
+
+
+def _sqlite_file(persistence: Any) -> Path | None:
+    """The database file of a SQLite persistence (URL or object); None for any other or an in-memory one."""
+    if isinstance(persistence, str):
+        parts = urlsplit(persistence)
+        text = unquote(parts.path)
+        if parts.scheme != "sqlite" or parts.netloc or len(text) < 2 or ":memory:" in text:
+            return None
+        return Path(text[1:])  # sqlite:///x.db has path "/x.db" (relative), sqlite:////abs.db "//abs.db"
+    path = getattr(getattr(persistence, "database", None), "path", None)
+    if type(persistence).__module__.startswith("wfe_sqlite") and isinstance(path, str) and path != ":memory:":
+        return Path(path)
+    return None

@@ -307,6 +307,18 @@ class StepBuilder(StepAdder):
         self.step.proceed_on_cancel = proceed
         return self
 
+    def produces(self, *artifacts: str) -> StepBuilder:
+        """Declare artifacts this step puts (``ctx.artifacts.put``): a run that proceeds without each of them
+        stored for the workflow fails the step, naming the missing one."""
+        self.step.produces = (*self.step.produces, *artifacts)
+        return self
+
+    def consumes(self, *artifacts: str) -> StepBuilder:
+        """Declare artifacts this step reads (``ctx.artifacts.get``): the step fails before its run when one
+        is neither put by an earlier step nor held as a reference in the data."""
+        self.step.consumes = (*self.step.consumes, *artifacts)
+        return self
+
     def attach(self, external_id: str) -> StepBuilder:
         """Continue at the step with this external id (a goto)."""
         self.step.outcomes.append(Outcome(external_next_step_id=external_id))

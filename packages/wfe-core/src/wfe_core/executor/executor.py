@@ -202,11 +202,14 @@ class WorkflowExecutor:
             return exc
         finally:
             item.finished_at = self.clock.now()
+            await item.ctx.release()
 
     async def _invoke(self, item: _Prepared) -> StepResult:
         body, ctx = item.body, item.ctx
 
         async def call_body() -> StepResult:
+            if item.step.consumes:
+                await ctx.artifacts.require(item.step.consumes)
             run = body.run
             if _is_async(run):
                 result = await run(ctx)
@@ -220,6 +223,8 @@ class WorkflowExecutor:
                 raise TypeError(
                     f"step {item.step.name!r} returned {type(result).__name__}, not ExecutionResult"
                 )
+            if item.step.produces and (result is None or (result.proceed and not result.skipped)):
+                await ctx.artifacts.check_produced(item.step.produces, item.step.name or str(item.step.id))
             return result
 
         call: StepCall = call_body

@@ -1,5 +1,6 @@
 """Persisted models (instances, pointers, events, subscriptions) and the values steps exchange with the engine."""
 
+from wfe_core.models.artifact import ARTIFACT_KEY, ArtifactKind, ArtifactRef, is_artifact_data
 from wfe_core.models.error_behavior import ErrorBehavior, ErrorKind
 from wfe_core.models.event import (
     ACTIVITY_EVENT_NAME,
@@ -49,8 +50,11 @@ from wfe_core.models.status import ENDED_POINTER_STATUSES, PointerStatus, Workfl
 
 __all__ = [
     "ACTIVITY_EVENT_NAME",
+    "ARTIFACT_KEY",
     "ENDED_POINTER_STATUSES",
     "WORKFLOW_ENDED_EVENT_NAME",
+    "ArtifactKind",
+    "ArtifactRef",
     "CommandName",
     "DataFilter",
     "DateRangeFilter",
@@ -88,6 +92,7 @@ __all__ = [
     "WorkflowSuspended",
     "WorkflowTerminated",
     "data_strings",
+    "is_artifact_data",
     "lifecycle_event_adapter",
     "new_id",
     "raw_tokens",

@@ -1,5 +1,6 @@
 """Provider protocols. Each method's docstring states its contract; ``wfe_core.testing`` checks it."""
 
+from wfe_core.protocols.artifacts import ArtifactStore
 from wfe_core.protocols.clock import Clock
 from wfe_core.protocols.lifecycle import LifecycleCallback, LifecycleHub
 from wfe_core.protocols.lock import LockProvider
@@ -8,6 +9,7 @@ from wfe_core.protocols.queue import QueueProvider
 from wfe_core.protocols.search import SearchIndex
 
 __all__ = [
+    "ArtifactStore",
     "Clock",
     "LifecycleCallback",
     "LifecycleHub",

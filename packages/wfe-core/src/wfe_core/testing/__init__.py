@@ -1,6 +1,6 @@
 """Testing support shipped with wfe-core: a controllable clock and provider conformance suites.
 
-The suites (``PersistenceSuite``, ``LockSuite``, ``QueueSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
+The suites (``ArtifactStoreSuite``, ``PersistenceSuite``, ``LockSuite``, ``QueueSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
 abstract pytest classes: subclass one in a ``Test...`` class and provide its fixture. They need pytest and
 pytest-asyncio (``pip install "wfe-core[testing]"``) and are imported on first use, so ``ManualClock`` works
 without them. The suites mark their tests ``asyncio``; under pytest-asyncio's strict mode declare the async
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from wfe_core.testing.clock import ManualClock
 
 if TYPE_CHECKING:
+    from wfe_core.testing.artifact_suite import ArtifactStoreSuite
     from wfe_core.testing.commands_suite import ScheduledCommandSuite
     from wfe_core.testing.lifecycle_suite import LifecycleHubSuite
     from wfe_core.testing.lock_suite import LockSuite
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from wfe_core.testing.search_suite import SearchSuite
 
 _SUITES = {
+    "ArtifactStoreSuite": "wfe_core.testing.artifact_suite",
     "LifecycleHubSuite": "wfe_core.testing.lifecycle_suite",
     "LockSuite": "wfe_core.testing.lock_suite",
     "PersistenceSuite": "wfe_core.testing.persistence_suite",
@@ -32,6 +34,7 @@ _SUITES = {
 }
 
 __all__ = [
+    "ArtifactStoreSuite",
     "LifecycleHubSuite",
     "LockSuite",
     "ManualClock",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -39,6 +40,11 @@ class ShellConfig(BaseModel):
         description="Read ##wfe[...] lines on stdout; false leaves $WFE_OUTPUT as the only way to set outputs.",
     )
     working_dir: str | None = Field(None, description="Directory the command runs in (default: the host's).")
+    inputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Artifacts to place before the command runs: artifact name -> mount point (a relative "
+        "path lands in a temporary folder removed after the step); $INPUT_<NAME> holds each one's path.",
+    )
     timeout: Duration | None = Field(
         None, description="Kill the command's process group after this long (SIGTERM, then SIGKILL)."
     )
@@ -83,6 +89,22 @@ class ShellConfig(BaseModel):
             if "\x00" in text:
                 raise ConfigurationError(
                     f"the value of {name} holds a NUL character, which no environment can hold"
+                )
+        return value
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_mounts(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, mount in value.items():
+            if not name or "\x00" in name:
+                raise ValueError(
+                    f"{name!r} is not an artifact name: use a non-empty name without NUL characters"
+                )
+            parts = PurePosixPath(mount).parts
+            if not mount or "\x00" in mount or (not PurePosixPath(mount).is_absolute() and ".." in parts):
+                raise ValueError(
+                    f"inputs.{name}: {mount!r} is not a mount point: use an absolute path or a relative one "
+                    "without '..'"
                 )
         return value
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wfe_core.errors import ConfigurationError
+from wfe_core.models import is_artifact_data
 from wfe_yaml.shell.errors import ShellEnvironmentError
 from wfe_yaml.shell.interpreted import is_interpreted
 
@@ -98,11 +99,13 @@ def build_environment(
     *,
     output_file: str,
     data_file: str,
+    inputs: Mapping[str, str] | None = None,
 ) -> CommandEnvironment:
     """The command's environment: ``base``, then each top-level data key (names programs interpret and names
     ``base`` sets withheld, NUL bytes dropped since no environment can hold them, values too large for an
-    environment left out), ``WFE_DATA`` (when small enough), ``WFE_DATA_FILE`` and ``WFE_OUTPUT``, then
-    ``config_env``.
+    environment left out, artifact references left to ``inputs``), ``WFE_DATA`` (when small enough),
+    ``WFE_DATA_FILE`` and ``WFE_OUTPUT``, ``INPUT_<NAME>`` for each of ``inputs`` (artifact name -> path),
+    then ``config_env``.
 
     Raises:
         ShellEnvironmentError: two data keys become the same variable name.
@@ -114,6 +117,9 @@ def build_environment(
     owners: dict[str, str] = {}
     for key, value in data.items():
         name = env_name(str(key))
+        if is_artifact_data(value):
+            result.withheld.append((str(key), "an artifact reference: place it with config.inputs"))
+            continue
         if is_protected(name):
             result.withheld.append((str(key), f"programs interpret ${name}"))
             continue
@@ -138,5 +144,7 @@ def build_environment(
         env["WFE_DATA"] = whole
     env["WFE_DATA_FILE"] = data_file
     env["WFE_OUTPUT"] = output_file
+    for artifact, path in (inputs or {}).items():
+        env[f"INPUT_{env_name(artifact).lstrip('_')}"] = path
     env.update(config_env)
     return result

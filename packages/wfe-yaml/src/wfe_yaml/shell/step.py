@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -104,12 +105,14 @@ class ShellStep(StepBody):
             output_file = os.path.join(workdir, "output")
             data_file = os.path.join(workdir, "data.json")
             await asyncio.to_thread(_prepare_files, output_file, data_file, data)
+            inputs = await self._mount_inputs(ctx, workdir)
             env = build_environment(
                 host_environment(self.host_env, os.environ),
                 data,
                 config.env,
                 output_file=output_file,
                 data_file=data_file,
+                inputs=inputs,
             )
             for key, reason in env.withheld:
                 ctx.log(f"wfe: data key '{key}' is not passed as an environment variable ({reason})")
@@ -133,6 +136,15 @@ class ShellStep(StepBody):
             results[f"{self.step_name}.stderr_truncated"] = True
         self.outputs = results
         return ExecutionResult.next()
+
+    async def _mount_inputs(self, ctx: StepExecutionContext, workdir: str) -> dict[str, str]:
+        """Place each artifact of ``config.inputs`` at its mount point (a relative one under ``workdir``, which
+        is removed after the run); return artifact name -> path."""
+        mounted: dict[str, str] = {}
+        for name, mount in self.config.inputs.items():
+            target = Path(mount) if os.path.isabs(mount) else Path(workdir, "inputs", mount)
+            mounted[name] = str(await ctx.artifacts.get(name, target))
+        return mounted
 
     async def _execute(
         self, ctx: StepExecutionContext, env: dict[str, str], stdout: StreamCapture, stderr: StreamCapture
@@ -213,6 +225,13 @@ class ShellStepType:
                 f"'config.script' (found {', '.join(given)})"
             ]
         return []
+
+    def artifacts(
+        self, config: Mapping[str, Any], *, step_name: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """It consumes the artifacts of ``inputs``."""
+        inputs = config.get("inputs")
+        return (), tuple(str(name) for name in inputs) if isinstance(inputs, Mapping) else ()
 
     def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> ShellStep:
         return ShellStep(
