@@ -63,8 +63,8 @@ def _positive_duration(value: object, info: ValidationInfo) -> timedelta:
     return _duration(value, info, allow_zero=False)
 
 
-def _optional_positive_duration(value: object, info: ValidationInfo) -> timedelta | None:
-    return None if value is None else _duration(value, info, allow_zero=False)
+def _optional_non_negative_duration(value: object, info: ValidationInfo) -> timedelta | None:
+    return None if value is None else _duration(value, info, allow_zero=True)
 
 
 def _non_negative_duration(value: object, info: ValidationInfo) -> timedelta:
@@ -151,7 +151,7 @@ class HostOptions(BaseModel):
     """How long a worker holds an activity before it is offered again."""
     missing_definition_backoff: PositiveDuration = timedelta(seconds=1)
     missing_definition_backoff_max: PositiveDuration = timedelta(minutes=5)
-    retention: Annotated[timedelta | None, PlainValidator(_optional_positive_duration)] = None
+    retention: Annotated[timedelta | None, PlainValidator(_optional_non_negative_duration)] = None
     """Purge completed/terminated instances and processed events older than this (None: keep everything)."""
     purge_interval: PositiveDuration = timedelta(hours=1)
     stop_timeout: NonNegativeDuration = timedelta(seconds=30)

@@ -20,7 +20,7 @@ REFUSED = [
     ("lock_ttl", True, "a timedelta, or a number of seconds"),
     ("activity_lease", -1.5, "a duration longer than zero"),
     ("missing_definition_backoff", 0, "a duration longer than zero"),
-    ("retention", timedelta(0), "a duration longer than zero"),
+    ("retention", timedelta(seconds=-1), "a duration of zero or more"),
     ("purge_interval", "hourly", "a timedelta, or a number of seconds"),
     ("stop_timeout", -1, "a duration of zero or more"),
     ("max_concurrent_workflows", 0, "a whole number of at least 1"),

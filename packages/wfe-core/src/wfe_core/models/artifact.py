@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from wfe_core.errors import WorkflowDataError
+
 ARTIFACT_KEY = "__wfe_artifact"
 """The key marking an artifact reference in workflow data: ``{"__wfe_artifact": "sha256:…", ...}``."""
 
@@ -25,11 +27,11 @@ class ArtifactRef:
 
     def __post_init__(self) -> None:
         if not isinstance(self.digest, str) or not _DIGEST.fullmatch(self.digest):
-            raise ValueError(
+            raise WorkflowDataError(
                 f"{self.digest!r} is not an artifact digest: expected 'sha256:' and 64 hex digits"
             )
         if self.kind not in ("file", "tree"):
-            raise ValueError(f"artifact kind {self.kind!r} is neither 'file' nor 'tree'")
+            raise WorkflowDataError(f"artifact kind {self.kind!r} is neither 'file' nor 'tree'")
 
     @property
     def hex(self) -> str:
