@@ -15,10 +15,10 @@ from wfe._lifecycle import LifecycleDispatcher
 from wfe._lock_family import check_lock_family
 from wfe._options import HostOptions
 from wfe._otel import Tracing
+from wfe._reading import ReadingVerbs
 from wfe._registry import WorkflowRegistry, as_definition
 from wfe._runner import HostHooks, InstanceRunner
 from wfe._timers import WakeupTimers
-from wfe._whereabouts import describe_activity
 from wfe_core.clock import SystemClock
 from wfe_core.data_limits import check_data
 from wfe_core.definition import WorkflowDefinition
@@ -26,15 +26,11 @@ from wfe_core.errors import HostError, WorkflowNotFoundError
 from wfe_core.executor import StepMiddleware, WorkflowExecutor
 from wfe_core.models import (
     Event,
-    ExecutionError,
     ExecutionPointer,
     LifecycleEvent,
     LifecycleEventBase,
-    Page,
     QueueType,
-    SearchFilter,
     WorkflowInstance,
-    WorkflowSearchResult,
     WorkflowStarted,
     WorkflowStatus,
     new_id,
@@ -59,7 +55,7 @@ WorkflowMiddleware = Callable[[WorkflowInstance], Awaitable[None] | None]
 Phase = Literal["pre", "execute", "post"]
 
 
-class WorkflowHost(ActivityVerbs):
+class WorkflowHost(ReadingVerbs, ActivityVerbs):
     """Runs workflows. Build one with ``WorkflowHostBuilder``; use it as ``async with host:``."""
 
     def __init__(
@@ -123,7 +119,7 @@ class WorkflowHost(ActivityVerbs):
             search=search,
             artifacts=artifact_store,
             runner=self._runner,
-            load=self.get_workflow,
+            load=self._load,
             timers=self._timers,
             clock=self.clock,
             options=self.options,
@@ -320,53 +316,6 @@ class WorkflowHost(ActivityVerbs):
         if instance.status in ENDED:
             return False
         return await self._runner.control.terminate(instance.id)
-
-    # -- reading -------------------------------------------------------------------------------------------
-
-    async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
-        """The instance by id or human name, with its data in the definition's data type."""
-        instance = await self.persistence.get_workflow(workflow_id)
-        definition = self.registry.find(instance.workflow_definition_id, instance.version)
-        if definition is not None:
-            instance.data = definition.load_data(instance.data)
-        return instance
-
-    async def get_errors(self, workflow_id: str) -> list[ExecutionError]:
-        instance = await self.persistence.get_workflow(workflow_id)
-        return await self.persistence.get_errors(instance.id)
-
-    async def wait_for_workflow(
-        self,
-        workflow_id: str,
-        timeout: timedelta | float = timedelta(seconds=30),
-        *,
-        statuses: Sequence[WorkflowStatus] = ENDED,
-    ) -> WorkflowInstance:
-        """Return the instance once its status is one of ``statuses`` (default: Complete or Terminated).
-        Raises TimeoutError when ``timeout`` passes first, saying what the instance is doing: waiting for an
-        event, sleeping, retrying a step after an error, or suspended after one."""
-        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-        return await self._dispatcher.wait_for(
-            self.get_workflow, workflow_id, seconds, statuses, self._describe_activity
-        )
-
-    async def _describe_activity(self, instance: WorkflowInstance) -> str:
-        try:
-            errors = await self.persistence.get_errors(instance.id)
-        except Exception:  # the TimeoutError is what the caller waits for: say what the pointers say
-            log.warning(
-                "reading the errors of %s for a wait's TimeoutError failed", instance.id, exc_info=True
-            )
-            errors = []
-        return describe_activity(instance, errors)
-
-    async def search(
-        self, terms: str = "", skip: int = 0, take: int = 100, filters: Sequence[SearchFilter] = ()
-    ) -> Page[WorkflowSearchResult]:
-        """Search the index (see ``SearchIndex``); needs a search index on the host."""
-        if self.search_index is None:
-            raise HostError("this host has no search index: WorkflowHostBuilder().use_search_index(...)")
-        return await self.search_index.search(terms, skip, take, filters)
 
     # -- lifecycle events ------------------------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ from wfe_core.models.event import (
     Delivery,
     Event,
     EventSubscription,
-    ExecutionError,
     ScheduledCommand,
 )
+from wfe_core.models.execution_error import ExecutionError
 from wfe_core.models.instance import ExecutionPointer, WorkflowInstance, new_id, to_jsonable
 from wfe_core.models.lifecycle import (
     LifecycleEvent,

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from wfe_core.models.execution_error import ExecutionError
 from wfe_core.models.status import PointerStatus, WorkflowStatus
 
 _RANDOM_BATCH = 16 * 256
@@ -74,7 +75,8 @@ class WorkflowInstance(BaseModel):
     """A running (or finished) workflow: its status, data and execution pointers.
 
     ``next_execution`` is None when nothing is scheduled, and a time at or before now when the instance should
-    run now. ``name`` is the human name ``{definition_id}-{N}`` the store assigns on create.
+    run now. ``name`` is the human name ``{definition_id}-{N}`` the store assigns on create. ``errors`` is filled
+    only by the host's reads (see the field).
     """
 
     model_config = ConfigDict(validate_assignment=False, arbitrary_types_allowed=True)
@@ -93,6 +95,11 @@ class WorkflowInstance(BaseModel):
     parent_workflow_id: str | None = None
     root_workflow_id: str | None = None
     execution_pointers: list[ExecutionPointer] = Field(default_factory=list)
+    errors: list[ExecutionError] = Field(default_factory=list)
+    """The failure records of the instance, oldest first, on the instances that ``WorkflowHost.get_workflow``,
+    ``wait_for_workflow`` and ``run_sync`` return (the host reads them from the store after the instance). Not
+    stored with the instance: stores keep errors apart (``PersistenceProvider.persist_errors`` and
+    ``get_errors``), never write this field and return instances with it empty, as the engine reads them."""
 
     # The pointers that have not ended, kept between passes so that a pass costs what is open, not the whole
     # history (SPEC §4 item 8). Valid for the list object it was built from, up to the length it has seen.

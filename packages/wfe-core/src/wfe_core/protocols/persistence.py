@@ -28,6 +28,8 @@ class PersistenceProvider(Protocol):
     * ``WorkflowInstance.data`` is stored as JSON (``to_jsonable``); it comes back as plain JSON values and the
       host re-validates it into the definition's data type.
     * Pointer ``scope`` order, ``children`` order and every pointer field round-trip exactly.
+    * ``WorkflowInstance.errors`` is not stored with the instance: errors are kept apart (``persist_errors``,
+      ``get_errors``), so writes ignore it and instances come back with it empty.
     * Methods are safe to call concurrently from many tasks (and, for shared stores, many hosts).
     * The connection dropping mid-call raises ``PersistenceError``; the provider reconnects on the next call.
     """

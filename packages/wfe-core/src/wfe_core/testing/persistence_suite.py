@@ -722,3 +722,24 @@ class PersistenceSuite(DeliverySuite):
         bare = ExecutionError(workflow_id=workflow_id, error_time=error.error_time, message="no step")
         await persistence.persist_errors([error, bare])
         assert await persistence.get_errors(workflow_id) == [error, bare]
+
+    async def test_an_instances_errors_are_never_written_with_it(
+        self, persistence: PersistenceProvider
+    ) -> None:
+        workflow_id = new_id()
+
+        def error(message: str) -> ExecutionError:
+            return ExecutionError(workflow_id=workflow_id, error_time=utc_now(), message=message)
+
+        instance = self.instance(
+            id=workflow_id, execution_pointers=[self.pointer()], errors=[error("at create")]
+        )
+        await persistence.create_workflow(instance)
+        assert (await persistence.get_workflow(instance.id)).errors == []
+        instance.errors.append(error("at persist"))
+        instance.description = "persisted"
+        await persistence.persist_workflow(instance)
+        loaded = await persistence.get_workflow(instance.id)
+        assert (loaded.description, loaded.errors) == ("persisted", [])
+        assert [i.errors for i in await persistence.get_workflows([instance.id])] == [[]]
+        assert await persistence.get_errors(instance.id) == []

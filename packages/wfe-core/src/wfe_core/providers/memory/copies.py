@@ -87,9 +87,12 @@ def copy_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
 
 
 def copy_instance_fields(instance: WorkflowInstance) -> WorkflowInstance:
-    """A copy of the instance's own fields with an empty pointer list; the data is copied as given."""
+    """A copy of the instance's own fields with empty pointer and error lists; the data is copied as given.
+
+    The errors are not the instance's stored state (the store keeps them apart), so they are never copied."""
     fields = instance.__dict__.copy()
     fields["execution_pointers"] = []
+    fields["errors"] = []
     fields["data"] = copy_value(instance.data)
     duplicate = _new(WorkflowInstance)
     _set(duplicate, "__dict__", fields)
