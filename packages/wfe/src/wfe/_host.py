@@ -23,6 +23,7 @@ from wfe_core.data_limits import check_data
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import HostError, WorkflowNotFoundError
 from wfe_core.executor import StepMiddleware, WorkflowExecutor
+from wfe_core.lease_owner import LeaseOwner
 from wfe_core.models import (
     Event,
     ExecutionError,
@@ -41,6 +42,7 @@ from wfe_core.models import (
 from wfe_core.models.trusted import trusted
 from wfe_core.protocols import (
     Clock,
+    LeaseTakeover,
     LifecycleCallback,
     LifecycleHub,
     LockProvider,
@@ -132,6 +134,7 @@ class WorkflowHost(ActivityVerbs):
         await self.persistence.ensure_store_exists()
         await check_lock_family(self.persistence, self.lock)
         await self.lock.start()
+        await self._take_over_leases()
         await self.queue.start()
         if self.search_index is not None:
             await self.search_index.start()
@@ -154,6 +157,7 @@ class WorkflowHost(ActivityVerbs):
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
         await self._runner.drain(self.options.stop_timeout.total_seconds())
+        await self._consumers.release_held()
         await self._timers.close()
         await self.lifecycle_hub.stop()
         if self.search_index is not None:
@@ -161,6 +165,19 @@ class WorkflowHost(ActivityVerbs):
         await self.queue.stop()
         await self.lock.stop()
         await self.persistence.close()
+
+    async def _take_over_leases(self) -> None:
+        """Release the leases a predecessor of this host left behind when it is proven gone (see
+        ``LeaseOwner.supersedes``), so what it was running runs again now rather than after the lease ttl."""
+        if not isinstance(self.lock, LeaseTakeover):
+            return
+        released = await self.lock.take_over(LeaseOwner.of_this_process(self.options.host_id))
+        if released:
+            log.info(
+                "took over %d lease(s) of a host that is gone: %s",
+                len(released),
+                ", ".join(sorted(released)[:10]) + (", ..." if len(released) > 10 else ""),
+            )
 
     async def __aenter__(self) -> WorkflowHost:
         await self.start()

@@ -46,6 +46,11 @@ class HostOptions:
     stop_timeout: timedelta = timedelta(seconds=30)
     """How long ``stop()`` waits for running steps before cancelling them."""
     index_retry_max: int = 20
+    host_id: str | None = None
+    """A stable identity of this host, unique among the live hosts of a store, kept across its restarts (the
+    systemd unit's instance name, a Kubernetes StatefulSet pod name). A host that starts takes over at once
+    every lease its predecessor with the same identity left behind, instead of waiting for them to lapse. None:
+    only leases of a process on this machine that is gone are taken over (enough for SQLite)."""
     accept: Callable[[WorkflowInstance], bool] | None = None
     """Which stored instances this host runs steps of (None: every instance whose definition it has). One it
     refuses is left as it is, with no error written, for a host that accepts it: the command line, whose
@@ -56,3 +61,9 @@ class HostOptions:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"HostOptions.{name} must be a whole number of at least 1, not {value!r}")
+        if self.host_id is not None and (
+            not isinstance(self.host_id, str) or not self.host_id.strip() or not self.host_id.isprintable()
+        ):
+            raise ValueError(
+                f"HostOptions.host_id must be a non-empty printable string (say, the pod name), not {self.host_id!r}"
+            )

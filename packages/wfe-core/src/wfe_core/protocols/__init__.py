@@ -2,7 +2,7 @@
 
 from wfe_core.protocols.clock import Clock
 from wfe_core.protocols.lifecycle import LifecycleCallback, LifecycleHub
-from wfe_core.protocols.lock import LockProvider
+from wfe_core.protocols.lock import LeaseTakeover, LockProvider
 from wfe_core.protocols.persistence import LockFamilyRecord, PersistenceProvider, ScheduledCommandStore
 from wfe_core.protocols.queue import QueueProvider
 from wfe_core.protocols.search import SearchIndex
@@ -11,6 +11,7 @@ __all__ = [
     "Clock",
     "LifecycleCallback",
     "LifecycleHub",
+    "LeaseTakeover",
     "LockFamilyRecord",
     "LockProvider",
     "PersistenceProvider",
