@@ -36,7 +36,7 @@ def _pid_namespace() -> str:
         return ""
 
 
-def _start_time(pid: int) -> str:
+def process_start_time(pid: int) -> str:
     """The process's start time in clock ticks since boot (Linux ``/proc``); "" when unknown or gone."""
     stat = _read(f"/proc/{pid}/stat")
     _, _, rest = stat.rpartition(")")  # the command name may hold spaces and parentheses
@@ -115,7 +115,7 @@ class LeaseOwner:
         elif not _exists(holder.pid):
             return True
         else:
-            started = _start_time(holder.pid)
+            started = process_start_time(holder.pid)
         return bool(holder.started and started and started != holder.started)
 
 
@@ -127,7 +127,7 @@ def _this_process(pid: int, host_id: str) -> LeaseOwner:
         boot_id=_read("/proc/sys/kernel/random/boot_id"),
         pid_namespace=_pid_namespace(),
         pid=pid,
-        started=_start_time(pid),
+        started=process_start_time(pid),
     )
 
 
