@@ -128,20 +128,27 @@ class WorkflowHost(ActivityVerbs):
     # -- lifecycle of the host ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create the store if needed, connect the providers and start the background services."""
+        """Create the store if needed, connect the providers and start the background services.
+
+        When a provider cannot start (a URL that cannot work, say), the ones already connected are disconnected
+        again before the error is raised: a failed start leaves no pool or connection behind."""
         if self._started:
             return
-        await self.persistence.ensure_store_exists()
-        await check_lock_family(self.persistence, self.lock)
-        await self.lock.start()
-        await self._take_over_leases()
-        await self.queue.start()
-        if self.search_index is not None:
-            await self.search_index.start()
-        if not self._hub_attached:
-            self.lifecycle_hub.subscribe(self._dispatcher.dispatch)
-            self._hub_attached = True
-        await self.lifecycle_hub.start()
+        try:
+            await self.persistence.ensure_store_exists()
+            await check_lock_family(self.persistence, self.lock)
+            await self.lock.start()
+            await self._take_over_leases()
+            await self.queue.start()
+            if self.search_index is not None:
+                await self.search_index.start()
+            if not self._hub_attached:
+                self.lifecycle_hub.subscribe(self._dispatcher.dispatch)
+                self._hub_attached = True
+            await self.lifecycle_hub.start()
+        except BaseException:
+            await self._disconnect()
+            raise
         self._runner.open()
         self._loops = [asyncio.create_task(loop()) for loop in self._consumers.tasks()]
         self._started = True
@@ -165,6 +172,17 @@ class WorkflowHost(ActivityVerbs):
         await self.queue.stop()
         await self.lock.stop()
         await self.persistence.close()
+
+    async def _disconnect(self) -> None:
+        """After a failed start: stop every provider (each stop is idempotent), whatever each one says."""
+        stops = [self.lifecycle_hub.stop, self.queue.stop, self.lock.stop, self.persistence.close]
+        if self.search_index is not None:
+            stops.insert(1, self.search_index.stop)
+        for stop in stops:
+            try:
+                await stop()
+            except Exception:
+                log.debug("stopping a provider after a failed start failed", exc_info=True)
 
     async def _take_over_leases(self) -> None:
         """Release the leases a predecessor of this host left behind when it is proven gone (see
