@@ -212,7 +212,9 @@ class InstanceRunner:
             if held is None:
                 try:
                     # Claim the fence before reading, so a write still in flight from a host that lost this
-                    # lease is either read here or refused.
+                    # lease is either read here or refused. A host frozen since it took the lease claims
+                    # nothing with it: the claim is a write like any other.
+                    self.leases.check(run, lease)
                     await self.persistence.claim_workflow(workflow_id, lease.fence)
                     instance = await self.persistence.get_workflow(workflow_id)
                 except WorkflowNotFoundError:
