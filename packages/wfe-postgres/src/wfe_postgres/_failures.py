@@ -18,7 +18,7 @@ def hint(exc: psycopg.Error) -> str:
     if isinstance(exc, pg_errors.InsufficientPrivilege):
         return "grant the role USAGE and CREATE on the wfe schema, or pick a schema it owns"
     if isinstance(exc, psycopg.OperationalError):
-        return "check that PostgreSQL is running and reachable at the URL; the call can be retried once it is"
+        return _connection_hint(str(exc))
     return "see the chained driver error"
 
 
@@ -39,3 +39,22 @@ def wrapped(error_type: type[ProviderError], action: str) -> Iterator[None]:
         raise error_type(
             f"PostgreSQL {action} failed: {exc.__class__.__name__}: {exc} ({hint(exc)})"
         ) from exc
+
+
+def _connection_hint(reason: str) -> str:
+    """The fix for a connection libpq could not make, from its reason."""
+    if "database" in reason and "does not exist" in reason:
+        return (
+            "create the database (CREATE DATABASE name; or createdb name) or fix the database name at the end of"
+            " the URL"
+        )
+    if "role" in reason and "does not exist" in reason:
+        return "create the role (CREATE ROLE name LOGIN PASSWORD '...') or fix the user name in the URL"
+    if "password authentication failed" in reason or "no password supplied" in reason:
+        return (
+            "check the user and password in the URL (percent-encode special characters: @ is %40, : is %3A,"
+            " / is %2F)"
+        )
+    if "pg_hba.conf" in reason:
+        return "allow this client, user and database in the server's pg_hba.conf, or connect as another user"
+    return "check that PostgreSQL is running and reachable at the URL; the call can be retried once it is"

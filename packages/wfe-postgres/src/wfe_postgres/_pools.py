@@ -15,19 +15,33 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from wfe_core.errors import ConfigurationError
 
-WFE_URL_OPTIONS = ("schema", "table_prefix", "visibility_timeout", "poll_interval")
+WFE_URL_OPTIONS = (
+    "schema",
+    "table_prefix",
+    "visibility_timeout",
+    "poll_interval",
+    "min_pool_size",
+    "max_pool_size",
+    "pool_timeout",
+    "prepare_threshold",
+)
 """Query parameters of a connection URL that configure wfe rather than libpq (removed before connecting)."""
+
+PROBE_TIMEOUT = 5
+"""Seconds the first connection of a URL may take (unless the URL sets libpq's ``connect_timeout``)."""
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:
     """Separate wfe's own query parameters (``WFE_URL_OPTIONS``) from the libpq URL.
 
     The rest of the URL, percent-encoded user and password included, goes to libpq unchanged (libpq decodes
-    it), so a password such as ``p@ss:w/rd`` is written ``p%40ss%3Aw%2Frd``.
+    it), so a password such as ``p@ss:w/rd`` is written ``p%40ss%3Aw%2Frd``. A query parameter that is
+    neither wfe's nor libpq's is refused here, with the list of wfe's, rather than by libpq at connect time.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
@@ -44,9 +58,49 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
             ours[unquote(key)] = unquote(value)
         elif segment:
             kept.append(segment)
-    if not ours:
-        return url, ours
-    return urlunsplit(parts._replace(query="&".join(kept))), ours
+    libpq_url = urlunsplit(parts._replace(query="&".join(kept))) if ours else url
+    check_libpq_url(libpq_url)
+    return libpq_url, ours
+
+
+def check_libpq_url(url: str) -> None:
+    """Refuse a URL libpq cannot parse (an unknown query parameter, say) with libpq's reason and the fix."""
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        reason = str(exc).strip()
+        if "invalid URI query parameter" in reason:
+            raise ConfigurationError(
+                f"PostgreSQL URL {_redacted(url)!r}: {reason}. wfe reads "
+                f"{', '.join(WFE_URL_OPTIONS)}; every other query parameter must be one of libpq's connection "
+                f"parameters (sslmode, application_name, connect_timeout, options, ...; see 'Parameter Key "
+                f"Words' in the libpq documentation). Fix the name or remove it"
+            ) from None
+        raise ConfigurationError(f"PostgreSQL URL {_redacted(url)!r} cannot be parsed: {reason}") from None
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+async def probe(url: str, timeout: float) -> None:
+    """Connect once and disconnect: what a pool of ``url`` would meet, told at once.
+
+    A pool opened on a URL that cannot work (a database or role that does not exist, a wrong password, a
+    server that is not there) retries in the background, logging every failure, and its first caller learns
+    of it only after ``pool_timeout``. One plain connection fails within the connect timeout with libpq's own
+    reason instead, and leaves nothing behind."""
+    options: dict[str, Any] = {}
+    if "connect_timeout" not in conninfo_to_dict(url):
+        options["connect_timeout"] = max(1, min(PROBE_TIMEOUT, int(timeout)))
+    conn = await AsyncConnection.connect(url, **options)
+    await conn.close()
 
 
 @dataclass
@@ -182,6 +236,7 @@ class PoolHandle:
             pools = _registry.setdefault(loop, {})
             entry = pools.get(self._url)
             if entry is None:
+                await probe(self._url, self._timeout)
                 entry = pools[self._url] = _Entry(self._new_pool(), factory=self._new_pool)
                 await entry.pool.open(wait=False)
             entry.users += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -26,6 +26,40 @@ def utc_or_none(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
 
 
+def _url_int(options: dict[str, str], name: str, default: int) -> int:
+    value = options.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigurationError(f"URL option {name}={value!r} must be a whole number of at least 1")
+    return int(value)
+
+
+def _url_seconds(options: dict[str, str], name: str, default: float) -> float:
+    value = options.get(name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ConfigurationError(f"URL option {name}={value!r} must be a positive number of seconds")
+    return seconds
+
+
+def _url_threshold(value: str | None) -> int | None:
+    if value is None:
+        return 5
+    if value.lower() in ("none", "off", ""):
+        return None
+    if not value.isdigit():
+        raise ConfigurationError(
+            f"URL option prepare_threshold={value!r} must be a whole number, or none to turn it off"
+        )
+    return int(value)
+
+
 class PostgresProvider:
     """Base of ``PostgresPersistence``, ``PostgresQueue`` and ``PostgresLock``."""
 
@@ -44,29 +78,33 @@ class PostgresProvider:
         *,
         schema: str | None = None,
         table_prefix: str | None = None,
-        min_pool_size: int = 1,
-        max_pool_size: int = 10,
-        prepare_threshold: int | None = 5,
-        pool_timeout: float = 30.0,
+        min_pool_size: int | None = None,
+        max_pool_size: int | None = None,
+        prepare_threshold: int | None | Literal["default"] = "default",
+        pool_timeout: float | None = None,
         **options: Any,
     ) -> Self:
         """A provider on ``url`` (``postgresql://user:password@host:port/db``).
 
         Providers created from the same URL in one event loop share one connection pool, so a host using
         PostgreSQL for persistence, queue and lock opens one pool. Percent-encode special characters of the
-        password. ``schema`` and ``table_prefix`` may also be given as URL query parameters
-        (``?schema=wfe_prod&table_prefix=wfe_``), and so may the queue's ``visibility_timeout`` and
-        ``poll_interval`` (ignored by the other providers, so one URL serves all three); keyword arguments
-        win.
+        password. ``schema``, ``table_prefix`` and the pool options may also be given as URL query parameters
+        (``?schema=wfe_prod&table_prefix=wfe_&pool_timeout=60``), and so may the queue's
+        ``visibility_timeout`` and ``poll_interval`` (ignored by the other providers, so one URL serves all
+        three); keyword arguments win. Any other query parameter must be one of libpq's connection parameters
+        (``sslmode``, ``application_name``, ``connect_timeout``, ...): an unknown one is refused with a
+        ``ConfigurationError`` listing wfe's.
 
         Args:
             url: the libpq connection URL.
             schema: the schema holding wfe's tables (default ``wfe``), created if missing.
             table_prefix: prepended to every table and index name (default empty).
-            min_pool_size: connections the shared pool keeps open.
-            max_pool_size: connections the shared pool opens at most.
-            prepare_threshold: executions of a statement before psycopg prepares it server-side; None turns
-                prepared statements off (needed behind PgBouncer in transaction mode).
+            min_pool_size: connections the shared pool keeps open (default 1).
+            max_pool_size: connections the shared pool opens at most (default 10).
+            prepare_threshold: executions of a statement before psycopg prepares it server-side (default 5);
+                None (``?prepare_threshold=none`` in the URL) turns prepared statements off (needed behind
+                PgBouncer in transaction mode).
+            pool_timeout: seconds a call waits for a connection before it raises (default 30).
             **options: provider-specific options (see the subclass).
         """
         libpq_url, url_options = split_url(url)
@@ -80,10 +118,20 @@ class PostgresProvider:
                     ) from None
         pool = PoolHandle(
             url=libpq_url,
-            min_size=min_pool_size,
-            max_size=max_pool_size,
-            prepare_threshold=prepare_threshold,
-            timeout=pool_timeout,
+            min_size=min_pool_size
+            if min_pool_size is not None
+            else _url_int(url_options, "min_pool_size", 1),
+            max_size=max_pool_size
+            if max_pool_size is not None
+            else _url_int(url_options, "max_pool_size", 10),
+            prepare_threshold=(
+                prepare_threshold
+                if prepare_threshold != "default"
+                else _url_threshold(url_options.get("prepare_threshold"))
+            ),
+            timeout=pool_timeout
+            if pool_timeout is not None
+            else _url_seconds(url_options, "pool_timeout", 30.0),
         )
         return cls(
             pool,
@@ -121,8 +169,9 @@ class PostgresProvider:
 
     async def _ensure_schema(self) -> None:
         """Migrate once per pool and layout: every provider needs the tables, the first call does the work."""
-        with wrapped(self._error, "schema migration"):
+        with wrapped(self._error, "connection"):
             entry = await self._pool.entry()
+        with wrapped(self._error, "schema migration"):
             key = (self._layout.schema, self._layout.table_prefix)
             if key in entry.migrated:
                 return

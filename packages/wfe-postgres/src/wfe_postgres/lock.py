@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from wfe_core.errors import LockError, ProviderError
+from wfe_core.lease_owner import LeaseOwner, TakeoverCheck
 from wfe_core.models import Lease
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
@@ -57,6 +57,30 @@ class PostgresLock(PostgresProvider):
         """Create the tables if needed. Idempotent."""
         await self._ensure_schema()
 
+    @functools.cached_property
+    def _owner(self) -> LeaseOwner:
+        return LeaseOwner.of_this_process()
+
+    async def take_over(self, owner: LeaseOwner) -> list[str]:
+        """Hold leases as ``owner`` from now on, and release the leases of holders it supersedes (this host
+        identity's predecessor, or a process on this machine that is gone); return the resources released."""
+        self._owner = owner
+        check = TakeoverCheck(owner)
+        with wrapped(LockError, "take over leases"):
+            await self._ensure_schema()
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q("SELECT resource, token FROM {locks} WHERE expires_at > clock_timestamp()")
+                )
+                gone = [
+                    (str(resource), str(token))
+                    for resource, token in await cur.fetchall()
+                    if check.gone(token)
+                ]
+                if gone:
+                    await conn.execute(self._layout.q(_RELEASE), ([r for r, _ in gone], [t for _, t in gone]))
+        return [resource for resource, _ in gone]
+
     async def stop(self) -> None:
         """Give the pool back. Idempotent; leases stay until they lapse or are released."""
         await self._pool.release()
@@ -73,7 +97,7 @@ class PostgresLock(PostgresProvider):
         Acquires asked for together share one statement (group commit)."""
         with wrapped(LockError, "acquire"):
             await self._ensure_schema()
-        request = _Acquire(resource, uuid.uuid4().hex, ttl.total_seconds())
+        request = _Acquire(resource, self._owner.token(), ttl.total_seconds())
         fence = await self._acquires.write(request, resource)
         return None if fence is None else Lease(resource=resource, token=request.token, fence=fence)
 

@@ -6,13 +6,28 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from wfe_core.testing import LockSuite, PersistenceSuite, QueueSuite, ScheduledCommandSuite
+from wfe_core.testing import (
+    LeaseTakeoverSuite,
+    LockSuite,
+    PersistenceSuite,
+    QueueSuite,
+    ScheduledCommandSuite,
+)
 from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
 
 pytestmark = pytest.mark.postgres
 
 
 class TestPostgresLock(LockSuite):
+    @pytest.fixture
+    async def lock(self, pg_url: str, schema: str) -> AsyncIterator[PostgresLock]:
+        provider = PostgresLock.from_url(pg_url, schema=schema, table_prefix="wfe_")
+        await provider.start()
+        yield provider
+        await provider.stop()
+
+
+class TestPostgresLeaseTakeover(LeaseTakeoverSuite):
     @pytest.fixture
     async def lock(self, pg_url: str, schema: str) -> AsyncIterator[PostgresLock]:
         provider = PostgresLock.from_url(pg_url, schema=schema, table_prefix="wfe_")

@@ -8,7 +8,8 @@ from typing import Any
 
 from wfe_core.clock import SystemClock
 from wfe_core.errors import LockError
-from wfe_core.models import Lease, new_id
+from wfe_core.lease_owner import LeaseOwner, TakeoverCheck
+from wfe_core.models import Lease
 from wfe_core.protocols import Clock
 from wfe_sqlite._codec import to_micros
 from wfe_sqlite._database import SqliteDatabase
@@ -32,6 +33,7 @@ class SqliteLock:
             database.retain()
         self._handle = DatabaseHandle(database, LockError, retained=True)
         self._clock: Clock = clock or SystemClock()
+        self._owner = LeaseOwner.of_this_process()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SqliteLock:
@@ -61,7 +63,7 @@ class SqliteLock:
 
     async def acquire(self, resource: str, ttl: timedelta) -> Lease | None:
         now, expires_at = self._expiry(ttl)
-        token = new_id()
+        token = self._owner.token()
 
         def acquire(conn: sqlite3.Connection) -> int | None:
             row = conn.execute(
@@ -101,3 +103,27 @@ class SqliteLock:
             write=True,
             action=f"release lock {lease.resource!r}",
         )
+
+    async def take_over(self, owner: LeaseOwner) -> list[str]:
+        """Hold leases as ``owner`` from now on, and release the leases of holders it supersedes (a process on
+        this machine that is gone, or this host identity's predecessor); return the resources released."""
+        self._owner = owner
+        now = to_micros(self._clock.now())
+        check = TakeoverCheck(owner)
+
+        def take_over(conn: sqlite3.Connection) -> list[str]:
+            held = conn.execute(
+                "SELECT resource, token FROM locks WHERE token IS NOT NULL AND expires_at > ?", (now,)
+            ).fetchall()
+            released = []
+            for resource, token in held:
+                if check.gone(token):
+                    conn.execute(
+                        "UPDATE locks SET token = NULL, expires_at = NULL WHERE resource = ? AND token = ?",
+                        (resource, token),
+                    )
+                    released.append(str(resource))
+            return released
+
+        released: list[str] = await self._handle.run(take_over, write=True, action="take over leases")
+        return released

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from wfe_core.errors import ConfigurationError, LockError
+from wfe_core.lease_owner import LeaseOwner, TakeoverCheck
 from wfe_core.models import Lease
 from wfe_valkey._connection import ClientHandle
 from wfe_valkey._options import as_seconds, from_url_options
@@ -105,6 +105,7 @@ class ValkeyLock:
         self._handle = ClientHandle(url, client)
         self._prefix = prefix
         self._scripts: _Scripts | None = None
+        self._owner = LeaseOwner.of_this_process()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> ValkeyLock:
@@ -125,7 +126,7 @@ class ValkeyLock:
 
     async def acquire(self, resource: str, ttl: timedelta) -> Lease | None:
         """Take the resource for ``ttl``, or return None when anyone (this object too) holds it."""
-        token = uuid.uuid4().hex
+        token = self._owner.token()
         fence = await call_script(
             self._lua().acquire,
             self._keys(resource),
@@ -171,6 +172,29 @@ class ValkeyLock:
             retry_timeout=self._retry_timeout,
             reply_timeout=self._reply_timeout,
         )
+
+    async def take_over(self, owner: LeaseOwner) -> list[str]:
+        """Hold leases as ``owner`` from now on, and release the leases of holders it supersedes (this host
+        identity's predecessor, or a process on this machine that is gone); return the resources released."""
+        self._owner = owner
+        check = TakeoverCheck(owner)
+        client = self._handle.acquire()
+        scripts = self._lua()
+        lock_prefix = f"{self._prefix}:lock:"
+        released: list[str] = []
+        try:
+            async for key in client.scan_iter(match=f"{lock_prefix}*", count=500):
+                held = await client.get(key)
+                _, _, token = str(held or "").partition(":")
+                if held is not None and check.gone(token):
+                    resource = str(key)[len(lock_prefix) :]
+                    if await scripts.release(keys=self._keys(resource), args=[held]) == 1:
+                        released.append(resource)
+        except Exception as exc:
+            raise LockError(
+                f"taking over the leases of a holder that is gone failed: {exc} (is the server reachable?)"
+            ) from exc
+        return released
 
     def _lua(self) -> _Scripts:
         client = self._handle.acquire()

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from wfe_core.errors import LockError
 from wfe_core.models import Lease
-from wfe_core.testing import LockSuite
+from wfe_core.testing import LeaseTakeoverSuite, LockSuite
 from wfe_valkey import ValkeyLock
 from wfe_valkey_tests.server import delete_keys
 
@@ -18,6 +18,15 @@ pytestmark = pytest.mark.valkey
 
 
 class TestValkeyLockConformance(LockSuite):
+    @pytest.fixture
+    async def lock(self, valkey_url: str, prefix: str) -> AsyncIterator[ValkeyLock]:
+        provider = ValkeyLock.from_url(valkey_url, prefix=prefix)
+        await provider.start()
+        yield provider
+        await provider.stop()
+
+
+class TestValkeyLeaseTakeover(LeaseTakeoverSuite):
     @pytest.fixture
     async def lock(self, valkey_url: str, prefix: str) -> AsyncIterator[ValkeyLock]:
         provider = ValkeyLock.from_url(valkey_url, prefix=prefix)

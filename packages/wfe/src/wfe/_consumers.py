@@ -14,7 +14,7 @@ from wfe._runner import InstanceRunner
 from wfe._slots import Slots
 from wfe._timers import WakeupTimers
 from wfe_core.errors import EventNotFoundError, SubscriptionNotFoundError, WorkflowNotFoundError
-from wfe_core.models import ACTIVITY_EVENT_NAME, QueueItem, QueueType, WorkflowInstance, WorkflowStatus
+from wfe_core.models import ACTIVITY_EVENT_NAME, Lease, QueueItem, QueueType, WorkflowInstance, WorkflowStatus
 from wfe_core.protocols import (
     ArtifactStore,
     Clock,
@@ -57,6 +57,8 @@ class Consumers:
         self.clock = clock
         self.options = options
         self._index_errors: dict[str, int] = {}
+        self._held: dict[str, Lease] = {}
+        """The poller's and purger's leases, held past their scan to space scans out; released by ``stop``."""
 
     def tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
         # Workflows share the runner's slots with the runs this host starts itself, so the host never advances
@@ -192,6 +194,7 @@ class Consumers:
         lease = await self.lock.acquire(POLLER_LOCK, self.options.poll_interval * 0.9)
         if lease is None:
             return  # another host polled within this interval; the lease lapses by itself
+        self._held[POLLER_LOCK] = lease
         now = self.clock.now()
         for workflow_id in await self.persistence.get_runnable_instances(now):
             if not self.runner.is_running(workflow_id):
@@ -215,12 +218,22 @@ class Consumers:
                 removed += await self.artifacts.delete_workflow(workflow_id)
         return removed
 
+    async def release_held(self) -> None:
+        """Give back the poller's and purger's leases (a graceful stop), so the next host scans at once."""
+        held, self._held = self._held, {}
+        for lease in held.values():
+            try:
+                await self.lock.release(lease)
+            except Exception:
+                log.warning("could not release the lease on %s; it lapses by itself", lease.resource)
+
     async def _purge(self) -> None:
         assert self.options.retention is not None
         while True:
             try:
                 lease = await self.lock.acquire(PURGER_LOCK, self.options.purge_interval * 0.9)
                 if lease is not None:
+                    self._held[PURGER_LOCK] = lease
                     cutoff = self.clock.now() - self.options.retention
                     for status in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
                         await self.persistence.purge_workflows(status, cutoff)

@@ -24,6 +24,7 @@ from wfe_core.data_limits import check_data
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import HostError, WorkflowNotFoundError
 from wfe_core.executor import StepMiddleware, WorkflowExecutor
+from wfe_core.lease_owner import LeaseOwner
 from wfe_core.models import (
     Event,
     ExecutionPointer,
@@ -39,6 +40,7 @@ from wfe_core.models.trusted import trusted
 from wfe_core.protocols import (
     ArtifactStore,
     Clock,
+    LeaseTakeover,
     LifecycleCallback,
     LifecycleHub,
     LockProvider,
@@ -131,20 +133,28 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
     # -- lifecycle of the host ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create the store if needed, connect the providers and start the background services."""
+        """Create the store if needed, connect the providers and start the background services.
+
+        When a provider cannot start (a URL that cannot work, say), the ones already connected are disconnected
+        again before the error is raised: a failed start leaves no pool or connection behind."""
         if self._started:
             return
-        await self.persistence.ensure_store_exists()
-        await self.artifact_store.start()
-        await check_lock_family(self.persistence, self.lock)
-        await self.lock.start()
-        await self.queue.start()
-        if self.search_index is not None:
-            await self.search_index.start()
-        if not self._hub_attached:
-            self.lifecycle_hub.subscribe(self._dispatcher.dispatch)
-            self._hub_attached = True
-        await self.lifecycle_hub.start()
+        try:
+            await self.persistence.ensure_store_exists()
+            await self.artifact_store.start()
+            await check_lock_family(self.persistence, self.lock)
+            await self.lock.start()
+            await self._take_over_leases()
+            await self.queue.start()
+            if self.search_index is not None:
+                await self.search_index.start()
+            if not self._hub_attached:
+                self.lifecycle_hub.subscribe(self._dispatcher.dispatch)
+                self._hub_attached = True
+            await self.lifecycle_hub.start()
+        except BaseException:
+            await self._disconnect()
+            raise
         self._runner.open()
         self._loops = [asyncio.create_task(loop()) for loop in self._consumers.tasks()]
         self._started = True
@@ -160,6 +170,7 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
         await self._runner.drain(self.options.stop_timeout.total_seconds())
+        await self._consumers.release_held()
         await self._timers.close()
         await self.lifecycle_hub.stop()
         if self.search_index is not None:
@@ -168,6 +179,36 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
         await self.lock.stop()
         await self.persistence.close()
         await self.artifact_store.close()
+
+    async def _disconnect(self) -> None:
+        """After a failed start: stop every provider (each stop is idempotent), whatever each one says."""
+        stops = [
+            self.lifecycle_hub.stop,
+            self.queue.stop,
+            self.lock.stop,
+            self.persistence.close,
+            self.artifact_store.close,
+        ]
+        if self.search_index is not None:
+            stops.insert(1, self.search_index.stop)
+        for stop in stops:
+            try:
+                await stop()
+            except Exception:
+                log.debug("stopping a provider after a failed start failed", exc_info=True)
+
+    async def _take_over_leases(self) -> None:
+        """Release the leases a predecessor of this host left behind when it is proven gone (see
+        ``LeaseOwner.supersedes``), so what it was running runs again now rather than after the lease ttl."""
+        if not isinstance(self.lock, LeaseTakeover):
+            return
+        released = await self.lock.take_over(LeaseOwner.of_this_process(self.options.host_id))
+        if released:
+            log.info(
+                "took over %d lease(s) of a host that is gone: %s",
+                len(released),
+                ", ".join(sorted(released)[:10]) + (", ..." if len(released) > 10 else ""),
+            )
 
     async def __aenter__(self) -> WorkflowHost:
         await self.start()

@@ -118,6 +118,11 @@ class WorkflowHostBuilder:
         self._host_options = self._host_options.with_changes(**options)
         return self
 
+    def with_host_id(self, host_id: str) -> WorkflowHostBuilder:
+        """This host's stable identity (``HostOptions.host_id``): unique among live hosts, the same across its
+        restarts (a StatefulSet pod name), so a restarted host takes its predecessor's leases over at once."""
+        return self.with_options(host_id=host_id)
+
     def build(self) -> WorkflowHost:
         persistence = resolve(
             PERSISTENCE, self._persistence or MemoryPersistence(), **self._options.get(PERSISTENCE, {})

@@ -26,6 +26,8 @@ class LocalRun:
     deliveries: list[Delivery] = field(default_factory=list)
     """Events the event consumer handed to this run to apply under its lease (each still unprocessed in the
     store, so the consumer delivers it again if this run cannot)."""
+    passes_run: int = 0
+    """Passes this run has begun; once the host stops, a run that has begun one begins no other."""
     lease_lost: bool = False
     lease_valid_until: float = 0.0
     """Event-loop time until which the lease is surely held: ttl after the last acquire or renewal was asked

@@ -106,6 +106,14 @@ def _pause(value: object, info: ValidationInfo) -> float:
     return seconds
 
 
+def _host_id(value: object, info: ValidationInfo) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+        raise _refuse(info, value, "a non-empty printable string", 'host_id="worker-0" (say, the pod name)')
+    return value
+
+
 def _predicate(value: object, info: ValidationInfo) -> Callable[[WorkflowInstance], bool] | None:
     if value is not None and not callable(value):
         raise ConfigurationError(
@@ -157,6 +165,11 @@ class HostOptions(BaseModel):
     stop_timeout: NonNegativeDuration = timedelta(seconds=30)
     """How long ``stop()`` waits for running steps before cancelling them."""
     index_retry_max: Annotated[int, PlainValidator(_at_least_zero)] = 20
+    host_id: Annotated[str | None, PlainValidator(_host_id)] = None
+    """A stable identity of this host, unique among the live hosts of a store, kept across its restarts (the
+    systemd unit's instance name, a Kubernetes StatefulSet pod name). A host that starts takes over at once
+    every lease its predecessor with the same identity left behind, instead of waiting for them to lapse. None:
+    only leases of a process on this machine that is gone are taken over (enough for SQLite)."""
     accept: Annotated[Callable[[WorkflowInstance], bool] | None, PlainValidator(_predicate)] = None
     """Which stored instances this host runs steps of (None: every instance whose definition it has). One it
     refuses is left as it is, with no error written, for a host that accepts it: the command line, whose

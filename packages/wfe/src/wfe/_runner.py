@@ -212,7 +212,9 @@ class InstanceRunner:
             if held is None:
                 try:
                     # Claim the fence before reading, so a write still in flight from a host that lost this
-                    # lease is either read here or refused.
+                    # lease is either read here or refused. A host frozen since it took the lease claims
+                    # nothing with it: the claim is a write like any other.
+                    self.leases.check(run, lease)
                     await self.persistence.claim_workflow(workflow_id, lease.fence)
                     instance = await self.persistence.get_workflow(workflow_id)
                 except WorkflowNotFoundError:
@@ -251,8 +253,11 @@ class InstanceRunner:
                 return
             if instance.next_execution is None or instance.next_execution > self.clock.now():
                 break
-            if self.stopping:
-                return  # the poller of the next host to start picks it up
+            if self.stopping and run.passes_run:
+                # A run begun before stop() runs its pass (stop waits for it, bounded by stop_timeout), so an
+                # instance started just before the host stops gets as far as it would have; the next pass is
+                # left to the poller of the next host to start.
+                return
             if definition is None:
                 if self.options.accept is not None and not self.options.accept(instance):
                     return  # another host's run: left as it is
@@ -262,6 +267,7 @@ class InstanceRunner:
                     return
                 self._missing_attempts.pop(instance.id, None)
                 instance.data = definition.load_data(instance.data)
+            run.passes_run += 1
             state = await self._execute(instance, definition, run, lease)
             if state is None:
                 return

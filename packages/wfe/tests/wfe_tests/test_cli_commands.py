@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -265,6 +266,8 @@ async def test_serve_runs_workflows_from_a_folder_until_sigterm(tmp_path: Path) 
         str(folder),
         "--db",
         store,
+        "--host-id",
+        "serve-1",
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -289,6 +292,9 @@ async def test_serve_runs_workflows_from_a_folder_until_sigterm(tmp_path: Path) 
                 await asyncio.sleep(0.1)
             assert instance.status is WorkflowStatus.COMPLETE
             assert instance.data["greeted"] == "served"
+            with sqlite3.connect(tmp_path / "serve.db") as conn:
+                tokens = [row[0] for row in conn.execute("SELECT token FROM locks WHERE token IS NOT NULL")]
+            assert tokens and all("@serve-1|" in token for token in tokens), "leases name the host id"
         finally:
             await client.queue.stop()
             await client.lock.stop()

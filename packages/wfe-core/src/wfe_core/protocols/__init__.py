@@ -3,7 +3,7 @@
 from wfe_core.protocols.artifacts import ArtifactStore
 from wfe_core.protocols.clock import Clock
 from wfe_core.protocols.lifecycle import LifecycleCallback, LifecycleHub
-from wfe_core.protocols.lock import LockProvider
+from wfe_core.protocols.lock import LeaseTakeover, LockProvider
 from wfe_core.protocols.persistence import LockFamilyRecord, PersistenceProvider, ScheduledCommandStore
 from wfe_core.protocols.queue import QueueProvider
 from wfe_core.protocols.search import SearchIndex
@@ -13,6 +13,7 @@ __all__ = [
     "Clock",
     "LifecycleCallback",
     "LifecycleHub",
+    "LeaseTakeover",
     "LockFamilyRecord",
     "LockProvider",
     "PersistenceProvider",

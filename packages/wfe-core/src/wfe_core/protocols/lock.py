@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
+from wfe_core.lease_owner import LeaseOwner
 from wfe_core.models import Lease
 
 
@@ -39,3 +40,21 @@ class LockProvider(Protocol):
 
     async def release(self, lease: Lease) -> None:
         """Give the resource back if this lease still holds it."""
+
+
+@runtime_checkable
+class LeaseTakeover(Protocol):
+    """A lock provider whose lease tokens name their holder (``wfe_core.lease_owner``), so a starting host can
+    take over the leases of a holder proven gone instead of waiting for them to lapse.
+
+    Contract:
+
+    * ``take_over(owner)`` makes ``owner`` the holder named in every lease this provider acquires from then on,
+      and releases every lease held now by a holder that ``owner.supersedes`` (its predecessor with the same
+      host identity, or a process on this machine that no longer exists); it returns the resources released.
+    * It never releases a lease of a live holder it cannot prove gone, nor one whose token names no holder.
+    * Each lease is released by compare-and-set on its token, so a lease renewed or re-taken meanwhile stays.
+    """
+
+    async def take_over(self, owner: LeaseOwner) -> list[str]:
+        """Hold leases as ``owner`` from now on; release those of holders it supersedes; return their names."""

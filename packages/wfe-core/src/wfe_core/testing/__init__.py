@@ -1,6 +1,6 @@
 """Testing support shipped with wfe-core: a controllable clock and provider conformance suites.
 
-The suites (``ArtifactStoreSuite``, ``PersistenceSuite``, ``LockSuite``, ``QueueSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
+The suites (``ArtifactStoreSuite``, ``PersistenceSuite``, ``LockSuite``, ``LeaseTakeoverSuite``, ``QueueSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
 abstract pytest classes: subclass one in a ``Test...`` class and provide its fixture. They need pytest and
 pytest-asyncio (``pip install "wfe-core[testing]"``) and are imported on first use, so ``ManualClock`` works
 without them. The suites mark their tests ``asyncio``; under pytest-asyncio's strict mode declare the async
@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from wfe_core.testing.persistence_suite import PersistenceSuite
     from wfe_core.testing.queue_suite import QueueSuite
     from wfe_core.testing.search_suite import SearchSuite
+    from wfe_core.testing.takeover_suite import LeaseTakeoverSuite
 
 _SUITES = {
     "ArtifactStoreSuite": "wfe_core.testing.artifact_suite",
+    "LeaseTakeoverSuite": "wfe_core.testing.takeover_suite",
     "LifecycleHubSuite": "wfe_core.testing.lifecycle_suite",
     "LockSuite": "wfe_core.testing.lock_suite",
     "PersistenceSuite": "wfe_core.testing.persistence_suite",
@@ -35,6 +37,7 @@ _SUITES = {
 
 __all__ = [
     "ArtifactStoreSuite",
+    "LeaseTakeoverSuite",
     "LifecycleHubSuite",
     "LockSuite",
     "ManualClock",

@@ -150,7 +150,20 @@ async def register_served(host: WorkflowHost, served: list[Served]) -> list[str]
 @click.option("--lock", help="Lock URL (default: the store's own, else in-memory).")
 @click.option("--queue", help="Queue URL (default: the store's own, else in-memory).")
 @click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help=VAR_HELP)
-def serve(folder: Path, db: str, lock: str | None, queue: str | None, var_pairs: tuple[str, ...]) -> None:
+@click.option(
+    "--host-id",
+    envvar="WFE_HOST_ID",
+    help="This host's stable identity, unique among live hosts (a StatefulSet pod name): restarted with the "
+    "same one, it takes over its predecessor's leases at once. Default: $WFE_HOST_ID.",
+)
+def serve(
+    folder: Path,
+    db: str,
+    lock: str | None,
+    queue: str | None,
+    var_pairs: tuple[str, ...],
+    host_id: str | None,
+) -> None:
     """Run a host for every YAML workflow in FOLDER until SIGTERM or SIGINT, then stop gracefully."""
     config = parse_vars(var_pairs)
     require_or_exit()
@@ -167,7 +180,14 @@ def serve(folder: Path, db: str, lock: str | None, queue: str | None, var_pairs:
 
     async def main() -> int:
         # The runs of ``wfe run`` and ``wfe resume`` belong to their own processes.
-        host = build_host(store, view, lock=lock, queue=queue, accept=lambda i: digest_of(i) is None)
+        host = build_host(
+            store,
+            view,
+            lock=lock,
+            queue=queue,
+            accept=lambda i: digest_of(i) is None,
+            host_id=host_id or None,
+        )
         # Registered before the host starts, so that it never takes up a run whose definition it lacks yet.
         await host.persistence.ensure_store_exists()
         await host.lock.start()
