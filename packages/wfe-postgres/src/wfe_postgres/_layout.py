@@ -25,6 +25,7 @@ TABLES = (
     "locks",
     "lock_fences",
     "store_settings",
+    "schedules",
 )
 """Every table (and sequence) wfe creates, unprefixed."""
 

@@ -129,6 +129,17 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "store settings",
         ("CREATE TABLE IF NOT EXISTS {store_settings} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
     ),
+    (
+        3,
+        "schedules",
+        (
+            """CREATE TABLE IF NOT EXISTS {schedules} (
+                schedule_id TEXT PRIMARY KEY,
+                next_fire_time TIMESTAMPTZ NOT NULL,
+                body JSONB NOT NULL
+            )""",
+        ),
+    ),
 )
 """(version, name, statements): append new versions, never edit an applied one."""
 
@@ -181,6 +192,7 @@ async def drop_schema_objects(conn: AsyncConnection[Any], layout: Layout) -> Non
             "queue",
             "locks",
             "store_settings",
+            "schedules",
             "schema_migrations",
         ):
             await conn.execute(layout.q(f"DROP TABLE IF EXISTS {{{table}}}"))

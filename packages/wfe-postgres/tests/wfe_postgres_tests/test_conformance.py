@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from wfe_core.testing import LockSuite, PersistenceSuite, QueueSuite, ScheduledCommandSuite
+from wfe_core.testing import LockSuite, PersistenceSuite, QueueSuite, ScheduledCommandSuite, ScheduleSuite
 from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
 
 pytestmark = pytest.mark.postgres
@@ -32,7 +32,7 @@ class TestPostgresQueue(QueueSuite):
         await provider.stop()
 
 
-class TestPostgresPersistence(PersistenceSuite, ScheduledCommandSuite):
+class TestPostgresPersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleSuite):
     @pytest.fixture
     async def persistence(self, pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
         provider = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="wfe_")

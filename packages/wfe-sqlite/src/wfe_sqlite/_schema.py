@@ -155,6 +155,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: facts about the store itself (the lock family its hosts use).
     ("CREATE TABLE store_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    # 4: schedules (settings as JSON; next_fire_time in microseconds, the compare-and-set of a tick).
+    (
+        "CREATE TABLE schedules (schedule_id TEXT PRIMARY KEY, next_fire_time INTEGER NOT NULL, body TEXT NOT NULL)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

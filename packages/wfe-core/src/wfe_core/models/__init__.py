@@ -29,6 +29,7 @@ from wfe_core.models.lifecycle import (
 from wfe_core.models.lock import Lease
 from wfe_core.models.queue import QueueItem, QueueType
 from wfe_core.models.result import ExecutionResult
+from wfe_core.models.schedule import CatchUp, Overlap, Schedule, merge_schedule
 from wfe_core.models.search import (
     DataFilter,
     DateRangeFilter,
@@ -48,6 +49,9 @@ from wfe_core.models.search import (
 from wfe_core.models.status import ENDED_POINTER_STATUSES, PointerStatus, WorkflowStatus
 
 __all__ = [
+    "CatchUp",
+    "Overlap",
+    "merge_schedule",
     "ACTIVITY_EVENT_NAME",
     "ENDED_POINTER_STATUSES",
     "WORKFLOW_ENDED_EVENT_NAME",
@@ -71,6 +75,7 @@ __all__ = [
     "QueueItem",
     "QueueType",
     "ReferenceFilter",
+    "Schedule",
     "ScheduledCommand",
     "SearchFilter",
     "StatusFilter",

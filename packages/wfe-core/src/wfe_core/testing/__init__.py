@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from wfe_core.testing.lock_suite import LockSuite
     from wfe_core.testing.persistence_suite import PersistenceSuite
     from wfe_core.testing.queue_suite import QueueSuite
+    from wfe_core.testing.schedule_suite import ScheduleSuite
     from wfe_core.testing.search_suite import SearchSuite
 
 _SUITES = {
@@ -27,6 +28,7 @@ _SUITES = {
     "LockSuite": "wfe_core.testing.lock_suite",
     "PersistenceSuite": "wfe_core.testing.persistence_suite",
     "QueueSuite": "wfe_core.testing.queue_suite",
+    "ScheduleSuite": "wfe_core.testing.schedule_suite",
     "ScheduledCommandSuite": "wfe_core.testing.commands_suite",
     "SearchSuite": "wfe_core.testing.search_suite",
 }
@@ -37,6 +39,7 @@ __all__ = [
     "ManualClock",
     "PersistenceSuite",
     "QueueSuite",
+    "ScheduleSuite",
     "ScheduledCommandSuite",
     "SearchSuite",
 ]
