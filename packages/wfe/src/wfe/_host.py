@@ -17,6 +17,7 @@ from wfe._options import HostOptions
 from wfe._otel import Tracing
 from wfe._registry import WorkflowRegistry, as_definition
 from wfe._runner import HostHooks, InstanceRunner
+from wfe._schedules import ScheduleVerbs
 from wfe._timers import WakeupTimers
 from wfe_core.clock import SystemClock
 from wfe_core.data_limits import check_data
@@ -46,6 +47,7 @@ from wfe_core.protocols import (
     LockProvider,
     PersistenceProvider,
     QueueProvider,
+    ScheduleStore,
     SearchIndex,
 )
 from wfe_core.step import LogSink
@@ -57,7 +59,7 @@ WorkflowMiddleware = Callable[[WorkflowInstance], Awaitable[None] | None]
 Phase = Literal["pre", "execute", "post"]
 
 
-class WorkflowHost(ActivityVerbs):
+class WorkflowHost(ActivityVerbs, ScheduleVerbs):
     """Runs workflows. Build one with ``WorkflowHostBuilder``; use it as ``async with host:``."""
 
     def __init__(
@@ -120,6 +122,7 @@ class WorkflowHost(ActivityVerbs):
             options=self.options,
         )
         self._loops: list[asyncio.Task[None]] = []
+        self._schedules_changed = asyncio.Event()
         self._started = False
         self._hub_attached = False
 
@@ -141,6 +144,8 @@ class WorkflowHost(ActivityVerbs):
         await self.lifecycle_hub.start()
         self._runner.open()
         self._loops = [asyncio.create_task(loop()) for loop in self._consumers.tasks()]
+        if isinstance(self.persistence, ScheduleStore):
+            self._loops.append(asyncio.create_task(self._schedule_loop()))
         self._started = True
 
     async def stop(self) -> None:
@@ -185,11 +190,29 @@ class WorkflowHost(ActivityVerbs):
         version: int | None = None,
         data: Any = None,
         *,
+        workflow_id: str | None = None,
+        name: str | None = None,
         reference: str | None = None,
     ) -> str:
         """Store an instance of the definition (latest version when None) and return its id. A started host
-        with a free slot runs it at once (``start_locally``); otherwise it is queued for any host."""
-        return await self._create(definition_id, version, data, reference=reference)
+        with a free slot runs it at once (``start_locally``); otherwise it is queued for any host.
+
+        ``workflow_id`` makes the start idempotent: the instance gets that id, and a start with an id that
+        exists (whatever its status, started by any host on the store) returns it and creates nothing.
+        ``name`` is the instance's human name instead of ``{definition}-{N}``; names are unique per store
+        (``WorkflowNameTakenError`` names the instance that has it) and every verb taking an id takes it."""
+        for label, value in (("workflow_id", workflow_id), ("name", name)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise TypeError(f"{label} must be a non-empty str or None, not {value!r}")
+        return await self._create(
+            definition_id,
+            version,
+            data,
+            reference=reference,
+            workflow_id=workflow_id or "",
+            name=name or "",
+            once=workflow_id is not None or name is not None,
+        )
 
     async def start_child_workflow(
         self,
@@ -219,6 +242,8 @@ class WorkflowHost(ActivityVerbs):
         *,
         reference: str | None = None,
         workflow_id: str = "",
+        name: str = "",
+        once: bool = False,
         parent_id: str | None = None,
         root_id: str | None = None,
     ) -> str:
@@ -232,6 +257,7 @@ class WorkflowHost(ActivityVerbs):
         instance = trusted(
             WorkflowInstance,
             id=workflow_id,
+            name=name,
             workflow_definition_id=definition.id,
             version=definition.version,
             description=definition.description,
@@ -247,15 +273,26 @@ class WorkflowHost(ActivityVerbs):
         # With a free slot, this host takes the new instance's lease first and runs it at once, without the
         # queue's round trip and a reload; a crash before it finishes leaves it RUNNABLE for the poller.
         reserved = None
+        if once:
+            instance.id = instance.id or new_id()
         if self._started and self.options.start_locally:
             instance.id = instance.id or new_id()
             reserved = await self._runner.reserve_new(instance.id)
         try:
-            await self.persistence.create_workflow(instance)
+            if once:
+                created = await self.persistence.create_workflow_once(instance)
+            else:
+                await self.persistence.create_workflow(instance)
+                created = True
         except BaseException:
             if reserved is not None:
                 await self._runner.cancel_reservation(instance.id, reserved[1])
             raise
+        if not created:
+            # an idempotent start of an instance that exists: nothing was written, nothing more to do
+            if reserved is not None:
+                await self._runner.cancel_reservation(instance.id, reserved[1])
+            return instance.id
         try:
             await self._publish(WorkflowStarted.of(instance, now))
         finally:
@@ -388,11 +425,15 @@ class WorkflowHost(ActivityVerbs):
         data: Any = None,
         *,
         version: int | None = None,
+        workflow_id: str | None = None,
+        name: str | None = None,
         reference: str | None = None,
         timeout: timedelta = timedelta(minutes=5),
     ) -> WorkflowInstance:
         """Start the host, run one workflow to its end and stop: for scripts without an event loop. Refuses to
-        run inside a running loop (use the async API there)."""
+        run inside a running loop (use the async API there). ``workflow_id`` and ``name`` are those of
+        ``start_workflow``: a script re-run with the same ``workflow_id`` waits for the first run's instance
+        instead of starting another."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -402,7 +443,9 @@ class WorkflowHost(ActivityVerbs):
 
         async def main() -> WorkflowInstance:
             async with self:
-                workflow_id = await self.start_workflow(definition_id, version, data, reference=reference)
-                return await self.wait_for_workflow(workflow_id, timeout)
+                started = await self.start_workflow(
+                    definition_id, version, data, workflow_id=workflow_id, name=name, reference=reference
+                )
+                return await self.wait_for_workflow(started, timeout)
 
         return asyncio.run(main())
