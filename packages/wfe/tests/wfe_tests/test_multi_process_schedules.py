@@ -42,14 +42,18 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-async def run_hosts(mode: str, store: tuple[str, str], log: Path, seconds: float = 0.0) -> None:
+def _spawn(mode: str, store: tuple[str, str], log: Path, seconds: float) -> list[subprocess.Popen[bytes]]:
     log.touch()
     # every process is up (and its store migrated) before the moment they all act at once
     go_at = time.time() + 4.0
-    processes = [
+    return [
         subprocess.Popen([sys.executable, str(SCRIPT), mode, *store, str(log), str(go_at), str(seconds)])
         for _ in range(HOSTS)
     ]
+
+
+async def run_hosts(mode: str, store: tuple[str, str], log: Path, seconds: float = 0.0) -> None:
+    processes = _spawn(mode, store, log, seconds)
     codes = [await asyncio.to_thread(p.wait, 120) for p in processes]
     assert codes == [0] * HOSTS
 
