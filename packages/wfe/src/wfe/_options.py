@@ -47,8 +47,9 @@ class HostOptions:
     """How long ``stop()`` waits for running steps before cancelling them."""
     index_retry_max: int = 20
     schedule_poll_interval: timedelta = timedelta(seconds=1)
-    """Longest sleep of the schedule loop between two looks at the store's schedules (it otherwise sleeps
-    until the earliest next tick): how soon a schedule added by another host is seen."""
+    """Longest sleep (in real time) of the schedule loop between two looks at the store's schedules (it
+    otherwise sleeps until the earliest next tick, on the host's clock): how soon a schedule added by another
+    host is seen."""
     schedule_grace: timedelta = timedelta(seconds=30)
     """How late a tick may fire and still count as on time; later ticks were missed (every host was down) and
     a schedule's ``catch_up`` decides whether they run."""

@@ -128,26 +128,28 @@ class ScheduleVerbs:
     # -- firing --------------------------------------------------------------------------------------------
 
     async def _schedule_loop(self) -> None:
-        """Fire due ticks, then sleep until the earliest next tick (at most ``schedule_poll_interval``, so
-        schedules added by other hosts are seen), or until this host adds one."""
-        poll = self.options.schedule_poll_interval
+        """Fire due ticks, then sleep until the earliest next tick on the host's clock, or until this host adds a
+        schedule, or for ``schedule_poll_interval`` of real time (to see schedules other hosts added): with no
+        schedule, the loop leaves the clock alone (a ``ManualClock`` sees no sleeper of it)."""
+        poll = self.options.schedule_poll_interval.total_seconds()
         while True:
             try:
                 earliest = await self.fire_due_schedules()
             except Exception:
-                log.exception("firing schedules failed; retrying in %s", poll)
+                log.exception("firing schedules failed; retrying in %ss", poll)
                 earliest = None
             self._schedules_changed.clear()
-            deadline = self.clock.now() + poll
-            if earliest is not None and earliest < deadline:
-                deadline = earliest
-            sleeper = asyncio.ensure_future(self._sleep_until(deadline))
-            changed = asyncio.ensure_future(self._schedules_changed.wait())
+            waits = [
+                asyncio.ensure_future(asyncio.sleep(poll)),
+                asyncio.ensure_future(self._schedules_changed.wait()),
+            ]
+            if earliest is not None:
+                waits.append(asyncio.ensure_future(self._sleep_until(earliest)))
             try:
-                await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                sleeper.cancel()
-                changed.cancel()
+                for wait in waits:
+                    wait.cancel()
 
     async def _sleep_until(self, deadline: datetime) -> None:
         # the time is read when the sleep starts: time that passed since the deadline was chosen is not slept
