@@ -269,6 +269,8 @@ class WorkflowHost(ActivityVerbs, ScheduleVerbs):
             root_workflow_id=root_id,
             execution_pointers=[trusted(ExecutionPointer, step_id=0, step_name=first.name)],
         )
+        if once and workflow_id and await self._exists(workflow_id):
+            return workflow_id  # the common repeat: no middleware, no lease; the store decides a race below
         await self._run_middleware("pre", instance, raise_errors=True)
         # With a free slot, this host takes the new instance's lease first and runs it at once, without the
         # queue's round trip and a reload; a crash before it finishes leaves it RUNNABLE for the poller.
@@ -304,6 +306,13 @@ class WorkflowHost(ActivityVerbs, ScheduleVerbs):
         if self.search_index is not None:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
         return instance.id
+
+    async def _exists(self, workflow_id: str) -> bool:
+        try:
+            found = await self.persistence.get_workflow(workflow_id)
+        except WorkflowNotFoundError:
+            return False
+        return found.id == workflow_id  # not an instance whose human name happens to be this id
 
     async def publish_event(
         self, event_name: str, event_key: str, event_data: Any = None, effective_date: datetime | None = None

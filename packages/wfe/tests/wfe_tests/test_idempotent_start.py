@@ -94,3 +94,23 @@ async def test_an_empty_or_non_text_id_or_name_is_refused(make_host, bad):
         await host.start_workflow("waiting", workflow_id=bad)
     with pytest.raises(TypeError, match="name"):
         await host.start_workflow("waiting", name=bad)
+
+
+async def test_a_repeated_start_runs_no_pre_middleware(make_host):
+    seen: list[str] = []
+
+    def configure(builder):
+        builder.use_workflow_middleware("pre", lambda instance: seen.append(instance.id))
+
+    host = await make_host(*definitions([]), configure=configure)
+    await host.start_workflow("waiting", workflow_id="m-1")
+    await host.start_workflow("waiting", workflow_id="m-1")
+    assert seen == ["m-1"]
+
+
+async def test_an_id_equal_to_another_instance_name_is_a_new_instance(make_host):
+    host = await make_host(*definitions([]))
+    named = await host.start_workflow("waiting", name="shared-word")
+    assert await host.start_workflow("waiting", workflow_id="shared-word") == "shared-word"
+    assert named != "shared-word"
+    assert len(await host.persistence.list_workflows()) == 2
