@@ -17,7 +17,12 @@ from wfe._options import HostOptions
 from wfe._registry import WorkflowRegistry
 from wfe._schedule_times import check_timing, last_tick, next_tick, run_id
 from wfe_core.data_limits import check_data
-from wfe_core.errors import HostError, WorkflowNotFoundError, WorkflowNotRegisteredError
+from wfe_core.errors import (
+    HostError,
+    ScheduleNotFoundError,
+    WorkflowNotFoundError,
+    WorkflowNotRegisteredError,
+)
 from wfe_core.models import CatchUp, Overlap, Schedule, to_jsonable
 from wfe_core.protocols import Clock, PersistenceProvider, ScheduleStore
 from wfe_core.transitions import ENDED
@@ -168,6 +173,8 @@ class ScheduleVerbs:
                 except WorkflowNotRegisteredError:
                     log.debug("schedule %s: this host lacks its definition", schedule.schedule_id)
                     continue
+                except ScheduleNotFoundError:
+                    continue  # removed meanwhile
                 except Exception:
                     log.exception("schedule %s failed to fire; retrying", schedule.schedule_id)
                     continue
