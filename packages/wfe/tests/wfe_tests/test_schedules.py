@@ -263,3 +263,21 @@ async def test_a_schedule_of_an_unregistered_definition_is_refused(shared_store)
     host = await shared_store(ManualClock(START))
     with pytest.raises(WorkflowNotRegisteredError):
         await host.add_schedule("typo", "quik", every=timedelta(hours=1))
+
+
+async def test_a_tick_whose_run_was_started_by_a_host_that_died_before_advancing_starts_nothing_more(
+    shared_store,
+):
+    clock = ManualClock(START)
+    host = await shared_store(clock)
+    await host.add_schedule("d", "waiting", every=timedelta(hours=1), overlap="allow")
+    # what a host that died between starting the tick's run and moving the schedule on leaves behind
+    await host.start_workflow("waiting", workflow_id="d@2026-01-01T03:00:00Z")
+    await clock.advance(timedelta(hours=1))
+
+    async def advanced() -> bool:
+        [schedule] = await host.list_schedules()
+        return schedule.next_fire_time == START + timedelta(hours=2)
+
+    await eventually(advanced)
+    assert [r.id for r in await runs(host, "d")] == ["d@2026-01-01T03:00:00Z"]
