@@ -94,6 +94,26 @@ class WorkflowNotFoundError(WfeError):
         super().__init__(f"workflow instance '{workflow_id}' not found")
 
 
+class WorkflowNameTakenError(WfeError):
+    """A workflow was started with a human ``name`` another instance already has (names are unique per store)."""
+
+    def __init__(self, name: str, existing_id: str) -> None:
+        self.name = name
+        self.existing_id = existing_id
+        super().__init__(
+            f"workflow name '{name}' is already used by instance '{existing_id}': choose another name, or "
+            "pass workflow_id= to make a repeated start return the existing instance"
+        )
+
+
+class ScheduleNotFoundError(WfeError):
+    """No schedule with this id exists in the store."""
+
+    def __init__(self, schedule_id: str) -> None:
+        self.schedule_id = schedule_id
+        super().__init__(f"schedule '{schedule_id}' not found: add it with host.add_schedule(...) first")
+
+
 class EventNotFoundError(WfeError):
     """No event with this id exists in the store."""
 

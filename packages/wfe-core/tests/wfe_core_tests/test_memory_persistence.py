@@ -10,10 +10,10 @@ import pytest
 from wfe_core.models import ExecutionPointer, WorkflowInstance
 from wfe_core.protocols import ScheduledCommandStore
 from wfe_core.providers.memory import MemoryPersistence
-from wfe_core.testing import PersistenceSuite, ScheduledCommandSuite
+from wfe_core.testing import PersistenceSuite, ScheduledCommandSuite, ScheduleSuite
 
 
-class TestMemoryPersistence(PersistenceSuite, ScheduledCommandSuite):
+class TestMemoryPersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleSuite):
     @pytest.fixture
     async def persistence(self) -> AsyncIterator[MemoryPersistence]:
         provider = MemoryPersistence.from_url("memory://")

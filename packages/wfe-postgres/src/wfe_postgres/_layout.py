@@ -27,6 +27,7 @@ TABLES = (
     "locks",
     "lock_fences",
     "store_settings",
+    "schedules",
 )
 """Every table (and sequence) wfe creates, unprefixed."""
 

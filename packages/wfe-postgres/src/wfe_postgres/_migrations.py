@@ -139,6 +139,17 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             " ADD COLUMN IF NOT EXISTS traceback TEXT",
         ),
     ),
+    (
+        4,
+        "schedules",
+        (
+            """CREATE TABLE IF NOT EXISTS {schedules} (
+                schedule_id TEXT PRIMARY KEY,
+                next_fire_time TIMESTAMPTZ NOT NULL,
+                body JSONB NOT NULL
+            )""",
+        ),
+    ),
 )
 """(version, name, statements): append new versions, never edit an applied one."""
 
@@ -191,6 +202,7 @@ async def drop_schema_objects(conn: AsyncConnection[Any], layout: Layout) -> Non
             "queue",
             "locks",
             "store_settings",
+            "schedules",
             "schema_migrations",
         ):
             await conn.execute(layout.q(f"DROP TABLE IF EXISTS {{{table}}}"))

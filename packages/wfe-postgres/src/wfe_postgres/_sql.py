@@ -46,6 +46,11 @@ _CREATE_WORKFLOWS = (
     " p AS (" + _POINTER_ROWS + ")"
     " SELECT id, name FROM w"
 )
+# One idempotent start: the same statement, an existing id making the insert (and its pointers) a no-op.
+_CREATE_WORKFLOW_ONCE = _CREATE_WORKFLOWS.replace(
+    " ORDER BY v.n RETURNING id, name)", " ORDER BY v.n ON CONFLICT (id) DO NOTHING RETURNING id, name)"
+)
+assert _CREATE_WORKFLOW_ONCE != _CREATE_WORKFLOWS
 # The passes of many instances in one statement (group commit): one JSON array of rows, each the instance's
 # fields, its fence, and its changed pointers and new subscriptions. Only rows whose fenced UPDATE matched get
 # their pointers and subscriptions written; the ids of those rows come back.

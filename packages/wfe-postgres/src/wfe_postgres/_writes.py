@@ -6,14 +6,16 @@ import functools
 from collections.abc import Sequence
 from datetime import datetime
 
+from psycopg import errors as pg_errors
+
 from wfe_core.delivery import check_delivery_time
-from wfe_core.errors import PersistenceError
+from wfe_core.errors import PersistenceError, WorkflowNameTakenError
 from wfe_core.models import Delivery, Event, EventSubscription, ExecutionPointer, WorkflowInstance, new_id
 from wfe_postgres._delivery import _DeliveringWrites
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._rows import _row_write, _rows_json, _RowWrite
-from wfe_postgres._sql import _CREATE_WORKFLOWS, _PERSIST_WORKFLOWS
+from wfe_postgres._sql import _CREATE_WORKFLOW_ONCE, _CREATE_WORKFLOWS, _PERSIST_WORKFLOWS
 
 
 class _InstanceWrites(_DeliveringWrites):
@@ -27,6 +29,48 @@ class _InstanceWrites(_DeliveringWrites):
         name = await self._creates.write(write, write.workflow_id)
         instance.id, instance.name = write.workflow_id, name
         return write.workflow_id
+
+    async def create_workflow_once(self, instance: WorkflowInstance) -> bool:
+        """Store the instance unless its id exists: ``INSERT ... ON CONFLICT (id) DO NOTHING``, so of concurrent
+        starts of one id (from any host) exactly one inserts; the others wait for it and insert nothing."""
+        if not instance.id:
+            raise ValueError(
+                "create_workflow_once needs instance.id: set the id that makes the start idempotent"
+            )
+        write = _row_write(instance, instance.execution_pointers)
+        try:
+            with wrapped(PersistenceError, "create_workflow_once"):
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute(self._layout.q(_CREATE_WORKFLOW_ONCE), (_rows_json([write]),))
+                    row = await cur.fetchone()
+        except PersistenceError as exc:
+            if not isinstance(exc.__cause__, pg_errors.UniqueViolation) or not instance.name:
+                raise
+            return await self._name_taken(instance)
+        if row is None:
+            return False
+        instance.name = row[1]
+        return True
+
+    async def _name_taken(self, instance: WorkflowInstance) -> bool:
+        """After a unique violation on the name: False when the id was stored meanwhile (a concurrent start of
+        the same id and name), else ``WorkflowNameTakenError`` naming the instance that has the name."""
+        with wrapped(PersistenceError, "create_workflow_once"):
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    self._layout.q(
+                        "SELECT id FROM {workflows} WHERE id = %s OR name = %s ORDER BY id = %s DESC"
+                    ),
+                    (instance.id, instance.name, instance.id),
+                )
+                row = await cur.fetchone()
+        if row is None:
+            raise PersistenceError(
+                f"workflow name '{instance.name}' clashed, but no instance has it now: retry"
+            )
+        if row[0] == instance.id:
+            return False
+        raise WorkflowNameTakenError(instance.name, row[0])
 
     @functools.cached_property
     def _creates(self) -> GroupCommit[_RowWrite, str]:

@@ -9,10 +9,13 @@ from wfe_postgres._errors_and_commands import _ErrorsAndCommands
 from wfe_postgres._events import _EventsAndSubscriptions
 from wfe_postgres._failures import wrapped
 from wfe_postgres._reads import _InstanceReads
+from wfe_postgres._schedules import _Schedules
 from wfe_postgres._writes import _InstanceWrites
 
 
-class PostgresPersistence(_InstanceWrites, _InstanceReads, _EventsAndSubscriptions, _ErrorsAndCommands):
+class PostgresPersistence(
+    _InstanceWrites, _InstanceReads, _EventsAndSubscriptions, _ErrorsAndCommands, _Schedules
+):
     """Persistence on PostgreSQL for one or many hosts sharing a database.
 
     Pointers are rows of their own and a pass writes only those it changed, in one transaction sent in one

@@ -12,6 +12,7 @@ from wfe_core.testing import (
     PersistenceSuite,
     QueueSuite,
     ScheduledCommandSuite,
+    ScheduleSuite,
 )
 from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
 
@@ -47,7 +48,7 @@ class TestPostgresQueue(QueueSuite):
         await provider.stop()
 
 
-class TestPostgresPersistence(PersistenceSuite, ScheduledCommandSuite):
+class TestPostgresPersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleSuite):
     @pytest.fixture
     async def persistence(self, pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
         provider = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="wfe_")

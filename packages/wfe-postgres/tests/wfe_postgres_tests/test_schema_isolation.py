@@ -28,6 +28,7 @@ WFE_TABLES = {
     "queue",
     "locks",
     "store_settings",
+    "schedules",
     "schema_migrations",
 }
 

@@ -10,11 +10,12 @@ from wfe_sqlite._database import SqliteDatabase
 from wfe_sqlite._errors_and_commands import _ErrorsAndCommands
 from wfe_sqlite._events import _EventStore
 from wfe_sqlite._handle import DatabaseHandle
+from wfe_sqlite._schedules import _ScheduleStore
 from wfe_sqlite._url import parse_sqlite_url
 from wfe_sqlite._workflows import _WorkflowStore
 
 
-class SqlitePersistence(_WorkflowStore, _EventStore, _ErrorsAndCommands):
+class SqlitePersistence(_WorkflowStore, _EventStore, _ErrorsAndCommands, _ScheduleStore):
     """Workflow state in a SQLite file (or ``:memory:``).
 
     Every call is one transaction on the database's worker thread; concurrent calls share commits (group

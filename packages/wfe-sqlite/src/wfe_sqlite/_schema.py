@@ -162,6 +162,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE execution_errors ADD COLUMN exception_type TEXT",
         "ALTER TABLE execution_errors ADD COLUMN traceback TEXT",
     ),
+    # 5: schedules (settings as JSON; next_fire_time in microseconds, the compare-and-set of a tick).
+    (
+        "CREATE TABLE schedules (schedule_id TEXT PRIMARY KEY, next_fire_time INTEGER NOT NULL, body TEXT NOT NULL)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

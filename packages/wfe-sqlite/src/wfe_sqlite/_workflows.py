@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from wfe_core.delivery import Applied, adopt, check_delivery_time, delivered, written_pointers
-from wfe_core.errors import LeaseLostError, WorkflowNotFoundError
+from wfe_core.errors import LeaseLostError, WorkflowNameTakenError, WorkflowNotFoundError
 from wfe_core.models import (
     Delivery,
     Event,
@@ -74,6 +74,46 @@ class _WorkflowStore(_SqliteProvider):
         instance.id = workflow_id
         instance.name = name
         return workflow_id
+
+    async def create_workflow_once(self, instance: WorkflowInstance) -> bool:
+        """Store the instance unless its id exists (one write transaction: the id check and the insert cannot
+        interleave with another host's, which waits for the database lock)."""
+        if not instance.id:
+            raise ValueError(
+                "create_workflow_once needs instance.id: set the id that makes the start idempotent"
+            )
+        values = list(workflow_values(instance))
+        pointers = pointer_rows(instance, None)
+        definition_id = instance.workflow_definition_id
+        workflow_id = instance.id
+
+        def create(conn: sqlite3.Connection) -> str | None:
+            if conn.execute("SELECT 1 FROM workflows WHERE id = ?", (workflow_id,)).fetchone() is not None:
+                return None
+            name = values[1]
+            if name:
+                taken = conn.execute("SELECT id FROM workflows WHERE name = ?", (name,)).fetchone()
+                if taken is not None:
+                    raise WorkflowNameTakenError(str(name), str(taken[0]))
+            while not name:
+                (number,) = conn.execute(
+                    "INSERT INTO definition_sequences (definition_id, next_num) VALUES (?, 1) "
+                    "ON CONFLICT (definition_id) DO UPDATE SET next_num = next_num + 1 RETURNING next_num",
+                    (definition_id,),
+                ).fetchone()
+                candidate = f"{definition_id}-{number}"
+                if conn.execute("SELECT 1 FROM workflows WHERE name = ?", (candidate,)).fetchone() is None:
+                    name = candidate
+            values[1] = name
+            conn.execute(_INSERT_WORKFLOW, values)
+            conn.executemany(_UPSERT_POINTER, pointers)
+            return str(name)
+
+        name = await self._write(create, "create workflow once")
+        if name is None:
+            return False
+        instance.name = name
+        return True
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
         def claim(conn: sqlite3.Connection) -> None:

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from wfe_core.testing import PersistenceSuite, ScheduledCommandSuite
+from wfe_core.testing import PersistenceSuite, ScheduledCommandSuite, ScheduleSuite
 from wfe_sqlite import SqlitePersistence
 
 from .conftest import DatabaseFactory
 
 
-class TestSqlitePersistence(PersistenceSuite, ScheduledCommandSuite):
+class TestSqlitePersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleSuite):
     @pytest.fixture
     async def persistence(self, database_factory: DatabaseFactory) -> AsyncIterator[SqlitePersistence]:
         provider = SqlitePersistence(database_factory(), retained=True)

@@ -8,7 +8,7 @@ which :mod:`wfe_yaml.keys` removes with a warning before these models see them).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -179,6 +179,32 @@ class SharedVolume(_Strict):
     size: str | None = None
 
 
+class ScheduleSpec(_Strict):
+    """A schedule on which ``wfe serve`` starts the workflow: ``cron`` or ``every``, not both."""
+
+    id: str | None = Field(
+        None, description="The schedule id (default: the workflow id, then '{id}-2', ... for the next ones)."
+    )
+    cron: str | None = Field(None, description="A cron expression, e.g. '0 3 * * *' (03:00 every day).")
+    every: Duration | None = Field(None, description="A fixed interval, e.g. '15m'.")
+    timezone: str = Field("UTC", description="The IANA timezone the cron expression is read in.")
+    overlap: Literal["skip", "allow", "terminate_previous"] = Field(
+        "skip", description="What a tick does while the previous run has not ended."
+    )
+    catch_up: Literal["latest", "all", "none"] = Field(
+        "latest", description="Which ticks missed while every host was down run."
+    )
+    inputs: dict[str, Any] = Field(default_factory=dict, description="The inputs of each run.")
+
+    _every = field_validator("every")(_check_duration)
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> ScheduleSpec:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError("a schedule needs exactly one of cron (e.g. '0 3 * * *') or every (e.g. '15m')")
+        return self
+
+
 class WorkflowSpec(BaseModel):
     """One workflow. Keys starting with ``_`` are allowed and ignored (they hold anchors)."""
 
@@ -196,6 +222,9 @@ class WorkflowSpec(BaseModel):
         default_factory=dict, description="Declared services (metadata)."
     )
     shared_volume: SharedVolume | None = None
+    schedule: list[ScheduleSpec] = Field(
+        default_factory=list, description="Schedules on which `wfe serve` starts the workflow."
+    )
 
     @property
     def display_name(self) -> str:

@@ -18,6 +18,7 @@ from wfe._otel import Tracing
 from wfe._reading import ReadingVerbs
 from wfe._registry import WorkflowRegistry, as_definition
 from wfe._runner import HostHooks, InstanceRunner
+from wfe._schedules import ScheduleVerbs
 from wfe._timers import WakeupTimers
 from wfe_core.clock import SystemClock
 from wfe_core.data_limits import check_data
@@ -46,6 +47,7 @@ from wfe_core.protocols import (
     LockProvider,
     PersistenceProvider,
     QueueProvider,
+    ScheduleStore,
     SearchIndex,
 )
 from wfe_core.step import LogSink
@@ -57,7 +59,7 @@ WorkflowMiddleware = Callable[[WorkflowInstance], Awaitable[None] | None]
 Phase = Literal["pre", "execute", "post"]
 
 
-class WorkflowHost(ReadingVerbs, ActivityVerbs):
+class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
     """Runs workflows. Build one with ``WorkflowHostBuilder``; use it as ``async with host:``."""
 
     def __init__(
@@ -127,6 +129,7 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
             options=self.options,
         )
         self._loops: list[asyncio.Task[None]] = []
+        self._schedules_changed = asyncio.Event()
         self._started = False
         self._hub_attached = False
 
@@ -157,6 +160,8 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
             raise
         self._runner.open()
         self._loops = [asyncio.create_task(loop()) for loop in self._consumers.tasks()]
+        if isinstance(self.persistence, ScheduleStore):
+            self._loops.append(asyncio.create_task(self._schedule_loop()))
         self._started = True
 
     async def stop(self) -> None:
@@ -233,11 +238,29 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
         version: int | None = None,
         data: Any = None,
         *,
+        workflow_id: str | None = None,
+        name: str | None = None,
         reference: str | None = None,
     ) -> str:
         """Store an instance of the definition (latest version when None) and return its id. A started host
-        with a free slot runs it at once (``start_locally``); otherwise it is queued for any host."""
-        return await self._create(definition_id, version, data, reference=reference)
+        with a free slot runs it at once (``start_locally``); otherwise it is queued for any host.
+
+        ``workflow_id`` makes the start idempotent: the instance gets that id, and a start with an id that
+        exists (whatever its status, started by any host on the store) returns it and creates nothing.
+        ``name`` is the instance's human name instead of ``{definition}-{N}``; names are unique per store
+        (``WorkflowNameTakenError`` names the instance that has it) and every verb taking an id takes it."""
+        for label, value in (("workflow_id", workflow_id), ("name", name)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise TypeError(f"{label} must be a non-empty str or None, not {value!r}")
+        return await self._create(
+            definition_id,
+            version,
+            data,
+            reference=reference,
+            workflow_id=workflow_id or "",
+            name=name or "",
+            once=workflow_id is not None or name is not None,
+        )
 
     async def start_child_workflow(
         self,
@@ -267,6 +290,8 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
         *,
         reference: str | None = None,
         workflow_id: str = "",
+        name: str = "",
+        once: bool = False,
         parent_id: str | None = None,
         root_id: str | None = None,
     ) -> str:
@@ -280,6 +305,7 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
         instance = trusted(
             WorkflowInstance,
             id=workflow_id,
+            name=name,
             workflow_definition_id=definition.id,
             version=definition.version,
             description=definition.description,
@@ -291,19 +317,32 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
             root_workflow_id=root_id,
             execution_pointers=[trusted(ExecutionPointer, step_id=0, step_name=first.name)],
         )
+        if once and workflow_id and await self._exists(workflow_id):
+            return workflow_id  # the common repeat: no middleware, no lease; the store decides a race below
         await self._run_middleware("pre", instance, raise_errors=True)
         # With a free slot, this host takes the new instance's lease first and runs it at once, without the
         # queue's round trip and a reload; a crash before it finishes leaves it RUNNABLE for the poller.
         reserved = None
+        if once:
+            instance.id = instance.id or new_id()
         if self._started and self.options.start_locally:
             instance.id = instance.id or new_id()
             reserved = await self._runner.reserve_new(instance.id)
         try:
-            await self.persistence.create_workflow(instance)
+            if once:
+                created = await self.persistence.create_workflow_once(instance)
+            else:
+                await self.persistence.create_workflow(instance)
+                created = True
         except BaseException:
             if reserved is not None:
                 await self._runner.cancel_reservation(instance.id, reserved[1])
             raise
+        if not created:
+            # an idempotent start of an instance that exists: nothing was written, nothing more to do
+            if reserved is not None:
+                await self._runner.cancel_reservation(instance.id, reserved[1])
+            return instance.id
         try:
             await self._publish(WorkflowStarted.of(instance, now))
         finally:
@@ -315,6 +354,13 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
         if self.search_index is not None:
             await self.queue.enqueue(QueueType.INDEX, instance.id)
         return instance.id
+
+    async def _exists(self, workflow_id: str) -> bool:
+        try:
+            found = await self.persistence.get_workflow(workflow_id)
+        except WorkflowNotFoundError:
+            return False
+        return found.id == workflow_id  # not an instance whose human name happens to be this id
 
     async def publish_event(
         self, event_name: str, event_key: str, event_data: Any = None, effective_date: datetime | None = None
@@ -402,11 +448,15 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
         data: Any = None,
         *,
         version: int | None = None,
+        workflow_id: str | None = None,
+        name: str | None = None,
         reference: str | None = None,
         timeout: timedelta = timedelta(minutes=5),
     ) -> WorkflowInstance:
         """Start the host, run one workflow to its end and stop: for scripts without an event loop. Refuses to
-        run inside a running loop (use the async API there)."""
+        run inside a running loop (use the async API there). ``workflow_id`` and ``name`` are those of
+        ``start_workflow``: a script re-run with the same ``workflow_id`` waits for the first run's instance
+        instead of starting another."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -416,7 +466,9 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs):
 
         async def main() -> WorkflowInstance:
             async with self:
-                workflow_id = await self.start_workflow(definition_id, version, data, reference=reference)
-                return await self.wait_for_workflow(workflow_id, timeout)
+                started = await self.start_workflow(
+                    definition_id, version, data, workflow_id=workflow_id, name=name, reference=reference
+                )
+                return await self.wait_for_workflow(started, timeout)
 
         return asyncio.run(main())

@@ -170,6 +170,13 @@ class HostOptions(BaseModel):
     systemd unit's instance name, a Kubernetes StatefulSet pod name). A host that starts takes over at once
     every lease its predecessor with the same identity left behind, instead of waiting for them to lapse. None:
     only leases of a process on this machine that is gone are taken over (enough for SQLite)."""
+    schedule_poll_interval: PositiveDuration = timedelta(seconds=1)
+    """Longest sleep (in real time) of the schedule loop between two looks at the store's schedules (it
+    otherwise sleeps until the earliest next tick, on the host's clock): how soon a schedule added by another
+    host is seen."""
+    schedule_grace: NonNegativeDuration = timedelta(seconds=30)
+    """How late a tick may fire and still count as on time; later ticks were missed (every host was down) and
+    a schedule's ``catch_up`` decides whether they run."""
     accept: Annotated[Callable[[WorkflowInstance], bool] | None, PlainValidator(_predicate)] = None
     """Which stored instances this host runs steps of (None: every instance whose definition it has). One it
     refuses is left as it is, with no error written, for a host that accepts it: the command line, whose

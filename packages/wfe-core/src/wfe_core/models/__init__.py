@@ -30,6 +30,7 @@ from wfe_core.models.lifecycle import (
 from wfe_core.models.lock import Lease
 from wfe_core.models.queue import QueueItem, QueueType
 from wfe_core.models.result import ExecutionResult
+from wfe_core.models.schedule import CatchUp, Overlap, Schedule, merge_schedule
 from wfe_core.models.search import (
     DataFilter,
     DateRangeFilter,
@@ -49,6 +50,9 @@ from wfe_core.models.search import (
 from wfe_core.models.status import ENDED_POINTER_STATUSES, PointerStatus, WorkflowStatus
 
 __all__ = [
+    "CatchUp",
+    "Overlap",
+    "merge_schedule",
     "ACTIVITY_EVENT_NAME",
     "ARTIFACT_KEY",
     "ENDED_POINTER_STATUSES",
@@ -75,6 +79,7 @@ __all__ = [
     "QueueItem",
     "QueueType",
     "ReferenceFilter",
+    "Schedule",
     "ScheduledCommand",
     "SearchFilter",
     "StatusFilter",

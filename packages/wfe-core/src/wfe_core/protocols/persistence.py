@@ -49,6 +49,17 @@ class PersistenceProvider(Protocol):
         from 1 per definition id, never reused) when empty; both are written back onto ``instance``.
         """
 
+    async def create_workflow_once(self, instance: WorkflowInstance) -> bool:
+        """Store a new instance unless one with its id exists: the insert-or-return behind idempotent starts.
+
+        ``instance.id`` must be set. When no instance has that id, this stores it exactly as ``create_workflow``
+        does (assigning ``{definition_id}-{N}`` when ``instance.name`` is empty) and returns True. When one
+        exists, whatever its status, nothing is written and False is returned. Atomic across hosts: of many
+        calls with the same id at the same time, exactly one returns True (a primary key or unique
+        insert-or-return in the store, never a read-then-write). A name another instance already has raises
+        ``WorkflowNameTakenError`` naming that instance, and nothing is written.
+        """
+
     async def persist_workflow(
         self,
         instance: WorkflowInstance,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from wfe_core.testing.lock_suite import LockSuite
     from wfe_core.testing.persistence_suite import PersistenceSuite
     from wfe_core.testing.queue_suite import QueueSuite
+    from wfe_core.testing.schedule_suite import ScheduleSuite
     from wfe_core.testing.search_suite import SearchSuite
     from wfe_core.testing.takeover_suite import LeaseTakeoverSuite
 
@@ -31,6 +32,7 @@ _SUITES = {
     "LockSuite": "wfe_core.testing.lock_suite",
     "PersistenceSuite": "wfe_core.testing.persistence_suite",
     "QueueSuite": "wfe_core.testing.queue_suite",
+    "ScheduleSuite": "wfe_core.testing.schedule_suite",
     "ScheduledCommandSuite": "wfe_core.testing.commands_suite",
     "SearchSuite": "wfe_core.testing.search_suite",
 }
@@ -43,6 +45,7 @@ __all__ = [
     "ManualClock",
     "PersistenceSuite",
     "QueueSuite",
+    "ScheduleSuite",
     "ScheduledCommandSuite",
     "SearchSuite",
 ]

@@ -26,6 +26,7 @@ from wfe_core.models import (
     new_id,
 )
 from wfe_core.protocols import PersistenceProvider
+from wfe_core.testing.create_once_suite import CreateOnceSuite
 from wfe_core.testing.delivery_suite import DeliverySuite
 
 
@@ -48,7 +49,7 @@ def is_utc(value: datetime | None) -> bool:
     return value is not None and value.tzinfo is not None and value.utcoffset() == timedelta(0)
 
 
-class PersistenceSuite(DeliverySuite):
+class PersistenceSuite(DeliverySuite, CreateOnceSuite):
     """Conformance tests for a ``PersistenceProvider``.
 
     Subclass it in a class whose name starts with ``Test`` and provide an async fixture ``persistence`` that

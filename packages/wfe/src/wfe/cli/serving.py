@@ -36,7 +36,7 @@ from wfe.cli.session import EXIT_OK, Interrupt, build_host
 from wfe.cli.variables import parse_vars
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.models import Event
-from wfe_core.protocols import PersistenceProvider
+from wfe_core.protocols import PersistenceProvider, ScheduleStore
 
 VERSION_EVENT = "wfe.version"
 
@@ -144,6 +144,46 @@ async def register_served(host: WorkflowHost, served: list[Served]) -> list[str]
     return names
 
 
+def schedule_ids(workflow: Any) -> list[tuple[str, Any]]:
+    """(schedule id, spec) of each ``schedule:`` entry of a served workflow: an entry's own ``id``, else the
+    workflow id for the first and ``{id}-{n}`` for the n-th."""
+    entries = list(getattr(workflow.spec, "schedule", None) or [])
+    return [
+        (spec.id or (workflow.id if n == 1 else f"{workflow.id}-{n}"), spec)
+        for n, spec in enumerate(entries, 1)
+    ]
+
+
+async def register_schedules(host: WorkflowHost, served: list[Served]) -> list[str]:
+    """Add the ``schedule:`` entries of the served workflows to the store (re-adding one with the same timing
+    keeps its next tick) and remove the schedules of these workflows that their files no longer declare;
+    returns the ids of the schedules served."""
+    if not isinstance(host.persistence, ScheduleStore):
+        return []
+    from wfe_yaml.durations import parse_duration  # serve requires wfe-yaml
+
+    wanted: dict[str, str] = {}
+    for item in served:
+        for schedule_id, spec in schedule_ids(item.workflow):
+            every = parse_duration(spec.every) if spec.every is not None else None
+            await host.add_schedule(
+                schedule_id,
+                item.workflow.id,
+                cron=spec.cron,
+                every=every,
+                data=dict(spec.inputs) or None,
+                overlap=spec.overlap,
+                catch_up=spec.catch_up,
+                timezone=spec.timezone,
+            )
+            wanted[schedule_id] = item.workflow.id
+    served_ids = {item.workflow.id for item in served}
+    for schedule in await host.list_schedules():
+        if schedule.definition_id in served_ids and schedule.schedule_id not in wanted:
+            await host.remove_schedule(schedule.schedule_id)
+    return sorted(wanted)
+
+
 @cli.command()
 @click.option("--dir", "folder", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--db", required=True, help="Store URL (sqlite:///..., postgresql://...).")
@@ -193,6 +233,7 @@ def serve(
         await host.lock.start()
         try:
             names = await register_served(host, list(served.values()))
+            schedules = await register_schedules(host, list(served.values()))
         finally:
             await host.lock.stop()
         async with host:
@@ -202,6 +243,12 @@ def serve(
                     highlight=False,
                     soft_wrap=True,
                 )
+                if schedules:
+                    out.print(
+                        f"schedules: {', '.join(schedules)} (wfe schedules shows their next firing)",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
                 await interrupt.event.wait()
                 out.print("stopping: waiting for running steps", highlight=False)
         out.print("stopped", highlight=False)

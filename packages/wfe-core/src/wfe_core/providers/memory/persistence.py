@@ -26,6 +26,7 @@ from wfe_core.errors import (
     LeaseLostError,
     PersistenceError,
     SubscriptionNotFoundError,
+    WorkflowNameTakenError,
     WorkflowNotFoundError,
 )
 from wfe_core.models import (
@@ -34,6 +35,7 @@ from wfe_core.models import (
     EventSubscription,
     ExecutionError,
     ExecutionPointer,
+    Schedule,
     ScheduledCommand,
     WorkflowInstance,
     WorkflowStatus,
@@ -41,6 +43,7 @@ from wfe_core.models import (
     to_jsonable,
 )
 from wfe_core.providers.memory.copies import copy_instance_fields, copy_model, copy_pointer
+from wfe_core.providers.memory.schedules import MemorySchedules
 from wfe_core.providers.memory.url import check_memory_url
 from wfe_core.storable import unstorable
 
@@ -78,7 +81,7 @@ class _StoredCommand:
     seq: int
 
 
-class MemoryPersistence:
+class MemoryPersistence(MemorySchedules):
     """In-process ``PersistenceProvider``.
 
     Everything is kept in dicts keyed by id (plus indexes by event name and key, and of runnable
@@ -105,6 +108,7 @@ class MemoryPersistence:
         self._errors: dict[str, list[ExecutionError]] = {}
         self._commands: dict[tuple[str, str], _StoredCommand] = {}
         self._lock_family: str | None = None
+        self._schedules: dict[str, Schedule] = {}
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -147,6 +151,26 @@ class MemoryPersistence:
             self._names[instance.name] = instance.id
             self._index_runnable(stored.instance)
             return instance.id
+
+    async def create_workflow_once(self, instance: WorkflowInstance) -> bool:
+        if not instance.id:
+            raise ValueError(
+                "create_workflow_once needs instance.id: set the id that makes the start idempotent"
+            )
+        with self._guard:
+            if instance.id in self._workflows:
+                return False
+            if instance.name and instance.name in self._names:
+                raise WorkflowNameTakenError(instance.name, self._names[instance.name])
+            if not instance.name:
+                instance.name = self._next_name(instance.workflow_definition_id)
+            stored = _StoredWorkflow(
+                self._snapshot(instance), {p.id: copy_pointer(p) for p in instance.execution_pointers}
+            )
+            self._workflows[instance.id] = stored
+            self._names[instance.name] = instance.id
+            self._index_runnable(stored.instance)
+            return True
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
         with self._guard:
