@@ -55,6 +55,12 @@ def _connection_hint(reason: str) -> str:
             "check the user and password in the URL (percent-encode special characters: @ is %40, : is %3A,"
             " / is %2F)"
         )
+    if "timeout expired" in reason:
+        return (
+            "no PostgreSQL answered within the connect timeout: check the host and port in the URL and that nothing"
+            " on the way drops the traffic, or allow a slow network more time with ?connect_timeout=10 in the URL;"
+            " the call can be retried once the server answers"
+        )
     if "pg_hba.conf" in reason:
         return "allow this client, user and database in the server's pg_hba.conf, or connect as another user"
     return "check that PostgreSQL is running and reachable at the URL; the call can be retried once it is"

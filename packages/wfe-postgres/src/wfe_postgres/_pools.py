@@ -32,8 +32,9 @@ WFE_URL_OPTIONS = (
 )
 """Query parameters of a connection URL that configure wfe rather than libpq (removed before connecting)."""
 
-PROBE_TIMEOUT = 5
-"""Seconds the first connection of a URL may take (unless the URL sets libpq's ``connect_timeout``)."""
+PROBE_TIMEOUT = 4
+"""Seconds the first connection of a URL may take (unless the URL sets libpq's ``connect_timeout``): a server
+that accepts the connection but never answers fails the host's start() within 5 s."""
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:

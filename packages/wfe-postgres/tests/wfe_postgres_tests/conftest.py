@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -11,6 +15,11 @@ from psycopg import sql
 
 from wfe_core.testing.services import service_url
 from wfe_postgres import PostgresPersistence
+
+from .private_server import PrivateServer, skip_or_fail_without_binaries
+
+SERVER_PASSWORD = "wfe p@ss:w/rd%+"
+"""The password of ``password_server``: special characters, so the URL must percent-encode it."""
 
 
 @pytest.fixture
@@ -40,3 +49,26 @@ async def store(pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
     await provider.ensure_store_exists()
     yield provider
     await provider.close()
+
+
+@pytest.fixture(scope="session")
+def password_server() -> Iterator[PrivateServer]:
+    """A private PostgreSQL server that wants a password (``SERVER_PASSWORD``, scram-sha-256) on every
+    connection, started once per session and removed afterwards.
+
+    The shared test server trusts every connection. Skips without the server binaries, fails under CI."""
+    skip_or_fail_without_binaries()
+    # not under pytest's tmp_path: its parents are private to the user running the tests, and the server
+    # may have to run as the postgres user
+    root = Path(tempfile.mkdtemp(prefix="wfe-pg-password-"))
+    try:
+        server = PrivateServer.create(root, password=SERVER_PASSWORD)
+        assert server is not None
+        try:
+            server.start()
+            yield server
+        finally:
+            with contextlib.suppress(RuntimeError):  # it did not start: nothing to stop
+                server.stop("immediate")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,14 +1,18 @@
 """A PostgreSQL URL that cannot work fails the host's start() at once, with libpq's reason and the fix.
 
 No psycopg_pool retrying in the background (and logging each failure) until the pool timeout, no pool or task
-left once the host is stopped, and nothing logged after that. The test server trusts every connection, so a
-wrong password cannot be provoked; a role that does not exist stands for the authentication failures.
+left once the host is stopped, and nothing logged after that. The shared test server trusts every connection,
+so the password tests run on a private server that wants one (``password_server``); the server that never
+answers is a socket of the test's own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,9 +20,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from wfe import WorkflowHostBuilder
+from wfe import ExecutionResult, StepBody, StepExecutionContext, WorkflowBuilder, WorkflowHostBuilder
 from wfe_core.errors import PersistenceError
+from wfe_core.models import WorkflowStatus
 from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
+from wfe_postgres._pools import PROBE_TIMEOUT
+
+from .private_server import PrivateServer
 
 pytestmark = pytest.mark.postgres
 
@@ -59,7 +67,48 @@ def _noisy(records: list[logging.LogRecord]) -> list[str]:
     ]
 
 
-async def _start_fails(url: str, records: list[logging.LogRecord], schema: str) -> PersistenceError:
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts every connection and never sends a byte (a hung server, or a
+    firewall that swallows the traffic): the client waits for the server's reply until its connect timeout."""
+
+    def __init__(self) -> None:
+        self.accepted: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port = int(self._listener.getsockname()[1])
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="silent-server", daemon=True)
+
+    def __enter__(self) -> SilentServer:
+        self._thread.start()
+        return self
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(conn)  # held open, never read from or written to
+
+    def __exit__(self, *exc: object) -> None:
+        self._closing.set()
+        self._thread.join()
+        for conn in [*self.accepted, self._listener]:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    with SilentServer() as server:
+        yield server
+
+
+async def _start_fails(
+    url: str, records: list[logging.LogRecord], schema: str
+) -> tuple[PersistenceError, float]:
+    """The error ``start()`` fails with on ``url`` and the seconds it took, once nothing is left behind."""
     host = WorkflowHostBuilder().use_persistence(url, schema=schema).build()
     began = time.monotonic()
     with pytest.raises(PersistenceError) as caught:
@@ -73,26 +122,87 @@ async def _start_fails(url: str, records: list[logging.LogRecord], schema: str) 
     assert _noisy(records) == [], "the failure is the exception's to tell, not psycopg's log"
     others = asyncio.all_tasks() - {asyncio.current_task()}
     assert not others, f"tasks outlived stop(): {others}"
-    return caught.value
+    return caught.value, took
 
 
 async def test_a_database_that_does_not_exist(pg_url: str, records: list[logging.LogRecord]) -> None:
     missing = f"wfe_missing_{uuid.uuid4().hex[:8]}"
-    error = await _start_fails(_replace(pg_url, database=missing), records, "wfe")
+    error, _ = await _start_fails(_replace(pg_url, database=missing), records, "wfe")
     assert f'database "{missing}" does not exist' in str(error)
     assert "CREATE DATABASE" in str(error)
 
 
 async def test_a_role_that_does_not_exist(pg_url: str, records: list[logging.LogRecord]) -> None:
-    error = await _start_fails(_replace(pg_url, user="wfe_no_such_role"), records, "wfe")
+    error, _ = await _start_fails(_replace(pg_url, user="wfe_no_such_role"), records, "wfe")
     assert 'role "wfe_no_such_role" does not exist' in str(error)
     assert "CREATE ROLE" in str(error)
 
 
 async def test_a_closed_port(pg_url: str, records: list[logging.LogRecord]) -> None:
-    error = await _start_fails(_replace(pg_url, port=1), records, "wfe")
+    error, _ = await _start_fails(_replace(pg_url, port=1), records, "wfe")
     assert "Connection refused" in str(error) or "connection refused" in str(error).lower()
     assert "running and reachable" in str(error)
+
+
+async def test_a_wrong_password(password_server: PrivateServer, records: list[logging.LogRecord]) -> None:
+    wrong = "not-the-password"
+    error, _ = await _start_fails(password_server.url_with(wrong), records, "wfe")
+    assert 'password authentication failed for user "postgres"' in str(error)
+    assert "check the user and password in the URL" in str(error)
+    assert wrong not in str(error)
+
+
+async def test_no_password(
+    password_server: PrivateServer, records: list[logging.LogRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # nor one from the environment or a password file
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", "/nonexistent/wfe-test-pgpass")
+    error, _ = await _start_fails(password_server.url_with(None), records, "wfe")
+    assert "no password supplied" in str(error)
+    assert "check the user and password in the URL" in str(error)
+
+
+class Done(StepBody):
+    async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
+        return ExecutionResult.next()
+
+
+async def test_the_right_password_starts_the_host_and_runs_a_workflow(
+    password_server: PrivateServer, records: list[logging.LogRecord]
+) -> None:
+    assert password_server.password is not None
+    assert "%" in password_server.url, "the password's special characters are percent-encoded in the URL"
+    schema = f"wfe_test_{uuid.uuid4().hex[:12]}"
+    host = WorkflowHostBuilder().use_persistence(password_server.url, schema=schema).build()
+    host.register_workflow(WorkflowBuilder().start_with(Done).build("one-step", 1))
+    async with host:
+        workflow_id = await host.start_workflow("one-step", 1, {})
+        done = await host.wait_for_workflow(workflow_id, timeout=30)
+    assert done.status is WorkflowStatus.COMPLETE
+    assert _noisy(records) == []
+
+
+async def test_a_server_that_never_answers_fails_at_the_connect_timeout(
+    silent_server: SilentServer, records: list[logging.LogRecord]
+) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{silent_server.port}/postgres?connect_timeout=2"
+    error, took = await _start_fails(url, records, "wfe")
+    assert silent_server.accepted, "the client reached the server (the port was not closed)"
+    assert took >= 2, f"start() gave up after {took:.1f} s, before the URL's connect_timeout of 2 s"
+    assert "connection timeout expired" in str(error)
+    assert "check the host and port" in str(error) and "connect_timeout" in str(error)
+
+
+async def test_a_server_that_never_answers_fails_within_5_s_by_default(
+    silent_server: SilentServer, records: list[logging.LogRecord]
+) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{silent_server.port}/postgres"
+    error, took = await _start_fails(url, records, "wfe")
+    assert silent_server.accepted
+    assert took >= PROBE_TIMEOUT - 0.5
+    assert "connection timeout expired" in str(error)
+    assert "check the host and port" in str(error) and "connect_timeout" in str(error)
 
 
 def test_an_unknown_query_parameter_is_refused_with_the_known_ones(pg_url: str) -> None:
