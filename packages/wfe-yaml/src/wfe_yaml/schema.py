@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wfe_core.errors import ConfigurationError
 from wfe_yaml.durations import parse_duration_ms
 
 Duration = Annotated[
@@ -201,7 +202,9 @@ class ScheduleSpec(_Strict):
     @model_validator(mode="after")
     def _one_timing(self) -> ScheduleSpec:
         if (self.cron is None) == (self.every is None):
-            raise ValueError("a schedule needs exactly one of cron (e.g. '0 3 * * *') or every (e.g. '15m')")
+            raise ConfigurationError(
+                "a schedule needs exactly one of cron (e.g. '0 3 * * *') or every (e.g. '15m')"
+            )
         return self
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter  # type: ignore[import-untyped]
 
+from wfe_core.errors import ConfigurationError
 from wfe_core.models import Schedule
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -16,15 +17,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def check_timing(cron: str | None, every: timedelta | None, timezone: str) -> None:
     """Raise ValueError naming the fix when the timing of a schedule is not usable."""
     if (cron is None) == (every is None):
-        raise ValueError("a schedule needs exactly one of cron= (e.g. '0 3 * * *') or every= (a timedelta)")
+        raise ConfigurationError(
+            "a schedule needs exactly one of cron= (e.g. '0 3 * * *') or every= (a timedelta)"
+        )
     if cron is not None and (not isinstance(cron, str) or not croniter.is_valid(cron)):
-        raise ValueError(f"cron {cron!r} is not a valid cron expression: five fields, e.g. '0 3 * * *'")
+        raise ConfigurationError(
+            f"cron {cron!r} is not a valid cron expression: five fields, e.g. '0 3 * * *'"
+        )
     if every is not None and (not isinstance(every, timedelta) or every <= timedelta(0)):
-        raise ValueError(f"every must be a positive timedelta, not {every!r}")
+        raise ConfigurationError(f"every must be a positive timedelta, not {every!r}")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ValueError(
+        raise ConfigurationError(
             f"timezone {timezone!r} is unknown: use an IANA name such as 'UTC' or 'Europe/Paris'"
         ) from exc
 

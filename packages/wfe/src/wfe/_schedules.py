@@ -18,6 +18,7 @@ from wfe._registry import WorkflowRegistry
 from wfe._schedule_times import check_timing, last_tick, next_tick, run_id
 from wfe_core.data_limits import check_data
 from wfe_core.errors import (
+    ConfigurationError,
     HostError,
     ScheduleNotFoundError,
     WorkflowNotFoundError,
@@ -83,12 +84,12 @@ class ScheduleVerbs:
         every start does not lose the ticks missed while all hosts were down (``catch_up`` decides which of
         them run). A new or re-timed schedule first fires at its first tick after now."""
         if not isinstance(schedule_id, str) or not schedule_id.strip():
-            raise ValueError(f"schedule_id must be a non-empty str, not {schedule_id!r}")
+            raise ConfigurationError(f"schedule_id must be a non-empty str, not {schedule_id!r}")
         check_timing(cron, every, timezone)
         if overlap not in get_args(Overlap):
-            raise ValueError(f"overlap must be one of {get_args(Overlap)}, not {overlap!r}")
+            raise ConfigurationError(f"overlap must be one of {get_args(Overlap)}, not {overlap!r}")
         if catch_up not in get_args(CatchUp):
-            raise ValueError(f"catch_up must be one of {get_args(CatchUp)}, not {catch_up!r}")
+            raise ConfigurationError(f"catch_up must be one of {get_args(CatchUp)}, not {catch_up!r}")
         self.registry.get(definition_id, version)  # a typo fails here, not at the first tick
         check_data(data)
         schedule = Schedule(

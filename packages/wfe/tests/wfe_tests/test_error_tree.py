@@ -23,6 +23,10 @@ NOT_CONFIGURATION = {
     ("wfe-core/src/wfe_core/testing/clock.py", "a clock only moves forward"),
     # a provider called persist_workflow without now=: a wrong call between wfe's own parts
     ("wfe-core/src/wfe_core/delivery.py", "persist_workflow(deliveries=...) needs now="),
+    # a store's create_workflow_once called without an id: a wrong call between wfe's own parts
+    ("wfe-core/src/wfe_core/providers/memory/persistence.py", "create_workflow_once needs instance.id"),
+    ("wfe-postgres/src/wfe_postgres/_writes.py", "create_workflow_once needs instance.id"),
+    ("wfe-sqlite/src/wfe_sqlite/_workflows.py", "create_workflow_once needs instance.id"),
     # URLs a script fetches at run time: data of the script, reported to it as a failed fetch
     ("wfe-yaml/src/wfe_yaml/js/permissions.py", "Invalid URL"),
     ("wfe-yaml/src/wfe_yaml/js/permissions.py", "URL "),

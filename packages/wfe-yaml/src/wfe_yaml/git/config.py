@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wfe_core.errors import ConfigurationError
 from wfe_yaml.durations import parse_duration_ms
 from wfe_yaml.git.masking import mask_url
 from wfe_yaml.schema import Duration
@@ -63,7 +64,7 @@ class GitRepoConfig(BaseModel):
     @classmethod
     def _token_env_name(cls, value: str | None) -> str | None:
         if value is not None and not VARIABLE_NAME.fullmatch(value):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{value!r} is not an environment variable name: name the variable, such as GIT_TOKEN"
             )
         return value
@@ -79,15 +80,15 @@ class GitRepoConfig(BaseModel):
     @classmethod
     def _no_option_injection(cls, value: str | None) -> str | None:
         if value is not None and (not value.strip() or value.startswith("-") or "\x00" in value):
-            raise ValueError(f"{mask_url(value)!r} must be non-empty and must not start with '-'")
+            raise ConfigurationError(f"{mask_url(value)!r} must be non-empty and must not start with '-'")
         return value
 
     @model_validator(mode="after")
     def _one_of_each(self) -> GitRepoConfig:
         if self.url is not None and self.run is not None:
-            raise ValueError("give the repository once: 'url' or 'run', not both")
+            raise ConfigurationError("give the repository once: 'url' or 'run', not both")
         if self.ref is not None and self.branch is not None:
-            raise ValueError("give the ref once: 'ref' or 'branch', not both")
+            raise ConfigurationError("give the ref once: 'ref' or 'branch', not both")
         return self
 
     @property

@@ -97,12 +97,12 @@ class ShellConfig(BaseModel):
     def _input_mounts(cls, value: dict[str, str]) -> dict[str, str]:
         for name, mount in value.items():
             if not name or "\x00" in name:
-                raise ValueError(
+                raise ConfigurationError(
                     f"{name!r} is not an artifact name: use a non-empty name without NUL characters"
                 )
             parts = PurePosixPath(mount).parts
             if not mount or "\x00" in mount or (not PurePosixPath(mount).is_absolute() and ".." in parts):
-                raise ValueError(
+                raise ConfigurationError(
                     f"inputs.{name}: {mount!r} is not a mount point: use an absolute path or a relative one "
                     "without '..'"
                 )

@@ -147,7 +147,7 @@ class ProgressView:
         self._live: Live | None = None
         self._plan: list[PlannedStep] = []
         self._folder = None if ci is None or self._interactive else Folder(ci, self._print, self._marker)
-        self._held: list[Text] | None = None
+        self._held: list[Text | str] | None = None
 
     # -- feeding ---------------------------------------------------------------------------------------
 
@@ -285,7 +285,10 @@ class ProgressView:
     def release(self) -> None:
         held, self._held = self._held, None
         for line in held or []:
-            self._print(line)
+            if isinstance(line, Text):
+                self._print(line)
+            else:
+                self._marker(line)
 
     def _print(self, line: Text) -> None:
         if self._held is not None:
@@ -296,6 +299,9 @@ class ProgressView:
             self.console.print(line, soft_wrap=True, highlight=False)
 
     def _marker(self, text: str) -> None:
+        if self._held is not None:  # a fold marker (raw text) keeps its place among the held lines
+            self._held.append(text)
+            return
         self.console.file.write(text + "\n")
         self.console.file.flush()
 
