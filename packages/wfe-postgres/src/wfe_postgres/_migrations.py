@@ -129,6 +129,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "store settings",
         ("CREATE TABLE IF NOT EXISTS {store_settings} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
     ),
+    (3, "forked from", ("ALTER TABLE {workflows} ADD COLUMN IF NOT EXISTS forked_from TEXT",)),
 )
 """(version, name, statements): append new versions, never edit an applied one."""
 

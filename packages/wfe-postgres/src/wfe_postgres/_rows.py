@@ -78,6 +78,7 @@ def _row_write(
         "complete_time": utc_or_none(instance.complete_time),
         "parent_workflow_id": instance.parent_workflow_id,
         "root_workflow_id": instance.root_workflow_id,
+        "forked_from": instance.forked_from,
         "fence": fence,
         "pointers": list(pointers),
         "subscriptions": [_subscription_row(sub) for sub in subscriptions],
@@ -148,6 +149,7 @@ def _instance(row: dict[str, Any], pointers: list[ExecutionPointer]) -> Workflow
         complete_time=utc_or_none(row["complete_time"]),
         parent_workflow_id=row["parent_workflow_id"],
         root_workflow_id=row["root_workflow_id"],
+        forked_from=row["forked_from"],
         execution_pointers=pointers,
     )
 

@@ -16,7 +16,7 @@ from wfe_sqlite._codec import dump_json, from_micros, from_micros_opt, load_json
 
 WORKFLOW_COLUMNS = (
     "id, name, definition_id, version, description, reference, status, data, next_execution, create_time, "
-    "complete_time, parent_workflow_id, root_workflow_id"
+    "complete_time, parent_workflow_id, root_workflow_id, forked_from"
 )
 
 SUBSCRIPTION_COLUMNS = (
@@ -46,6 +46,7 @@ def workflow_values(instance: WorkflowInstance) -> tuple[Any, ...]:
         to_micros_opt(instance.complete_time),
         instance.parent_workflow_id,
         instance.root_workflow_id,
+        instance.forked_from,
     )
 
 
@@ -91,6 +92,7 @@ def instance_from_row(row: Sequence[Any], pointers: list[ExecutionPointer]) -> W
         complete_time=from_micros_opt(row[10]),
         parent_workflow_id=row[11],
         root_workflow_id=row[12],
+        forked_from=row[13],
         execution_pointers=pointers,
     )
 

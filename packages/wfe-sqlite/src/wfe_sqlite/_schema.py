@@ -155,6 +155,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: facts about the store itself (the lock family its hosts use).
     ("CREATE TABLE store_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    # 4: the instance a fork was made from.
+    ("ALTER TABLE workflows ADD COLUMN forked_from TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -74,7 +74,8 @@ class WorkflowInstance(BaseModel):
     """A running (or finished) workflow: its status, data and execution pointers.
 
     ``next_execution`` is None when nothing is scheduled, and a time at or before now when the instance should
-    run now. ``name`` is the human name ``{definition_id}-{N}`` the store assigns on create.
+    run now. ``name`` is the human name ``{definition_id}-{N}`` the store assigns on create. ``forked_from`` is
+    the id of the instance this one was forked from (``WorkflowHost.fork_workflow``), None otherwise.
     """
 
     model_config = ConfigDict(validate_assignment=False, arbitrary_types_allowed=True)
@@ -92,6 +93,7 @@ class WorkflowInstance(BaseModel):
     complete_time: datetime | None = None
     parent_workflow_id: str | None = None
     root_workflow_id: str | None = None
+    forked_from: str | None = None
     execution_pointers: list[ExecutionPointer] = Field(default_factory=list)
 
     # The pointers that have not ended, kept between passes so that a pass costs what is open, not the whole
