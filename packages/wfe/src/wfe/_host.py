@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from wfe._activities import ActivityVerbs
 from wfe._consumers import Consumers
+from wfe._fork import forked_pointers, resolve_step
 from wfe._lifecycle import LifecycleDispatcher
 from wfe._lock_family import check_lock_family
 from wfe._options import HostOptions
@@ -191,6 +192,33 @@ class WorkflowHost(ActivityVerbs):
         with a free slot runs it at once (``start_locally``); otherwise it is queued for any host."""
         return await self._create(definition_id, version, data, reference=reference)
 
+    async def fork_workflow(
+        self,
+        workflow_id: str,
+        from_step: str | int,
+        *,
+        data: Any = None,
+        reference: str | None = None,
+    ) -> str:
+        """Start a new instance of the same definition version as instance ``workflow_id`` (id or name) that
+        keeps the original's pointers before ``from_step`` (a step of the main sequence, by name or id) as
+        ended, has the original's data (or ``data``) and goes on at ``from_step``; return its id. The new
+        instance records ``forked_from`` and has the original's reference (or ``reference``). The original
+        is left as it is. Refused (HostError) for a step inside a container (the error names the top-level
+        step that holds it) and for a step the original never reached."""
+        original = await self.persistence.get_workflow(workflow_id)
+        definition = self.registry.get(original.workflow_definition_id, original.version)
+        step = resolve_step(definition, from_step)
+        pointers = forked_pointers(original, step, self.clock.now())
+        return await self._create(
+            definition.id,
+            definition.version,
+            original.data if data is None else data,
+            reference=original.reference if reference is None else reference,
+            pointers=pointers,
+            forked_from=original.id,
+        )
+
     async def start_child_workflow(
         self,
         definition_id: str,
@@ -221,11 +249,15 @@ class WorkflowHost(ActivityVerbs):
         workflow_id: str = "",
         parent_id: str | None = None,
         root_id: str | None = None,
+        pointers: list[ExecutionPointer] | None = None,
+        forked_from: str | None = None,
     ) -> str:
         definition = self.registry.get(definition_id, version)
         check_data(data)
         now = self.clock.now()
-        first = definition.step(0)
+        if pointers is None:
+            first = definition.step(0)
+            pointers = [trusted(ExecutionPointer, step_id=0, step_name=first.name)]
         if reference is not None and not isinstance(reference, str):
             raise TypeError(f"reference must be a str or None, not {type(reference).__name__}")
         # built without validation: every field is the host's own value or checked above (the data by new_data)
@@ -241,7 +273,8 @@ class WorkflowHost(ActivityVerbs):
             create_time=now,
             parent_workflow_id=parent_id,
             root_workflow_id=root_id,
-            execution_pointers=[trusted(ExecutionPointer, step_id=0, step_name=first.name)],
+            forked_from=forked_from,
+            execution_pointers=pointers,
         )
         await self._run_middleware("pre", instance, raise_errors=True)
         # With a free slot, this host takes the new instance's lease first and runs it at once, without the
