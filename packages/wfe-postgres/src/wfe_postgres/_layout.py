@@ -25,6 +25,9 @@ TABLES = (
     "locks",
     "lock_fences",
     "store_settings",
+    "queue_slots",
+    "queue_waiters",
+    "queue_starts",
 )
 """Every table (and sequence) wfe creates, unprefixed."""
 
@@ -41,6 +44,7 @@ INDEXES = (
     "queue_waiting_uq",
     "queue_order_idx",
     "queue_receipt_idx",
+    "queue_starts_idx",
 )
 """Every index wfe creates, unprefixed (index names share the schema's namespace with tables)."""
 

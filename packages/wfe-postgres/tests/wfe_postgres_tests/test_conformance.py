@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from wfe_core.testing import LockSuite, PersistenceSuite, QueueSuite, ScheduledCommandSuite
+from wfe_core.testing import LockSuite, PersistenceSuite, QueueSlotSuite, QueueSuite, ScheduledCommandSuite
 from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
 
 pytestmark = pytest.mark.postgres
@@ -30,6 +30,15 @@ class TestPostgresQueue(QueueSuite):
         await provider.start()
         yield provider
         await provider.stop()
+
+
+class TestPostgresQueueSlots(QueueSlotSuite):
+    @pytest.fixture
+    async def queue_slots(self, pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
+        provider = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="wfe_")
+        await provider.ensure_store_exists()
+        yield provider
+        await provider.close()
 
 
 class TestPostgresPersistence(PersistenceSuite, ScheduledCommandSuite):

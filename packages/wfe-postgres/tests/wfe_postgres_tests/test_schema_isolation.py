@@ -28,6 +28,9 @@ WFE_TABLES = {
     "queue",
     "locks",
     "store_settings",
+    "queue_slots",
+    "queue_waiters",
+    "queue_starts",
     "schema_migrations",
 }
 

@@ -16,7 +16,7 @@ from wfe_sqlite._codec import dump_json, from_micros, from_micros_opt, load_json
 
 WORKFLOW_COLUMNS = (
     "id, name, definition_id, version, description, reference, status, data, next_execution, create_time, "
-    "complete_time, parent_workflow_id, root_workflow_id, forked_from"
+    "complete_time, parent_workflow_id, root_workflow_id, forked_from, queue, priority"
 )
 
 SUBSCRIPTION_COLUMNS = (
@@ -47,6 +47,8 @@ def workflow_values(instance: WorkflowInstance) -> tuple[Any, ...]:
         instance.parent_workflow_id,
         instance.root_workflow_id,
         instance.forked_from,
+        instance.queue,
+        instance.priority,
     )
 
 
@@ -93,6 +95,8 @@ def instance_from_row(row: Sequence[Any], pointers: list[ExecutionPointer]) -> W
         parent_workflow_id=row[11],
         root_workflow_id=row[12],
         forked_from=row[13],
+        queue=row[14],
+        priority=row[15],
         execution_pointers=pointers,
     )
 

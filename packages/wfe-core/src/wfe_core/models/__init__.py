@@ -28,6 +28,7 @@ from wfe_core.models.lifecycle import (
 )
 from wfe_core.models.lock import Lease
 from wfe_core.models.queue import QueueItem, QueueType
+from wfe_core.models.queue_slots import QueueState, SlotDecision, SlotRequest
 from wfe_core.models.result import ExecutionResult
 from wfe_core.models.search import (
     DataFilter,
@@ -69,9 +70,12 @@ __all__ = [
     "Page",
     "PointerStatus",
     "QueueItem",
+    "QueueState",
     "QueueType",
     "ReferenceFilter",
     "ScheduledCommand",
+    "SlotDecision",
+    "SlotRequest",
     "SearchFilter",
     "StatusFilter",
     "StepCompleted",

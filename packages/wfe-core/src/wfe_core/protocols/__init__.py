@@ -5,6 +5,7 @@ from wfe_core.protocols.lifecycle import LifecycleCallback, LifecycleHub
 from wfe_core.protocols.lock import LockProvider
 from wfe_core.protocols.persistence import LockFamilyRecord, PersistenceProvider, ScheduledCommandStore
 from wfe_core.protocols.queue import QueueProvider
+from wfe_core.protocols.queue_slots import QueueSlotStore
 from wfe_core.protocols.search import SearchIndex
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "LockProvider",
     "PersistenceProvider",
     "QueueProvider",
+    "QueueSlotStore",
     "ScheduledCommandStore",
     "SearchIndex",
 ]

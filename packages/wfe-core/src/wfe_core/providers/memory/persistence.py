@@ -39,6 +39,7 @@ from wfe_core.models import (
     to_jsonable,
 )
 from wfe_core.providers.memory.copies import copy_instance_fields, copy_model, copy_pointer
+from wfe_core.providers.memory.queue_slots import MemoryQueueSlots
 from wfe_core.providers.memory.url import check_memory_url
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class _StoredCommand:
     seq: int
 
 
-class MemoryPersistence:
+class MemoryPersistence(MemoryQueueSlots):
     """In-process ``PersistenceProvider``.
 
     Everything is kept in dicts keyed by id (plus indexes by event name and key, and of runnable
@@ -86,6 +87,7 @@ class MemoryPersistence:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._guard = threading.Lock()
         self._seq = itertools.count()
         self._workflows: dict[str, _StoredWorkflow] = {}
