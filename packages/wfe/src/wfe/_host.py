@@ -16,6 +16,7 @@ from wfe._lifecycle import LifecycleDispatcher
 from wfe._lock_family import check_lock_family
 from wfe._options import HostOptions
 from wfe._otel import Tracing
+from wfe._queues import QueueGate, QueueOptions
 from wfe._registry import WorkflowRegistry, as_definition
 from wfe._runner import HostHooks, InstanceRunner
 from wfe._timers import WakeupTimers
@@ -47,6 +48,7 @@ from wfe_core.protocols import (
     LockProvider,
     PersistenceProvider,
     QueueProvider,
+    QueueSlotStore,
     SearchIndex,
 )
 from wfe_core.step import LogSink
@@ -75,6 +77,7 @@ class WorkflowHost(ActivityVerbs):
         step_middleware: Sequence[StepMiddleware] = (),
         workflow_middleware: Sequence[tuple[Phase, WorkflowMiddleware]] = (),
         tracing: Tracing | None = None,
+        queues: Sequence[QueueOptions] = (),
     ) -> None:
         self.persistence = persistence
         self.lock = lock
@@ -87,6 +90,20 @@ class WorkflowHost(ActivityVerbs):
         self._workflow_middleware: list[tuple[Phase, WorkflowMiddleware]] = list(workflow_middleware)
         self._dispatcher = LifecycleDispatcher()
         self._timers = WakeupTimers(self.clock, self._wake)
+        slot_store = (
+            queue
+            if isinstance(queue, QueueSlotStore)
+            else persistence
+            if isinstance(persistence, QueueSlotStore)
+            else None
+        )
+        self._gate = QueueGate(
+            {q.name: q for q in queues},
+            slot_store,
+            self.clock,
+            self.options,
+            lambda workflow_id, at: self._timers.schedule(QueueType.WORKFLOW.value, workflow_id, at),
+        )
         middleware = list(step_middleware)
         if tracing is not None:
             middleware.insert(0, tracing.step_middleware)  # outermost: the span covers the other middleware
@@ -102,6 +119,7 @@ class WorkflowHost(ActivityVerbs):
             clock=self.clock,
             options=self.options,
             timers=self._timers,
+            gate=self._gate,
             hooks=HostHooks(
                 publish=self._publish,
                 workflow_hook=self._run_middleware,
@@ -155,6 +173,7 @@ class WorkflowHost(ActivityVerbs):
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
         await self._runner.drain(self.options.stop_timeout.total_seconds())
+        await self._gate.stop()
         await self._timers.close()
         await self.lifecycle_hub.stop()
         if self.search_index is not None:
@@ -187,10 +206,21 @@ class WorkflowHost(ActivityVerbs):
         data: Any = None,
         *,
         reference: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
     ) -> str:
         """Store an instance of the definition (latest version when None) and return its id. A started host
-        with a free slot runs it at once (``start_locally``); otherwise it is queued for any host."""
-        return await self._create(definition_id, version, data, reference=reference)
+        with a free slot runs it at once (``start_locally``); otherwise it is queued for any host.
+
+        ``queue`` names a queue with limits (``WorkflowHostBuilder().add_queue``) the instance runs in: each run
+        of it waits for a slot of the queue; ``priority`` orders its queue's waiters (lower first) when the
+        queue has ``priority=True``."""
+        self._gate.check(queue)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise TypeError(f"priority must be an int, not {type(priority).__name__}")
+        return await self._create(
+            definition_id, version, data, reference=reference, queue=queue, priority=priority
+        )
 
     async def fork_workflow(
         self,
@@ -215,6 +245,8 @@ class WorkflowHost(ActivityVerbs):
             definition.version,
             original.data if data is None else data,
             reference=original.reference if reference is None else reference,
+            queue=original.queue,
+            priority=original.priority,
             pointers=pointers,
             forked_from=original.id,
         )
@@ -251,6 +283,8 @@ class WorkflowHost(ActivityVerbs):
         root_id: str | None = None,
         pointers: list[ExecutionPointer] | None = None,
         forked_from: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
     ) -> str:
         definition = self.registry.get(definition_id, version)
         check_data(data)
@@ -274,6 +308,8 @@ class WorkflowHost(ActivityVerbs):
             parent_workflow_id=parent_id,
             root_workflow_id=root_id,
             forked_from=forked_from,
+            queue=queue,
+            priority=priority,
             execution_pointers=pointers,
         )
         await self._run_middleware("pre", instance, raise_errors=True)

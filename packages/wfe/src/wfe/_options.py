@@ -46,6 +46,9 @@ class HostOptions:
     stop_timeout: timedelta = timedelta(seconds=30)
     """How long ``stop()`` waits for running steps before cancelling them."""
     index_retry_max: int = 20
+    queue_retry_interval: timedelta = timedelta(seconds=0.5)
+    """How often an instance refused a slot of a queue with limits asks again (a slot freed on this host wakes
+    its waiters at once; this covers slots freed by other hosts)."""
     accept: Callable[[WorkflowInstance], bool] | None = None
     """Which stored instances this host runs steps of (None: every instance whose definition it has). One it
     refuses is left as it is, with no error written, for a host that accepts it: the command line, whose
