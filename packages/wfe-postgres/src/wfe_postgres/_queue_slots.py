@@ -39,10 +39,12 @@ class _QueueSlots(PostgresProvider):
 
     async def acquire_queue_slot(self, request: SlotRequest) -> SlotDecision:
         q = self._layout.q
-        queue, now = request.queue, utc(request.now)
+        queue = request.queue
         with wrapped(PersistenceError, "acquire_queue_slot"):
             async with self._pool.connection() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._queue_lock_key(queue),))
+                request = request.at_decision()  # under the queue's lock: decisions are in time order
+                now = utc(request.now)
                 await conn.execute(
                     q("DELETE FROM {queue_slots} WHERE queue = %s AND expires_at <= %s"), (queue, now)
                 )

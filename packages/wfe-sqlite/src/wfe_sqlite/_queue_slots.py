@@ -24,9 +24,11 @@ class _QueueSlots(_SqliteProvider):
     transaction, so the hosts of every process on the file decide one after the other."""
 
     async def acquire_queue_slot(self, request: SlotRequest) -> SlotDecision:
-        now = to_micros(request.now)
+        asked = request
 
         def acquire(conn: sqlite3.Connection) -> SlotDecision:
+            request = asked.at_decision()  # inside the write transaction: decisions are in time order
+            now = to_micros(request.now)
             queue = request.queue
             conn.execute("DELETE FROM queue_slots WHERE queue = ? AND expires_at <= ?", (queue, now))
             conn.execute("DELETE FROM queue_waiters WHERE queue = ? AND live_until <= ?", (queue, now))

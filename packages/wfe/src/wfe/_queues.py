@@ -146,6 +146,7 @@ class QueueGate:
                     rate_limit=queue.rate_limit,
                     priority=instance.priority if queue.priority else 0,
                     waiter_ttl=max(retry * 4, timedelta(seconds=2)),
+                    clock=self.clock.now,
                 )
             )
             if not decision.granted:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 
@@ -14,7 +15,9 @@ class SlotRequest:
     lapses unless renewed. ``concurrency`` bounds the slots held at once (None: no bound); ``rate_limit``
     (count, period) bounds the slots granted within any ``period``. ``priority`` orders the waiters (lower
     first; equal priorities in the order they first asked); a waiter that has not asked again within
-    ``waiter_ttl`` no longer counts."""
+    ``waiter_ttl`` no longer counts. ``clock``, when given, is the requester's clock: a store reads it inside its
+    atomic section (``at_decision``), so that a start is counted at the time it was decided, not at the time
+    the request was made (requests that wait for one another may be decided in another order)."""
 
     queue: str
     workflow_id: str
@@ -25,6 +28,15 @@ class SlotRequest:
     rate_limit: tuple[int, timedelta] | None = None
     priority: int = 0
     waiter_ttl: timedelta = timedelta(seconds=5)
+    clock: Callable[[], datetime] | None = None
+
+    def at_decision(self) -> SlotRequest:
+        """This request with ``now`` read from ``clock`` (never earlier than ``now``) and ``expires_at`` moved
+        by as much; itself when it has no clock."""
+        if self.clock is None:
+            return self
+        now = max(self.clock(), self.now)
+        return replace(self, now=now, expires_at=self.expires_at + (now - self.now), clock=None)
 
 
 @dataclass(frozen=True, slots=True)

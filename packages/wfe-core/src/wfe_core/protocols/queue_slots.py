@@ -16,8 +16,8 @@ class QueueSlotStore(Protocol):
 
     Contract (``wfe_core.testing.QueueSlotSuite`` checks it):
 
-    * ``acquire_queue_slot`` decides atomically across every host and process on the store: it grants a slot
-      only when, at ``request.now``, fewer than ``concurrency`` unexpired slots of the queue are held (not
+    * ``acquire_queue_slot`` decides atomically across every host and process on the store, at the time
+      ``request.at_decision()`` gives when called inside the atomic section: it grants a slot only when, then, fewer than ``concurrency`` unexpired slots of the queue are held (not
       counting one the same instance holds, which the grant replaces: one slot per instance), fewer than
       ``count`` slots were granted within the last ``period`` of a rate limit, and fewer live waiters are ahead
       of the instance than there are free slots. A waiter is ahead when its priority is lower, or equal and it

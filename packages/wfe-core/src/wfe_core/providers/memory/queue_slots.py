@@ -31,6 +31,7 @@ class MemoryQueueSlots:
 
     async def acquire_queue_slot(self, request: SlotRequest) -> SlotDecision:
         with self._slots_guard:
+            request = request.at_decision()
             queue = self._queues.setdefault(request.queue, _Queue())
             now = request.now
             for workflow_id, (token, expires) in list(queue.holders.items()):
