@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,6 +17,7 @@ from wfe import (
     WorkflowBuilder,
     WorkflowStatus,
 )
+from wfe_core.testing import ManualClock
 
 Interval = tuple[float, float]
 
@@ -146,24 +147,38 @@ async def test_an_instance_waiting_for_an_event_holds_no_slot(make_host):
     assert state.held == []
 
 
-async def test_rate_limit_bounds_the_starts_in_any_window(make_host):
-    starts: list[float] = []
+async def test_rate_limit_bounds_the_starts_in_each_period(make_host):
+    # A ManualClock decides the windows: the limit is checked exactly, without timing the steps.
+    clock = ManualClock(datetime(2030, 1, 1, tzinfo=UTC))
+    runs: list[datetime] = []
 
     def work(ctx: StepExecutionContext) -> ExecutionResult:
-        starts.append(time.monotonic())
+        runs.append(clock.now())
         return ExecutionResult.next()
 
     definition = WorkflowBuilder().then_fn(work, name="work").build("q-rate", 1)
     host = await make_host(
-        definition, configure=lambda b: b.add_queue("r", rate_limit=(4, timedelta(seconds=1)))
+        definition, clock=clock, configure=lambda b: b.add_queue("r", rate_limit=(4, timedelta(seconds=1)))
     )
     ids = [await host.start_workflow("q-rate", 1, queue="r") for _ in range(10)]
+
+    async def settled(ran: int, waiting: int) -> None:
+        for _ in range(400):
+            state = await host.persistence.queue_state("r", clock.now())
+            if len(runs) >= ran and len(state.waiting) == waiting:
+                break
+            await asyncio.sleep(0.025)
+        assert (len(runs), len(state.waiting)) == (ran, waiting)
+
+    await settled(4, 6)
+    await clock.advance(timedelta(milliseconds=999))
+    await settled(4, 6)  # the window has not moved past the first starts yet
+    await clock.advance(timedelta(milliseconds=1))
+    await settled(8, 2)
+    await clock.advance(timedelta(seconds=1))
+    await settled(10, 0)
     await finish_all(host, ids)
-    starts.sort()
-    # the store counts exactly; a step starts a moment after its slot is granted, so allow one more
-    for i, start in enumerate(starts):
-        assert sum(1 for s in starts[i:] if s < start + 1.0) <= 4 + 1
-    assert starts[-1] - starts[0] >= 1.0  # ten starts at four a second take more than two windows
+    assert sorted(set(runs)) == [runs[0], runs[0] + timedelta(seconds=1), runs[0] + timedelta(seconds=2)]
 
 
 async def test_an_unknown_queue_is_refused_naming_add_queue(make_host):
