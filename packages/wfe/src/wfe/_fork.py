@@ -17,11 +17,15 @@ def _label(step: WorkflowStep) -> str:
 
 
 def container_of(definition: WorkflowDefinition) -> dict[int, int]:
-    """The container step of every step that runs inside one (the entry of each branch and the steps its
-    outcomes lead to), by step id. Steps of the main sequence are not in the map."""
+    """The step every step that belongs to another one runs inside, by step id: the branches of a container
+    (the entry of each and the steps its outcomes lead to) and a step's compensation steps. Steps of the main
+    sequence are not in the map."""
     parent: dict[int, int] = {}
     for container in definition.steps:
-        for entry in container.children:
+        entries = list(container.children)
+        if container.compensation_step_id is not None:
+            entries.append(container.compensation_step_id)
+        for entry in entries:
             todo = [entry]
             while todo:
                 step_id = todo.pop()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from wfe._host import WorkflowHost
 from wfe.cli.ci import ci_from_env
 from wfe.cli.common import DB_HELP, cli, console, fail, load, require_or_exit, run_async, with_persistence
 from wfe.cli.control import Requests
@@ -19,6 +20,15 @@ from wfe.cli.session import Interrupt, follow, register, run_host
 from wfe_core.errors import HostError
 from wfe_core.models import WorkflowInstance
 from wfe_core.protocols import PersistenceProvider
+
+
+def _top_level(host: WorkflowHost, run: WorkflowInstance, step: str) -> str:
+    """The step to fork from for pipeline step ``step``: a step with hooks (``on_failure``, ``ensure``) runs
+    inside a group of its own, ``<step>:hooks``, which starts with it."""
+    definition = host.registry.find(run.workflow_definition_id, run.version)
+    if definition is not None and any(s.name == f"{step}:hooks" for s in definition.steps):
+        return f"{step}:hooks"
+    return step
 
 
 @cli.command()
@@ -55,7 +65,9 @@ def fork(run_id: str, from_step: str, db: str | None, verbose: bool) -> None:
             async with host:
                 view.hold()
                 try:
-                    fork_id = await host.fork_workflow(original.id, from_step, reference=reference)
+                    fork_id = await host.fork_workflow(
+                        original.id, _top_level(host, original, from_step), reference=reference
+                    )
                 except HostError as exc:
                     raise fail(str(exc)) from None
                 view.follow(fork_id)
