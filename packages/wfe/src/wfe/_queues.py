@@ -200,8 +200,9 @@ class QueueGate:
             except Exception:
                 log.warning("could not renew queue slots; they lapse after %s unless renewed", self.ttl)
                 continue
+            asked = set(tokens)  # a slot taken while the renewal was in flight was not asked about
             for workflow_id, (name, token) in list(self._held.items()):
-                if token is not None and token not in renewed:
+                if token in asked and token not in renewed:
                     log.error(
                         "the slot of %s in queue %r lapsed before its run let go of it", workflow_id, name
                     )

@@ -1,11 +1,13 @@
 """A host process of the queue tests: starts its share of workflows in a queue with limits and runs whatever the
 queue lets it, until the test closes its stdin.
 
-Usage: ``python queue_host.py URL SCHEMA LIMIT COUNT LOG``; closing its stdin stops it. ``URL`` is the store (``sqlite:///...`` or
+Usage: ``python queue_host.py URL SCHEMA LIMIT COUNT LOG [QUEUE_URL PREFIX]``; closing its stdin stops it. ``URL`` is the store (``sqlite:///...`` or
 ``postgresql://...``; ``SCHEMA`` the PostgreSQL schema, "-" for SQLite). ``LIMIT`` is ``concurrency=N`` or
 ``rate=N`` (N runs a second). ``COUNT`` workflows are started here. Each run of the one step appends
 ``START <workflow> <time>`` as it begins and ``END <workflow> <time>`` as it ends to ``LOG`` (O_APPEND lines,
 ``time.time()``, comparable across the processes of one machine); ``READY`` once every start is stored.
+With ``QUEUE_URL`` (Valkey) the hosts' queue provider, which then keeps the queue slots, is Valkey under
+``PREFIX``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from wfe import StepExecutionContext, WorkflowBuilder, WorkflowHostBuilder
 QUEUE = "limited"
 
 
-async def main(url: str, schema: str, limit: str, count: int, log: str) -> None:
+async def main(url: str, schema: str, limit: str, count: int, log: str, queue: list[str]) -> None:
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write(line: str) -> None:
@@ -35,6 +37,8 @@ async def main(url: str, schema: str, limit: str, count: int, log: str) -> None:
     kind, _, number = limit.partition("=")
     builder = WorkflowHostBuilder()
     builder.use_persistence(url, **({} if schema == "-" else {"schema": schema}))
+    if queue:
+        builder.use_queue(queue[0], prefix=queue[1])
     builder.with_options(poll_interval=timedelta(seconds=1), lock_ttl=timedelta(seconds=5))
     if kind == "concurrency":
         builder.add_queue(QUEUE, concurrency=int(number))
@@ -53,4 +57,4 @@ async def main(url: str, schema: str, limit: str, count: int, log: str) -> None:
 
 if __name__ == "__main__":
     url, schema, limit, count, log = sys.argv[1:6]
-    asyncio.run(main(url, schema, limit, int(count), log))
+    asyncio.run(main(url, schema, limit, int(count), log, sys.argv[6:8]))

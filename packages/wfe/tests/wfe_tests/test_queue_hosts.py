@@ -20,15 +20,34 @@ PROCESSES = 3
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
-    """(URL, schema or "-") of a store no other test uses."""
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("sqlite+valkey", marks=pytest.mark.valkey),
+    ]
+)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[list[str]]:
+    """The store arguments of queue_host.py (URL, schema or "-", then the Valkey queue URL and key prefix
+    when Valkey is the queue provider), for a store no other test uses."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/queue.db", "-"
+        yield [f"sqlite:///{tmp_path}/queue.db", "-"]
+        return
+    if request.param == "sqlite+valkey":
+        valkey = service_url("WFE_TEST_VALKEY_URL")
+        prefix = f"wfe-q-{uuid.uuid4().hex[:10]}"
+        yield [f"sqlite:///{tmp_path}/queue.db", "-", valkey, prefix]
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(valkey)
+        keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
         return
     url = service_url("WFE_TEST_POSTGRES_URL")
     schema = f"wfe_q_{uuid.uuid4().hex[:10]}"
-    yield url, schema
+    yield [url, schema]
     import psycopg
 
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
@@ -45,16 +64,24 @@ def records(log: Path, kind: str) -> list[tuple[str, float]]:
 
 
 async def run_hosts(
-    store: tuple[str, str], limit: str, total: int, tmp_path: Path
+    store: list[str], limit: str, total: int, tmp_path: Path
 ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     """Start ``total`` workflows from three host processes; return the START and END records once every
     workflow ended (bounded by two minutes)."""
-    url, schema = store
+    url, schema, *queue = store
     log = tmp_path / "runs.log"
     shares = [total // PROCESSES + (1 if n < total % PROCESSES else 0) for n in range(PROCESSES)]
     processes = [
         await asyncio.create_subprocess_exec(
-            sys.executable, str(HOST), url, schema, limit, str(share), str(log), stdin=asyncio.subprocess.PIPE
+            sys.executable,
+            str(HOST),
+            url,
+            schema,
+            limit,
+            str(share),
+            str(log),
+            *queue,
+            stdin=asyncio.subprocess.PIPE,
         )
         for share in shares
     ]
@@ -78,7 +105,7 @@ async def run_hosts(
     return records(log, "START"), records(log, "END")
 
 
-async def test_concurrency_two_holds_across_three_hosts(store: tuple[str, str], tmp_path: Path) -> None:
+async def test_concurrency_two_holds_across_three_hosts(store: list[str], tmp_path: Path) -> None:
     starts, ends = await run_hosts(store, "concurrency=2", 50, tmp_path)
     assert len({w for w, _ in ends}) == 50
     assert len(starts) == len(ends) == 50, "a step ran twice although no host died"
@@ -90,9 +117,7 @@ async def test_concurrency_two_holds_across_three_hosts(store: tuple[str, str], 
     assert most <= 2
 
 
-async def test_a_rate_limit_holds_across_hosts_within_one_start(
-    store: tuple[str, str], tmp_path: Path
-) -> None:
+async def test_a_rate_limit_holds_across_hosts_within_one_start(store: list[str], tmp_path: Path) -> None:
     starts, ends = await run_hosts(store, "rate=10", 40, tmp_path)
     assert len({w for w, _ in ends}) == 40
     times = sorted(t for _, t in starts)

@@ -194,3 +194,16 @@ async def test_a_fork_keeps_the_queue_and_priority(make_host):
     fork = await host.fork_workflow(original, "work")
     forked = await host.wait_for_workflow(fork, timeout=30)
     assert (forked.queue, forked.priority) == ("f", 7)
+
+
+async def test_a_slot_is_renewed_while_its_run_outlasts_the_lease(make_host, caplog):
+    log: list[Interval] = []
+    host = await make_host(
+        timed("q-long", log, seconds=1.5),
+        lock_ttl=timedelta(seconds=0.6),
+        configure=lambda b: b.add_queue("one", concurrency=1),
+    )
+    ids = [await host.start_workflow("q-long", 1, queue="one") for _ in range(2)]
+    await finish_all(host, ids)
+    assert overlap(log) == 1
+    assert "lapsed" not in caplog.text
