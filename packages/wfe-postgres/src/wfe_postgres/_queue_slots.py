@@ -15,6 +15,29 @@ from wfe_core.slot_decisions import Waiter, decide, serving_order
 from wfe_postgres._failures import wrapped
 from wfe_postgres._provider import PostgresProvider, utc
 
+# The deletes and the selects see the same snapshot, so the selects filter out what the deletes remove.
+_READ = (
+    "WITH a AS (DELETE FROM {queue_slots} WHERE queue = %s AND expires_at <= %s),"
+    " b AS (DELETE FROM {queue_waiters} WHERE queue = %s AND live_until <= %s),"
+    " c AS (DELETE FROM {queue_starts} WHERE queue = %s AND at <= %s)"
+    " SELECT 's', workflow_id, expires_at, NULL::int, NULL::timestamptz FROM {queue_slots}"
+    " WHERE queue = %s AND expires_at > %s"
+    " UNION ALL SELECT 'w', workflow_id, since, priority, live_until FROM {queue_waiters}"
+    " WHERE queue = %s AND live_until > %s"
+    " UNION ALL SELECT 't', NULL, at, NULL, NULL FROM {queue_starts} WHERE queue = %s AND at > %s"
+)
+_GRANT = (
+    "WITH a AS (INSERT INTO {queue_slots} (queue, workflow_id, token, expires_at) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (queue, workflow_id) DO UPDATE SET token = EXCLUDED.token, expires_at = EXCLUDED.expires_at),"
+    " b AS (DELETE FROM {queue_waiters} WHERE queue = %s AND workflow_id = %s)"
+    " INSERT INTO {queue_starts} (queue, at) SELECT %s, %s WHERE %s"
+)
+_WAIT = (
+    "INSERT INTO {queue_waiters} (queue, workflow_id, priority, since, live_until) VALUES (%s, %s, %s, %s, %s)"
+    " ON CONFLICT (queue, workflow_id) DO UPDATE SET priority = EXCLUDED.priority,"
+    " live_until = EXCLUDED.live_until"
+)
+
 
 class _QueueSlots(PostgresProvider):
     """Slots, waiters and recent starts of each queue in three tables; each decision is one transaction
@@ -45,49 +68,40 @@ class _QueueSlots(PostgresProvider):
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._queue_lock_key(queue),))
                 request = request.at_decision()  # under the queue's lock: decisions are in time order
                 now = utc(request.now)
-                await conn.execute(
-                    q("DELETE FROM {queue_slots} WHERE queue = %s AND expires_at <= %s"), (queue, now)
-                )
-                await conn.execute(
-                    q("DELETE FROM {queue_waiters} WHERE queue = %s AND live_until <= %s"), (queue, now)
-                )
-                starts: list[datetime] = []
-                if request.rate_limit is not None:
-                    since = now - request.rate_limit[1]
-                    await conn.execute(
-                        q("DELETE FROM {queue_starts} WHERE queue = %s AND at <= %s"), (queue, since)
-                    )
-                    cur = await conn.execute(q("SELECT at FROM {queue_starts} WHERE queue = %s"), (queue,))
-                    starts = [utc(at) for (at,) in await cur.fetchall()]
+                since = None if request.rate_limit is None else now - request.rate_limit[1]
+                # one round trip: what lapsed goes, and what is left comes back
                 cur = await conn.execute(
-                    q("SELECT workflow_id, expires_at FROM {queue_slots} WHERE queue = %s"), (queue,)
+                    q(_READ), (queue, now, queue, now, queue, since, queue, now, queue, now, queue, since)
                 )
-                holders = {w: utc(expires) for w, expires in await cur.fetchall()}
-                decision = decide(request, holders, starts, await self._waiters(conn, queue))
+                holders: dict[str, datetime] = {}
+                starts: list[datetime] = []
+                waiters: list[Waiter] = []
+                for kind, workflow_id, at, priority, live_until in await cur.fetchall():
+                    if kind == "s":
+                        holders[workflow_id] = utc(at)
+                    elif kind == "w":
+                        waiters.append(Waiter(workflow_id, priority, utc(at), utc(live_until)))
+                    else:
+                        starts.append(utc(at))
+                decision = decide(request, holders, starts, waiters)
                 if decision.granted:
                     await conn.execute(
-                        q(
-                            "INSERT INTO {queue_slots} (queue, workflow_id, token, expires_at)"
-                            " VALUES (%s, %s, %s, %s) ON CONFLICT (queue, workflow_id) DO UPDATE SET"
-                            " token = EXCLUDED.token, expires_at = EXCLUDED.expires_at"
+                        q(_GRANT),
+                        (
+                            queue,
+                            request.workflow_id,
+                            request.token,
+                            utc(request.expires_at),
+                            queue,
+                            request.workflow_id,
+                            queue,
+                            now,
+                            request.rate_limit is not None,
                         ),
-                        (queue, request.workflow_id, request.token, utc(request.expires_at)),
                     )
-                    await conn.execute(
-                        q("DELETE FROM {queue_waiters} WHERE queue = %s AND workflow_id = %s"),
-                        (queue, request.workflow_id),
-                    )
-                    if request.rate_limit is not None:
-                        await conn.execute(
-                            q("INSERT INTO {queue_starts} (queue, at) VALUES (%s, %s)"), (queue, now)
-                        )
                 else:
                     await conn.execute(
-                        q(
-                            "INSERT INTO {queue_waiters} (queue, workflow_id, priority, since, live_until)"
-                            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (queue, workflow_id) DO UPDATE SET"
-                            " priority = EXCLUDED.priority, live_until = EXCLUDED.live_until"
-                        ),
+                        q(_WAIT),
                         (queue, request.workflow_id, request.priority, now, now + request.waiter_ttl),
                     )
         return decision
