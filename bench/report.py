@@ -244,6 +244,27 @@ def providers(results: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def queues(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "## 7. The cost of a queue slot",
+        "",
+        "The load of §1, and the same load with every workflow in a queue with limits whose concurrency no run",
+        "reaches (each run takes a slot in the store and frees it), alternated in one run (best of each):",
+        "",
+        "| store | steps/s | steps/s in a queue | ratio |",
+        "|---|---|---|---|",
+    ]
+    found = False
+    for store, name in (("memory", "in-memory"), ("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+        q = get(results, f"queue_{store}")
+        if q:
+            found = True
+            lines.append(
+                f"| {name} | {fmt(q['steps_per_s'])} | {fmt(q['queued_steps_per_s'])} | {q['ratio']:.2f} |"
+            )
+    return lines if found else []
+
+
 def targets(results: dict[str, dict[str, Any]]) -> list[str]:
     rows: list[tuple[str, str, bool | None]] = []
 
@@ -328,6 +349,7 @@ def render(results: dict[str, dict[str, Any]], notes: str) -> str:
         *steps(results),
         "",
         *providers(results),
+        *(["", *queue_lines] if (queue_lines := queues(results)) else []),
     ]
     text = "\n".join(sections) + "\n"
     if notes:
