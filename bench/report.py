@@ -254,15 +254,22 @@ def queues(results: dict[str, dict[str, Any]]) -> list[str]:
         "| store | steps/s | steps/s in a queue | ratio |",
         "|---|---|---|---|",
     ]
-    found = False
+    dates = []
     for store, name in (("memory", "in-memory"), ("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
         q = get(results, f"queue_{store}")
         if q:
-            found = True
+            dates.append(results[f"queue_{store}"]["machine"]["date"])
             lines.append(
                 f"| {name} | {fmt(q['steps_per_s'])} | {fmt(q['queued_steps_per_s'])} | {q['ratio']:.2f} |"
             )
-    return lines if found else []
+    if not dates:
+        return []
+    lines += [
+        "",
+        f"Measured from {min(dates)} to {max(dates)}: when that is not the run of §1, the machine's load was",
+        "another, so read the ratio, not the absolute figures.",
+    ]
+    return lines
 
 
 def targets(results: dict[str, dict[str, Any]]) -> list[str]:

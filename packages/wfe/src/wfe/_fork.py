@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from wfe._registry import WorkflowRegistry
 from wfe_core.definition import WorkflowDefinition, WorkflowStep
 from wfe_core.errors import HostError
 from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance
 from wfe_core.models.trusted import trusted
+from wfe_core.protocols import Clock, PersistenceProvider
 
 _KEPT_ENDINGS = (PointerStatus.COMPLETE, PointerStatus.SKIPPED, PointerStatus.COMPENSATED)
 
@@ -104,4 +107,56 @@ def forked_pointers(original: WorkflowInstance, step: WorkflowStep, now: datetim
     return kept
 
 
-__all__ = ["container_of", "forked_pointers", "resolve_step"]
+class ForkVerbs:
+    """The host's fork verb (mixed into ``WorkflowHost``)."""
+
+    persistence: PersistenceProvider
+    registry: WorkflowRegistry
+    clock: Clock
+
+    if TYPE_CHECKING:  # WorkflowHost's
+
+        async def _create(
+            self,
+            definition_id: str,
+            version: int | None,
+            data: Any,
+            *,
+            reference: str | None = None,
+            pointers: list[ExecutionPointer] | None = None,
+            forked_from: str | None = None,
+            queue: str | None = None,
+            priority: int = 0,
+        ) -> str: ...
+
+    async def fork_workflow(
+        self,
+        workflow_id: str,
+        from_step: str | int,
+        *,
+        data: Any = None,
+        reference: str | None = None,
+    ) -> str:
+        """Start a new instance of the same definition version as instance ``workflow_id`` (id or name) that
+        keeps the original's pointers before ``from_step`` (a step of the main sequence, by name or id) as
+        ended, has the original's data (or ``data``) and goes on at ``from_step``; return its id. The new
+        instance records ``forked_from`` and has the original's reference (or ``reference``). The original
+        is left as it is. Refused (HostError) for a step inside a container (the error names the top-level
+        step that holds it) and for a step the original never reached."""
+        original = await self.persistence.get_workflow(workflow_id)
+        definition = self.registry.get(original.workflow_definition_id, original.version)
+        step = resolve_step(definition, from_step)
+        pointers = forked_pointers(original, step, self.clock.now())
+        return await self._create(
+            definition.id,
+            definition.version,
+            original.data if data is None else data,
+            reference=original.reference if reference is None else reference,
+            queue=original.queue,
+            priority=original.priority,
+            pointers=pointers,
+            forked_from=original.id,
+        )
+
+
+__all__ = ["ForkVerbs", "container_of", "forked_pointers", "resolve_step"]

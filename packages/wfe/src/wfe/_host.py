@@ -11,12 +11,12 @@ from typing import Any, Literal
 
 from wfe._activities import ActivityVerbs
 from wfe._consumers import Consumers
-from wfe._fork import forked_pointers, resolve_step
+from wfe._fork import ForkVerbs
 from wfe._lifecycle import LifecycleDispatcher
 from wfe._lock_family import check_lock_family
 from wfe._options import HostOptions
 from wfe._otel import Tracing
-from wfe._queues import QueueGate, QueueOptions
+from wfe._queues import QueueGate, QueueOptions, slot_store_of
 from wfe._registry import WorkflowRegistry, as_definition
 from wfe._runner import HostHooks, InstanceRunner
 from wfe._timers import WakeupTimers
@@ -48,7 +48,6 @@ from wfe_core.protocols import (
     LockProvider,
     PersistenceProvider,
     QueueProvider,
-    QueueSlotStore,
     SearchIndex,
 )
 from wfe_core.step import LogSink
@@ -60,7 +59,7 @@ WorkflowMiddleware = Callable[[WorkflowInstance], Awaitable[None] | None]
 Phase = Literal["pre", "execute", "post"]
 
 
-class WorkflowHost(ActivityVerbs):
+class WorkflowHost(ActivityVerbs, ForkVerbs):
     """Runs workflows. Build one with ``WorkflowHostBuilder``; use it as ``async with host:``."""
 
     def __init__(
@@ -90,16 +89,9 @@ class WorkflowHost(ActivityVerbs):
         self._workflow_middleware: list[tuple[Phase, WorkflowMiddleware]] = list(workflow_middleware)
         self._dispatcher = LifecycleDispatcher()
         self._timers = WakeupTimers(self.clock, self._wake)
-        slot_store = (
-            queue
-            if isinstance(queue, QueueSlotStore)
-            else persistence
-            if isinstance(persistence, QueueSlotStore)
-            else None
-        )
         self._gate = QueueGate(
             {q.name: q for q in queues},
-            slot_store,
+            slot_store_of(queue, persistence),
             self.clock,
             self.options,
             lambda workflow_id, at: self._timers.schedule(QueueType.WORKFLOW.value, workflow_id, at),
@@ -220,35 +212,6 @@ class WorkflowHost(ActivityVerbs):
             raise TypeError(f"priority must be an int, not {type(priority).__name__}")
         return await self._create(
             definition_id, version, data, reference=reference, queue=queue, priority=priority
-        )
-
-    async def fork_workflow(
-        self,
-        workflow_id: str,
-        from_step: str | int,
-        *,
-        data: Any = None,
-        reference: str | None = None,
-    ) -> str:
-        """Start a new instance of the same definition version as instance ``workflow_id`` (id or name) that
-        keeps the original's pointers before ``from_step`` (a step of the main sequence, by name or id) as
-        ended, has the original's data (or ``data``) and goes on at ``from_step``; return its id. The new
-        instance records ``forked_from`` and has the original's reference (or ``reference``). The original
-        is left as it is. Refused (HostError) for a step inside a container (the error names the top-level
-        step that holds it) and for a step the original never reached."""
-        original = await self.persistence.get_workflow(workflow_id)
-        definition = self.registry.get(original.workflow_definition_id, original.version)
-        step = resolve_step(definition, from_step)
-        pointers = forked_pointers(original, step, self.clock.now())
-        return await self._create(
-            definition.id,
-            definition.version,
-            original.data if data is None else data,
-            reference=original.reference if reference is None else reference,
-            queue=original.queue,
-            priority=original.priority,
-            pointers=pointers,
-            forked_from=original.id,
         )
 
     async def start_child_workflow(

@@ -60,6 +60,15 @@ class QueueOptions:
         return self.concurrency is not None or self.rate_limit is not None or self.priority
 
 
+def slot_store_of(queue: object, persistence: object) -> QueueSlotStore | None:
+    """Where a host keeps queue slots: its queue provider when that keeps them (Valkey), else its persistence
+    provider when that does (memory, SQLite, PostgreSQL)."""
+    for provider in (queue, persistence):
+        if isinstance(provider, QueueSlotStore):
+            return provider
+    return None
+
+
 class QueueGate:
     """Lets a run of an instance of a queue with limits begin only with a slot of its queue, and frees it when
     the run lets go (the instance waits, sleeps, ends or is suspended; this host stops running it).
@@ -216,4 +225,4 @@ class QueueGate:
         self._waiting.clear()
 
 
-__all__ = ["QueueGate", "QueueOptions"]
+__all__ = ["QueueGate", "QueueOptions", "slot_store_of"]
