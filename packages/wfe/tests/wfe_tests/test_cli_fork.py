@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,12 @@ def test_fork_runs_the_steps_from_the_chosen_one(runner: CliRunner, tmp_path: Pa
     assert forked.exit_code == 0, forked.output
     assert "forked four-2 from four-1 at step two" in forked.output
     assert log.read_text().split() == ["two", "three", "cleanup", "four"]
-    shown = runner.invoke(cli, ["show", "four-2"])
+    shown = runner.invoke(cli, ["show", "four-2", "--json"])
     assert shown.exit_code == 0, shown.output
+    first = json.loads(runner.invoke(cli, ["show", "four-1", "--json"]).output)
+    assert json.loads(shown.output)["forked_from"] == first["id"]
+    assert first["forked_from"] is None
+    assert f"forked from: {first['id']}" in runner.invoke(cli, ["show", "four-2"]).output
     log.unlink()
 
     # a step with hooks runs inside a group of its own, which starts with it
