@@ -7,7 +7,8 @@ Usage: ``python queue_host.py URL SCHEMA LIMIT COUNT LOG [QUEUE_URL PREFIX]``; c
 ``START <workflow> <time>`` as it begins and ``END <workflow> <time>`` as it ends to ``LOG`` (O_APPEND lines,
 ``time.time()``, comparable across the processes of one machine); ``READY`` once every start is stored.
 With ``QUEUE_URL`` (Valkey) the hosts' queue provider, which then keeps the queue slots, is Valkey under
-``PREFIX``.
+``PREFIX``. The step takes ``$QUEUE_HOST_STEP_SECONDS`` (default 0.05); leases
+last ``$QUEUE_HOST_LOCK_TTL`` seconds (default 5).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ async def main(url: str, schema: str, limit: str, count: int, log: str, queue: l
 
     async def work(ctx: StepExecutionContext) -> None:
         write(f"START {ctx.workflow.id} {time.time():.6f}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(float(os.environ.get("QUEUE_HOST_STEP_SECONDS", "0.05")))
         write(f"END {ctx.workflow.id} {time.time():.6f}")
 
     kind, _, number = limit.partition("=")
@@ -39,7 +40,8 @@ async def main(url: str, schema: str, limit: str, count: int, log: str, queue: l
     builder.use_persistence(url, **({} if schema == "-" else {"schema": schema}))
     if queue:
         builder.use_queue(queue[0], prefix=queue[1])
-    builder.with_options(poll_interval=timedelta(seconds=1), lock_ttl=timedelta(seconds=5))
+    ttl = float(os.environ.get("QUEUE_HOST_LOCK_TTL", "5"))
+    builder.with_options(poll_interval=timedelta(seconds=1), lock_ttl=timedelta(seconds=ttl))
     if kind == "concurrency":
         builder.add_queue(QUEUE, concurrency=int(number))
     else:

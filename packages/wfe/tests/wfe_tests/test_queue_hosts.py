@@ -4,14 +4,17 @@ holds across hosts, and so does a rate limit (within one start)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from wfe import StepExecutionContext, WorkflowBuilder, WorkflowHostBuilder, WorkflowStatus
 from wfe_core.testing.services import service_url
 
 HOST = Path(__file__).with_name("queue_host.py")
@@ -124,3 +127,51 @@ async def test_a_rate_limit_holds_across_hosts_within_one_start(store: list[str]
     for i, first in enumerate(times):
         assert sum(1 for t in times[i:] if t < first + 1.0) <= 10 + 1
     assert times[-1] - times[0] >= 2.0  # forty starts at ten a second span more than three windows
+
+
+async def test_the_slot_of_a_host_that_died_is_freed_with_its_lease(tmp_path: Path) -> None:
+    url, log = f"sqlite:///{tmp_path}/queue.db", tmp_path / "runs.log"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HOST),
+        url,
+        "-",
+        "concurrency=1",
+        "1",
+        str(log),
+        stdin=asyncio.subprocess.PIPE,
+        env={**os.environ, "QUEUE_HOST_STEP_SECONDS": "600", "QUEUE_HOST_LOCK_TTL": "15"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not records(log, "START"):
+            assert time.monotonic() < deadline, "the host process never started its step"
+            await asyncio.sleep(0.1)
+    finally:
+        process.kill()  # holding the queue's only slot, mid-step
+        await process.wait()
+    ((stuck, _),) = records(log, "START")
+
+    ran: list[str] = []
+
+    async def work(ctx: StepExecutionContext) -> None:
+        ran.append(ctx.workflow.id)
+
+    host = (
+        WorkflowHostBuilder()
+        .use_persistence(url)
+        .with_options(poll_interval=timedelta(seconds=1), lock_ttl=timedelta(seconds=5))
+        .add_queue("limited", concurrency=1)
+        .build()
+    )
+    host.register_workflow(WorkflowBuilder().then_fn(work, name="work").build("queued", 1))
+    async with host:
+        fresh = await host.start_workflow("queued", 1, queue="limited")
+        state = await host.persistence.queue_state("limited", host.clock.now())
+        assert state.held == [stuck]  # the dead host's slot, until its lease (15 s) lapses
+        assert fresh not in ran
+        # both run once the dead host's lease and slot lapse: its instance again, and the new one
+        for workflow_id in (fresh, stuck):
+            done = await host.wait_for_workflow(workflow_id, timeout=60)
+            assert done.status is WorkflowStatus.COMPLETE
+    assert sorted(ran) == sorted([fresh, stuck])
