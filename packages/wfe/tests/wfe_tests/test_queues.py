@@ -207,3 +207,14 @@ async def test_a_slot_is_renewed_while_its_run_outlasts_the_lease(make_host, cap
     await finish_all(host, ids)
     assert overlap(log) == 1
     assert "lapsed" not in caplog.text
+
+
+def test_add_queue_refuses_bad_limits_naming_the_form():
+    from wfe import WorkflowHostBuilder
+
+    with pytest.raises(ValueError, match="concurrency must be a whole number of at least 1"):
+        WorkflowHostBuilder().add_queue("q", concurrency=0)
+    with pytest.raises(ValueError, match=r"rate_limit must be \(count >= 1, a positive timedelta\)"):
+        WorkflowHostBuilder().add_queue("q", rate_limit=(10, 1))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="declared twice"):
+        WorkflowHostBuilder().add_queue("q").add_queue("q")
