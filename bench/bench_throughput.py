@@ -5,6 +5,10 @@ Run: python bench/bench_throughput.py [--stores memory,sqlite,postgres] [--workf
 All workflows are started first (concurrently), then the clock runs until the last one completes; the time
 includes starting them, as DBOS's side does. SQLite runs on a fresh file with synchronous=FULL (the default),
 PostgreSQL in a fresh schema of $WFE_BENCH_POSTGRES_URL.
+
+The cost of a queue slot is measured in the same run (``--queue``, on by default): each round runs the load
+once as is and once with every workflow in a queue whose concurrency no run reaches (1,000,000), so each run
+takes and frees a slot in the store; ``queue_<store>.json`` has the best of each and their ratio.
 """
 
 from __future__ import annotations
@@ -31,9 +35,15 @@ def definition(steps: int) -> Any:
     return builder.build("bench-noop", 1)
 
 
-async def run_once(store: str, workflows: int, steps: int) -> dict[str, float]:
+QUEUE = "bench"
+UNREACHED = 1_000_000
+"""The queue's concurrency: a bound no run reaches, so the slot is always granted, and its cost measured."""
+
+
+async def run_once(store: str, workflows: int, steps: int, queued: bool = False) -> dict[str, float]:
+    queue = QUEUE if queued else None
     async with store_url(store) as url:
-        host = host_for(url)
+        host = host_for(url, (lambda b: b.add_queue(QUEUE, concurrency=UNREACHED)) if queued else None)
         host.register_workflow(definition(steps))
         done = asyncio.Event()
         completed = 0
@@ -48,13 +58,16 @@ async def run_once(store: str, workflows: int, steps: int) -> dict[str, float]:
         host.on_lifecycle_event(count)
         async with host:
             # a warm-up workflow: connections, statements and imports are not part of the measurement
-            warm = await host.start_workflow("bench-noop", 1, {})
+            warm = await host.start_workflow("bench-noop", 1, {}, queue=queue)
             await host.wait_for_workflow(warm, timeout=60)
             completed = 0
             started, cpu_started = time.perf_counter(), time.process_time()
             for chunk in range(0, workflows, 100):
                 await asyncio.gather(
-                    *(host.start_workflow("bench-noop", 1, {}) for _ in range(min(100, workflows - chunk)))
+                    *(
+                        host.start_workflow("bench-noop", 1, {}, queue=queue)
+                        for _ in range(min(100, workflows - chunk))
+                    )
                 )
             await asyncio.wait_for(done.wait(), timeout=600)
             elapsed = time.perf_counter() - started
@@ -74,14 +87,39 @@ async def main() -> None:
     parser.add_argument("--workflows", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--runs", type=int, default=1, help="best of N runs")
+    parser.add_argument(
+        "--queue",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run each round in a queue with limits (the cost of a queue slot)",
+    )
     args = parser.parse_args()
     for store in args.stores.split(","):
-        runs = [await run_once(store, args.workflows, args.steps) for _ in range(args.runs)]
+        runs, queued = [], []
+        for _ in range(args.runs):  # alternated, so both see the same moments of a shared machine
+            runs.append(await run_once(store, args.workflows, args.steps))
+            if args.queue:
+                queued.append(await run_once(store, args.workflows, args.steps, queued=True))
         best = max(runs, key=lambda r: r["steps_per_s"])
         write(
             f"throughput_wfe_{store}",
             {"store": store, "workflows": args.workflows, "steps": args.steps, "runs": len(runs), **best},
         )
+        if queued:
+            best_queued = max(queued, key=lambda r: r["steps_per_s"])
+            write(
+                f"queue_{store}",
+                {
+                    "store": store,
+                    "workflows": args.workflows,
+                    "steps": args.steps,
+                    "runs": len(queued),
+                    "concurrency": UNREACHED,
+                    "steps_per_s": best["steps_per_s"],
+                    "queued_steps_per_s": best_queued["steps_per_s"],
+                    "ratio": best_queued["steps_per_s"] / best["steps_per_s"],
+                },
+            )
 
 
 if __name__ == "__main__":

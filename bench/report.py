@@ -244,6 +244,34 @@ def providers(results: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def queues(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "## 8. The cost of a queue slot",
+        "",
+        "The load of §1, and the same load with every workflow in a queue with limits whose concurrency no run",
+        "reaches (each run takes a slot in the store and frees it), alternated in one run (best of each):",
+        "",
+        "| store | steps/s | steps/s in a queue | ratio |",
+        "|---|---|---|---|",
+    ]
+    dates = []
+    for store, name in (("memory", "in-memory"), ("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+        q = get(results, f"queue_{store}")
+        if q:
+            dates.append(results[f"queue_{store}"]["machine"]["date"])
+            lines.append(
+                f"| {name} | {fmt(q['steps_per_s'])} | {fmt(q['queued_steps_per_s'])} | {q['ratio']:.2f} |"
+            )
+    if not dates:
+        return []
+    lines += [
+        "",
+        f"Measured from {min(dates)} to {max(dates)}: when that is not the run of §1, the machine's load was",
+        "another, so read the ratio, not the absolute figures.",
+    ]
+    return lines
+
+
 def targets(results: dict[str, dict[str, Any]]) -> list[str]:
     rows: list[tuple[str, str, bool | None]] = []
 
@@ -351,6 +379,7 @@ def render(results: dict[str, dict[str, Any]], notes: str) -> str:
         *providers(results),
         "",
         *schedules(results),
+        *(["", *queue_lines] if (queue_lines := queues(results)) else []),
     ]
     text = "\n".join(sections) + "\n"
     if notes:

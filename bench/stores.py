@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -43,8 +43,9 @@ async def drop_schema(schema: str) -> None:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def host_for(url: str | None, **options: Any) -> Any:
-    """A WorkflowHost on ``url`` (lock and queue follow the persistence URL), with host options."""
+def host_for(url: str | None, configure: Callable[[Any], Any] | None = None, **options: Any) -> Any:
+    """A WorkflowHost on ``url`` (lock and queue follow the persistence URL), with host options; ``configure``
+    is called with the builder first (to add queues, say)."""
     from wfe import WorkflowHostBuilder
 
     builder = WorkflowHostBuilder()
@@ -52,4 +53,6 @@ def host_for(url: str | None, **options: Any) -> Any:
         builder = builder.use_persistence(url)
     if options:
         builder = builder.with_options(**options)
+    if configure is not None:
+        configure(builder)
     return builder.build()

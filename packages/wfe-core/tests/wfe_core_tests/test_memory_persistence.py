@@ -10,7 +10,16 @@ import pytest
 from wfe_core.models import ExecutionPointer, WorkflowInstance
 from wfe_core.protocols import ScheduledCommandStore
 from wfe_core.providers.memory import MemoryPersistence
-from wfe_core.testing import PersistenceSuite, ScheduledCommandSuite, ScheduleSuite
+from wfe_core.testing import PersistenceSuite, QueueSlotSuite, ScheduledCommandSuite, ScheduleSuite
+
+
+class TestMemoryQueueSlots(QueueSlotSuite):
+    @pytest.fixture
+    async def queue_slots(self) -> AsyncIterator[MemoryPersistence]:
+        provider = MemoryPersistence.from_url("memory://")
+        await provider.ensure_store_exists()
+        yield provider
+        await provider.close()
 
 
 class TestMemoryPersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleSuite):

@@ -28,6 +28,9 @@ TABLES = (
     "lock_fences",
     "store_settings",
     "schedules",
+    "queue_slots",
+    "queue_waiters",
+    "queue_starts",
 )
 """Every table (and sequence) wfe creates, unprefixed."""
 
@@ -44,6 +47,7 @@ INDEXES = (
     "queue_waiting_uq",
     "queue_order_idx",
     "queue_receipt_idx",
+    "queue_starts_idx",
 )
 """Every index wfe creates, unprefixed (index names share the schema's namespace with tables)."""
 

@@ -150,6 +150,32 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        5,
+        "forks and queues with limits",
+        (
+            "ALTER TABLE {workflows} ADD COLUMN IF NOT EXISTS forked_from TEXT",
+            "ALTER TABLE {workflows} ADD COLUMN IF NOT EXISTS queue TEXT",
+            "ALTER TABLE {workflows} ADD COLUMN IF NOT EXISTS priority INTEGER NOT NULL DEFAULT 0",
+            """CREATE TABLE IF NOT EXISTS {queue_slots} (
+                queue TEXT NOT NULL,
+                workflow_id TEXT NOT NULL,
+                token TEXT NOT NULL UNIQUE,
+                expires_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (queue, workflow_id)
+            )""",
+            """CREATE TABLE IF NOT EXISTS {queue_waiters} (
+                queue TEXT NOT NULL,
+                workflow_id TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                since TIMESTAMPTZ NOT NULL,
+                live_until TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (queue, workflow_id)
+            )""",
+            "CREATE TABLE IF NOT EXISTS {queue_starts} (queue TEXT NOT NULL, at TIMESTAMPTZ NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS {queue_starts_idx} ON {queue_starts} (queue, at)",
+        ),
+    ),
 )
 """(version, name, statements): append new versions, never edit an applied one."""
 
@@ -203,6 +229,9 @@ async def drop_schema_objects(conn: AsyncConnection[Any], layout: Layout) -> Non
             "locks",
             "store_settings",
             "schedules",
+            "queue_slots",
+            "queue_waiters",
+            "queue_starts",
             "schema_migrations",
         ):
             await conn.execute(layout.q(f"DROP TABLE IF EXISTS {{{table}}}"))

@@ -82,6 +82,9 @@ def _row_write(
         "complete_time": utc_or_none(instance.complete_time),
         "parent_workflow_id": instance.parent_workflow_id,
         "root_workflow_id": instance.root_workflow_id,
+        "forked_from": instance.forked_from,
+        "queue": instance.queue,
+        "priority": instance.priority,
         "fence": fence,
         "pointers": list(pointers),
         "subscriptions": [_subscription_row(sub) for sub in subscriptions],
@@ -156,6 +159,9 @@ def _instance(row: dict[str, Any], pointers: list[ExecutionPointer]) -> Workflow
         complete_time=utc_or_none(row["complete_time"]),
         parent_workflow_id=row["parent_workflow_id"],
         root_workflow_id=row["root_workflow_id"],
+        forked_from=row["forked_from"],
+        queue=row["queue"],
+        priority=row["priority"],
         execution_pointers=pointers,
     )
 

@@ -3,7 +3,7 @@ statements of instance writes, event and subscription rows."""
 
 _WORKFLOW_COLUMNS = (
     "id, name, definition_id, version, description, reference, status, data, next_execution, create_time,"
-    " complete_time, parent_workflow_id, root_workflow_id"
+    " complete_time, parent_workflow_id, root_workflow_id, forked_from, queue, priority"
 )
 _SUBSCRIPTION_COLUMNS = (
     "id, workflow_id, step_id, execution_pointer_id, event_name, event_key,"
@@ -20,7 +20,7 @@ _INSTANCE_ROWS = (
     "v AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v(n int, id text, name text, definition_id text,"
     " version int, description text, reference text, status text, data jsonb, next_execution timestamptz,"
     " create_time timestamptz, complete_time timestamptz, parent_workflow_id text, root_workflow_id text,"
-    " fence bigint, pointers jsonb, subscriptions jsonb))"
+    " forked_from text, queue text, priority int, fence bigint, pointers jsonb, subscriptions jsonb))"
 )
 _POINTER_ROWS = (
     "INSERT INTO {execution_pointers} (workflow_id, id, step_id, status, event_name, event_key, body)"
@@ -40,7 +40,7 @@ _CREATE_WORKFLOWS = (
     " w AS (INSERT INTO {workflows} (" + _WORKFLOW_COLUMNS + ") SELECT v.id,"
     " COALESCE(v.name, v.definition_id || '-' || (q.next_num - c.k + r.i)), v.definition_id, v.version,"
     " v.description, v.reference, v.status, v.data, v.next_execution, v.create_time, v.complete_time,"
-    " v.parent_workflow_id, v.root_workflow_id FROM v LEFT JOIN r ON r.n = v.n"
+    " v.parent_workflow_id, v.root_workflow_id, v.forked_from, v.queue, v.priority FROM v LEFT JOIN r ON r.n = v.n"
     " LEFT JOIN c ON c.definition_id = v.definition_id AND v.name IS NULL"
     " LEFT JOIN q ON q.definition_id = v.definition_id AND v.name IS NULL ORDER BY v.n RETURNING id, name),"
     " p AS (" + _POINTER_ROWS + ")"
@@ -60,7 +60,7 @@ _PERSIST_WORKFLOWS = (
     " description = v.description, reference = v.reference, status = v.status, data = v.data,"
     " next_execution = v.next_execution, complete_time = v.complete_time,"
     " parent_workflow_id = v.parent_workflow_id, root_workflow_id = v.root_workflow_id,"
-    " fence = GREATEST(t.fence, COALESCE(v.fence, t.fence))"
+    " forked_from = v.forked_from, queue = v.queue, priority = v.priority, fence = GREATEST(t.fence, COALESCE(v.fence, t.fence))"
     " FROM v WHERE t.id = v.id AND (v.fence IS NULL OR t.fence <= v.fence) RETURNING t.id),"
     " p AS (" + _POINTER_ROWS + " ON CONFLICT (workflow_id, id) DO UPDATE SET step_id = EXCLUDED.step_id,"
     " status = EXCLUDED.status, event_name = EXCLUDED.event_name, event_key = EXCLUDED.event_key,"

@@ -8,19 +8,26 @@ from wfe_core.errors import PersistenceError, ProviderError
 from wfe_postgres._errors_and_commands import _ErrorsAndCommands
 from wfe_postgres._events import _EventsAndSubscriptions
 from wfe_postgres._failures import wrapped
+from wfe_postgres._queue_slots import _QueueSlots
 from wfe_postgres._reads import _InstanceReads
 from wfe_postgres._schedules import _Schedules
 from wfe_postgres._writes import _InstanceWrites
 
 
 class PostgresPersistence(
-    _InstanceWrites, _InstanceReads, _EventsAndSubscriptions, _ErrorsAndCommands, _Schedules
+    _InstanceWrites,
+    _InstanceReads,
+    _EventsAndSubscriptions,
+    _ErrorsAndCommands,
+    _Schedules,
+    _QueueSlots,
 ):
     """Persistence on PostgreSQL for one or many hosts sharing a database.
 
     Pointers are rows of their own and a pass writes only those it changed, in one transaction sent in one
     pipeline. Build it with ``PostgresPersistence.from_url(url, schema=..., table_prefix=...)`` or
-    ``from_pool(pool)``; call ``ensure_store_exists()`` (the host does) before use.
+    ``from_pool(pool)``; call ``ensure_store_exists()`` (the host does) before use. It keeps the slots of
+    queues with limits too (``QueueSlotStore``).
     """
 
     _error: ClassVar[type[ProviderError]] = PersistenceError

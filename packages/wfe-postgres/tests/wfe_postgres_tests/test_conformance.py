@@ -10,6 +10,7 @@ from wfe_core.testing import (
     LeaseTakeoverSuite,
     LockSuite,
     PersistenceSuite,
+    QueueSlotSuite,
     QueueSuite,
     ScheduledCommandSuite,
     ScheduleSuite,
@@ -46,6 +47,15 @@ class TestPostgresQueue(QueueSuite):
         await provider.start()
         yield provider
         await provider.stop()
+
+
+class TestPostgresQueueSlots(QueueSlotSuite):
+    @pytest.fixture
+    async def queue_slots(self, pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
+        provider = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="wfe_")
+        await provider.ensure_store_exists()
+        yield provider
+        await provider.close()
 
 
 class TestPostgresPersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleSuite):

@@ -29,6 +29,9 @@ WFE_TABLES = {
     "locks",
     "store_settings",
     "schedules",
+    "queue_slots",
+    "queue_waiters",
+    "queue_starts",
     "schema_migrations",
 }
 

@@ -24,7 +24,7 @@ from wfe_sqlite._codec import (
 
 WORKFLOW_COLUMNS = (
     "id, name, definition_id, version, description, reference, status, data, next_execution, create_time, "
-    "complete_time, parent_workflow_id, root_workflow_id"
+    "complete_time, parent_workflow_id, root_workflow_id, forked_from, queue, priority"
 )
 
 SUBSCRIPTION_COLUMNS = (
@@ -54,6 +54,9 @@ def workflow_values(instance: WorkflowInstance) -> tuple[Any, ...]:
         to_micros_opt(instance.complete_time),
         instance.parent_workflow_id,
         instance.root_workflow_id,
+        instance.forked_from,
+        instance.queue,
+        instance.priority,
     )
 
 
@@ -99,6 +102,9 @@ def instance_from_row(row: Sequence[Any], pointers: list[ExecutionPointer]) -> W
         complete_time=from_micros_opt(row[10]),
         parent_workflow_id=row[11],
         root_workflow_id=row[12],
+        forked_from=row[13],
+        queue=row[14],
+        priority=row[15],
         execution_pointers=pointers,
     )
 

@@ -166,6 +166,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE TABLE schedules (schedule_id TEXT PRIMARY KEY, next_fire_time INTEGER NOT NULL, body TEXT NOT NULL)",
     ),
+    # 6: the instance a fork was made from; the queue with limits an instance runs in, and the slots,
+    # waiters and recent starts of those queues.
+    (
+        "ALTER TABLE workflows ADD COLUMN forked_from TEXT",
+        "ALTER TABLE workflows ADD COLUMN queue TEXT",
+        "ALTER TABLE workflows ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+        """
+        CREATE TABLE queue_slots (
+            queue TEXT NOT NULL,
+            workflow_id TEXT NOT NULL,
+            token TEXT NOT NULL UNIQUE,
+            expires_at INTEGER NOT NULL,
+            PRIMARY KEY (queue, workflow_id)
+        )
+        """,
+        """
+        CREATE TABLE queue_waiters (
+            queue TEXT NOT NULL,
+            workflow_id TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            since INTEGER NOT NULL,
+            live_until INTEGER NOT NULL,
+            PRIMARY KEY (queue, workflow_id)
+        )
+        """,
+        "CREATE TABLE queue_starts (queue TEXT NOT NULL, at INTEGER NOT NULL)",
+        "CREATE INDEX queue_starts_queue ON queue_starts (queue, at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

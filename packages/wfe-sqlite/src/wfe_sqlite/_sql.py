@@ -3,7 +3,7 @@
 from wfe_sqlite._rows import EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, WORKFLOW_COLUMNS
 
 _INSERT_WORKFLOW = (
-    f"INSERT INTO workflows ({WORKFLOW_COLUMNS}, fence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?, NULL)"
+    f"INSERT INTO workflows ({WORKFLOW_COLUMNS}, fence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, NULL)"
 )
 _UPSERT_POINTER = (
     "INSERT INTO execution_pointers (workflow_id, id, ordinal, status, body) VALUES (?,?,?,?,?) "
@@ -14,7 +14,7 @@ _UPSERT_POINTER = (
 _UPDATE_WORKFLOW = (
     "UPDATE workflows SET name = coalesce(nullif(?, ''), name), definition_id = ?, version = ?, "
     "description = ?, reference = ?, status = ?, data = ?, next_execution = ?, create_time = ?, "
-    "complete_time = ?, parent_workflow_id = ?, root_workflow_id = ?, fence = coalesce(?, fence) "
+    "complete_time = ?, parent_workflow_id = ?, root_workflow_id = ?, forked_from = ?, queue = ?, priority = ?, fence = coalesce(?, fence) "
     "WHERE id = ? AND (? IS NULL OR fence IS NULL OR fence <= ?)"
 )
 _INSERT_SUBSCRIPTION = (

@@ -6,10 +6,19 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from wfe_core.testing import PersistenceSuite, ScheduledCommandSuite, ScheduleSuite
+from wfe_core.testing import PersistenceSuite, QueueSlotSuite, ScheduledCommandSuite, ScheduleSuite
 from wfe_sqlite import SqlitePersistence
 
 from .conftest import DatabaseFactory
+
+
+class TestSqliteQueueSlots(QueueSlotSuite):
+    @pytest.fixture
+    async def queue_slots(self, database_factory: DatabaseFactory) -> AsyncIterator[SqlitePersistence]:
+        provider = SqlitePersistence(database_factory(), retained=True)
+        await provider.ensure_store_exists()
+        yield provider
+        await provider.close()
 
 
 class TestSqlitePersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleSuite):

@@ -17,6 +17,7 @@ from wfe_core.errors import QueueError
 from wfe_core.models import QueueItem, QueueType
 from wfe_valkey._connection import ClientHandle
 from wfe_valkey._options import as_seconds, as_timedelta, from_url_options
+from wfe_valkey._queue_slots import ValkeyQueueSlots
 from wfe_valkey._retry import (
     RETRYABLE_ERRORS,
     call_script,
@@ -105,13 +106,14 @@ class _Scripts:
     ack: AsyncScript
 
 
-class ValkeyQueue:
+class ValkeyQueue(ValkeyQueueSlots):
     """A ``QueueProvider`` on Valkey or Redis with reliable, at-least-once delivery.
 
     Each ``QueueType`` has its own keys under ``{prefix}:queue:{type}:``. ``dequeue`` moves an id from the
     ready list to an in-flight sorted set in one Lua script, under a fresh receipt; a delivery not acked
     within ``visibility_timeout`` goes back to the front of the queue. ``dequeue`` blocks on a signal list
-    (``BLPOP``) up to its timeout, so idle hosts do not poll.
+    (``BLPOP``) up to its timeout, so idle hosts do not poll. It keeps the slots of queues with limits too
+    (``QueueSlotStore``), for every host whose queue provider it is.
 
     Args:
         url: ``redis://``, ``rediss://`` (TLS), ``valkey://`` or ``valkeys://`` (TLS), with optional user,

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from wfe_core.errors import QueueError
 from wfe_core.models import QueueType
-from wfe_core.testing import QueueSuite
+from wfe_core.testing import QueueSlotSuite, QueueSuite
 from wfe_valkey import ValkeyQueue
 from wfe_valkey_tests.server import kill_connections
 
@@ -24,6 +24,15 @@ class TestValkeyQueueConformance(QueueSuite):
     @pytest.fixture
     async def queue(self, valkey_url: str, prefix: str) -> AsyncIterator[ValkeyQueue]:
         provider = ValkeyQueue.from_url(valkey_url, prefix=prefix, visibility_timeout=self.visibility_timeout)
+        await provider.start()
+        yield provider
+        await provider.stop()
+
+
+class TestValkeyQueueSlots(QueueSlotSuite):
+    @pytest.fixture
+    async def queue_slots(self, valkey_url: str, prefix: str) -> AsyncIterator[ValkeyQueue]:
+        provider = ValkeyQueue.from_url(valkey_url, prefix=prefix)
         await provider.start()
         yield provider
         await provider.stop()

@@ -11,10 +11,12 @@ from typing import Any, Literal
 
 from wfe._activities import ActivityVerbs
 from wfe._consumers import Consumers
+from wfe._fork import ForkVerbs
 from wfe._lifecycle import LifecycleDispatcher
 from wfe._lock_family import check_lock_family
 from wfe._options import HostOptions
 from wfe._otel import Tracing
+from wfe._queues import QueueGate, QueueOptions, slot_store_of
 from wfe._reading import ReadingVerbs
 from wfe._registry import WorkflowRegistry, as_definition
 from wfe._runner import HostHooks, InstanceRunner
@@ -59,7 +61,7 @@ WorkflowMiddleware = Callable[[WorkflowInstance], Awaitable[None] | None]
 Phase = Literal["pre", "execute", "post"]
 
 
-class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
+class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs, ForkVerbs):
     """Runs workflows. Build one with ``WorkflowHostBuilder``; use it as ``async with host:``."""
 
     def __init__(
@@ -77,6 +79,7 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
         workflow_middleware: Sequence[tuple[Phase, WorkflowMiddleware]] = (),
         tracing: Tracing | None = None,
         artifact_store: ArtifactStore | None = None,
+        queues: Sequence[QueueOptions] = (),
     ) -> None:
         self.persistence = persistence
         if artifact_store is None:
@@ -94,6 +97,13 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
         self._workflow_middleware: list[tuple[Phase, WorkflowMiddleware]] = list(workflow_middleware)
         self._dispatcher = LifecycleDispatcher()
         self._timers = WakeupTimers(self.clock, self._wake)
+        self._gate = QueueGate(
+            {q.name: q for q in queues},
+            slot_store_of(queue, persistence),
+            self.clock,
+            self.options,
+            lambda workflow_id, at: self._timers.schedule(QueueType.WORKFLOW.value, workflow_id, at),
+        )
         middleware = list(step_middleware)
         if tracing is not None:
             middleware.insert(0, tracing.step_middleware)  # outermost: the span covers the other middleware
@@ -109,6 +119,7 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
             clock=self.clock,
             options=self.options,
             timers=self._timers,
+            gate=self._gate,
             hooks=HostHooks(
                 publish=self._publish,
                 workflow_hook=self._run_middleware,
@@ -176,6 +187,7 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
         self._loops = []
         await self._runner.drain(self.options.stop_timeout.total_seconds())
         await self._consumers.release_held()
+        await self._gate.stop()
         await self._timers.close()
         await self.lifecycle_hub.stop()
         if self.search_index is not None:
@@ -241,6 +253,8 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
         workflow_id: str | None = None,
         name: str | None = None,
         reference: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
     ) -> str:
         """Store an instance of the definition (latest version when None) and return its id. A started host
         with a free slot runs it at once (``start_locally``); otherwise it is queued for any host.
@@ -248,7 +262,14 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
         ``workflow_id`` makes the start idempotent: the instance gets that id, and a start with an id that
         exists (whatever its status, started by any host on the store) returns it and creates nothing.
         ``name`` is the instance's human name instead of ``{definition}-{N}``; names are unique per store
-        (``WorkflowNameTakenError`` names the instance that has it) and every verb taking an id takes it."""
+        (``WorkflowNameTakenError`` names the instance that has it) and every verb taking an id takes it.
+
+        ``queue`` names a queue with limits (``WorkflowHostBuilder().add_queue``) the instance runs in: each run
+        of it waits for a slot of the queue; ``priority`` orders its queue's waiters (lower first) when the
+        queue has ``priority=True``."""
+        self._gate.check(queue)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise TypeError(f"priority must be an int, not {type(priority).__name__}")
         for label, value in (("workflow_id", workflow_id), ("name", name)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise TypeError(f"{label} must be a non-empty str or None, not {value!r}")
@@ -260,6 +281,8 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
             workflow_id=workflow_id or "",
             name=name or "",
             once=workflow_id is not None or name is not None,
+            queue=queue,
+            priority=priority,
         )
 
     async def start_child_workflow(
@@ -294,11 +317,17 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
         once: bool = False,
         parent_id: str | None = None,
         root_id: str | None = None,
+        pointers: list[ExecutionPointer] | None = None,
+        forked_from: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
     ) -> str:
         definition = self.registry.get(definition_id, version)
         check_data(data)
         now = self.clock.now()
-        first = definition.step(0)
+        if pointers is None:
+            first = definition.step(0)
+            pointers = [trusted(ExecutionPointer, step_id=0, step_name=first.name)]
         if reference is not None and not isinstance(reference, str):
             raise TypeError(f"reference must be a str or None, not {type(reference).__name__}")
         # built without validation: every field is the host's own value or checked above (the data by new_data)
@@ -315,7 +344,10 @@ class WorkflowHost(ReadingVerbs, ActivityVerbs, ScheduleVerbs):
             create_time=now,
             parent_workflow_id=parent_id,
             root_workflow_id=root_id,
-            execution_pointers=[trusted(ExecutionPointer, step_id=0, step_name=first.name)],
+            forked_from=forked_from,
+            queue=queue,
+            priority=priority,
+            execution_pointers=pointers,
         )
         if once and workflow_id and await self._exists(workflow_id):
             return workflow_id  # the common repeat: no middleware, no lease; the store decides a race below

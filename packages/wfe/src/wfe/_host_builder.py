@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -13,7 +14,8 @@ from wfe._discovery import LIFECYCLE, LOCK, PERSISTENCE, QUEUE, SEARCH, has_prov
 from wfe._host import Phase, WorkflowHost, WorkflowMiddleware
 from wfe._options import HostOptions
 from wfe._otel import Tracing
-from wfe_core.errors import ArtifactError
+from wfe._queues import QueueOptions
+from wfe_core.errors import ArtifactError, ConfigurationError
 from wfe_core.executor import StepMiddleware
 from wfe_core.protocols import ArtifactStore, Clock
 from wfe_core.providers.memory import MemoryLifecycleHub, MemoryLock, MemoryPersistence, MemoryQueue
@@ -41,6 +43,7 @@ class WorkflowHostBuilder:
         self._workflow_middleware: list[tuple[Phase, WorkflowMiddleware]] = []
         self._tracing: Tracing | None = None
         self._artifact_store: str | os.PathLike[str] | ArtifactStore | None = None
+        self._queues: dict[str, QueueOptions] = {}
 
     def use_persistence(self, provider: Any, **options: Any) -> WorkflowHostBuilder:
         """A URL (``sqlite:///wfe.db``, ``postgresql://...``, ``memory://``) or a PersistenceProvider."""
@@ -123,6 +126,33 @@ class WorkflowHostBuilder:
         restarts (a StatefulSet pod name), so a restarted host takes its predecessor's leases over at once."""
         return self.with_options(host_id=host_id)
 
+    def add_queue(
+        self,
+        name: str,
+        *,
+        concurrency: int | None = None,
+        worker_concurrency: int | None = None,
+        rate_limit: tuple[int, timedelta] | None = None,
+        priority: bool = False,
+    ) -> WorkflowHostBuilder:
+        """Declare a queue with limits that ``start_workflow(..., queue=name)`` puts instances in.
+
+        ``concurrency``: instances of the queue running at once across every host that shares the store;
+        ``worker_concurrency``: on this host; ``rate_limit=(count, period)``: runs started within any period,
+        across hosts; ``priority``: waiting instances are served by their ``priority`` (lower first), not in
+        the order they came. An instance waiting for an event or sleeping holds no slot. Declare the same
+        queue, with the same limits, on every host that runs its workflows."""
+        if name in self._queues:
+            raise ConfigurationError(f"queue {name!r} is declared twice: call add_queue once per name")
+        self._queues[name] = QueueOptions(
+            name,
+            concurrency=concurrency,
+            worker_concurrency=worker_concurrency,
+            rate_limit=rate_limit,
+            priority=priority,
+        )
+        return self
+
     def build(self) -> WorkflowHost:
         persistence = resolve(
             PERSISTENCE, self._persistence or MemoryPersistence(), **self._options.get(PERSISTENCE, {})
@@ -153,6 +183,7 @@ class WorkflowHostBuilder:
             workflow_middleware=self._workflow_middleware,
             tracing=self._tracing,
             artifact_store=self._artifacts(),
+            queues=list(self._queues.values()),
         )
 
     def _artifacts(self) -> ArtifactStore:

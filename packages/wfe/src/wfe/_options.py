@@ -177,6 +177,9 @@ class HostOptions(BaseModel):
     schedule_grace: NonNegativeDuration = timedelta(seconds=30)
     """How late a tick may fire and still count as on time; later ticks were missed (every host was down) and
     a schedule's ``catch_up`` decides whether they run."""
+    queue_retry_interval: PositiveDuration = timedelta(seconds=0.5)
+    """How often an instance refused a slot of a queue with limits asks again (a slot freed on this host wakes
+    its waiters at once; this covers slots freed by other hosts)."""
     accept: Annotated[Callable[[WorkflowInstance], bool] | None, PlainValidator(_predicate)] = None
     """Which stored instances this host runs steps of (None: every instance whose definition it has). One it
     refuses is left as it is, with no error written, for a host that accepts it: the command line, whose

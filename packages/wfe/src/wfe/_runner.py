@@ -18,6 +18,7 @@ from wfe._delivery import EventDelivery
 from wfe._leases import Leases
 from wfe._local_run import LocalRun
 from wfe._options import HostOptions
+from wfe._queues import QueueGate
 from wfe._registry import WorkflowRegistry
 from wfe._slots import Slots
 from wfe._timers import WakeupTimers
@@ -67,6 +68,7 @@ class InstanceRunner:
         options: HostOptions,
         timers: WakeupTimers,
         hooks: HostHooks,
+        gate: QueueGate,
     ) -> None:
         self.persistence = persistence
         self.leases = Leases(lock, options)
@@ -77,6 +79,8 @@ class InstanceRunner:
         self.options = options
         self.timers = timers
         self.hooks = hooks
+        self.gate = gate
+        """Queues with limits: a run of a queued instance begins only with a slot of its queue."""
         self.runs: dict[str, LocalRun] = {}
         self.inflight: set[asyncio.Task[None]] = set()
         """Runs and queue deliveries in progress: the host's stop() waits for them."""
@@ -225,6 +229,8 @@ class InstanceRunner:
             return True
         finally:
             await renewal.stop()
+            # the queue slot first: a waiter woken by it then finds the lease free sooner
+            await self.gate.leave(workflow_id)
             await self.leases.release(lease)
 
     def take_slot_for(self, workflow_id: str) -> bool:
@@ -266,6 +272,8 @@ class InstanceRunner:
                     await self._definition_missing(instance, lease)
                     return
                 self._missing_attempts.pop(instance.id, None)
+                if not await self.gate.enter(instance):
+                    return  # no slot of its queue now: it waits, runnable, and is woken to ask again
                 instance.data = definition.load_data(instance.data)
             run.passes_run += 1
             state = await self._execute(instance, definition, run, lease)

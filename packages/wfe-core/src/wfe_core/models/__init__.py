@@ -29,6 +29,7 @@ from wfe_core.models.lifecycle import (
 )
 from wfe_core.models.lock import Lease
 from wfe_core.models.queue import QueueItem, QueueType
+from wfe_core.models.queue_slots import QueueState, SlotDecision, SlotRequest
 from wfe_core.models.result import ExecutionResult
 from wfe_core.models.schedule import CatchUp, Overlap, Schedule, merge_schedule
 from wfe_core.models.search import (
@@ -77,10 +78,13 @@ __all__ = [
     "Page",
     "PointerStatus",
     "QueueItem",
+    "QueueState",
     "QueueType",
     "ReferenceFilter",
     "Schedule",
     "ScheduledCommand",
+    "SlotDecision",
+    "SlotRequest",
     "SearchFilter",
     "StatusFilter",
     "StepCompleted",

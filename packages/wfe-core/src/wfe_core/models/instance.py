@@ -76,7 +76,10 @@ class WorkflowInstance(BaseModel):
 
     ``next_execution`` is None when nothing is scheduled, and a time at or before now when the instance should
     run now. ``name`` is the human name ``{definition_id}-{N}`` the store assigns on create. ``errors`` is filled
-    only by the host's reads (see the field).
+    only by the host's reads (see the field). ``forked_from`` is
+    the id of the instance this one was forked from (``WorkflowHost.fork_workflow``), None otherwise. ``queue``
+    names the queue with limits the instance runs in (None: none) and ``priority`` its place among the queue's
+    waiters (lower first).
     """
 
     model_config = ConfigDict(validate_assignment=False, arbitrary_types_allowed=True)
@@ -94,6 +97,9 @@ class WorkflowInstance(BaseModel):
     complete_time: datetime | None = None
     parent_workflow_id: str | None = None
     root_workflow_id: str | None = None
+    forked_from: str | None = None
+    queue: str | None = None
+    priority: int = 0
     execution_pointers: list[ExecutionPointer] = Field(default_factory=list)
     errors: list[ExecutionError] = Field(default_factory=list)
     """The failure records of the instance, oldest first, on the instances that ``WorkflowHost.get_workflow``,

@@ -6,6 +6,7 @@ from wfe_core.protocols.lifecycle import LifecycleCallback, LifecycleHub
 from wfe_core.protocols.lock import LeaseTakeover, LockProvider
 from wfe_core.protocols.persistence import LockFamilyRecord, PersistenceProvider, ScheduledCommandStore
 from wfe_core.protocols.queue import QueueProvider
+from wfe_core.protocols.queue_slots import QueueSlotStore
 from wfe_core.protocols.schedule import ScheduleStore
 from wfe_core.protocols.search import SearchIndex
 
@@ -19,6 +20,7 @@ __all__ = [
     "LockProvider",
     "PersistenceProvider",
     "QueueProvider",
+    "QueueSlotStore",
     "ScheduleStore",
     "ScheduledCommandStore",
     "SearchIndex",

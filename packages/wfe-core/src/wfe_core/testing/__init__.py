@@ -1,6 +1,7 @@
 """Testing support shipped with wfe-core: a controllable clock and provider conformance suites.
 
-The suites (``ArtifactStoreSuite``, ``PersistenceSuite``, ``LockSuite``, ``LeaseTakeoverSuite``, ``QueueSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
+The suites (``ArtifactStoreSuite``, ``PersistenceSuite``, ``LockSuite``, ``LeaseTakeoverSuite``, ``QueueSuite``,
+``QueueSlotSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
 abstract pytest classes: subclass one in a ``Test...`` class and provide its fixture. They need pytest and
 pytest-asyncio (``pip install "wfe-core[testing]"``) and are imported on first use, so ``ManualClock`` works
 without them. The suites mark their tests ``asyncio``; under pytest-asyncio's strict mode declare the async
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from wfe_core.testing.lifecycle_suite import LifecycleHubSuite
     from wfe_core.testing.lock_suite import LockSuite
     from wfe_core.testing.persistence_suite import PersistenceSuite
+    from wfe_core.testing.queue_slots_suite import QueueSlotSuite
     from wfe_core.testing.queue_suite import QueueSuite
     from wfe_core.testing.schedule_suite import ScheduleSuite
     from wfe_core.testing.search_suite import SearchSuite
@@ -31,6 +33,7 @@ _SUITES = {
     "LifecycleHubSuite": "wfe_core.testing.lifecycle_suite",
     "LockSuite": "wfe_core.testing.lock_suite",
     "PersistenceSuite": "wfe_core.testing.persistence_suite",
+    "QueueSlotSuite": "wfe_core.testing.queue_slots_suite",
     "QueueSuite": "wfe_core.testing.queue_suite",
     "ScheduleSuite": "wfe_core.testing.schedule_suite",
     "ScheduledCommandSuite": "wfe_core.testing.commands_suite",
@@ -44,6 +47,7 @@ __all__ = [
     "LockSuite",
     "ManualClock",
     "PersistenceSuite",
+    "QueueSlotSuite",
     "QueueSuite",
     "ScheduleSuite",
     "ScheduledCommandSuite",

@@ -250,6 +250,19 @@ class PersistenceSuite(DeliverySuite, CreateOnceSuite):
         await persistence.persist_workflow(loaded)
         assert (await persistence.get_workflow(instance.id)).root_workflow_id == loaded.root_workflow_id
 
+    async def test_forked_from_persists(self, persistence: PersistenceProvider) -> None:
+        original = new_id()
+        instance = self.instance(forked_from=original)
+        await persistence.create_workflow(instance)
+        loaded = await persistence.get_workflow(instance.id)
+        assert loaded.forked_from == original
+        loaded.status = WorkflowStatus.COMPLETE
+        await persistence.persist_workflow(loaded)
+        assert (await persistence.get_workflow(instance.id)).forked_from == original
+        plain = self.instance()
+        await persistence.create_workflow(plain)
+        assert (await persistence.get_workflow(plain.id)).forked_from is None
+
     async def test_persist_updates_fields_and_adds_pointers(self, persistence: PersistenceProvider) -> None:
         instance = self.instance(execution_pointers=[self.pointer(0)])
         await persistence.create_workflow(instance)

@@ -1,5 +1,5 @@
-"""The click commands of ``wfe``: validate, publish, schema, serve, and (from their modules) run, resume, list,
-show, logs, terminate, suspend and schedules."""
+"""The click commands of ``wfe``: validate, publish, schema, serve, and (from their modules) run, resume, fork,
+list, show, logs, terminate, suspend and schedules."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from wfe.cli import control as _control  # noqa: F401  (registers terminate and suspend)
+from wfe.cli import forking as _forking  # noqa: F401  (registers fork)
 from wfe.cli import inspecting as _inspecting  # noqa: F401  (registers list, show and logs)
 from wfe.cli import running as _running  # noqa: F401  (registers run and resume)
 from wfe.cli import schedules as _schedules  # noqa: F401  (registers schedules)

@@ -105,6 +105,7 @@ def show_json(
         "created": _iso(instance.create_time),
         "completed": _iso(instance.complete_time),
         "duration_ms": duration_ms(instance.create_time, instance.complete_time),
+        "forked_from": instance.forked_from,
         "pipeline": None if pipeline is None else {"path": pipeline.path, "vars": pipeline.vars},
         "steps": steps,
         "outputs": outputs(data),
@@ -161,6 +162,8 @@ def show(run_id: str, db: str | None, as_json: bool) -> None:
     out.print(f"completed:  {timestamp(instance.complete_time)}", highlight=False)
     if took is not None:
         out.print(f"duration:   {format_duration(took / 1000)}", highlight=False)
+    if instance.forked_from is not None:
+        out.print(f"forked from: {instance.forked_from}", highlight=False)
     if pipeline is not None:
         variables = "".join(f" --var {pair}" for pair in flatten_vars(pipeline.vars))
         out.print(f"pipeline:   {pipeline.path}{variables}", highlight=False, markup=False)

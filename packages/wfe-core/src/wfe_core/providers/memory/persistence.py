@@ -43,6 +43,7 @@ from wfe_core.models import (
     to_jsonable,
 )
 from wfe_core.providers.memory.copies import copy_instance_fields, copy_model, copy_pointer
+from wfe_core.providers.memory.queue_slots import MemoryQueueSlots
 from wfe_core.providers.memory.schedules import MemorySchedules
 from wfe_core.providers.memory.url import check_memory_url
 from wfe_core.storable import unstorable
@@ -81,7 +82,7 @@ class _StoredCommand:
     seq: int
 
 
-class MemoryPersistence(MemorySchedules):
+class MemoryPersistence(MemorySchedules, MemoryQueueSlots):
     """In-process ``PersistenceProvider``.
 
     Everything is kept in dicts keyed by id (plus indexes by event name and key, and of runnable
@@ -92,6 +93,7 @@ class MemoryPersistence(MemorySchedules):
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._guard = threading.Lock()
         self._seq = itertools.count()
         self._workflows: dict[str, _StoredWorkflow] = {}
