@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from wfe._options import HostOptions
-from wfe_core.errors import HostError
+from wfe_core.errors import ConfigurationError, HostError
 from wfe_core.models import SlotRequest, WorkflowInstance, new_id
 from wfe_core.protocols import Clock, QueueSlotStore
 
@@ -32,16 +32,16 @@ class QueueOptions:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"a queue name must be a non-empty str, not {self.name!r}")
+            raise ConfigurationError(f"a queue name must be a non-empty str, not {self.name!r}")
         for field in ("concurrency", "worker_concurrency"):
             value = getattr(self, field)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ValueError(f"queue {self.name!r}: {field} must be a whole number of at least 1 or None")
+                raise ConfigurationError(f"queue {self.name!r}: {field} must be a whole number of at least 1 or None")
         if self.rate_limit is not None:
             try:
                 count, period = self.rate_limit
             except (TypeError, ValueError):
-                raise ValueError(
+                raise ConfigurationError(
                     f"queue {self.name!r}: rate_limit must be (count, timedelta), like (10, timedelta(seconds=1))"
                 ) from None
             if (
@@ -50,7 +50,7 @@ class QueueOptions:
                 or not isinstance(period, timedelta)
                 or period <= timedelta(0)
             ):
-                raise ValueError(
+                raise ConfigurationError(
                     f"queue {self.name!r}: rate_limit must be (count >= 1, a positive timedelta), not {self.rate_limit!r}"
                 )
 
