@@ -26,7 +26,16 @@ nox.options.sessions = [
 ]
 nox.options.reuse_existing_virtualenvs = True
 
-PACKAGES = ["wfe-core", "wfe", "wfe-yaml", "wfe-sqlite", "wfe-postgres", "wfe-valkey", "wfe-opensearch"]
+PACKAGES = [
+    "wfe-core",
+    "wfe",
+    "wfe-yaml",
+    "wfe-sqlite",
+    "wfe-postgres",
+    "wfe-valkey",
+    "wfe-opensearch",
+    "wfe-server",
+]
 SERVICE_MARKERS = "postgres or valkey or opensearch or slow"
 PYTHONS = ["3.11", "3.12", "3.13"]
 LOWEST_PYTHON, NEWEST_PYTHON = PYTHONS[0], PYTHONS[-1]
@@ -194,7 +203,7 @@ def lock(session: nox.Session) -> None:
 
 DIST = ROOT / "dist"
 # What a user installs; the wheels session checks that this resolves from dist/ plus PyPI alone.
-WHEEL_EXTRAS = "postgres,valkey,opensearch,yaml,otel,sqlite"
+WHEEL_EXTRAS = "postgres,valkey,opensearch,yaml,otel,sqlite,server"
 
 
 def _version(package: str) -> str:

@@ -29,6 +29,14 @@ def require_yaml() -> ModuleType:
         raise MissingExtraError("wfe-yaml", "yaml", "Loading YAML pipelines") from exc
 
 
+def require_server() -> ModuleType:
+    """The ``wfe_server`` module, or MissingExtraError naming ``pip install "wfe[server]"``."""
+    try:
+        return importlib.import_module("wfe_server")
+    except ImportError as exc:
+        raise MissingExtraError("wfe-server", "server", "Serving HTTP (--http)") from exc
+
+
 def require_store(url: str) -> None:
     """Check that the package behind a store URL is importable (only SQLite is checked here: other schemes
     are resolved by the host, whose error names the package to install)."""
