@@ -54,6 +54,8 @@ def triggers_from_on(workflow_id: str, on: Any) -> list[Trigger]:
         return []
     triggers = []
     for event, spec in on.items():
+        if hasattr(spec, "model_dump"):  # the YAML schema's TriggerSpec
+            spec = spec.model_dump()
         spec = spec if isinstance(spec, dict) else {}
         triggers.append(
             Trigger(

@@ -8,7 +8,7 @@ which :mod:`wfe_yaml.keys` removes with a warning before these models see them).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -179,6 +179,19 @@ class SharedVolume(_Strict):
     size: str | None = None
 
 
+TriggerEvent = Literal["push", "tag", "pull_request"]
+
+
+class TriggerSpec(BaseModel):
+    """When a webhook event starts the workflow: glob patterns of branch (push, and a pull request's base
+    branch) or tag names; none means any."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    branches: list[str] = Field(default_factory=list, description="Branch name globs, e.g. main, release/*.")
+    tags: list[str] = Field(default_factory=list, description="Tag name globs (the tag event), e.g. v*.")
+
+
 class WorkflowSpec(BaseModel):
     """One workflow. Keys starting with ``_`` are allowed and ignored (they hold anchors)."""
 
@@ -196,6 +209,11 @@ class WorkflowSpec(BaseModel):
         default_factory=dict, description="Declared services (metadata)."
     )
     shared_volume: SharedVolume | None = None
+    on: dict[TriggerEvent, TriggerSpec | None] | None = Field(
+        None,
+        description="Webhook triggers (wfe serve --http): start this workflow on a push to a branch, a tag "
+        "pushed, or a pull request, e.g. {push: {branches: [main]}}; see docs/server.md.",
+    )
 
     @property
     def display_name(self) -> str:
