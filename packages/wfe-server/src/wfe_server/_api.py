@@ -56,7 +56,7 @@ def state_of(request: Request) -> ServerState:
 
 async def _instance(state: ServerState, id_or_name: str) -> WorkflowInstance:
     try:
-        return await state.host.persistence.get_workflow(id_or_name)
+        return state.broker.overlay(await state.host.persistence.get_workflow(id_or_name))
     except WorkflowNotFoundError as exc:
         raise not_found(f"no workflow instance with id or name {id_or_name!r}") from exc
 
@@ -222,6 +222,10 @@ async def _control(request: Request, action: str) -> JSONResponse:
         raise conflict(
             f"workflow {instance.name or instance.id} has ended ({instance.status.value}): cannot {action}"
         )
+    # Resuming what is not suspended (or suspending it again) is a no-op the host would wait on the run's
+    # lease for: answered here.
+    if (action == "resume") != (instance.status is WorkflowStatus.SUSPENDED) and action != "terminate":
+        return JSONResponse({"accepted": False})
     host = state.host
     method = {
         "suspend": host.suspend_workflow,

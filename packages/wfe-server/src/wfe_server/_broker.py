@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from wfe_core.models import LifecycleEvent
+from wfe_core.models import LifecycleEvent, PointerStatus, WorkflowInstance
 from wfe_core.step import LogChunk, LogSink
 
 ENDING_KINDS = frozenset({"WorkflowCompleted", "WorkflowTerminated"})
@@ -48,6 +48,7 @@ class Broker:
         self._inner = inner
         self._subscribers: set[Subscriber] = set()
         self._lines: dict[str, deque[dict[str, Any]]] = {}
+        self._running: dict[str, set[str]] = {}
         self._keep = keep_lines
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -82,6 +83,20 @@ class Broker:
         else:
             loop.call_soon_threadsafe(self._deliver, message)
 
+    def overlay(self, instance: WorkflowInstance) -> WorkflowInstance:
+        """``instance`` with the pointers that run on this host right now marked Running: the store records a
+        step's status when its pass ends, so a step that is still running reads as Pending there."""
+        running = self._running.get(instance.id)
+        if not running:
+            return instance
+        pointers = [
+            p.model_copy(update={"status": PointerStatus.RUNNING})
+            if p.id in running and p.end_time is None and p.status is PointerStatus.PENDING
+            else p
+            for p in instance.execution_pointers
+        ]
+        return instance.model_copy(update={"execution_pointers": pointers})
+
     def lines(self, workflow_id: str, step: str | None = None) -> list[dict[str, Any]]:
         """The kept lines of a run that has not ended (on this host), oldest first."""
         kept = self._lines.get(workflow_id, ())
@@ -101,11 +116,18 @@ class Broker:
     # -- subscribers ---------------------------------------------------------------------------------------
 
     def _deliver(self, message: Message) -> None:
+        kind = message.data.get("kind")
         if message.event == "log":
             kept = self._lines.setdefault(message.workflow_id, deque(maxlen=self._keep))
             kept.append(message.data)
-        elif message.data.get("kind") in ENDING_KINDS:
+            self._running.setdefault(message.workflow_id, set()).add(str(message.data["pointer_id"]))
+        elif kind == "StepStarted":
+            self._running.setdefault(message.workflow_id, set()).add(str(message.data["pointer_id"]))
+        elif kind in ("StepCompleted", "WorkflowError") and message.data.get("pointer_id"):
+            self._running.get(message.workflow_id, set()).discard(str(message.data["pointer_id"]))
+        elif kind in ENDING_KINDS:
             self._lines.pop(message.workflow_id, None)
+            self._running.pop(message.workflow_id, None)
         for subscriber in list(self._subscribers):
             if subscriber.workflow_id is not None and subscriber.workflow_id != message.workflow_id:
                 continue
