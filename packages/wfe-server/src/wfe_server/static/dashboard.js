@@ -265,7 +265,9 @@
         el("summary", {}, `${e.step || "?"}: ${e.type}: ${e.message}`), e.traceback ? el("pre", {}, e.traceback) : null)) : [el("p", { class: "muted" }, "None")]));
       data.textContent = JSON.stringify(run.data, null, 2);
       const ended = run.status === "Complete" || run.status === "Terminated";
-      for (const name of ["suspend", "resume", "terminate"]) document.getElementById("btn-" + name).disabled = ended;
+      document.getElementById("btn-terminate").disabled = ended;
+      document.getElementById("btn-suspend").disabled = ended || run.status === "Suspended";
+      document.getElementById("btn-resume").disabled = run.status !== "Suspended";
       const response = await api(`/workflows/${encodeURIComponent(run.id)}/graph?format=svg`);
       if (response.ok) graph.innerHTML = await response.text();
       return run;
