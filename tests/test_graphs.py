@@ -9,12 +9,13 @@ import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pydot
 import pytest
 
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import WfeError
 from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance
+
+pydot = pytest.importorskip("pydot")  # a test tool: Graphviz's DOT grammar
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "rust-wfe"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("httpx")  # a test tool, not a dependency of the server
+
 from .serving import TOKEN, Served
 
 pytestmark = pytest.mark.slow

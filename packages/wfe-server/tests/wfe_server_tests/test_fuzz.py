@@ -8,8 +8,11 @@ import copy
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
+
+pytest.importorskip("httpx")  # a test tool, not a dependency of the server
+
+import httpx  # noqa: E402
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
