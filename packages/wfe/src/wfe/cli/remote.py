@@ -282,7 +282,10 @@ def watch(ctx: click.Context, run_id: str | None) -> None:
     if run_id is not None:
         run_id = server.call("GET", f"/workflows/{urllib.parse.quote(run_id, safe='')}")["id"]
     stream = server.open_stream(run_id)
-    if run_id is not None and server.call("GET", f"/workflows/{run_id}")["status"] in ("Complete", "Terminated"):
+    if run_id is not None and server.call("GET", f"/workflows/{run_id}")["status"] in (
+        "Complete",
+        "Terminated",
+    ):
         stream.close()
         return
     try:
