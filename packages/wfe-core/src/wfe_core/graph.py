@@ -230,14 +230,16 @@ def to_svg(definition: WorkflowDefinition, instance: WorkflowInstance | None = N
         rows.setdefault(layer[step.id], []).append(step.id)
     widths = {s.id: max(80.0, len(step_label(s)) * _CHAR + 24) for s in definition.steps}
     row_widths = {r: sum(widths[i] for i in ids) + _GAP * (len(ids) - 1) for r, ids in rows.items()}
-    total_width = max([*row_widths.values(), 160.0]) + 2 * _MARGIN + 60  # room for back edges on the right
+    # room on the right for the edges drawn round the side: loops, and edges within a row
+    loop_room = 60 if back or any(layer[e.target] <= layer[e.source] for e in all_edges) else 0
+    total_width = max([*row_widths.values(), 160.0]) + 2 * _MARGIN + loop_room
     positions: dict[int, tuple[float, float]] = {}  # centre x, top y
     for r, ids in rows.items():
-        x = _MARGIN + (total_width - 2 * _MARGIN - 60 - row_widths[r]) / 2
+        x = _MARGIN + (total_width - 2 * _MARGIN - loop_room - row_widths[r]) / 2
         for step_id in ids:
             positions[step_id] = (x + widths[step_id] / 2, _MARGIN + 24 + r * _ROW)
             x += widths[step_id] + _GAP
-    height = _MARGIN * 2 + 24 + (max(rows) + 1 if rows else 0) * _ROW
+    height = _MARGIN * 2 + 24 + (max(rows) * _ROW + _NODE_HEIGHT if rows else 0)
     title = f"{definition.id} v{definition.version}"
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',

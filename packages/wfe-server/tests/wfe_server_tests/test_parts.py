@@ -84,3 +84,11 @@ async def test_broker_fans_out_filters_and_keeps_lines():
     assert [line["text"] for line in broker.lines("a")] == ["line"]
     broker.unsubscribe(everything)
     assert broker.subscriber_count == 1
+
+
+def test_the_api_reference_in_the_docs_is_current():
+    from wfe_server._reference import END, START, markdown
+
+    text = (Path(__file__).resolve().parents[4] / "docs" / "server.md").read_text(encoding="utf-8")
+    current = START + text.partition(START)[2].partition(END)[0] + END
+    assert current == markdown(), "run: python -m wfe_server._reference docs/server.md"
