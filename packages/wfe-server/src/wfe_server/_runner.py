@@ -17,6 +17,9 @@ class _Server(uvicorn.Server):
     def capture_signals(self) -> Generator[None, None, None]:
         yield
 
+    def install_signal_handlers(self) -> None:  # the same for uvicorn releases before capture_signals
+        return
+
 
 def parse_bind(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8080`` for IPv6) into its parts; ValueError naming the expected form."""
