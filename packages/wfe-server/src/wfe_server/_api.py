@@ -162,7 +162,8 @@ async def list_workflows(request: Request) -> JSONResponse:
                 items.append(summary_json(await host.persistence.get_workflow(result.id)))
             except WorkflowNotFoundError:
                 continue
-        return JSONResponse({"items": items, "total": page.total, "skip": skip, "take": take})
+        more = skip + len(page.data) < page.total
+        return JSONResponse({"items": items, "total": page.total, "more": more, "skip": skip, "take": take})
     words = [word.lower() for word in terms.split()]
     if reference is None and not words:
         instances = await host.persistence.list_workflows(
@@ -170,15 +171,16 @@ async def list_workflows(request: Request) -> JSONResponse:
         )
         more = len(instances) > take
         items = [summary_json(i) for i in instances[:take]]
-        return JSONResponse(
-            {"items": items, "total": skip + len(items) + (1 if more else 0), "skip": skip, "take": take}
-        )
+        # without a count in the store: a lower bound, one past this page when there are more
+        total = skip + len(items) + (1 if more else 0)
+        return JSONResponse({"items": items, "total": total, "more": more, "skip": skip, "take": take})
     scanned = await host.persistence.list_workflows(
         status=status, definition_id=definition_id, take=SCAN_LIMIT
     )
     found = [i for i in scanned if _matches(i, reference, words)]
     items = [summary_json(i) for i in found[skip : skip + take]]
-    return JSONResponse({"items": items, "total": len(found), "skip": skip, "take": take})
+    more = skip + len(items) < len(found)
+    return JSONResponse({"items": items, "total": len(found), "more": more, "skip": skip, "take": take})
 
 
 async def get_workflow(request: Request) -> JSONResponse:

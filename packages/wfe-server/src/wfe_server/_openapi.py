@@ -321,7 +321,12 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "items": {"type": "array", "items": {"$ref": "#/components/schemas/WorkflowSummary"}},
-                        "total": {"type": "integer"},
+                        "total": {
+                            "type": "integer",
+                            "description": "How many runs match; without a search index and with no reference or "
+                            "q filter, a lower bound (one past this page when more follow).",
+                        },
+                        "more": {"type": "boolean", "description": "Whether runs follow this page."},
                         "skip": {"type": "integer"},
                         "take": {"type": "integer"},
                     },

@@ -150,7 +150,7 @@ def test_listing_filters_searches_and_pages(served: Served):
         for workflow_id in ids:
             served.wait_status(client, workflow_id, "Complete")
         page = client.get(f"{API}/workflows", params={"definition_id": "quick", "take": 2}).json()
-        assert len(page["items"]) == 2 and page["total"] >= 3
+        assert len(page["items"]) == 2 and page["total"] >= 3 and page["more"] is True
         assert page["items"][0]["create_time"] >= page["items"][1]["create_time"]
         assert set(page["items"][0]) == {
             "id", "name", "definition_id", "version", "status", "reference", "create_time", "complete_time"

@@ -178,10 +178,10 @@
         el("td", { "data-label": "Created" }, when(item.create_time)),
         el("td", { "data-label": "Completed", class: "wide" }, when(item.complete_time))));
       table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows.length ? rows : [el("tr", {}, el("td", { colspan: "6", class: "muted" }, "No runs"))]));
-      count.textContent = page.total ? `${state.skip + 1}–${state.skip + page.items.length} of ${page.total}` : "";
+      count.textContent = page.items.length ? `${state.skip + 1}–${state.skip + page.items.length}` + (page.more ? " of more" : ` of ${page.total}`) : "";
       pager.replaceChildren(
         el("button", { id: "prev", disabled: state.skip === 0 ? "" : null, onclick: () => { state.skip = Math.max(0, state.skip - state.take); apply(); } }, "‹ Newer"),
-        el("button", { id: "next", disabled: state.skip + page.items.length >= page.total ? "" : null, onclick: () => { state.skip += state.take; apply(); } }, "Older ›"));
+        el("button", { id: "next", disabled: page.more ? null : "", onclick: () => { state.skip += state.take; apply(); } }, "Older ›"));
     }
     load();
     const reload = debounce(load, 300);
