@@ -3,8 +3,8 @@
 The broker is the host's log sink (it passes every line on to the sink it wraps, such as the command line's
 progress view) and follows the host's lifecycle events. Each subscriber gets a bounded queue: a subscriber too
 slow to keep up loses the oldest messages rather than slowing the host. The lines of the steps that run on
-this host are kept per run (the last ``keep_lines``) until the run ends, so a page opened mid-step shows the
-output so far.
+this host are kept per run (the last ``keep_lines``, for at most ``MAX_RUNS_KEPT`` runs) until the run ends,
+so a page opened mid-step shows the output so far.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from wfe_core.models import LifecycleEvent, PointerStatus, WorkflowInstance
 from wfe_core.step import LogChunk, LogSink
 
 ENDING_KINDS = frozenset({"WorkflowCompleted", "WorkflowTerminated"})
+MAX_RUNS_KEPT = 1000
+"""How many runs' lines are kept at most (a run that ended on another host is never seen to end here)."""
 
 
 @dataclass(slots=True)
@@ -118,6 +120,11 @@ class Broker:
     def _deliver(self, message: Message) -> None:
         kind = message.data.get("kind")
         if message.event == "log":
+            if message.workflow_id not in self._lines and len(self._lines) >= MAX_RUNS_KEPT:
+                # the run that started writing longest ago (it may have ended on another host)
+                oldest = next(iter(self._lines))
+                del self._lines[oldest]
+                self._running.pop(oldest, None)
             kept = self._lines.setdefault(message.workflow_id, deque(maxlen=self._keep))
             kept.append(message.data)
             self._running.setdefault(message.workflow_id, set()).add(str(message.data["pointer_id"]))

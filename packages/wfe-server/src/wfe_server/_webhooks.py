@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from wfe_server._api import state_of
 from wfe_server._errors import ApiError, bad_request
+from wfe_server._requests import MAX_BODY
 
 EVENTS = ("push", "pull_request", "tag")
 
@@ -127,6 +128,8 @@ def event_of(kind: str, payload: dict[str, Any]) -> tuple[str, str, dict[str, An
 async def _deliver(request: Request, source: str) -> JSONResponse:
     secrets: WebhookSecrets = request.app.state.secrets
     body = await request.body()
+    if len(body) > MAX_BODY:
+        raise ApiError(413, "PayloadTooLarge", f"body: larger than {MAX_BODY} bytes")
     if source == "github":
         ok = _verify(secrets.github, body, request.headers.get("x-hub-signature-256"), "sha256=")
         kind = request.headers.get("x-github-event", "")
