@@ -298,7 +298,7 @@
     for (const d of definitions) {
       const graph = el("div", { class: "graph" });
       list.append(el("section", { class: "definition", "data-id": d.id },
-        el("h2", {}, `${d.name} `, el("span", { class: "muted" }, `${d.id} v${d.version} · ${d.step_count} steps`)),
+        el("h2", {}, `${d.name} `, el("span", { class: "muted" }, `${d.id} v${d.version} · ${d.step_count} step${d.step_count === 1 ? "" : "s"}`)),
         d.description ? el("p", {}, d.description) : null, graph));
       api(`/definitions/${encodeURIComponent(d.id)}/${d.version}/graph?format=svg`).then(async (r) => { if (r.ok) graph.innerHTML = await r.text(); });
     }
