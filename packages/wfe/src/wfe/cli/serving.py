@@ -202,6 +202,12 @@ def _http_setup(http: HttpOptions, served: dict[str, Served]) -> tuple[Any, dict
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Bearer tokens for the HTTP API, one per line (also: WFE_SERVER_TOKENS).",
 )
+@click.option(
+    "--search",
+    metavar="URL",
+    help="A search index (sqlite:///<the store's file>, https://opensearch:9200) kept by this host; the HTTP "
+    "API lists and searches runs through it.",
+)
 @click.option("--insecure", is_flag=True, help="Allow --http on a non-loopback address without tokens.")
 @click.option("--github-secret", envvar="WFE_GITHUB_SECRET", help="HMAC secret of /hooks/github.")
 @click.option("--gitea-secret", envvar="WFE_GITEA_SECRET", help="HMAC secret of /hooks/gitea.")
@@ -212,6 +218,7 @@ def serve(
     queue: str | None,
     var_pairs: tuple[str, ...],
     http_bind: str | None,
+    search: str | None,
     token_file: Path | None,
     insecure: bool,
     github_secret: str | None,
@@ -242,7 +249,13 @@ def serve(
     async def main() -> int:
         # The runs of ``wfe run`` and ``wfe resume`` belong to their own processes.
         host = build_host(
-            store, view, lock=lock, queue=queue, log_sink=broker, accept=lambda i: digest_of(i) is None
+            store,
+            view,
+            lock=lock,
+            queue=queue,
+            log_sink=broker,
+            search=search,
+            accept=lambda i: digest_of(i) is None,
         )
         # Registered before the host starts, so that it never takes up a run whose definition it lacks yet.
         await host.persistence.ensure_store_exists()

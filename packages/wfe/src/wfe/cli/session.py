@@ -42,6 +42,7 @@ def build_host(
     lock: str | None = None,
     queue: str | None = None,
     log_sink: LogSink | None = None,
+    search: str | None = None,
     **options: Any,
 ) -> WorkflowHost:
     """A host on ``store`` whose steps report to ``view`` (their log lines to ``log_sink`` when given, which
@@ -56,6 +57,8 @@ def build_host(
         builder.use_lock(lock)
     if queue is not None:
         builder.use_queue(queue)
+    if search is not None:
+        builder.use_search_index(search)
     return builder.with_options(**options).build()
 
 
