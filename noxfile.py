@@ -26,7 +26,16 @@ nox.options.sessions = [
 ]
 nox.options.reuse_existing_virtualenvs = True
 
-PACKAGES = ["wfe-core", "wfe", "wfe-yaml", "wfe-sqlite", "wfe-postgres", "wfe-valkey", "wfe-opensearch"]
+PACKAGES = [
+    "wfe-core",
+    "wfe",
+    "wfe-yaml",
+    "wfe-sqlite",
+    "wfe-postgres",
+    "wfe-valkey",
+    "wfe-opensearch",
+    "wfe-server",
+]
 SERVICE_MARKERS = "postgres or valkey or opensearch or slow"
 PYTHONS = ["3.11", "3.12", "3.13"]
 LOWEST_PYTHON, NEWEST_PYTHON = PYTHONS[0], PYTHONS[-1]
@@ -195,7 +204,7 @@ def lock(session: nox.Session) -> None:
 
 DIST = ROOT / "dist"
 # What a user installs; the wheels session checks that this resolves from dist/ plus PyPI alone.
-WHEEL_EXTRAS = "postgres,valkey,opensearch,yaml,otel,sqlite"
+WHEEL_EXTRAS = "postgres,valkey,opensearch,yaml,otel,sqlite,server"
 
 
 def _version(package: str) -> str:
@@ -236,7 +245,7 @@ def _build_all(session: nox.Session) -> None:
 
 @nox.session
 def build(session: nox.Session) -> None:
-    """The wheel and sdist of all seven packages, into dist/."""
+    """The wheel and sdist of all eight packages, into dist/."""
     _build_all(session)
     session.log("built: " + ", ".join(sorted(path.name for path in DIST.glob("wfe*"))))
 
@@ -299,7 +308,7 @@ DBOS_VERSION = "3.4.0"
 def bench(session: nox.Session) -> None:
     """wfe against DBOS and the hardware limits, in one run; writes bench/results/ and docs/benchmarks.md.
 
-    wfe runs from a venv of its own (the seven packages, editable); DBOS from another (.nox/bench-dbos), so it
+    wfe runs from a venv of its own (the eight packages, editable); DBOS from another (.nox/bench-dbos), so it
     is never a dependency of wfe. Needs PostgreSQL and Valkey/Redis at WFE_BENCH_POSTGRES_URL /
     WFE_BENCH_VALKEY_URL (defaults: the local servers)."""
     venvs = ROOT / ".nox"
@@ -310,7 +319,7 @@ def bench(session: nox.Session) -> None:
             wfe_venv,
             [
                 *[f"-e{ROOT / 'packages' / p}" for p in PACKAGES],
-                *("mini-racer", "redis", "psycopg[binary]", "-c", str(CONSTRAINTS)),
+                *("mini-racer", "redis", "psycopg[binary]", "httpx", "-c", str(CONSTRAINTS)),
             ],
         ),
         (dbos_venv, [f"dbos=={DBOS_VERSION}", "psycopg[binary]"]),
@@ -356,4 +365,6 @@ def bench(session: nox.Session) -> None:
         session.run(wfe_python, "bench_steps.py", external=True)
         session.run(wfe_python, "bench_js.py", "--runs", "100", external=True)
         session.run(wfe_python, "bench_schedules.py", external=True)
+        for store in ("sqlite", "postgres"):
+            session.run(wfe_python, "bench_server.py", "--store", store, external=True)
         session.run(wfe_python, "report.py", external=True)

@@ -359,6 +359,30 @@ def schedules(results: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def server(results: dict[str, dict[str, Any]]) -> list[str]:
+    found = [(store, get(results, f"server_{store}")) for store in ("sqlite", "postgres")]
+    found = [(store, data) for store, data in found if data]
+    if not found:
+        return []
+    lines = [
+        "## 9. The HTTP server",
+        "",
+        "`bench/bench_server.py` against a real `wfe serve --http` (16 clients at a time; the starts are run by the",
+        "server's host meanwhile); fan-out: 100 clients following `/api/v1/stream`, from each `WorkflowStarted`",
+        "event's timestamp to its arrival at every subscriber (20 events).",
+        "",
+        "| store | `GET /api/v1/workflows/{id}` /s | `POST /api/v1/workflows` /s | fan-out median | p99 | max |",
+        "|---|---|---|---|---|---|",
+    ]
+    for store, data in found:
+        fan = data["fan_out"]
+        lines.append(
+            f"| {store} | {fmt(data['reads_per_s'])} | {fmt(data['starts_per_s'])} | {fan['median_ms']:.1f} ms | "
+            f"{fan['p99_ms']:.1f} ms | {fan['max_ms']:.1f} ms |"
+        )
+    return lines
+
+
 def render(results: dict[str, dict[str, Any]], notes: str) -> str:
     sections = [
         INTRO,
@@ -380,6 +404,8 @@ def render(results: dict[str, dict[str, Any]], notes: str) -> str:
         "",
         *schedules(results),
         *(["", *queue_lines] if (queue_lines := queues(results)) else []),
+        "",
+        *server(results),
     ]
     text = "\n".join(sections) + "\n"
     if notes:

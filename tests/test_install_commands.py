@@ -46,6 +46,7 @@ MODULES = {
     "wfe-postgres": ["wfe_postgres", "psycopg"],
     "wfe-valkey": ["wfe_valkey", "redis"],
     "wfe-opensearch": ["wfe_opensearch", "opensearchpy"],
+    "wfe-server": ["wfe_server", "starlette", "uvicorn"],
 }
 EXTRA_MODULES = {
     "yaml": ["wfe_yaml"],
@@ -55,12 +56,13 @@ EXTRA_MODULES = {
     "valkey": MODULES["wfe-valkey"],
     "opensearch": MODULES["wfe-opensearch"],
     "otel": ["opentelemetry.trace"],
+    "server": MODULES["wfe-server"],
     "testing": ["pytest", "pytest_asyncio"],
 }
 EXTRA_MODULES["all"] = sorted(
     {
         m
-        for extra in ("js", "sqlite", "postgres", "valkey", "opensearch", "otel")
+        for extra in ("js", "sqlite", "postgres", "valkey", "opensearch", "otel", "server")
         for m in EXTRA_MODULES[extra]
     }
 )

@@ -23,6 +23,7 @@ IMPORT_NAMES = {
     "wfe-postgres": "wfe_postgres",
     "wfe-valkey": "wfe_valkey",
     "wfe-opensearch": "wfe_opensearch",
+    "wfe-server": "wfe_server",
 }
 PROVIDER_GROUPS = {"wfe.persistence", "wfe.lock", "wfe.queue", "wfe.search", "wfe.lifecycle"}
 
@@ -35,6 +36,7 @@ WFE_EXTRAS: dict[str, dict[str, set[str]]] = {
     "valkey": {"wfe-valkey": set()},
     "opensearch": {"wfe-opensearch": set()},
     "otel": {"opentelemetry-api": set()},
+    "server": {"wfe-server": set()},
 }
 
 

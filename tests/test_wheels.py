@@ -1,6 +1,6 @@
 """The built wheels, installed into a clean venv, work without the source tree.
 
-``nox -s wheels`` builds the seven packages, installs ``wfe[postgres,valkey,opensearch,yaml,otel,sqlite]`` from
+``nox -s wheels`` builds the eight packages, installs ``wfe[postgres,valkey,opensearch,yaml,otel,sqlite,server]`` from
 ``dist/`` (third-party dependencies from PyPI) into a fresh venv, copies this file to a temporary folder outside
 the repository and runs it there with that venv's python. It names the repository in ``WFE_WHEELS_SOURCES`` (to
 read the README and the examples) and the venv in ``WFE_WHEELS_VENV``. Anywhere else (the unit session, an editable
@@ -36,6 +36,7 @@ DISTRIBUTIONS = {
     "wfe-postgres": "wfe_postgres",
     "wfe-valkey": "wfe_valkey",
     "wfe-opensearch": "wfe_opensearch",
+    "wfe-server": "wfe_server",
 }
 
 SQL_AND_KV = {"memory", "sqlite", "postgres", "postgresql", "redis", "rediss", "valkey", "valkeys"}

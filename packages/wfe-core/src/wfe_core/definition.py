@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from wfe_core.models import ErrorBehavior
+from wfe_core.models import ErrorBehavior, WorkflowInstance
 from wfe_core.step import StepBody, StepExecutionContext
 
 
@@ -127,6 +127,20 @@ class WorkflowDefinition:
         if isinstance(data, BaseModel):
             return data.model_dump(mode="json")
         return copy.deepcopy(data)
+
+    def to_dot(self, instance: WorkflowInstance | None = None) -> str:
+        """The definition as a Graphviz DOT ``digraph``; with ``instance``, each step it reached coloured by
+        the status of its latest execution pointer (see :mod:`wfe_core.graph`)."""
+        from wfe_core.graph import to_dot
+
+        return to_dot(self, instance)
+
+    def to_svg(self, instance: WorkflowInstance | None = None) -> str:
+        """The definition drawn as a standalone SVG document, laid out in pure Python (no Graphviz needed);
+        with ``instance``, coloured like :meth:`to_dot`."""
+        from wfe_core.graph import to_svg
+
+        return to_svg(self, instance)
 
     def load_data(self, data: Any) -> Any:
         """Stored JSON data back into the definition's data type."""

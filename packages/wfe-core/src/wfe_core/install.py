@@ -18,9 +18,19 @@ _WFE_EXTRAS: dict[str, tuple[str, ...]] = {
     "valkey": ("wfe-valkey",),
     "opensearch": ("wfe-opensearch",),
     "otel": (),
-    "all": ("wfe-yaml", "wfe-sqlite", "wfe-postgres", "wfe-valkey", "wfe-opensearch"),
+    "server": ("wfe-server",),
+    "all": ("wfe-yaml", "wfe-sqlite", "wfe-postgres", "wfe-valkey", "wfe-opensearch", "wfe-server"),
 }
-_ORDER = ("wfe-core", "wfe-yaml", "wfe-sqlite", "wfe-postgres", "wfe-valkey", "wfe-opensearch", "wfe")
+_ORDER = (
+    "wfe-core",
+    "wfe-yaml",
+    "wfe-sqlite",
+    "wfe-postgres",
+    "wfe-valkey",
+    "wfe-opensearch",
+    "wfe-server",
+    "wfe",
+)
 _REQUIREMENT = re.compile(r"^(?P<name>wfe(?:-[a-z]+)?)(?:\[(?P<extras>[a-z0-9_,\s-]*)\])?$")
 
 

@@ -81,6 +81,11 @@ class LocatedList(list[Any]):
         self.item_marks = []
 
 
+def _is_on_key(node: yaml.Node) -> bool:
+    """A plain ``on`` mapping key: read as the text ``on`` (YAML 1.1 makes it the boolean True)."""
+    return isinstance(node, yaml.ScalarNode) and not node.style and node.value == "on"
+
+
 class _LocatingLoader(_BaseLoader):
     """A safe loader whose mappings and sequences record their marks."""
 
@@ -101,7 +106,10 @@ class _LocatingLoader(_BaseLoader):
                 seen[key] = _mark(key_node)
         self.flatten_mapping(node)
         for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=False)
+            if _is_on_key(key_node):
+                key = "on"  # a workflow's trigger block, as in GitHub Actions; YAML 1.1 would read True
+            else:
+                key = self.construct_object(key_node, deep=False)
             try:
                 hash(key)
             except TypeError:

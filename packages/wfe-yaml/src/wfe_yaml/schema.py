@@ -208,6 +208,19 @@ class ScheduleSpec(_Strict):
         return self
 
 
+TriggerEvent = Literal["push", "tag", "pull_request"]
+
+
+class TriggerSpec(BaseModel):
+    """When a webhook event starts the workflow: glob patterns of branch (push, and a pull request's base
+    branch) or tag names; none means any."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    branches: list[str] = Field(default_factory=list, description="Branch name globs, e.g. main, release/*.")
+    tags: list[str] = Field(default_factory=list, description="Tag name globs (the tag event), e.g. v*.")
+
+
 class WorkflowSpec(BaseModel):
     """One workflow. Keys starting with ``_`` are allowed and ignored (they hold anchors)."""
 
@@ -227,6 +240,11 @@ class WorkflowSpec(BaseModel):
     shared_volume: SharedVolume | None = None
     schedule: list[ScheduleSpec] = Field(
         default_factory=list, description="Schedules on which `wfe serve` starts the workflow."
+    )
+    on: dict[TriggerEvent, TriggerSpec | None] | None = Field(
+        None,
+        description="Webhook triggers (wfe serve --http): start this workflow on a push to a branch, a tag "
+        "pushed, or a pull request, e.g. {push: {branches: [main]}}; see docs/server.md.",
     )
 
     @property

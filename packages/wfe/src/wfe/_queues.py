@@ -36,7 +36,9 @@ class QueueOptions:
         for field in ("concurrency", "worker_concurrency"):
             value = getattr(self, field)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ConfigurationError(f"queue {self.name!r}: {field} must be a whole number of at least 1 or None")
+                raise ConfigurationError(
+                    f"queue {self.name!r}: {field} must be a whole number of at least 1 or None"
+                )
         if self.rate_limit is not None:
             try:
                 count, period = self.rate_limit

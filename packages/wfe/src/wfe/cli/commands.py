@@ -1,5 +1,5 @@
-"""The click commands of ``wfe``: validate, publish, schema, serve, and (from their modules) run, resume, fork,
-list, show, logs, terminate, suspend and schedules."""
+"""The click commands of ``wfe``: validate, publish, graph, schema, serve, and (from their modules) run, resume,
+fork, list, show, logs, terminate, suspend and schedules."""
 
 from __future__ import annotations
 
@@ -86,6 +86,36 @@ def publish(event_name: str, event_key: str, data: str | None, db: str | None) -
 
     event_id = run_async(main)
     click.echo(f"published {event_name} {event_key}: {event_id}")
+
+
+@cli.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["dot", "svg"]),
+    default="dot",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--workflow", "workflow_id", help="Only the workflow with this id (needed for SVG of several).")
+@click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help=VAR_HELP)
+def graph(pipeline: Path, fmt: str, workflow_id: str | None, var_pairs: tuple[str, ...]) -> None:
+    """Print the graph of PIPELINE's workflows: Graphviz DOT (one digraph per workflow) or an SVG drawing."""
+    config = parse_vars(var_pairs)
+    require_or_exit()
+    workflows = load(pipeline, config)
+    if workflow_id is not None:
+        workflows = [w for w in workflows if w.id == workflow_id]
+        if not workflows:
+            ids = ", ".join(w.id for w in load(pipeline, config))
+            raise fail(f"{pipeline} has no workflow {workflow_id} (it has: {ids})")
+    if fmt == "svg" and len(workflows) > 1:
+        ids = ", ".join(w.id for w in workflows)
+        raise fail(f"{pipeline} has several workflows ({ids}): choose one with --workflow ID for SVG")
+    for workflow in workflows:
+        definition = workflow.definition
+        click.echo(definition.to_dot() if fmt == "dot" else definition.to_svg(), nl=False)
 
 
 @cli.command()

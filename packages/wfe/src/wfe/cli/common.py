@@ -24,10 +24,34 @@ DB_HELP = f"Store URL (default {DEFAULT_STORE}, under the current directory)."
 VAR_HELP = "A pipeline variable for ((key)) / ${{ key }} placeholders; repeat for more (dotted keys nest)."
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+REMOTE_VERBS = ("run", "list", "show", "logs", "terminate", "suspend", "resume", "publish", "watch")
+
+
+class _Group(click.Group):
+    """The ``wfe`` group: with ``--server`` (or ``WFE_SERVER``), the remote verbs answer instead of the local
+    ones (see :mod:`wfe.cli.remote`)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if ctx.params.get("server") and cmd_name in REMOTE_VERBS:
+            from wfe.cli.remote import remote
+
+            return remote.get_command(ctx, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wfe")
-def cli() -> None:
+@click.option(
+    "--server",
+    envvar="WFE_SERVER",
+    metavar="URL",
+    help=f"Drive a remote `wfe serve --http` instead of a local store ({', '.join(REMOTE_VERBS)}).",
+)
+@click.option("--token", envvar="WFE_TOKEN", help="The server's bearer token (also: WFE_TOKEN).")
+@click.pass_context
+def cli(ctx: click.Context, server: str | None, token: str | None) -> None:
     """wfe: run and inspect persistent workflows (YAML pipelines) from the command line."""
+    ctx.obj = {"server": server, "token": token}
     quiet_step_failures()
 
 

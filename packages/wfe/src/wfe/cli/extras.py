@@ -23,6 +23,14 @@ def require_yaml() -> ModuleType:
         raise MissingExtraError("Loading YAML pipelines", extra="yaml", package="wfe-yaml") from exc
 
 
+def require_server() -> ModuleType:
+    """The ``wfe_server`` module, or MissingExtraError naming ``pip install "wfe[server]"``."""
+    try:
+        return importlib.import_module("wfe_server")
+    except ImportError as exc:
+        raise MissingExtraError("Serving HTTP (--http)", extra="server", package="wfe-server") from exc
+
+
 def require_store(url: str) -> None:
     """Check that the package behind a store URL is importable (only SQLite is checked here: other schemes
     are resolved by the host, whose error names the package to install)."""

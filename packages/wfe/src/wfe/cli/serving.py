@@ -20,7 +20,8 @@ from typing import Any
 import click
 
 from wfe._host import WorkflowHost
-from wfe.cli.common import VAR_HELP, cli, console, load, require_or_exit, run_async, store_or_exit
+from wfe.cli.common import VAR_HELP, cli, console, fail, load, require_or_exit, run_async, store_or_exit
+from wfe.cli.extras import USAGE_ERROR, MissingExtraError, require_server
 from wfe.cli.pipelines import (
     KEEP_UNTIL,
     SINCE,
@@ -184,6 +185,46 @@ async def register_schedules(host: WorkflowHost, served: list[Served]) -> list[s
     return sorted(wanted)
 
 
+@dataclass(frozen=True, slots=True)
+class HttpOptions:
+    """``--http`` and what goes with it."""
+
+    bind: str
+    token_file: Path | None
+    insecure: bool
+    github_secret: str | None
+    gitea_secret: str | None
+
+
+def _http_setup(http: HttpOptions, served: dict[str, Served]) -> tuple[Any, dict[str, Any]]:
+    """The wfe_server module and the keyword arguments of its ``start_server`` (exits 2 on a bad option)."""
+    try:
+        server = require_server()
+    except MissingExtraError as exc:
+        raise fail(str(exc)) from exc
+    try:
+        host, port = server.parse_bind(http.bind)
+        tokens = server.load_tokens(http.token_file)
+        server.check_bind(host, tokens, http.insecure)
+    except (ValueError, server.ServerConfigError) as exc:
+        raise fail(str(exc)) from exc
+    triggers = [
+        trigger
+        for item in served.values()
+        for trigger in server.triggers_from_on(item.workflow.id, getattr(item.workflow.spec, "on", None))
+    ]
+    options = {
+        "bind_host": host,
+        "port": port,
+        "tokens": tokens,
+        "insecure": http.insecure,
+        "names": {item.workflow.id: item.workflow.spec.display_name for item in served.values()},
+        "triggers": triggers,
+        "secrets": server.WebhookSecrets(github=http.github_secret, gitea=http.gitea_secret),
+    }
+    return server, options
+
+
 @cli.command()
 @click.option("--dir", "folder", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--db", required=True, help="Store URL (sqlite:///..., postgresql://...).")
@@ -196,6 +237,26 @@ async def register_schedules(host: WorkflowHost, served: list[Served]) -> list[s
     help="This host's stable identity, unique among live hosts (a StatefulSet pod name): restarted with the "
     "same one, it takes over its predecessor's leases at once. Default: $WFE_HOST_ID.",
 )
+@click.option(
+    "--http",
+    "http_bind",
+    metavar="HOST:PORT",
+    help='Also serve the HTTP API, webhooks and dashboard here (needs pip install "wfe[server]").',
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Bearer tokens for the HTTP API, one per line (also: WFE_SERVER_TOKENS).",
+)
+@click.option(
+    "--search",
+    metavar="URL",
+    help="A search index (sqlite:///<the store's file>, https://opensearch:9200) kept by this host; the HTTP "
+    "API lists and searches runs through it.",
+)
+@click.option("--insecure", is_flag=True, help="Allow --http on a non-loopback address without tokens.")
+@click.option("--github-secret", envvar="WFE_GITHUB_SECRET", help="HMAC secret of /hooks/github.")
+@click.option("--gitea-secret", envvar="WFE_GITEA_SECRET", help="HMAC secret of /hooks/gitea.")
 def serve(
     folder: Path,
     db: str,
@@ -203,10 +264,22 @@ def serve(
     queue: str | None,
     var_pairs: tuple[str, ...],
     host_id: str | None,
+    http_bind: str | None,
+    search: str | None,
+    token_file: Path | None,
+    insecure: bool,
+    github_secret: str | None,
+    gitea_secret: str | None,
 ) -> None:
-    """Run a host for every YAML workflow in FOLDER until SIGTERM or SIGINT, then stop gracefully."""
+    """Run a host for every YAML workflow in FOLDER until SIGTERM or SIGINT, then stop gracefully; with
+    --http, also the HTTP API and dashboard."""
     config = parse_vars(var_pairs)
     require_or_exit()
+    http = (
+        None
+        if http_bind is None
+        else HttpOptions(http_bind, token_file, insecure, github_secret or None, gitea_secret or None)
+    )
     files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
     served: dict[str, Served] = {}
     for file in files:
@@ -217,6 +290,8 @@ def serve(
     out = console()
     view = ProgressView(out, live=False)
     view.show_all = True
+    server, server_options = _http_setup(http, served) if http is not None else (None, {})
+    broker = server.Broker(view) if server is not None else None
 
     async def main() -> int:
         # The runs of ``wfe run`` and ``wfe resume`` belong to their own processes.
@@ -225,6 +300,8 @@ def serve(
             view,
             lock=lock,
             queue=queue,
+            log_sink=broker,
+            search=search,
             accept=lambda i: digest_of(i) is None,
             host_id=host_id or None,
         )
@@ -238,6 +315,13 @@ def serve(
             await host.lock.stop()
         async with host:
             with Interrupt() as interrupt:
+                listener = None
+                if server is not None:
+                    try:
+                        listener = await server.start_server(host, broker, **server_options)
+                    except OSError as exc:
+                        out.print(f"cannot serve HTTP on {http_bind}: {exc.strerror or exc}", highlight=False)
+                        return USAGE_ERROR
                 out.print(
                     f"serving {len(served)} workflows from {folder} on {store}: {', '.join(names) or 'none'}",
                     highlight=False,
@@ -249,7 +333,15 @@ def serve(
                         highlight=False,
                         soft_wrap=True,
                     )
-                await interrupt.event.wait()
+                if listener is not None:
+                    shown = server_options["bind_host"]
+                    shown = f"[{shown}]" if ":" in shown else shown
+                    out.print(f"http: listening on http://{shown}:{listener.port}", highlight=False)
+                try:
+                    await interrupt.event.wait()
+                finally:
+                    if listener is not None:
+                        await listener.stop()
                 out.print("stopping: waiting for running steps", highlight=False)
         out.print("stopped", highlight=False)
         return EXIT_OK

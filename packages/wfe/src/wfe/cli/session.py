@@ -17,6 +17,7 @@ from wfe._host_builder import WorkflowHostBuilder
 from wfe.cli.progress import ProgressView
 from wfe_core.errors import WorkflowNotFoundError
 from wfe_core.models import QueueType, WorkflowInstance, WorkflowStatus
+from wfe_core.step import LogSink
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -35,16 +36,29 @@ CLI_HOST_OPTIONS: dict[str, Any] = {
 
 
 def build_host(
-    store: str, view: ProgressView, *, lock: str | None = None, queue: str | None = None, **options: Any
+    store: str,
+    view: ProgressView,
+    *,
+    lock: str | None = None,
+    queue: str | None = None,
+    log_sink: LogSink | None = None,
+    search: str | None = None,
+    **options: Any,
 ) -> WorkflowHost:
-    """A host on ``store`` whose steps report to ``view``."""
+    """A host on ``store`` whose steps report to ``view`` (their log lines to ``log_sink`` when given, which
+    passes them on to the view itself)."""
     builder = (
-        WorkflowHostBuilder().use_persistence(store).use_log_sink(view).use_step_middleware(view.middleware)
+        WorkflowHostBuilder()
+        .use_persistence(store)
+        .use_log_sink(log_sink if log_sink is not None else view)
+        .use_step_middleware(view.middleware)
     )
     if lock is not None:
         builder.use_lock(lock)
     if queue is not None:
         builder.use_queue(queue)
+    if search is not None:
+        builder.use_search_index(search)
     return builder.with_options(**options).build()
 
 
