@@ -1,8 +1,9 @@
-"""Advancing instances under their lease: the runs, their passes, and what each pass stores and announces.
+"""Advancing instances under their lease: the runs and their passes.
 
-Leases live in ``_leases``, event delivery in ``_delivery`` and status changes asked for from outside in
-``_control``; the host and its consumers use the runner through ``process``, ``reserve_new``, ``run_held``,
-``spawn``, ``drain``, ``delivery`` and ``control``."""
+Leases live in ``_leases``, event delivery in ``_delivery``, status changes asked for from outside in
+``_control``, and what each pass stores and announces (or records when it cannot) in ``_pass_records``; the
+host and its consumers use the runner through ``process``, ``reserve_new``, ``run_held``, ``spawn``,
+``drain``, ``delivery`` and ``control``."""
 
 from __future__ import annotations
 
@@ -18,23 +19,21 @@ from wfe._delivery import EventDelivery
 from wfe._leases import Leases
 from wfe._local_run import LocalRun
 from wfe._options import HostOptions
+from wfe._pass_records import PassRecords
 from wfe._queues import QueueGate
 from wfe._registry import WorkflowRegistry
 from wfe._slots import Slots
 from wfe._timers import WakeupTimers
-from wfe_core import transitions
 from wfe_core.definition import WorkflowDefinition
-from wfe_core.errors import UnstorableDataError, ValueRefusedError, WorkflowDataError, WorkflowNotFoundError
+from wfe_core.errors import ValueRefusedError, WorkflowNotFoundError
 from wfe_core.executor import PassState, WorkflowExecutor
 from wfe_core.models import (
-    ExecutionError,
     Lease,
     QueueType,
     WorkflowInstance,
     WorkflowStatus,
 )
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
-from wfe_core.storable import doubtful_values
 
 log = logging.getLogger("wfe.runner")
 
@@ -89,11 +88,12 @@ class InstanceRunner:
         self.slots = Slots(options.max_concurrent_workflows)
         """The workflow slots: one taken by each queue item the workflow consumer handles and by each run
         started here (a new instance, or one an event was just delivered to)."""
-        self._missing_attempts: dict[str, int] = {}
         self.delivery = EventDelivery(self)
         """Event delivery: what the event consumer calls, and what applies the events handed to a run."""
         self.control = StatusControl(self)
         """Suspend, resume and terminate, for the host's verbs."""
+        self.records = PassRecords(self)
+        """What each pass stores and announces, and what is recorded when a pass cannot be stored or run."""
 
     def close(self) -> None:
         """Called as the host stops: runs in progress finish their pass but start no new one."""
@@ -269,9 +269,9 @@ class InstanceRunner:
                     return  # another host's run: left as it is
                 definition = self.registry.find(instance.workflow_definition_id, instance.version)
                 if definition is None:
-                    await self._definition_missing(instance, lease)
+                    await self.records.definition_missing(instance, lease)
                     return
-                self._missing_attempts.pop(instance.id, None)
+                self.records.missing_attempts.pop(instance.id, None)
                 if not await self.gate.enter(instance):
                     return  # no slot of its queue now: it waits, runnable, and is woken to ask again
                 instance.data = definition.load_data(instance.data)
@@ -280,9 +280,9 @@ class InstanceRunner:
             if state is None:
                 return
             try:
-                await self._persist_pass(instance, state, lease, run)
+                await self.records.persist(instance, state, lease, run)
             except ValueRefusedError as exc:
-                instance = await self._refused(instance, definition, state, exc, run, lease)
+                instance = await self.records.refused(instance, definition, state, exc, run, lease)
         if instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
             self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
 
@@ -321,101 +321,6 @@ class InstanceRunner:
         if state is None:
             await self.control.terminate_after_cancel(instance.id, run, lease)
         return state
-
-    async def _persist_pass(
-        self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
-    ) -> None:
-        self.leases.check(run, lease)
-        now = self.clock.now()
-        notice = transitions.pass_notice(instance, state.completed, state.events, state.errors, now)
-        # With the subscriptions, the store delivers in the same transaction any event published before them
-        # (the woken pointers make the instance due now, and the next pass goes on); a sub-workflow's news
-        # for its parent is stored in it too.
-        await self.persistence.persist_workflow(
-            instance,
-            pointers=list(state.changed.values()),
-            subscriptions=state.subscriptions,
-            events=[] if notice is None else [notice],
-            now=now,
-            fence=lease.fence,
-        )
-        if state.errors:
-            await self.persistence.persist_errors(state.errors)
-        if state.events:
-            await self.hooks.publish(*state.events)
-        await self.hooks.workflow_hook("execute", instance)
-        if state.completed:
-            await self.hooks.workflow_hook("post", instance)
-        if notice is not None:
-            await self.queue.enqueue(QueueType.EVENT, notice.id)
-        if self.hooks.indexing:
-            await self.queue.enqueue(QueueType.INDEX, instance.id)
-
-    async def _refused(
-        self,
-        instance: WorkflowInstance,
-        definition: WorkflowDefinition,
-        state: PassState,
-        exc: ValueRefusedError,
-        run: LocalRun,
-        lease: Lease,
-    ) -> WorkflowInstance:
-        """The store refused what the pass produced (its content, so writing it again fails again): count it
-        as a failure of the steps that ran, so their error behaviour applies and bounds the runs. Returns the
-        instance as stored, with those failures applied."""
-        where = doubtful_values(instance, list(state.changed.values())) or ["a value"]
-        fresh = await self.persistence.get_workflow(instance.id)
-        fresh.data = definition.load_data(fresh.data)
-        stored = {p.id for p in fresh.execution_pointers}
-        ran = [pointer_id for pointer_id in state.ran if pointer_id in stored]
-        # A container that ran in the pass only started its children; the values came from the steps that did
-        # work (a YAML step runs inside groups of its own, whose failure would end the run at once).
-        leaves = [pointer_id for pointer_id in ran if not instance.pointer(pointer_id).children]
-        failures: dict[str, BaseException] = {
-            pointer_id: (
-                WorkflowDataError(
-                    f"step '{instance.pointer(pointer_id).step_name}' left a value no store can keep: {exc}"
-                )
-                if isinstance(exc, UnstorableDataError)
-                else ValueRefusedError(
-                    f"step '{instance.pointer(pointer_id).step_name}' produced {', '.join(where)}, which the"
-                    f" store refused: {exc}"
-                )
-            )
-            for pointer_id in leaves or ran
-        }
-        if not failures:
-            raise exc
-        failed = self.executor.fail_steps(fresh, definition, failures)
-        run.instance = fresh
-        await self._persist_pass(fresh, failed, lease, run)
-        return fresh
-
-    async def _definition_missing(self, instance: WorkflowInstance, lease: Lease) -> None:
-        attempts = self._missing_attempts.get(instance.id, 0)
-        self._missing_attempts[instance.id] = attempts + 1
-        delay = min(
-            self.options.missing_definition_backoff * (2**attempts),
-            self.options.missing_definition_backoff_max,
-        )
-        now = self.clock.now()
-        instance.next_execution = now + delay
-        await self.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
-        await self.persistence.persist_errors(
-            [
-                ExecutionError(
-                    workflow_id=instance.id,
-                    error_time=now,
-                    message=f"WorkflowNotRegisteredError: workflow '{instance.workflow_definition_id}' version "
-                    f"{instance.version} is not registered on this host; retrying in {delay}",
-                )
-            ]
-        )
-        self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
-
-    # -- control requests from the host's verbs --------------------------------------------------------
-
-    # -- events ----------------------------------------------------------------------------------------
 
 
 __all__ = ["HostHooks", "InstanceRunner", "LocalRun"]

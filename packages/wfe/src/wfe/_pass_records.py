@@ -1,0 +1,128 @@
+"""What a pass stores and announces, and what a run records when a pass cannot be stored or run: values the
+store refused, or a definition not registered on this host."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from wfe._local_run import LocalRun
+from wfe_core import transitions
+from wfe_core.definition import WorkflowDefinition
+from wfe_core.errors import UnstorableDataError, ValueRefusedError, WorkflowDataError
+from wfe_core.executor import PassState
+from wfe_core.models import ExecutionError, Lease, QueueType, WorkflowInstance
+from wfe_core.storable import doubtful_values
+
+if TYPE_CHECKING:
+    from wfe._runner import InstanceRunner
+
+
+class PassRecords:
+    """Writes each pass of a run to the store (one write under the run's lease) and announces it; turns a
+    write the store refused into failures of the steps that ran, and a missing definition into a retry."""
+
+    def __init__(self, runner: InstanceRunner) -> None:
+        self.runner = runner
+        self.missing_attempts: dict[str, int] = {}
+        """How often each instance found its definition missing in a row: the backoff grows with it."""
+
+    async def persist(
+        self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
+    ) -> None:
+        """Store what a pass did under its lease, then announce it: lifecycle events, the workflow middleware
+        of the execute (and, when it completed, post) phase, the notice to a parent, the search index."""
+        r = self.runner
+        r.leases.check(run, lease)
+        now = r.clock.now()
+        notice = transitions.pass_notice(instance, state.completed, state.events, state.errors, now)
+        # With the subscriptions, the store delivers in the same transaction any event published before them
+        # (the woken pointers make the instance due now, and the next pass goes on); a sub-workflow's news
+        # for its parent is stored in it too.
+        await r.persistence.persist_workflow(
+            instance,
+            pointers=list(state.changed.values()),
+            subscriptions=state.subscriptions,
+            events=[] if notice is None else [notice],
+            now=now,
+            fence=lease.fence,
+        )
+        if state.errors:
+            await r.persistence.persist_errors(state.errors)
+        if state.events:
+            await r.hooks.publish(*state.events)
+        await r.hooks.workflow_hook("execute", instance)
+        if state.completed:
+            await r.hooks.workflow_hook("post", instance)
+        if notice is not None:
+            await r.queue.enqueue(QueueType.EVENT, notice.id)
+        if r.hooks.indexing:
+            await r.queue.enqueue(QueueType.INDEX, instance.id)
+
+    async def refused(
+        self,
+        instance: WorkflowInstance,
+        definition: WorkflowDefinition,
+        state: PassState,
+        exc: ValueRefusedError,
+        run: LocalRun,
+        lease: Lease,
+    ) -> WorkflowInstance:
+        """The store refused what the pass produced (its content, so writing it again fails again): count it
+        as a failure of the steps that ran, so their error behaviour applies and bounds the runs. Returns the
+        instance as stored, with those failures applied."""
+        r = self.runner
+        where = doubtful_values(instance, list(state.changed.values())) or ["a value"]
+        fresh = await r.persistence.get_workflow(instance.id)
+        fresh.data = definition.load_data(fresh.data)
+        stored = {p.id for p in fresh.execution_pointers}
+        ran = [pointer_id for pointer_id in state.ran if pointer_id in stored]
+        # A container that ran in the pass only started its children; the values came from the steps that did
+        # work (a YAML step runs inside groups of its own, whose failure would end the run at once).
+        leaves = [pointer_id for pointer_id in ran if not instance.pointer(pointer_id).children]
+        failures: dict[str, BaseException] = {
+            pointer_id: (
+                WorkflowDataError(
+                    f"step '{instance.pointer(pointer_id).step_name}' left a value no store can keep: {exc}"
+                )
+                if isinstance(exc, UnstorableDataError)
+                else ValueRefusedError(
+                    f"step '{instance.pointer(pointer_id).step_name}' produced {', '.join(where)}, which the"
+                    f" store refused: {exc}"
+                )
+            )
+            for pointer_id in leaves or ran
+        }
+        if not failures:
+            raise exc
+        failed = r.executor.fail_steps(fresh, definition, failures)
+        run.instance = fresh
+        await self.persist(fresh, failed, lease, run)
+        return fresh
+
+    async def definition_missing(self, instance: WorkflowInstance, lease: Lease) -> None:
+        """The instance's definition is not registered on this host: record the error and try again later,
+        each time after a longer delay (up to ``missing_definition_backoff_max``)."""
+        r = self.runner
+        attempts = self.missing_attempts.get(instance.id, 0)
+        self.missing_attempts[instance.id] = attempts + 1
+        delay = min(
+            r.options.missing_definition_backoff * (2**attempts),
+            r.options.missing_definition_backoff_max,
+        )
+        now = r.clock.now()
+        instance.next_execution = now + delay
+        await r.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
+        await r.persistence.persist_errors(
+            [
+                ExecutionError(
+                    workflow_id=instance.id,
+                    error_time=now,
+                    message=f"WorkflowNotRegisteredError: workflow '{instance.workflow_definition_id}' version "
+                    f"{instance.version} is not registered on this host; retrying in {delay}",
+                )
+            ]
+        )
+        r.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
+
+
+__all__ = ["PassRecords"]
