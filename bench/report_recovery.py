@@ -50,7 +50,8 @@ def recovery(results: dict[str, dict[str, Any]]) -> list[str]:
         "and to the waiting workflow's step running (median / max over the runs, a fresh store each run). From",
         "spawn adds what B's process pays before `start()`: the interpreter, `import wfe`, and building the host",
         "(on PostgreSQL that imports psycopg); their medians are the last column. Times are `time.monotonic()`",
-        "lines written by both processes.",
+        "lines written by both processes. On PostgreSQL B shares A's `host_id` and, being on the same machine,",
+        "could also prove A gone by its pid; the contrast below is a host that can prove neither.",
         "",
         "| store | how A ended | runs | interrupted step, from `start()` | waiting workflow, from `start()` |"
         " interrupted step, from spawn | interpreter + import + build |",
