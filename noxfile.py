@@ -367,4 +367,5 @@ def bench(session: nox.Session) -> None:
         session.run(wfe_python, "bench_schedules.py", external=True)
         for store in ("sqlite", "postgres"):
             session.run(wfe_python, "bench_server.py", "--store", store, external=True)
+        session.run(wfe_python, "bench_recovery.py", external=True)
         session.run(wfe_python, "report.py", external=True)

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from report_recovery import recovery, recovery_targets
 from results_file import RESULTS, read_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -333,6 +334,7 @@ def targets(results: dict[str, dict[str, Any]]) -> list[str]:
                     idl["ratio"] <= 2,
                 )
             )
+    rows += recovery_targets(results)
     lines = ["## Targets", "", "| target | this run | |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {ok(flag) if flag is not None else ''} |" for name, value, flag in rows]
     return lines
@@ -406,6 +408,7 @@ def render(results: dict[str, dict[str, Any]], notes: str) -> str:
         *(["", *queue_lines] if (queue_lines := queues(results)) else []),
         "",
         *server(results),
+        *(["", *recovery_lines] if (recovery_lines := recovery(results)) else []),
     ]
     text = "\n".join(sections) + "\n"
     if notes:
