@@ -77,21 +77,6 @@ def test_examples_dot_parses():
         _check_dot(definition)
 
 
-@pytest.mark.parametrize("path", _fixture_files(), ids=lambda p: p.name)
-def test_fixture_dot_parses(path: Path):
-    from wfe_yaml.errors import YamlError
-
-    text = path.read_text(encoding="utf-8")
-    for placeholder, value in PLACEHOLDERS.items():
-        text = text.replace(placeholder, value)
-    try:
-        definitions = _yaml_text(text, path.name, {"message": "hello"})
-    except (YamlError, WfeError):
-        pytest.skip("this fixture does not load in wfe (its own tests say why)")
-    for definition in definitions:
-        _check_dot(definition)
-
-
 def _yaml_text(text: str, source: str, config: dict[str, object]) -> list[WorkflowDefinition]:
     import wfe_yaml
 
@@ -99,6 +84,43 @@ def _yaml_text(text: str, source: str, config: dict[str, object]) -> list[Workfl
         warnings.simplefilter("ignore")
         compiled = wfe_yaml.load_workflow_from_str(text, config, source=source)
     return [workflow.definition for workflow in compiled]
+
+
+def _fixture_text(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    for placeholder, value in PLACEHOLDERS.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def _loading_fixtures() -> list[Path]:
+    """The fixtures that load in wfe (those that do not, by design, are checked by wfe-yaml's fixture tests:
+    unshipped step types, files the Rust suite itself expected to fail)."""
+    from wfe_yaml.errors import YamlError
+
+    loading = []
+    for path in _fixture_files():
+        try:
+            _yaml_text(_fixture_text(path), path.name, {"message": "hello"})
+        except (YamlError, WfeError):
+            continue
+        loading.append(path)
+    return loading
+
+
+LOADING_FIXTURES = _loading_fixtures()
+
+
+def test_most_fixtures_load_for_the_graph_checks():
+    # the Rust WFE's suite has 258 files; the ones of unshipped step types (rustlang, containerd, buildkit)
+    # and the expected failures do not load
+    assert len(LOADING_FIXTURES) >= 150, len(LOADING_FIXTURES)
+
+
+@pytest.mark.parametrize("path", LOADING_FIXTURES, ids=lambda p: p.name)
+def test_fixture_dot_parses(path: Path):
+    for definition in _yaml_text(_fixture_text(path), path.name, {"message": "hello"}):
+        _check_dot(definition)
 
 
 def test_dot_escapes_quotes_and_colours_an_instance():

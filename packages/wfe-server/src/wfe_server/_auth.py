@@ -15,13 +15,13 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wfe_core.errors import WfeError
+from wfe_core.errors import ConfigurationError
 from wfe_server._errors import error_response
 
 TOKENS_ENV = "WFE_SERVER_TOKENS"
 
 
-class ServerConfigError(WfeError):
+class ServerConfigError(ConfigurationError):
     """The server cannot start as configured; the message says what to change."""
 
 

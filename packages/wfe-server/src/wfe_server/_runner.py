@@ -9,6 +9,8 @@ from collections.abc import Generator
 import uvicorn
 from starlette.applications import Starlette
 
+from wfe_core.errors import ConfigurationError
+
 
 class _Server(uvicorn.Server):
     """A uvicorn server that leaves signals to its caller (``wfe serve`` stops the host and the server)."""
@@ -22,10 +24,10 @@ class _Server(uvicorn.Server):
 
 
 def parse_bind(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8080`` for IPv6) into its parts; ValueError naming the expected form."""
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6) into its parts; ConfigurationError naming the expected form."""
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise ValueError(f"--http {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
+        raise ConfigurationError(f"--http {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
     return host.strip("[]"), int(port)
 
 
