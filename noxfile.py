@@ -356,4 +356,5 @@ def bench(session: nox.Session) -> None:
         session.run(wfe_python, "bench_steps.py", external=True)
         session.run(wfe_python, "bench_js.py", "--runs", "100", external=True)
         session.run(wfe_python, "bench_schedules.py", external=True)
+        session.run(wfe_python, "bench_startup.py", external=True)
         session.run(wfe_python, "report.py", external=True)
