@@ -11,6 +11,7 @@ of ``python -c pass`` (what wfe adds to a bare interpreter). ``wfe`` is the cons
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -46,13 +47,17 @@ def main() -> None:
     args = parser.parse_args()
     table = commands()
     times: dict[str, list[float]] = {name: [] for name in table}
+    load_before = os.getloadavg()[0]
     for round_ in range(args.runs + 1):
         for name, argv in table.items():
             took = once(argv)
             if round_:  # the first round warms the file cache up
                 times[name].append(took)
     median = {name: statistics.median(values) * 1000 for name, values in times.items()}
-    results: dict[str, float | int] = {"runs": args.runs}
+    results: dict[str, float | int] = {
+        "runs": args.runs,
+        "load_average": round(max(load_before, os.getloadavg()[0]), 1),  # the machine's 1-minute load
+    }
     for name in table:
         results[f"{name}_ms"] = round(median[name], 1)
         results[f"{name}_min_ms"] = round(min(times[name]) * 1000, 1)

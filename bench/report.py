@@ -300,8 +300,9 @@ def startup(results: dict[str, dict[str, Any]]) -> list[str]:
         )
     lines += [
         "",
-        f"Measured at {stamp['date']} on {stamp['cores']} cores shared with other work: when that is not the run",
-        "of §1, read the differences, not the absolute figures.",
+        f"Measured at {stamp['date']} on {stamp['cores']} cores shared with other work (1-minute load average up",
+        f"to {found.get('load_average', '?')}): when that is not the run of §1, read the differences, not the",
+        "absolute figures.",
     ]
     return lines
 
