@@ -119,3 +119,12 @@ def test_the_lazy_help_lists_what_the_loaded_commands_say() -> None:
     )
     assert lazy.stdout == loaded.stdout
     assert all(f"  {name} " in lazy.stdout for name in LAZY_COMMANDS)
+
+
+def test_a_mistyped_command_is_matched_against_every_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", cli_code("lis")], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 2
+    assert "No such command 'lis'" in done.stderr
+    assert "'list'" in done.stderr

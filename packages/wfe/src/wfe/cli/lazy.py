@@ -34,6 +34,18 @@ class LazyGroup(click.Group):
             self.load(cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            # click (8.4 on) suggests a close name among the loaded commands only: suggest among all of them.
+            no_such = getattr(click.exceptions, "NoSuchCommand", None)
+            if no_such is None or not isinstance(exc, no_such):
+                raise
+            raise no_such(exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+
     def load(self, cmd_name: str) -> click.Command:
         """Import the module of ``cmd_name`` (which registers it) and return the command."""
         module, _ = self.lazy_commands[cmd_name]
