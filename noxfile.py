@@ -368,4 +368,5 @@ def bench(session: nox.Session) -> None:
         for store in ("sqlite", "postgres"):
             session.run(wfe_python, "bench_server.py", "--store", store, external=True)
         session.run(wfe_python, "bench_recovery.py", external=True)
+        session.run(wfe_python, "bench_startup.py", external=True)
         session.run(wfe_python, "report.py", external=True)

@@ -273,6 +273,41 @@ def queues(results: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def startup(results: dict[str, dict[str, Any]]) -> list[str]:
+    found = get(results, "startup")
+    if found is None:
+        return []
+    stamp = results["startup"]["machine"]
+    lines = [
+        "## 11. CLI start-up",
+        "",
+        "Whole processes, each command started in turn with the others (after one warm-up round), the median of",
+        f"{found['runs']} runs each and its difference from a bare interpreter (`bench/bench_startup.py`). `wfe` is",
+        "the console script; `validate` checks `examples/pipelines/ci.yaml --var project=demo`.",
+        "",
+        "| command | median | fastest | over `python -c pass` |",
+        "|---|---|---|---|",
+    ]
+    for name, shown in (
+        ("python", "`python -c pass`"),
+        ("import", '`python -c "import wfe"`'),
+        ("help", "`wfe --help`"),
+        ("validate", "`wfe validate examples/pipelines/ci.yaml`"),
+    ):
+        over = found.get(f"{name}_over_python_ms")
+        lines.append(
+            f"| {shown} | {found[f'{name}_ms']:.0f} ms | {found[f'{name}_min_ms']:.0f} ms | "
+            f"{'' if over is None else f'{over:+.0f} ms'} |"
+        )
+    lines += [
+        "",
+        f"Measured at {stamp['date']} on {stamp['cores']} cores shared with other work (1-minute load average up",
+        f"to {found.get('load_average', '?')}): when that is not the run of §1, read the differences, not the",
+        "absolute figures.",
+    ]
+    return lines
+
+
 def targets(results: dict[str, dict[str, Any]]) -> list[str]:
     rows: list[tuple[str, str, bool | None]] = []
 
@@ -335,6 +370,17 @@ def targets(results: dict[str, dict[str, Any]]) -> list[str]:
                 )
             )
     rows += recovery_targets(results)
+    started = get(results, "startup")
+    if started:
+        for name, shown, limit in (
+            ("import", "`import wfe`", 100),
+            ("help", "`wfe --help`", 150),
+            ("validate", "`wfe validate examples/pipelines/ci.yaml`", 150),
+        ):
+            over = started[f"{name}_over_python_ms"]
+            rows.append(
+                (f"{shown} within {limit} ms of `python -c pass` (§11)", f"{over:+.0f} ms", over <= limit)
+            )
     lines = ["## Targets", "", "| target | this run | |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {ok(flag) if flag is not None else ''} |" for name, value, flag in rows]
     return lines
@@ -409,6 +455,7 @@ def render(results: dict[str, dict[str, Any]], notes: str) -> str:
         "",
         *server(results),
         *(["", *recovery_lines] if (recovery_lines := recovery(results)) else []),
+        *(["", *startup_lines] if (startup_lines := startup(results)) else []),
     ]
     text = "\n".join(sections) + "\n"
     if notes:

@@ -2,22 +2,46 @@
 
 Applications usually import from ``wfe``; provider authors build on ``wfe_core.protocols`` and check their work
 with the conformance suites in ``wfe_core.testing``.
+
+The names below are imported on first use (PEP 562), so ``import wfe_core.errors`` (or any light submodule)
+does not pay for pydantic and the models.
 """
 
-from wfe_core.builder import WorkflowBuilder
-from wfe_core.definition import WorkflowDefinition, WorkflowStep
-from wfe_core.errors import WfeError
-from wfe_core.models import (
-    ErrorBehavior,
-    ExecutionPointer,
-    ExecutionResult,
-    PointerStatus,
-    WorkflowInstance,
-    WorkflowStatus,
-)
-from wfe_core.step import StepBody, StepExecutionContext
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wfe_core.builder import WorkflowBuilder
+    from wfe_core.definition import WorkflowDefinition, WorkflowStep
+    from wfe_core.errors import WfeError
+    from wfe_core.models import (
+        ErrorBehavior,
+        ExecutionPointer,
+        ExecutionResult,
+        PointerStatus,
+        WorkflowInstance,
+        WorkflowStatus,
+    )
+    from wfe_core.step import StepBody, StepExecutionContext
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "ErrorBehavior": "wfe_core.models",
+    "ExecutionPointer": "wfe_core.models",
+    "ExecutionResult": "wfe_core.models",
+    "PointerStatus": "wfe_core.models",
+    "StepBody": "wfe_core.step",
+    "StepExecutionContext": "wfe_core.step",
+    "WfeError": "wfe_core.errors",
+    "WorkflowBuilder": "wfe_core.builder",
+    "WorkflowDefinition": "wfe_core.definition",
+    "WorkflowInstance": "wfe_core.models",
+    "WorkflowStatus": "wfe_core.models",
+    "WorkflowStep": "wfe_core.definition",
+}
 
 __all__ = [
     "ErrorBehavior",
@@ -34,3 +58,16 @@ __all__ = [
     "WorkflowStep",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wfe_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -9,12 +9,6 @@ from pathlib import Path
 
 import click
 
-from wfe.cli import control as _control  # noqa: F401  (registers terminate and suspend)
-from wfe.cli import forking as _forking  # noqa: F401  (registers fork)
-from wfe.cli import inspecting as _inspecting  # noqa: F401  (registers list, show and logs)
-from wfe.cli import running as _running  # noqa: F401  (registers run and resume)
-from wfe.cli import schedules as _schedules  # noqa: F401  (registers schedules)
-from wfe.cli import serving as _serving  # noqa: F401  (registers serve)
 from wfe.cli.common import (
     DB_HELP,
     VAR_HELP,
@@ -27,9 +21,10 @@ from wfe.cli.common import (
     store_or_exit,
 )
 from wfe.cli.extras import require_yaml
-from wfe.cli.progress import ProgressView
-from wfe.cli.session import build_host
 from wfe.cli.variables import parse_vars
+
+# run, resume, fork, list, show, logs, terminate, suspend, schedules and serve are imported when used: see
+# LAZY_COMMANDS in wfe.cli.common.
 
 # -- validating, events, the schema ----------------------------------------------------------------------
 
@@ -69,6 +64,9 @@ def publish(event_name: str, event_key: str, data: str | None, db: str | None) -
         raise fail(
             f"DATA is not JSON ({exc.msg} at column {exc.colno}); quote it, e.g. '{{\"ok\": true}}'"
         ) from exc
+    from wfe.cli.progress import ProgressView
+    from wfe.cli.session import build_host
+
     store = store_or_exit(db)
     view = ProgressView(console())
 

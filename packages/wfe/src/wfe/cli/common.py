@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
-from wfe._discovery import PERSISTENCE, resolve
 from wfe.cli.extras import USAGE_ERROR, MissingExtraError, require_store, require_yaml
+from wfe.cli.lazy import LazyGroup
 from wfe.cli.runs import DEFAULT_STORE, STATE_DIR
 from wfe_core.errors import WfeError, WorkflowNotFoundError
-from wfe_core.protocols import PersistenceProvider
+
+if TYPE_CHECKING:
+    # rich, the providers' protocols and pydantic are imported by the commands that use them, not by `wfe --help`.
+    from rich.console import Console
+
+    from wfe_core.protocols import PersistenceProvider
 
 T = TypeVar("T")
 
@@ -27,7 +29,7 @@ VAR_HELP = "A pipeline variable for ((key)) / ${{ key }} placeholders; repeat fo
 REMOTE_VERBS = ("run", "list", "show", "logs", "terminate", "suspend", "resume", "publish", "watch")
 
 
-class _Group(click.Group):
+class _Group(LazyGroup):
     """The ``wfe`` group: with ``--server`` (or ``WFE_SERVER``), the remote verbs answer instead of the local
     ones (see :mod:`wfe.cli.remote`)."""
 
@@ -39,7 +41,54 @@ class _Group(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+LAZY_COMMANDS = {
+    "fork": (
+        "wfe.cli.forking",
+        "Start a new run of run ID's pipeline (as it was started) that keeps the steps before STEP, with the "
+        "run's data as it is now, and runs from STEP on here, to its end. ID stays as it is.",
+    ),
+    "list": ("wfe.cli.inspecting", "List runs in the store, newest first."),
+    "logs": (
+        "wfe.cli.inspecting",
+        "Print the recorded output of the steps of run ID (or of STEP alone): stdout, then stderr.",
+    ),
+    "resume": (
+        "wfe.cli.running",
+        "Resume run ID (id or name) with the pipeline and variables it was started with, here, to its end.",
+    ),
+    "run": (
+        "wfe.cli.running",
+        "Validate PIPELINE, run it here with a live progress view; exit 0 when it completes.",
+    ),
+    "schedules": (
+        "wfe.cli.schedules",
+        "List the schedules in the store (added by wfe serve --dir or by host.add_schedule) and their next firing.",
+    ),
+    "serve": (
+        "wfe.cli.serving",
+        "Run a host for every YAML workflow in FOLDER until SIGTERM or SIGINT, then stop gracefully; with "
+        "--http, also the HTTP API and dashboard.",
+    ),
+    "show": (
+        "wfe.cli.inspecting",
+        "Show run ID (id or name): its steps with status and times, its errors, its outputs and data.",
+    ),
+    "suspend": (
+        "wfe.cli.control",
+        "Suspend run ID (id or name) once its running steps end; wfe resume ID goes on with it.",
+    ),
+    "terminate": (
+        "wfe.cli.control",
+        "Terminate run ID (id or name): its running steps are cancelled and it ends Terminated.",
+    ),
+}
+"""The commands whose module is imported only when they are used: name -> (module, first paragraph of the
+command's docstring, listed by ``wfe --help``). Commands defined in ``wfe.cli.commands`` are always loaded."""
+
+
+@click.group(
+    cls=_Group, lazy_commands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(package_name="wfe")
 @click.option(
     "--server",
@@ -58,12 +107,16 @@ def cli(ctx: click.Context, server: str | None, token: str | None) -> None:
 def quiet_step_failures() -> None:
     """The commands show each step failure themselves (and ``wfe show`` its traceback): unless logging was
     configured, the engine's ``wfe.steps`` records are not printed as well."""
+    import logging
+
     steps = logging.getLogger("wfe.steps")
     if not any(isinstance(h, logging.NullHandler) for h in steps.handlers):
         steps.addHandler(logging.NullHandler())
 
 
 def console(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
     # Off a terminal rich assumes 80 columns; ids alone are 36 wide, so give tables room in logs and pipes. Lines
     # of text are never wrapped there: a log line is read, and grepped, whole.
     probe = Console(stderr=stderr)
@@ -74,12 +127,14 @@ def console(*, stderr: bool = False) -> Console:
 
 def fail(message: str, code: int = USAGE_ERROR) -> click.exceptions.Exit:
     # Never wrapped: an error names file:line:column and is read (and grepped) whole, on a terminal or in a log.
-    console(stderr=True).print(message, highlight=False, markup=False, soft_wrap=True)
+    click.echo(message, err=True)
     return click.exceptions.Exit(code)
 
 
 def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine, turning the CLI's known failures into messages and exit status 2."""
+    import asyncio
+
     try:
         return asyncio.run(factory())
     except MissingExtraError as exc:
@@ -131,15 +186,16 @@ def load(
             workflows: list[Any] = wfe_yaml.load_workflow_with_includes(pipeline, config, **options)
     except wfe_yaml.YamlError as exc:
         raise fail(str(exc)) from exc
-    out = console(stderr=True)
     for workflow in workflows:
         for warning in workflow.warnings:
             where = ":".join(str(p) for p in (warning.path, warning.line, warning.column) if p is not None)
-            out.print(f"{where}: warning: {warning.message}", highlight=False, markup=False, soft_wrap=True)
+            click.echo(f"{where}: warning: {warning.message}", err=True)
     return workflows
 
 
 async def with_persistence(url: str, use: Callable[[PersistenceProvider], Awaitable[T]]) -> T:
+    from wfe._discovery import PERSISTENCE, resolve
+
     persistence: PersistenceProvider = resolve(PERSISTENCE, url)
     await persistence.ensure_store_exists()
     try:

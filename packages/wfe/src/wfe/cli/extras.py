@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from wfe._discovery import scheme_of
 from wfe_core.errors import MissingExtraError
 
 USAGE_ERROR = 2
@@ -34,6 +33,8 @@ def require_server() -> ModuleType:
 def require_store(url: str) -> None:
     """Check that the package behind a store URL is importable (only SQLite is checked here: other schemes
     are resolved by the host, whose error names the package to install)."""
+    from wfe._discovery import scheme_of
+
     if scheme_of(url) != "sqlite":
         return
     try:

@@ -1,0 +1,130 @@
+"""`import wfe`, `wfe --help` and `wfe validate` import only what they need (checked on the modules imported, not
+on time: the timed figures are in docs/benchmarks.md), and the lazy names and commands stay in step with the real
+ones."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import wfe
+import wfe_core
+
+EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "pipelines" / "ci.yaml"
+
+PROVIDERS = ("wfe_sqlite", "wfe_postgres", "wfe_valkey", "wfe_opensearch", "psycopg", "redis", "aiohttp")
+"""Never imported before a store is opened."""
+
+HEAVY = (*PROVIDERS, "rich", "croniter", "wfe_yaml", "pydantic", "click", "asyncio")
+"""Not imported by `import wfe` alone."""
+
+# Runs CODE in a fresh interpreter, then prints the top-level names of the modules imported (also when CODE
+# ends in SystemExit, as the CLI does).
+PROBE = """
+import json, sys
+try:
+    exec(sys.argv[1])
+except SystemExit:
+    pass
+finally:
+    sys.stdout.flush()
+    print("\\nMODULES=" + json.dumps(sorted({name.split(".")[0] for name in sys.modules})), file=sys.stderr)
+"""
+
+
+def imported_by(code: str, *argv: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, code, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=EXAMPLE.parents[2],
+    )
+    line = next(line for line in done.stderr.splitlines() if line.startswith("MODULES="))
+    return set(json.loads(line.removeprefix("MODULES=")))
+
+
+def cli_code(*args: str) -> str:
+    return f"import sys; sys.argv = ['wfe', *{list(args)!r}]; from wfe.cli import main; main()"
+
+
+def test_import_wfe_imports_no_heavy_module() -> None:
+    loaded = imported_by("import wfe")
+    assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_import_wfe_core_errors_imports_no_model() -> None:
+    loaded = imported_by("import wfe_core.errors; from wfe import ConfigurationError")
+    assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_wfe_help_imports_no_command_module() -> None:
+    loaded = imported_by(cli_code("--help"))
+    assert loaded.isdisjoint({*PROVIDERS, "rich", "croniter", "wfe_yaml", "pydantic", "asyncio"}), sorted(
+        loaded & set(HEAVY)
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [["validate", str(EXAMPLE)], ["validate", str(EXAMPLE), "--var", "project=x"]]
+)
+def test_wfe_validate_imports_no_provider_nor_rich(args: list[str]) -> None:
+    loaded = imported_by(cli_code(*args))
+    assert "wfe_yaml" in loaded  # the probe did validate
+    assert loaded.isdisjoint({*PROVIDERS, "rich"}), sorted(loaded & {*PROVIDERS, "rich"})
+
+
+def test_every_public_name_resolves() -> None:
+    for module in (wfe, wfe_core):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"
+            assert name in dir(module)
+    assert wfe.WorkflowBuilder is wfe_core.WorkflowBuilder
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
+        _ = wfe.NoSuchName
+
+
+def test_the_lazy_help_lists_what_the_loaded_commands_say() -> None:
+    from wfe.cli.common import LAZY_COMMANDS, cli
+
+    for name, (module, summary) in LAZY_COMMANDS.items():
+        command = cli.load(name)
+        assert command is not None and command.callback is not None
+        assert command.callback.__module__ == module, name
+        first = " ".join((command.help or "").partition("\n\n")[0].split())
+        assert first == " ".join(summary.split()), (
+            f"LAZY_COMMANDS[{name!r}] differs from the command's docstring"
+        )
+
+    lazy = subprocess.run(
+        [sys.executable, "-c", cli_code("--help")], capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv = ['wfe', '--help']\n"
+            "from wfe.cli.common import LAZY_COMMANDS, cli\n"
+            "for name in LAZY_COMMANDS: cli.load(name)\n"
+            "from wfe.cli import main; main()",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert lazy.stdout == loaded.stdout
+    assert all(f"  {name} " in lazy.stdout for name in LAZY_COMMANDS)
+
+
+def test_a_mistyped_command_is_matched_against_every_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", cli_code("lis")], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 2
+    assert "No such command 'lis'" in done.stderr
+    assert "'list'" in done.stderr
