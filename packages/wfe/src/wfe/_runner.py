@@ -218,8 +218,8 @@ class InstanceRunner:
                     # Claim the fence before reading, so a write still in flight from a host that lost this
                     # lease is either read here or refused. A host frozen since it took the lease claims
                     # nothing with it: the claim is a write like any other.
-                    self.leases.check(run, lease)
-                    await self.persistence.claim_workflow(workflow_id, lease.fence)
+                    with self.leases.fenced(run, lease):
+                        await self.persistence.claim_workflow(workflow_id, lease.fence)
                     instance = await self.persistence.get_workflow(workflow_id)
                 except WorkflowNotFoundError:
                     run.deliveries.clear()  # nothing left to deliver to
@@ -269,7 +269,7 @@ class InstanceRunner:
                     return  # another host's run: left as it is
                 definition = self.registry.find(instance.workflow_definition_id, instance.version)
                 if definition is None:
-                    await self._definition_missing(instance, lease)
+                    await self._definition_missing(instance, run, lease)
                     return
                 self._missing_attempts.pop(instance.id, None)
                 if not await self.gate.enter(instance):
@@ -325,20 +325,20 @@ class InstanceRunner:
     async def _persist_pass(
         self, instance: WorkflowInstance, state: PassState, lease: Lease, run: LocalRun
     ) -> None:
-        self.leases.check(run, lease)
         now = self.clock.now()
         notice = transitions.pass_notice(instance, state.completed, state.events, state.errors, now)
         # With the subscriptions, the store delivers in the same transaction any event published before them
         # (the woken pointers make the instance due now, and the next pass goes on); a sub-workflow's news
         # for its parent is stored in it too.
-        await self.persistence.persist_workflow(
-            instance,
-            pointers=list(state.changed.values()),
-            subscriptions=state.subscriptions,
-            events=[] if notice is None else [notice],
-            now=now,
-            fence=lease.fence,
-        )
+        with self.leases.fenced(run, lease):
+            await self.persistence.persist_workflow(
+                instance,
+                pointers=list(state.changed.values()),
+                subscriptions=state.subscriptions,
+                events=[] if notice is None else [notice],
+                now=now,
+                fence=lease.fence,
+            )
         if state.errors:
             await self.persistence.persist_errors(state.errors)
         if state.events:
@@ -391,7 +391,7 @@ class InstanceRunner:
         await self._persist_pass(fresh, failed, lease, run)
         return fresh
 
-    async def _definition_missing(self, instance: WorkflowInstance, lease: Lease) -> None:
+    async def _definition_missing(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         attempts = self._missing_attempts.get(instance.id, 0)
         self._missing_attempts[instance.id] = attempts + 1
         delay = min(
@@ -400,7 +400,8 @@ class InstanceRunner:
         )
         now = self.clock.now()
         instance.next_execution = now + delay
-        await self.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
+        with self.leases.fenced(run, lease):
+            await self.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
         await self.persistence.persist_errors(
             [
                 ExecutionError(
