@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from wfe_core.delivery import Applied, adopt, apply_delivery, delivered, first_taken, written_pointers
 from wfe_core.errors import LeaseLostError, PersistenceError, WorkflowNotFoundError
 from wfe_core.models import Delivery, Event, EventSubscription, ExecutionPointer, WorkflowInstance
+from wfe_core.write_guard import still_held, write_guard
 from wfe_postgres._failures import wrapped
 from wfe_postgres._provider import PostgresProvider, utc
 from wfe_postgres._rows import _event, _event_lock, _event_params, _row_write, _rows_json, _subscription
@@ -69,6 +70,7 @@ class _DeliveringWrites(PostgresProvider):
         keys = {(s.event_name, s.event_key) for s in subscriptions} | {
             (e.event_name, e.event_key) for e in events
         }
+        guard = None if fence is None else write_guard()
         with wrapped(PersistenceError, "persist_workflow"):
             async with self._pool.connection() as conn, conn.transaction():
                 for name, key in sorted(keys):  # always in one order: two writers never deadlock
@@ -84,6 +86,11 @@ class _DeliveringWrites(PostgresProvider):
                     fence,
                     next_execution=due,
                 )
+                # after the transaction locks and reads, which a frozen host may have waited on: the lease
+                # check just before the fenced write is sent (a refusal rolls the transaction back)
+                refusal = still_held(guard)
+                if refusal is not None:
+                    raise refusal
                 cur = await conn.execute(q(_PERSIST_WORKFLOWS), (_rows_json([write]),))
                 done = {row[0] for row in await cur.fetchall()}
                 (refused,) = await self._outcomes(conn, [(write.workflow_id, fence)], done)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from wfe_core.models import (
     to_jsonable,
 )
 from wfe_core.storable import unstorable
+from wfe_core.write_guard import WriteGuard, write_guard
 from wfe_postgres._provider import utc, utc_or_none
 
 _POINTER_LIST = TypeAdapter(list[ExecutionPointer])
@@ -55,6 +56,8 @@ class _RowWrite:
     fence: int | None
     row: bytes
     """The JSON object of one row of ``_INSTANCE_ROWS``, without its batch position."""
+    guard: WriteGuard | None = field(default=None, compare=False)
+    """The caller's lease check (``wfe_core.write_guard``), run again just before a fenced write is sent."""
 
 
 def _row_write(
@@ -91,7 +94,7 @@ def _row_write(
     }
     # pydantic-core serialises the models (data, pointers) and datetimes in one go
     try:
-        return _RowWrite(workflow_id, fence, to_json(row))
+        return _RowWrite(workflow_id, fence, to_json(row), None if fence is None else write_guard())
     except PydanticSerializationError as exc:
         # Only now walk the values, to name the one that is not JSON (``data.items[2].owner``).
         raise (unstorable(row, "") or exc) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from psycopg import errors as pg_errors
@@ -11,6 +12,7 @@ from psycopg import errors as pg_errors
 from wfe_core.delivery import check_delivery_time
 from wfe_core.errors import PersistenceError, WorkflowNameTakenError
 from wfe_core.models import Delivery, Event, EventSubscription, ExecutionPointer, WorkflowInstance, new_id
+from wfe_core.write_guard import WriteGuard, still_held, write_guard
 from wfe_postgres._delivery import _DeliveringWrites
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
@@ -87,25 +89,32 @@ class _InstanceWrites(_DeliveringWrites):
         """A fenced ``UPDATE ... WHERE fence <= %s``: it waits behind an older holder's open transaction, so that
         write either lands first (and is read after the claim) or is refused once the claim committed.
 
-        Claims asked for at the same time share one statement."""
-        await self._claims.write((workflow_id, fence), workflow_id)
+        Claims asked for at the same time share one statement. The caller's lease check (``guarded_writes``)
+        runs again as the claim is sent: a claim held back while its host was frozen past the lease is refused."""
+        await self._claims.write(_Claim(workflow_id, fence, write_guard()), workflow_id)
 
     @functools.cached_property
-    def _claims(self) -> GroupCommit[tuple[str, int], None]:
+    def _claims(self) -> GroupCommit[_Claim, None]:
         return GroupCommit(self._claim_batch)
 
-    async def _claim_batch(self, claims: Sequence[tuple[str, int]]) -> list[BaseException | None]:
+    async def _claim_batch(self, claims: Sequence[_Claim]) -> list[BaseException | None]:
         with wrapped(PersistenceError, "claim_workflow"):
             async with self._pool.connection() as conn:
+                # checked with the connection in hand, just before sending
+                refusals = [still_held(c.guard) for c in claims]
+                live = [c for c, refused in zip(claims, refusals, strict=True) if refused is None]
+                if not live:
+                    return refusals
                 cur = await conn.execute(
                     self._layout.q(
                         "UPDATE {workflows} AS t SET fence = u.fence FROM unnest(%s::text[], %s::bigint[])"
                         " AS u(id, fence) WHERE t.id = u.id AND t.fence <= u.fence RETURNING t.id"
                     ),
-                    ([c[0] for c in claims], [c[1] for c in claims]),
+                    ([c.workflow_id for c in live], [c.fence for c in live]),
                 )
                 done = {row[0] for row in await cur.fetchall()}
-                return await self._outcomes(conn, claims, done)
+                outcomes = await self._outcomes(conn, [(c.workflow_id, c.fence) for c in live], done)
+                return _merged(refusals, outcomes)
 
     async def persist_workflow(
         self,
@@ -145,6 +154,30 @@ class _InstanceWrites(_DeliveringWrites):
     async def _write_passes(self, writes: Sequence[_RowWrite]) -> list[BaseException | None]:
         with wrapped(PersistenceError, "persist_workflow"):
             async with self._pool.connection() as conn:
-                cur = await conn.execute(self._layout.q(_PERSIST_WORKFLOWS), (_rows_json(writes),))
+                # checked with the connection in hand, just before sending: a pass held back behind a batch in
+                # flight while its host was frozen past the lease is refused, not written once it thaws
+                refusals = [still_held(w.guard) for w in writes]
+                live = [w for w, refused in zip(writes, refusals, strict=True) if refused is None]
+                if not live:
+                    return refusals
+                cur = await conn.execute(self._layout.q(_PERSIST_WORKFLOWS), (_rows_json(live),))
                 done = {row[0] for row in await cur.fetchall()}
-                return await self._outcomes(conn, [(w.workflow_id, w.fence) for w in writes], done)
+                outcomes = await self._outcomes(conn, [(w.workflow_id, w.fence) for w in live], done)
+                return _merged(refusals, outcomes)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    workflow_id: str
+    fence: int
+    guard: WriteGuard | None = field(default=None, compare=False)
+    """The caller's lease check, run again just before the claim is sent."""
+
+
+def _merged(
+    refusals: Sequence[BaseException | None], outcomes: Sequence[BaseException | None]
+) -> list[BaseException | None]:
+    """The outcome of each item of a batch: its refusal by its guard, else the outcome of its write (``outcomes``
+    holds one per item not refused, in order)."""
+    written = iter(outcomes)
+    return [next(written) if refused is None else refused for refused in refusals]

@@ -18,6 +18,7 @@ from wfe_core.models import (
     WorkflowStatus,
     new_id,
 )
+from wfe_core.write_guard import write_guard
 from wfe_sqlite._codec import to_micros
 from wfe_sqlite._delivery import _deliver, _update_values
 from wfe_sqlite._provider import _SqliteProvider
@@ -116,7 +117,12 @@ class _WorkflowStore(_SqliteProvider):
         return True
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
+        guard = write_guard()
+
         def claim(conn: sqlite3.Connection) -> None:
+            # the caller's lease check again, as the write runs: it may have waited behind others meanwhile
+            if guard is not None:
+                guard()
             claimed = conn.execute(
                 "UPDATE workflows SET fence = ? WHERE id = ? AND (fence IS NULL OR fence <= ?)",
                 (fence, workflow_id, fence),
@@ -150,9 +156,12 @@ class _WorkflowStore(_SqliteProvider):
         # The common pass (nothing to deliver) is serialised here, off the database thread.
         rows = None if delivering else pointer_rows(instance, pointers)
         update = None if delivering else _update_values(instance, fence, instance.next_execution)
+        guard = None if fence is None else write_guard()
 
         def persist(conn: sqlite3.Connection) -> list[Applied]:
             # May run twice (a batch is re-run when another job in it failed): changes nothing but the rows.
+            if guard is not None:
+                guard()  # the caller's lease check again, as the write runs (see wfe_core.write_guard)
             outcomes: list[Applied] = []
             written = rows
             values = update

@@ -52,10 +52,9 @@ class StatusControl:
         """Apply ``action`` to an instance no run here advances, under its lease (waiting up to the lease's
         ttl for another host to let go of it). True when the instance was in a status it applies to."""
         r = self.runner
-        lease = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + r.options.lock_ttl.total_seconds() + 5
-        while lease is None:
+        while True:
             if workflow_id in r.runs and action is not transitions.Action.RESUME:
                 self.request(
                     workflow_id,
@@ -63,18 +62,23 @@ class StatusControl:
                     terminate=action is transitions.Action.TERMINATE,
                 )
                 return True
-            lease = await r.leases.lock.acquire(workflow_id, r.options.lock_ttl)
-            if lease is None:
+            taken = await r.leases.acquire(workflow_id)
+            if taken is None:
                 if loop.time() > deadline:
                     raise HostError(f"could not {action} {workflow_id}: another host holds it; try again")
                 await asyncio.sleep(0.05)
+                continue
+            lease, valid_until = taken
+            break
+        held = LocalRun(lease_valid_until=valid_until)  # the lease's state while it is held here
         try:
-            await r.persistence.claim_workflow(workflow_id, lease.fence)
+            with r.leases.fenced(held, lease):
+                await r.persistence.claim_workflow(workflow_id, lease.fence)
             instance = await r.persistence.get_workflow(workflow_id)
             transition = transitions.apply(action, instance, r.clock.now())
             if transition is None:
                 return False
-            await self._committed(instance, transition, lease)
+            await self._committed(instance, transition, held, lease)
         finally:
             await r.leases.release(lease)
         if action is transitions.Action.RESUME:
@@ -90,11 +94,10 @@ class StatusControl:
         run.terminate = run.suspend = False
         if transition is None:
             return
-        r.leases.check(run, lease)
-        await self._committed(instance, transition, lease)
+        await self._committed(instance, transition, run, lease)
 
     async def _committed(
-        self, instance: WorkflowInstance, transition: transitions.Transition, lease: Lease
+        self, instance: WorkflowInstance, transition: transitions.Transition, run: LocalRun, lease: Lease
     ) -> None:
         """Store a status change made under ``lease`` and announce it: its lifecycle event, the parent's
         notice of a terminated sub-workflow (stored in the same write) and the termination of its children."""
@@ -105,12 +108,13 @@ class StatusControl:
             if terminated
             else None
         )
-        await r.persistence.persist_workflow(
-            instance,
-            pointers=transition.changed,
-            events=[] if notice is None else [notice],
-            fence=lease.fence,
-        )
+        with r.leases.fenced(run, lease):
+            await r.persistence.persist_workflow(
+                instance,
+                pointers=transition.changed,
+                events=[] if notice is None else [notice],
+                fence=lease.fence,
+            )
         await r.hooks.publish(transition.event)
         if notice is not None:
             await r.queue.enqueue(QueueType.EVENT, notice.id)

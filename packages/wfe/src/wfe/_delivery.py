@@ -66,23 +66,29 @@ class EventDelivery:
         if taken is None:
             return False
         lease, valid_until = taken
+        # The lease's state while it is held here (a host frozen past it writes nothing with it); a run carrying
+        # on under the lease takes it over.
+        held = LocalRun(lease_valid_until=valid_until)
         carried_on: LocalRun | None = None
         try:
             try:
-                await r.persistence.claim_workflow(subscription.workflow_id, lease.fence)
+                with r.leases.fenced(held, lease):
+                    await r.persistence.claim_workflow(subscription.workflow_id, lease.fence)
                 instance = await r.persistence.get_workflow(subscription.workflow_id)
             except WorkflowNotFoundError:
                 await r.persistence.terminate_subscription(subscription.id)
                 return True
             # One transaction: the pointer woken, the subscription closed, the event recorded as consumed.
-            woke = bool(
-                await r.persistence.persist_workflow(
-                    instance, pointers=[], deliveries=[delivery], now=r.clock.now(), fence=lease.fence
+            with r.leases.fenced(held, lease):
+                woke = bool(
+                    await r.persistence.persist_workflow(
+                        instance, pointers=[], deliveries=[delivery], now=r.clock.now(), fence=lease.fence
+                    )
                 )
-            )
             if woke and instance.status is WorkflowStatus.RUNNABLE and r.take_slot_for(instance.id):
                 # Carry on under this lease with the instance in hand: no release, queue hop and reload.
-                carried_on = r.runs[instance.id] = LocalRun(instance=instance, lease_valid_until=valid_until)
+                held.instance = instance
+                carried_on = r.runs[instance.id] = held
         finally:
             if carried_on is None:
                 await r.leases.release(lease)
@@ -95,8 +101,8 @@ class EventDelivery:
     async def apply(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         r = self.runner
         deliveries = list(run.deliveries)
-        r.leases.check(run, lease)
-        await r.persistence.persist_workflow(
-            instance, pointers=[], deliveries=deliveries, now=r.clock.now(), fence=lease.fence
-        )
+        with r.leases.fenced(run, lease):
+            await r.persistence.persist_workflow(
+                instance, pointers=[], deliveries=deliveries, now=r.clock.now(), fence=lease.fence
+            )
         del run.deliveries[: len(deliveries)]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 
 from wfe._local_run import LocalRun
 from wfe._options import HostOptions
 from wfe_core.errors import LeaseLostError
 from wfe_core.models import Lease
 from wfe_core.protocols import LockProvider
+from wfe_core.write_guard import guarded_writes
 
 log = logging.getLogger("wfe.runner")
 
@@ -54,13 +56,24 @@ class Leases:
         run.lease_valid_until = asked + self.options.lock_ttl.total_seconds()
         return True
 
-    def check(self, run: LocalRun, lease: Lease) -> None:
-        """Refuse to write once the lease may have lapsed; fencing in the store covers the rest."""
-        if run.lease_lost or asyncio.get_running_loop().time() >= run.lease_valid_until:
+    def check(self, run: LocalRun, lease: Lease, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Refuse to write once the lease may have lapsed; fencing in the store covers the rest. ``loop`` (the
+        run's) lets a store's own thread run the check."""
+        now = (loop or asyncio.get_running_loop()).time()
+        if run.lease_lost or now >= run.lease_valid_until:
             run.lease_lost = True
             raise LeaseLostError(
                 lease.resource, "this host held it too long without renewal; nothing written"
             )
+
+    @contextlib.contextmanager
+    def fenced(self, run: LocalRun, lease: Lease) -> Iterator[None]:
+        """Around a fenced write under ``lease``: ``check`` now, and again as the store sends the write (a store
+        may hold it back behind a batch in flight, and a host frozen meanwhile must not send it once thawed)."""
+        self.check(run, lease)
+        loop = asyncio.get_running_loop()
+        with guarded_writes(lambda: self.check(run, lease, loop)):
+            yield
 
     def renewal(self, lease: Lease, run: LocalRun) -> Renewal:
         """Start renewing ``lease`` for ``run``; ``await renewal.stop()`` when the run lets go of it."""

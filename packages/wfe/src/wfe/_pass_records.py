@@ -32,20 +32,20 @@ class PassRecords:
         """Store what a pass did under its lease, then announce it: lifecycle events, the workflow middleware
         of the execute (and, when it completed, post) phase, the notice to a parent, the search index."""
         r = self.runner
-        r.leases.check(run, lease)
         now = r.clock.now()
         notice = transitions.pass_notice(instance, state.completed, state.events, state.errors, now)
         # With the subscriptions, the store delivers in the same transaction any event published before them
         # (the woken pointers make the instance due now, and the next pass goes on); a sub-workflow's news
         # for its parent is stored in it too.
-        await r.persistence.persist_workflow(
-            instance,
-            pointers=list(state.changed.values()),
-            subscriptions=state.subscriptions,
-            events=[] if notice is None else [notice],
-            now=now,
-            fence=lease.fence,
-        )
+        with r.leases.fenced(run, lease):
+            await r.persistence.persist_workflow(
+                instance,
+                pointers=list(state.changed.values()),
+                subscriptions=state.subscriptions,
+                events=[] if notice is None else [notice],
+                now=now,
+                fence=lease.fence,
+            )
         if state.errors:
             await r.persistence.persist_errors(state.errors)
         if state.events:
@@ -99,7 +99,7 @@ class PassRecords:
         await self.persist(fresh, failed, lease, run)
         return fresh
 
-    async def definition_missing(self, instance: WorkflowInstance, lease: Lease) -> None:
+    async def definition_missing(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         """The instance's definition is not registered on this host: record the error and try again later,
         each time after a longer delay (up to ``missing_definition_backoff_max``)."""
         r = self.runner
@@ -111,7 +111,8 @@ class PassRecords:
         )
         now = r.clock.now()
         instance.next_execution = now + delay
-        await r.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
+        with r.leases.fenced(run, lease):
+            await r.persistence.persist_workflow(instance, pointers=[], fence=lease.fence)
         await r.persistence.persist_errors(
             [
                 ExecutionError(

@@ -218,8 +218,8 @@ class InstanceRunner:
                     # Claim the fence before reading, so a write still in flight from a host that lost this
                     # lease is either read here or refused. A host frozen since it took the lease claims
                     # nothing with it: the claim is a write like any other.
-                    self.leases.check(run, lease)
-                    await self.persistence.claim_workflow(workflow_id, lease.fence)
+                    with self.leases.fenced(run, lease):
+                        await self.persistence.claim_workflow(workflow_id, lease.fence)
                     instance = await self.persistence.get_workflow(workflow_id)
                 except WorkflowNotFoundError:
                     run.deliveries.clear()  # nothing left to deliver to
@@ -269,7 +269,7 @@ class InstanceRunner:
                     return  # another host's run: left as it is
                 definition = self.registry.find(instance.workflow_definition_id, instance.version)
                 if definition is None:
-                    await self.records.definition_missing(instance, lease)
+                    await self.records.definition_missing(instance, run, lease)
                     return
                 self.records.missing_attempts.pop(instance.id, None)
                 if not await self.gate.enter(instance):

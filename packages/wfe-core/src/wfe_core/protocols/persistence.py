@@ -103,6 +103,8 @@ class PersistenceProvider(Protocol):
 
         Fencing: when ``fence`` is given and the store has already accepted a write for this instance with a
         larger fence, nothing is written and ``LeaseLostError`` is raised; otherwise the fence is remembered.
+        A fenced write also runs the caller's lease check (``wfe_core.write_guard``) as it is written, not only
+        when it was asked for; when the check raises, nothing is written and its error is raised.
         Raises ``WorkflowNotFoundError`` when the instance does not exist.
         """
 
@@ -112,7 +114,8 @@ class PersistenceProvider(Protocol):
         Atomic: raises ``LeaseLostError`` (and changes nothing) when a larger fence was already accepted, and
         ``WorkflowNotFoundError`` when the instance does not exist. A write still in flight from an older
         holder either lands before the claim (and the claimer then reads it) or is refused after it, so a host
-        that lost its lease can never slip a write under the new holder's feet.
+        that lost its lease can never slip a write under the new holder's feet. Like a fenced
+        ``persist_workflow``, it runs the caller's lease check (``wfe_core.write_guard``) as it is written.
         """
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInstance:

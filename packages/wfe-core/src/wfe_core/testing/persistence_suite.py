@@ -28,6 +28,7 @@ from wfe_core.models import (
 from wfe_core.protocols import PersistenceProvider
 from wfe_core.testing.create_once_suite import CreateOnceSuite
 from wfe_core.testing.delivery_suite import DeliverySuite
+from wfe_core.write_guard import guarded_writes
 
 
 class SuiteData(BaseModel):
@@ -358,6 +359,43 @@ class PersistenceSuite(DeliverySuite, CreateOnceSuite):
         assert (await persistence.get_workflow(instance.id)).description == "v4"
         with pytest.raises(WorkflowNotFoundError):
             await persistence.claim_workflow(new_id(), 1)
+
+    async def test_a_fenced_write_is_refused_when_its_guard_fails_as_it_is_written(
+        self, persistence: PersistenceProvider
+    ) -> None:
+        """The host's lease check (``wfe_core.write_guard``) is run again as the store writes: a write asked for
+        while the lease was held, but sent after it lapsed (the host froze meanwhile), writes nothing."""
+        instance = self.instance(description="v0", execution_pointers=[self.pointer(0)])
+        await persistence.create_workflow(instance)
+        await persistence.persist_workflow(instance, fence=3)
+        held = True
+
+        def check() -> None:
+            if not held:
+                raise LeaseLostError(instance.id, "lapsed")
+
+        with guarded_writes(check):
+            await persistence.claim_workflow(instance.id, 4)
+            held = False
+            stale = instance.model_copy(deep=True)
+            stale.description = "written after the lease lapsed"
+            stale.execution_pointers[0].retry_count = 9
+            with pytest.raises(LeaseLostError):
+                await persistence.claim_workflow(instance.id, 5)
+            with pytest.raises(LeaseLostError):
+                await persistence.persist_workflow(stale, fence=4)
+            late_subscription = self.subscription(instance.id, "late-event", instance.id, utc_now())
+            with pytest.raises(LeaseLostError):
+                await persistence.persist_workflow(
+                    stale, subscriptions=[late_subscription], now=utc_now(), fence=4
+                )
+        loaded = await persistence.get_workflow(instance.id)
+        assert loaded.description == "v0"
+        assert loaded.pointer(instance.execution_pointers[0].id).retry_count == 0
+        assert await persistence.get_subscriptions("late-event", instance.id, utc_now()) == []
+        # unfenced writes and writes outside the block are not the guard's business
+        await persistence.persist_workflow(instance, fence=5)
+        assert (await persistence.get_workflow(instance.id)).description == "v0"
 
     async def test_persist_with_subscriptions(self, persistence: PersistenceProvider) -> None:
         now = utc_now()

@@ -47,6 +47,7 @@ from wfe_core.providers.memory.queue_slots import MemoryQueueSlots
 from wfe_core.providers.memory.schedules import MemorySchedules
 from wfe_core.providers.memory.url import check_memory_url
 from wfe_core.storable import unstorable
+from wfe_core.write_guard import check_now
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ class MemoryPersistence(MemorySchedules, MemoryQueueSlots):
             return True
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
+        check_now()
         with self._guard:
             stored = self._workflows.get(workflow_id)
             if stored is None:
@@ -198,6 +200,8 @@ class MemoryPersistence(MemorySchedules, MemoryQueueSlots):
         fence: int | None = None,
     ) -> list[Delivery]:
         check_delivery_time(deliveries, now)
+        if fence is not None:
+            check_now()
         with self._guard:
             stored = self._workflows.get(instance.id)
             if stored is None:
