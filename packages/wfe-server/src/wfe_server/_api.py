@@ -19,6 +19,7 @@ from wfe_server._broker import Broker
 from wfe_server._errors import ApiError, conflict, not_found, unprocessable
 from wfe_server._openapi import openapi_document
 from wfe_server._requests import (
+    MAX_SKIP,
     MAX_TAKE,
     EventRequest,
     StartRequest,
@@ -142,7 +143,7 @@ async def list_workflows(request: Request) -> JSONResponse:
     definition_id = request.query_params.get("definition_id") or None
     reference = request.query_params.get("reference") or None
     terms = request.query_params.get("q", "").strip()
-    skip = query_int(request, "skip", 0, 0, 1_000_000)
+    skip = query_int(request, "skip", 0, 0, MAX_SKIP)
     take = query_int(request, "take", 50, 1, MAX_TAKE)
     host = state.host
     if host.search_index is not None:

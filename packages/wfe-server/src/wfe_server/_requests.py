@@ -17,6 +17,7 @@ from wfe_server._errors import bad_request
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY = 10 * 1024 * 1024
 MAX_TAKE = 500
+MAX_SKIP = 1_000_000
 
 
 class StartRequest(BaseModel):
