@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfe_core.models import WorkflowStatus
-from wfe_server._requests import MAX_SKIP, MAX_TAKE
+from wfe_server._requests import MAX_SKIP, MAX_TAKE, MAX_VERSION
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -120,7 +120,7 @@ def openapi_document() -> dict[str, Any]:
                             "name": "version",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "integer", "minimum": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_VERSION},
                         },
                         _FORMAT,
                     ],
@@ -231,7 +231,7 @@ def openapi_document() -> dict[str, Any]:
                             {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
                             "Stored and queued.",
                         ),
-                        **_errors(400),
+                        **_errors(400, 422),
                     },
                 }
             },
@@ -293,7 +293,7 @@ def openapi_document() -> dict[str, Any]:
                     "additionalProperties": False,
                     "properties": {
                         "definition_id": {"type": "string", "minLength": 1, "maxLength": 200},
-                        "version": {"type": ["integer", "null"], "minimum": 1},
+                        "version": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_VERSION},
                         "data": {},
                         "reference": {"type": ["string", "null"], "maxLength": 1000},
                     },
