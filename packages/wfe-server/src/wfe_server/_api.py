@@ -13,12 +13,18 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from wfe_core.definition import WorkflowDefinition
-from wfe_core.errors import WorkflowDataError, WorkflowNotFoundError, WorkflowNotRegisteredError
+from wfe_core.errors import (
+    ValueRefusedError,
+    WorkflowDataError,
+    WorkflowNotFoundError,
+    WorkflowNotRegisteredError,
+)
 from wfe_core.models import WorkflowInstance, WorkflowStatus
 from wfe_server._broker import Broker
 from wfe_server._errors import ApiError, conflict, not_found, unprocessable
 from wfe_server._openapi import openapi_document
 from wfe_server._requests import (
+    MAX_SKIP,
     MAX_TAKE,
     EventRequest,
     StartRequest,
@@ -109,7 +115,7 @@ async def start_workflow(request: Request) -> JSONResponse:
         )
     except WorkflowNotRegisteredError as exc:
         raise not_found(f"definition_id: {exc}") from exc
-    except (WorkflowDataError, ValueError) as exc:
+    except (WorkflowDataError, ValueRefusedError, ValueError) as exc:
         raise unprocessable(f"data: {exc}") from exc
     instance = await state.host.persistence.get_workflow(workflow_id)
     return JSONResponse({"id": workflow_id, "name": instance.name}, status_code=201)
@@ -142,7 +148,7 @@ async def list_workflows(request: Request) -> JSONResponse:
     definition_id = request.query_params.get("definition_id") or None
     reference = request.query_params.get("reference") or None
     terms = request.query_params.get("q", "").strip()
-    skip = query_int(request, "skip", 0, 0, 1_000_000)
+    skip = query_int(request, "skip", 0, 0, MAX_SKIP)
     take = query_int(request, "take", 50, 1, MAX_TAKE)
     host = state.host
     if host.search_index is not None:
@@ -256,7 +262,13 @@ async def terminate(request: Request) -> JSONResponse:
 async def publish_event(request: Request) -> JSONResponse:
     state = state_of(request)
     body = await read_json(request, EventRequest)
-    event_id = await state.host.publish_event(body.name, body.key, body.data, body.effective_date)
+    try:
+        event_id = await state.host.publish_event(body.name, body.key, body.data, body.effective_date)
+    except (
+        WorkflowDataError,
+        ValueRefusedError,
+    ) as exc:  # e.g. a NUL character, which PostgreSQL cannot keep
+        raise unprocessable(f"body: {exc}") from exc
     return JSONResponse({"id": event_id}, status_code=202)
 
 

@@ -15,6 +15,7 @@ import json
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from wfe_core.models import LifecycleEvent, PointerStatus, WorkflowInstance
@@ -50,7 +51,7 @@ class Broker:
         self._inner = inner
         self._subscribers: set[Subscriber] = set()
         self._lines: dict[str, deque[dict[str, Any]]] = {}
-        self._running: dict[str, set[str]] = {}
+        self._running: dict[str, dict[str, str]] = {}  # workflow id → pointer id → ISO start time
         self._keep = keep_lines
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -86,13 +87,19 @@ class Broker:
             loop.call_soon_threadsafe(self._deliver, message)
 
     def overlay(self, instance: WorkflowInstance) -> WorkflowInstance:
-        """``instance`` with the pointers that run on this host right now marked Running: the store records a
-        step's status when its pass ends, so a step that is still running reads as Pending there."""
+        """``instance`` with the pointers that run on this host right now marked Running, since the time they
+        started: the store records a step's status and times when its pass ends, so a step that is still
+        running reads as Pending there."""
         running = self._running.get(instance.id)
         if not running:
             return instance
         pointers = [
-            p.model_copy(update={"status": PointerStatus.RUNNING})
+            p.model_copy(
+                update={
+                    "status": PointerStatus.RUNNING,
+                    "start_time": p.start_time or datetime.fromisoformat(running[p.id]),
+                }
+            )
             if p.id in running and p.end_time is None and p.status is PointerStatus.PENDING
             else p
             for p in instance.execution_pointers
@@ -127,11 +134,11 @@ class Broker:
                 self._running.pop(oldest, None)
             kept = self._lines.setdefault(message.workflow_id, deque(maxlen=self._keep))
             kept.append(message.data)
-            self._running.setdefault(message.workflow_id, set()).add(str(message.data["pointer_id"]))
+            self._started(message)
         elif kind == "StepStarted":
-            self._running.setdefault(message.workflow_id, set()).add(str(message.data["pointer_id"]))
+            self._started(message)
         elif kind in ("StepCompleted", "WorkflowError") and message.data.get("pointer_id"):
-            self._running.get(message.workflow_id, set()).discard(str(message.data["pointer_id"]))
+            self._running.get(message.workflow_id, {}).pop(str(message.data["pointer_id"]), None)
         elif kind in ENDING_KINDS:
             self._lines.pop(message.workflow_id, None)
             self._running.pop(message.workflow_id, None)
@@ -143,6 +150,11 @@ class Broker:
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
             queue.put_nowait(message)
+
+    def _started(self, message: Message) -> None:
+        """Note that a pointer runs, from its StepStarted event's time or its first log line's."""
+        started = self._running.setdefault(message.workflow_id, {})
+        started.setdefault(str(message.data["pointer_id"]), str(message.data["time"]))
 
     def subscribe(self, workflow_id: str | None = None) -> Subscriber:
         subscriber = Subscriber(workflow_id)

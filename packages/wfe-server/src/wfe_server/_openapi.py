@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfe_core.models import WorkflowStatus
+from wfe_server._requests import MAX_SKIP, MAX_TAKE, MAX_VERSION
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -115,7 +116,12 @@ def openapi_document() -> dict[str, Any]:
                             "required": True,
                             "schema": {"type": "string"},
                         },
-                        {"name": "version", "in": "path", "required": True, "schema": {"type": "integer"}},
+                        {
+                            "name": "version",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_VERSION},
+                        },
                         _FORMAT,
                     ],
                     "responses": {"200": _GRAPH, **_errors(400, 404)},
@@ -159,12 +165,12 @@ def openapi_document() -> dict[str, Any]:
                         {
                             "name": "skip",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 0, "default": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SKIP, "default": 0},
                         },
                         {
                             "name": "take",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TAKE, "default": 50},
                         },
                     ],
                     "responses": {
@@ -225,7 +231,7 @@ def openapi_document() -> dict[str, Any]:
                             {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
                             "Stored and queued.",
                         ),
-                        **_errors(400),
+                        **_errors(400, 422),
                     },
                 }
             },
@@ -287,7 +293,7 @@ def openapi_document() -> dict[str, Any]:
                     "additionalProperties": False,
                     "properties": {
                         "definition_id": {"type": "string", "minLength": 1, "maxLength": 200},
-                        "version": {"type": ["integer", "null"], "minimum": 1},
+                        "version": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_VERSION},
                         "data": {},
                         "reference": {"type": ["string", "null"], "maxLength": 1000},
                     },

@@ -17,6 +17,8 @@ from wfe_server._errors import bad_request
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY = 10 * 1024 * 1024
 MAX_TAKE = 500
+MAX_SKIP = 1_000_000
+MAX_VERSION = 2**31 - 1  # a definition version fits the stores' 32-bit integer columns
 
 
 class StartRequest(BaseModel):
@@ -25,7 +27,7 @@ class StartRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     definition_id: str = Field(min_length=1, max_length=200)
-    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     data: Any = None
     reference: str | None = Field(default=None, max_length=1000)
 
@@ -78,7 +80,7 @@ def query_int(request: Request, name: str, default: int, low: int, high: int) ->
 
 def query_status(request: Request) -> WorkflowStatus | None:
     raw = request.query_params.get("status")
-    if not raw:
+    if raw is None:
         return None
     for status in WorkflowStatus:
         if status.value.lower() == raw.lower():
@@ -99,6 +101,6 @@ def path_version(raw: str) -> int:
         value = int(raw)
     except ValueError as exc:
         raise bad_request(f"version: must be an integer, not {raw!r}") from exc
-    if value < 0:
-        raise bad_request("version: must not be negative")
+    if not 0 <= value <= MAX_VERSION:
+        raise bad_request(f"version: must be between 0 and {MAX_VERSION}")
     return value

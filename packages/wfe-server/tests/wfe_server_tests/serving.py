@@ -37,6 +37,28 @@ workflow:
         run: |
           for i in $(seq 1 400); do echo "tick $i"; sleep 0.2; done
 """,
+    "nested.yaml": """
+workflow:
+  id: nested
+  version: 1
+  name: Nested checks
+  steps:
+    - name: prepare
+      type: shell
+      config:
+        run: echo ready
+    - name: checks
+      parallel:
+        - name: lint
+          type: shell
+          config:
+            run: echo "lint ok"
+        - name: watch
+          type: shell
+          config:
+            run: |
+              for i in $(seq 1 400); do echo "tick $i"; sleep 0.2; done
+""",
     "quick.yaml": """
 workflow:
   id: quick

@@ -1,9 +1,11 @@
 """The dashboard in headless Chromium (Debian's package, driven by Playwright; no browser download): list →
-search → open a run → its running step's log lines arrive → terminate → the status changes without a reload;
-screenshots at 1280×800 and 390×844."""
+search → open a run → its step tree shows durations and attempts, a parallel's children nested under it → its
+running step's log lines arrive → terminate → the status changes without a reload; screenshots at 1280×800 and
+390×844."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,7 +63,7 @@ def test_list_search_open_follow_logs_terminate(
             "/api/v1/workflows", json={"definition_id": "quick", "reference": "dash-quick"}
         ).json()
         slow = client.post(
-            "/api/v1/workflows", json={"definition_id": "slow", "reference": f"dash-slow-{width}"}
+            "/api/v1/workflows", json={"definition_id": "nested", "reference": f"dash-slow-{width}"}
         ).json()
         served.wait_status(client, quick["id"], "Complete")
 
@@ -91,8 +93,23 @@ def test_list_search_open_follow_logs_terminate(
     expect(logs).to_contain_text("tick 1")
     seen = logs.inner_text()
     expect(logs).to_contain_text(f"tick {seen.count('tick') + 2}", timeout=30_000)  # new lines arrive live
-    expect(page.locator('#graph g.node[data-status="Running"]')).to_be_visible()  # type: ignore[attr-defined]
-    expect(page.locator('#pointers li[data-step="count"]')).to_be_visible()  # type: ignore[attr-defined]
+    expect(page.locator('#graph g.node[data-status="Running"]').first).to_be_visible()  # type: ignore[attr-defined]
+    # the step tree: a finished step's times, duration and attempt; the parallel's children nested under it,
+    # the running one with how long it has been running (ticking without a reload)
+    prepare = page.locator('#pointers li[data-step="prepare"] > .pointer')  # type: ignore[attr-defined]
+    expect(prepare.locator(".pointer-duration")).to_have_text(re.compile(r"^\d+(\.\d)? m?s$"))
+    expect(prepare.locator(".pointer-attempts")).to_have_text("1 attempt")
+    expect(prepare.locator(".pointer-times")).to_contain_text("→")
+    watch = page.locator(  # type: ignore[attr-defined]
+        '#pointers li[data-step="checks"] > ul.tree > li[data-step="watch"] > .pointer'
+    )
+    expect(watch.locator(".pointer-attempts")).to_have_text("1 attempt")
+    running = watch.locator(".pointer-duration")
+    expect(running).to_have_text(re.compile(r"^running for \d+ s$"))
+    expect(running).not_to_have_text(running.inner_text(), timeout=10_000)
+    expect(  # type: ignore[attr-defined]
+        page.locator('#pointers li[data-step="checks"] > ul.tree > li[data-step="lint"] .pointer-duration')
+    ).to_have_text(re.compile(r"\d"))
     page.screenshot(path=str(tmp_path / f"run-{width}x{height}.png"), full_page=True)  # type: ignore[attr-defined]
 
     page.click("#btn-terminate")  # type: ignore[attr-defined]

@@ -86,6 +86,32 @@ async def test_broker_fans_out_filters_and_keeps_lines():
     assert broker.subscriber_count == 1
 
 
+async def test_the_overlay_marks_a_running_step_with_its_start():
+    from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance
+    from wfe_server._views import pointer_tree
+
+    broker = Broker()
+    broker.bind(asyncio.get_running_loop())
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    broker.write(LogChunk("a", "p-run", 1, "work", "stdout", "line\n", started))
+    broker.write(LogChunk("a", "p-run", 1, "work", "stdout", "later\n", datetime.now(UTC)))
+    instance = WorkflowInstance(
+        id="a",
+        workflow_definition_id="d",
+        version=1,
+        create_time=started,
+        execution_pointers=[
+            ExecutionPointer(id="p-run", step_id=1, step_name="work", retry_count=2),
+            ExecutionPointer(id="p-next", step_id=2, step_name="next"),
+        ],
+    )
+    run, waiting = broker.overlay(instance).execution_pointers
+    assert run.status is PointerStatus.RUNNING and run.start_time == started  # the first line's time
+    assert waiting.status is PointerStatus.PENDING and waiting.start_time is None
+    tree = pointer_tree(broker.overlay(instance), None)
+    assert tree[0]["attempts"] == 3 and tree[0]["duration_ms"] is None and tree[1]["attempts"] == 0
+
+
 def test_the_api_reference_in_the_docs_is_current():
     from wfe_server._reference import END, START, markdown
 

@@ -127,7 +127,7 @@
     if (ms === null || ms === undefined) return "";
     if (ms < 1000) return ms + " ms";
     if (ms < 60000) return (ms / 1000).toFixed(1) + " s";
-    return Math.floor(ms / 60000) + " min " + Math.round((ms % 60000) / 1000) + " s";
+    return Math.floor(ms / 60000) + " min " + Math.floor((ms % 60000) / 1000) + " s";
   }
 
   function badge(status) {
@@ -189,12 +189,41 @@
   }
 
   // -- one run -------------------------------------------------------------------------------------------------
+  function clock(iso) {
+    return iso ? new Date(iso).toLocaleTimeString() : "";
+  }
+
+  function attempts(n) {
+    return n ? (n === 1 ? "1 attempt" : n + " attempts") : "";
+  }
+
+  // How long a step has been running, from its start to now; the run page ticks these every second.
+  function runningFor(since) {
+    const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 1000));
+    return "running for " + (seconds < 60 ? seconds + " s" : Math.floor(seconds / 60) + " min " + (seconds % 60) + " s");
+  }
+
+  function tickRunning(root) {
+    for (const span of root.querySelectorAll("[data-since]")) span.textContent = runningFor(span.dataset.since);
+  }
+
+  // One row a pointer: status, step, start → end, duration (or how long it has been running), attempts
+  // (retries + 1) and outcome; the pointers a container opened are nested under it.
   function pointerList(pointers) {
-    return el("ul", { class: "tree" }, pointers.map((p) => el("li", { "data-step": p.step },
-      el("div", { class: "pointer" },
-        badge(p.status), " ", el("strong", {}, p.step),
-        el("span", { class: "muted" }, " " + [duration(p.duration_ms), p.attempts > 1 ? p.attempts + " attempts" : "", p.outcome !== null && p.outcome !== undefined ? "→ " + JSON.stringify(p.outcome) : ""].filter(Boolean).join(" · "))),
-      p.children.length ? pointerList(p.children) : null)));
+    return el("ul", { class: "tree" }, pointers.map((p) => {
+      const times = p.start_time ? el("span", { class: "pointer-times", title: when(p.start_time) + (p.end_time ? " → " + when(p.end_time) : "") },
+        clock(p.start_time) + (p.end_time ? " → " + clock(p.end_time) : "")) : null;
+      let took = null;
+      if (p.start_time && p.end_time) took = el("span", { class: "pointer-duration" }, duration(p.duration_ms));
+      else if (p.start_time) took = el("span", { class: "pointer-duration running", "data-since": p.start_time }, runningFor(p.start_time));
+      const tries = p.attempts ? el("span", { class: "pointer-attempts", "data-attempts": String(p.attempts) }, attempts(p.attempts)) : null;
+      const outcome = p.outcome !== null && p.outcome !== undefined ? el("span", { class: "pointer-outcome" }, "→ " + JSON.stringify(p.outcome)) : null;
+      return el("li", { "data-step": p.step, "data-status": p.status },
+        el("div", { class: "pointer" },
+          el("span", { class: "pointer-head" }, badge(p.status), " ", el("strong", {}, p.step)),
+          el("span", { class: "pointer-meta muted" }, times, took, tries, outcome)),
+        p.children.length ? pointerList(p.children) : null);
+    }));
   }
 
   function runPage() {
@@ -280,6 +309,7 @@
       for (const entry of recorded.recorded) for (const text of entry.text.replace(/\n$/, "").split("\n")) logLine({ step: entry.step, stream: entry.stream, text });
       for (const line of recorded.live) logLine(line);
       const later = debounce(refresh, 250);
+      setInterval(() => tickRunning(tree), 1000);
       follow(run.id, (event, message) => {
         if (event === "log") logLine(message);
         else later();
