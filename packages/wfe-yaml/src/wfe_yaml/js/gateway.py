@@ -77,6 +77,10 @@ class Gateway:
         except PermissionDenied as exc:
             return _error(str(exc), "PermissionDenied")
         except (ValueError, FetchError) as exc:
+            if isinstance(exc, FetchError) and self._remaining() <= 0:
+                # The step's deadline ended the request: the step's timeout, due at that same moment, ends the
+                # run (as a timeout, its cause) and cancels this call; the script never sees a fetch error.
+                await asyncio.Future()
             return _error(f"Fetch failed for '{url}': {exc}", "TypeError")
         return json.dumps(reply)
 
