@@ -55,21 +55,7 @@ class _WorkflowStore(_SqliteProvider):
         definition_id = instance.workflow_definition_id
 
         def create(conn: sqlite3.Connection) -> str:
-            name = values[1]
-            while not name:
-                (number,) = conn.execute(
-                    "INSERT INTO definition_sequences (definition_id, next_num) VALUES (?, 1) "
-                    "ON CONFLICT (definition_id) DO UPDATE SET next_num = next_num + 1 RETURNING next_num",
-                    (definition_id,),
-                ).fetchone()
-                candidate = f"{definition_id}-{number}"
-                # A name given explicitly earlier may collide with a generated one: skip it, never reuse.
-                if conn.execute("SELECT 1 FROM workflows WHERE name = ?", (candidate,)).fetchone() is None:
-                    name = candidate
-            values[1] = name
-            conn.execute(_INSERT_WORKFLOW, values)
-            conn.executemany(_UPSERT_POINTER, pointers)
-            return str(name)
+            return _insert(conn, values, pointers, definition_id)
 
         name = await self._write(create, "create workflow")
         instance.id = workflow_id
@@ -96,19 +82,7 @@ class _WorkflowStore(_SqliteProvider):
                 taken = conn.execute("SELECT id FROM workflows WHERE name = ?", (name,)).fetchone()
                 if taken is not None:
                     raise WorkflowNameTakenError(str(name), str(taken[0]))
-            while not name:
-                (number,) = conn.execute(
-                    "INSERT INTO definition_sequences (definition_id, next_num) VALUES (?, 1) "
-                    "ON CONFLICT (definition_id) DO UPDATE SET next_num = next_num + 1 RETURNING next_num",
-                    (definition_id,),
-                ).fetchone()
-                candidate = f"{definition_id}-{number}"
-                if conn.execute("SELECT 1 FROM workflows WHERE name = ?", (candidate,)).fetchone() is None:
-                    name = candidate
-            values[1] = name
-            conn.execute(_INSERT_WORKFLOW, values)
-            conn.executemany(_UPSERT_POINTER, pointers)
-            return str(name)
+            return _insert(conn, values, pointers, definition_id)
 
         name = await self._write(create, "create workflow once")
         if name is None:
@@ -316,3 +290,23 @@ def _pointer_bodies_of(conn: sqlite3.Connection, workflow_ids: list[str]) -> dic
         for workflow_id, body in rows:
             result.setdefault(workflow_id, []).append(body)
     return result
+
+
+def _insert(conn: sqlite3.Connection, values: list[Any], pointers: list[Any], definition_id: str) -> str:
+    """Insert the instance row (``values``, its name generated as ``{definition}-{N}`` when empty) and its
+    pointers; returns the name."""
+    name = values[1]
+    while not name:
+        (number,) = conn.execute(
+            "INSERT INTO definition_sequences (definition_id, next_num) VALUES (?, 1) "
+            "ON CONFLICT (definition_id) DO UPDATE SET next_num = next_num + 1 RETURNING next_num",
+            (definition_id,),
+        ).fetchone()
+        candidate = f"{definition_id}-{number}"
+        # A name given explicitly earlier may collide with a generated one: skip it, never reuse.
+        if conn.execute("SELECT 1 FROM workflows WHERE name = ?", (candidate,)).fetchone() is None:
+            name = candidate
+    values[1] = name
+    conn.execute(_INSERT_WORKFLOW, values)
+    conn.executemany(_UPSERT_POINTER, pointers)
+    return str(name)

@@ -145,14 +145,7 @@ class MemoryPersistence(MemorySchedules, MemoryQueueSlots):
                 )
             if not instance.id:
                 instance.id = new_id()
-            if not instance.name:
-                instance.name = self._next_name(instance.workflow_definition_id)
-            stored = _StoredWorkflow(
-                self._snapshot(instance), {p.id: copy_pointer(p) for p in instance.execution_pointers}
-            )
-            self._workflows[instance.id] = stored
-            self._names[instance.name] = instance.id
-            self._index_runnable(stored.instance)
+            self._insert(instance)
             return instance.id
 
     async def create_workflow_once(self, instance: WorkflowInstance) -> bool:
@@ -165,15 +158,19 @@ class MemoryPersistence(MemorySchedules, MemoryQueueSlots):
                 return False
             if instance.name and instance.name in self._names:
                 raise WorkflowNameTakenError(instance.name, self._names[instance.name])
-            if not instance.name:
-                instance.name = self._next_name(instance.workflow_definition_id)
-            stored = _StoredWorkflow(
-                self._snapshot(instance), {p.id: copy_pointer(p) for p in instance.execution_pointers}
-            )
-            self._workflows[instance.id] = stored
-            self._names[instance.name] = instance.id
-            self._index_runnable(stored.instance)
+            self._insert(instance)
             return True
+
+    def _insert(self, instance: WorkflowInstance) -> None:
+        """Store a new instance (under the guard), naming it ``{definition}-{N}`` when it has no name."""
+        if not instance.name:
+            instance.name = self._next_name(instance.workflow_definition_id)
+        stored = _StoredWorkflow(
+            self._snapshot(instance), {p.id: copy_pointer(p) for p in instance.execution_pointers}
+        )
+        self._workflows[instance.id] = stored
+        self._names[instance.name] = instance.id
+        self._index_runnable(stored.instance)
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
         check_now()
