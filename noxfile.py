@@ -50,6 +50,8 @@ TEST_TOOLS = [
     "hypothesis",
     "opentelemetry-sdk",
     "packaging",
+    "httpx",
+    "pydot",
 ]
 
 

@@ -61,8 +61,11 @@ class GitRepoStep(StepBody):
             reused = await self._from_input(ctx, destination)
             if not reused:
                 await self._clone(git, destination)
-            code, head = await git("rev-parse", "HEAD", cwd=destination, check=not reused)
-            sha = head.strip() if code == 0 else None
+            sha: str | None = None
+            # An input artifact may be a plain tree: asking git there would answer for an enclosing repository.
+            if not reused or await asyncio.to_thread((destination / ".git").exists):
+                code, head = await git("rev-parse", "HEAD", cwd=destination, check=not reused)
+                sha = head.strip() if code == 0 else None
             ref = config.checkout_ref
             if ref is None and sha is not None:
                 _, branch = await git("symbolic-ref", "--short", "-q", "HEAD", cwd=destination, check=False)

@@ -7,6 +7,7 @@ commands on the group (``@cli.command()``) when it is imported, as before.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from collections.abc import Mapping
 from typing import Any
@@ -42,9 +43,21 @@ class LazyGroup(click.Group):
         except click.UsageError as exc:
             # click (8.4 on) suggests a close name among the loaded commands only: suggest among all of them.
             no_such = getattr(click.exceptions, "NoSuchCommand", None)
-            if no_such is None or not isinstance(exc, no_such):
+            if no_such is not None and isinstance(exc, no_such):
+                raise no_such(exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+            name = args[0] if args else ""
+            if no_such is not None or not exc.message.startswith(f"No such command {name!r}"):
                 raise
-            raise no_such(exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+            # click before 8.2 suggests nothing: name the close commands the way later releases do.
+            close = difflib.get_close_matches(name, self.list_commands(ctx))
+            if not close:
+                raise
+            hint = (
+                f"Did you mean {close[0]!r}?"
+                if len(close) == 1
+                else f"(Possible commands: {', '.join(map(repr, close))})"
+            )
+            raise click.UsageError(f"{exc.message} {hint}", ctx) from None
 
     def load(self, cmd_name: str) -> click.Command:
         """Import the module of ``cmd_name`` (which registers it) and return the command."""
