@@ -57,12 +57,13 @@ EXTRA_MODULES = {
     "opensearch": MODULES["wfe-opensearch"],
     "otel": ["opentelemetry.trace"],
     "server": MODULES["wfe-server"],
+    "http": ["aiohttp", "jsonpath"],
     "testing": ["pytest", "pytest_asyncio"],
 }
 EXTRA_MODULES["all"] = sorted(
     {
         m
-        for extra in ("js", "sqlite", "postgres", "valkey", "opensearch", "otel", "server")
+        for extra in ("js", "sqlite", "postgres", "valkey", "opensearch", "otel", "server", "http")
         for m in EXTRA_MODULES[extra]
     }
 )
