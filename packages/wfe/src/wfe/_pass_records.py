@@ -34,6 +34,10 @@ class PassRecords:
         r = self.runner
         now = r.clock.now()
         notice = transitions.pass_notice(instance, state.completed, state.events, state.errors, now)
+        # The failure records first: whoever sees the pass's outcome (a workflow terminated by a failure) finds
+        # its errors stored too.
+        if state.errors:
+            await r.persistence.persist_errors(state.errors)
         # With the subscriptions, the store delivers in the same transaction any event published before them
         # (the woken pointers make the instance due now, and the next pass goes on); a sub-workflow's news
         # for its parent is stored in it too.
@@ -46,8 +50,6 @@ class PassRecords:
                 now=now,
                 fence=lease.fence,
             )
-        if state.errors:
-            await r.persistence.persist_errors(state.errors)
         if state.events:
             await r.hooks.publish(*state.events)
         await r.hooks.workflow_hook("execute", instance)
