@@ -47,9 +47,9 @@ def decide(
             retry_at = window[len(window) - count] + period
         capacity = min(capacity, count - len(window))
     if capacity <= 0:
-        return SlotDecision(False, retry_at)
+        return SlotDecision(False, retry_at, now)
     if capacity == math.inf:
-        return SlotDecision(True)
+        return SlotDecision(True, None, now)
     mine = next((w for w in waiters if w.workflow_id == request.workflow_id), None)
     key = (request.priority, mine.since if mine is not None else now, request.workflow_id)
     ahead = sum(
@@ -59,7 +59,7 @@ def decide(
         and w.live_until > now
         and (w.priority, w.since, w.workflow_id) < key
     )
-    return SlotDecision(ahead < capacity)
+    return SlotDecision(ahead < capacity, None, now)
 
 
 def serving_order(waiters: Sequence[Waiter], now: datetime) -> list[str]:

@@ -205,7 +205,9 @@ class ValkeyQueueSlots:
             ],
             f"asking for a slot of queue {request.queue!r}",
         )
-        return SlotDecision(int(granted) == 1, None if int(retry) < 0 else _time(int(retry)))
+        return SlotDecision(
+            int(granted) == 1, None if int(retry) < 0 else _time(int(retry)), _time(_ms(request.now))
+        )
 
     async def _owners(self, tokens: Sequence[str]) -> dict[str, list[str]]:
         client = self._handle.acquire()

@@ -164,6 +164,13 @@ class QueueGate:
                 self._waiting.setdefault(name, set()).add(instance.id)
                 self.wake(instance.id, decision.retry_at or now + retry)
                 return False
+            log.debug(
+                "instance %s got a slot of queue %r (decided at %s)",
+                instance.id,
+                name,
+                decision.decided_at,
+                extra={"workflow_id": instance.id, "queue": name, "decided_at": decision.decided_at},
+            )
         self._held[instance.id] = (name, token)
         self._running[name] = self._running.get(name, 0) + 1
         self._ensure_renewal()

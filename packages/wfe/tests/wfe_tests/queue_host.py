@@ -14,6 +14,7 @@ last ``$QUEUE_HOST_LOCK_TTL`` seconds (default 5).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import time
@@ -29,6 +30,18 @@ async def main(url: str, schema: str, limit: str, count: int, log: str, queue: l
 
     def write(line: str) -> None:
         os.write(fd, (line + "\n").encode())
+
+    class Grants(logging.Handler):
+        """``GRANT <workflow> <time>``: the time the store decided each grant at (what a rate limit counts)."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            decided = getattr(record, "decided_at", None)
+            if decided is not None:
+                write(f"GRANT {getattr(record, 'workflow_id', '?')} {decided.timestamp():.6f}")
+
+    queues_log = logging.getLogger("wfe.queues")
+    queues_log.setLevel(logging.DEBUG)
+    queues_log.addHandler(Grants())
 
     async def work(ctx: StepExecutionContext) -> None:
         write(f"START {ctx.workflow.id} {time.time():.6f}")

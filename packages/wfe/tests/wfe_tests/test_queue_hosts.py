@@ -121,9 +121,13 @@ async def test_concurrency_two_holds_across_three_hosts(store: list[str], tmp_pa
 
 
 async def test_a_rate_limit_holds_across_hosts_within_one_start(store: list[str], tmp_path: Path) -> None:
-    starts, ends = await run_hosts(store, "rate=10", 40, tmp_path)
+    _, ends = await run_hosts(store, "rate=10", 40, tmp_path)
     assert len({w for w, _ in ends}) == 40
-    times = sorted(t for _, t in starts)
+    # The rate limit counts grants at the time the store decided them; a step starts later, after its host
+    # got round to it (a loaded machine can bunch step starts that were granted apart).
+    grants = records(tmp_path / "runs.log", "GRANT")
+    assert len({w for w, _ in grants}) == 40, grants
+    times = sorted(t for _, t in grants)
     for i, first in enumerate(times):
         assert sum(1 for t in times[i:] if t < first + 1.0) <= 10 + 1
     assert times[-1] - times[0] >= 2.0  # forty starts at ten a second span more than three windows

@@ -42,10 +42,12 @@ class SlotRequest:
 @dataclass(frozen=True, slots=True)
 class SlotDecision:
     """The store's answer: ``granted``, or not and (for a rate limit) the earliest time asking again can
-    succeed."""
+    succeed; ``decided_at`` is the time the store decided at (read inside its atomic section: the time a
+    grant counts as a start of the queue's rate limit)."""
 
     granted: bool
     retry_at: datetime | None = None
+    decided_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
