@@ -139,12 +139,14 @@ class ScheduleVerbs:
         schedule, the loop leaves the clock alone (a ``ManualClock`` sees no sleeper of it)."""
         poll = self.options.schedule_poll_interval.total_seconds()
         while True:
+            # Cleared before the scan, not after: a schedule added while the scan reads the store wakes the
+            # next wait at once instead of being lost until the next poll.
+            self._schedules_changed.clear()
             try:
                 earliest = await self.fire_due_schedules()
             except Exception:
                 log.exception("firing schedules failed; retrying in %ss", poll)
                 earliest = None
-            self._schedules_changed.clear()
             waits = [
                 asyncio.ensure_future(asyncio.sleep(poll)),
                 asyncio.ensure_future(self._schedules_changed.wait()),
