@@ -79,8 +79,16 @@ async def shared_store(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIt
     if store == "postgres":
         import psycopg
 
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        for attempt in range(5):
+            try:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                break
+            except psycopg.errors.DeadlockDetected:
+                # a store connection still finishing a transaction as the schema goes: drop again after it
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.5)
 
 
 async def test_an_interval_schedule_starts_one_run_per_tick(shared_store):
