@@ -55,7 +55,7 @@ async def run_once(store: str, workflows: int, steps: int, queued: bool = False)
                 if completed == workflows:
                     done.set()
 
-        host.on_lifecycle_event(count)
+        host.on_lifecycle_event(count, kinds=[WorkflowCompleted])
         async with host:
             # a warm-up workflow: connections, statements and imports are not part of the measurement
             warm = await host.start_workflow("bench-noop", 1, {}, queue=queue)

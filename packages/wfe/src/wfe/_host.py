@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -33,12 +33,14 @@ from wfe_core.models import (
     LifecycleEventBase,
     QueueType,
     WorkflowInstance,
+    lifecycle_kinds,
 )
 from wfe_core.protocols import (
     ArtifactStore,
     Clock,
     LifecycleCallback,
     LifecycleHub,
+    LifecycleInterest,
     LockProvider,
     PersistenceProvider,
     QueueProvider,
@@ -103,6 +105,9 @@ class WorkflowHost(
         self.executor = WorkflowExecutor(
             clock=self.clock, step_middleware=middleware, log_sink=log_sink, services=self
         )
+        # checked once: a runtime protocol check costs more than a pass's bookkeeping
+        self._interest = lifecycle_hub if isinstance(lifecycle_hub, LifecycleInterest) else None
+        self.executor.events_wanted = self._wanted_kinds
         self._runner = InstanceRunner(
             persistence=persistence,
             lock=lock,
@@ -154,9 +159,20 @@ class WorkflowHost(
 
     # -- lifecycle events ------------------------------------------------------------------------------------
 
-    def on_lifecycle_event(self, callback: LifecycleCallback) -> None:
-        """Call ``callback(event)`` (sync or async) for every lifecycle event, from every host on the hub."""
-        self._dispatcher.callbacks.append(callback)
+    def on_lifecycle_event(
+        self, callback: LifecycleCallback, *, kinds: Iterable[str | type[LifecycleEventBase]] | None = None
+    ) -> None:
+        """Call ``callback(event)`` (sync or async) for every lifecycle event, from every host on the hub; with
+        ``kinds`` (names such as ``"WorkflowCompleted"``, or the event classes), for those kinds only.
+
+        On a hub that sees all its subscribers (the in-memory one), events of a kind no subscriber takes are not
+        built at all: a host whose callbacks all name their kinds saves the cost of a step's events."""
+        self._dispatcher.add_callback(callback, None if kinds is None else lifecycle_kinds(kinds))
+
+    def _wanted_kinds(self) -> frozenset[str] | None:
+        """The kinds of lifecycle event someone on the hub takes (None: every kind, or the hub cannot tell)."""
+        interest = self._interest
+        return interest.wanted_kinds() if interest is not None else None
 
     def lifecycle_events(self) -> AsyncIterator[LifecycleEvent]:
         """An async iterator over lifecycle events from now on."""

@@ -26,11 +26,41 @@ STATUS_EVENTS = (WorkflowCompleted, WorkflowTerminated, WorkflowSuspended, Workf
 events do not, so a long workflow is not reloaded at every step)."""
 
 
+STATUS_KINDS = frozenset(kind.__name__ for kind in STATUS_EVENTS)
+
+
 class LifecycleDispatcher:
+    """The host's one subscriber of its hub: hands each event to the host's callbacks, streams and waiters.
+
+    It says which kinds it takes (``wanted_kinds``, see ``LifecycleInterest``): the status events always (the
+    waiters of ``wait_for_workflow``), every kind while a callback without ``kinds`` or a stream is attached,
+    otherwise the kinds the callbacks were registered for."""
+
     def __init__(self) -> None:
-        self.callbacks: list[LifecycleCallback] = []
+        self.callbacks: list[tuple[LifecycleCallback, frozenset[str] | None]] = []
         self._streams: set[asyncio.Queue[Any]] = set()
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._wanted: frozenset[str] | None = STATUS_KINDS
+
+    def add_callback(self, callback: LifecycleCallback, kinds: frozenset[str] | None = None) -> None:
+        """Call ``callback`` for the events of ``kinds`` (None: every kind)."""
+        self.callbacks.append((callback, kinds))
+        self._refresh()
+
+    def wanted_kinds(self) -> frozenset[str] | None:
+        return self._wanted
+
+    def _refresh(self) -> None:
+        wanted = set(STATUS_KINDS)
+        for _, kinds in self.callbacks:
+            if kinds is None:
+                self._wanted = None
+                return
+            wanted |= kinds
+        self._wanted = None if self._streams else frozenset(wanted)
+
+    async def __call__(self, event: LifecycleEvent) -> None:
+        await self.dispatch(event)
 
     async def dispatch(self, event: LifecycleEvent) -> None:
         waiters = self._waiters.get(event.workflow_id) if isinstance(event, STATUS_EVENTS) else None
@@ -39,7 +69,9 @@ class LifecycleDispatcher:
                 waiter.set()
         for stream in self._streams:
             stream.put_nowait(event)
-        for callback in list(self.callbacks):
+        for callback, kinds in list(self.callbacks):
+            if kinds is not None and event.kind not in kinds:
+                continue
             try:
                 result = callback(event)
                 if result is not None and inspect.isawaitable(result):
@@ -50,11 +82,13 @@ class LifecycleDispatcher:
     async def events(self) -> AsyncIterator[LifecycleEvent]:
         stream: asyncio.Queue[Any] = asyncio.Queue()
         self._streams.add(stream)
+        self._refresh()
         try:
             while True:
                 yield await stream.get()
         finally:
             self._streams.discard(stream)
+            self._refresh()
 
     def waiter(self, workflow_id: str) -> asyncio.Event:
         event = asyncio.Event()

@@ -70,7 +70,7 @@ class HostServices:
             if self.search_index is not None:
                 await self.search_index.start()
             if not self._hub_attached:
-                self.lifecycle_hub.subscribe(self._dispatcher.dispatch)
+                self.lifecycle_hub.subscribe(self._dispatcher)
                 self._hub_attached = True
             await self.lifecycle_hub.start()
         except BaseException:

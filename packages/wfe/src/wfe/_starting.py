@@ -40,6 +40,8 @@ class StartVerbs:
 
         async def _publish(self, *events: LifecycleEventBase) -> None: ...
 
+        def _wanted_kinds(self) -> frozenset[str] | None: ...
+
         async def _run_middleware(
             self, phase: str, instance: WorkflowInstance, *, raise_errors: bool = False
         ) -> None: ...
@@ -178,7 +180,9 @@ class StartVerbs:
                 await self._runner.cancel_reservation(instance.id, reserved[1])
             return instance.id
         try:
-            await self._publish(WorkflowStarted.of(instance, now))
+            wanted = self._wanted_kinds()
+            if wanted is None or "WorkflowStarted" in wanted:
+                await self._publish(WorkflowStarted.of(instance, now))
         finally:
             # it is stored: run it even when this call is cancelled, or the slot and the lease stay taken
             if reserved is not None:

@@ -177,6 +177,7 @@ async def test_an_instance_started_here_survives_a_failing_first_write(make_host
 async def test_a_start_cancelled_after_storing_still_runs_and_frees_its_slot(make_host):
     definition = WorkflowBuilder().then_fn(lambda ctx: None).build("cancelled-start", 1)
     host = await make_host(definition, max_concurrent_workflows=1)
+    host.on_lifecycle_event(lambda event: None)  # someone takes WorkflowStarted: the start publishes it
     publish = host._publish
     stalled = asyncio.Event()
 

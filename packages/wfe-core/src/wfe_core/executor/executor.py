@@ -46,6 +46,10 @@ class _Prepared:
     finished_at: datetime | None = None
 
 
+def _every_kind() -> frozenset[str] | None:
+    return None
+
+
 class WorkflowExecutor:
     """Advances instances one pass at a time. Holds no per-instance state; safe to share."""
 
@@ -61,6 +65,9 @@ class WorkflowExecutor:
         self.step_middleware = list(step_middleware)
         self.log_sink = log_sink
         self.services = services
+        self.events_wanted: Callable[[], frozenset[str] | None] = _every_kind
+        """Asked once a pass: the kinds of lifecycle event someone takes (None: every kind). The host sets it
+        from its hub (``LifecycleInterest``); a pass builds no event of another kind."""
 
     async def execute(
         self,
@@ -75,7 +82,7 @@ class WorkflowExecutor:
         Pointers created by this pass run in the next one. ``before_step`` is called as each step body is about
         to start; whatever it raises aborts the pass instead of starting the step (the host checks its lease)."""
         now = self.clock.now()
-        state = PassState(instance, definition, now)
+        state = PassState(instance, definition, now, wanted=self.events_wanted())
         runnable = [
             p
             for p in instance.open_pointers()  # an active pointer has not ended
@@ -116,7 +123,7 @@ class WorkflowExecutor:
         """A pass in which the steps of the given pointers (by id) failed with the given exceptions, without
         running anything: each error is recorded and the step's error behaviour applies, as if the step had
         raised. The host uses it when the store refused what a pass produced."""
-        state = PassState(instance, definition, self.clock.now())
+        state = PassState(instance, definition, self.clock.now(), wanted=self.events_wanted())
         for pointer_id, exc in failures.items():
             pointer = instance.pointer(pointer_id)
             handle_step_exception(state, pointer, definition.step(pointer.step_id), exc)
@@ -162,7 +169,7 @@ class WorkflowExecutor:
         state.touch(pointer)
         if pointer.status is not PointerStatus.RUNNING:
             pointer.status = PointerStatus.RUNNING
-            state.emit(StepStarted, **state.step_fields(pointer))
+            state.emit_step(StepStarted, pointer)
         if pointer.start_time is None:
             pointer.start_time = state.now
         ctx = StepExecutionContext(

@@ -33,6 +33,8 @@ class PassState:
     """Ids of the pointers whose step ran in this pass."""
     completed: bool = False
     """True when this pass completed the workflow (naturally or through end_workflow)."""
+    wanted: frozenset[str] | None = None
+    """The kinds of lifecycle event someone takes (None: every kind); ``emit`` builds no other."""
 
     def touch(self, pointer: ExecutionPointer) -> ExecutionPointer:
         """Record that ``pointer`` changed and must be written."""
@@ -44,7 +46,23 @@ class PassState:
         return self.touch(pointer)
 
     def emit(self, event_type: type[LifecycleEventBase], **fields: Any) -> None:
-        self.events.append(event_type.of(self.instance, self.now, **fields))
+        wanted = self.wanted
+        if wanted is None or event_type.__name__ in wanted:
+            self.events.append(event_type.of(self.instance, self.now, **fields))
+
+    def emit_step(self, event_type: type[LifecycleEventBase], pointer: ExecutionPointer) -> None:
+        """``emit`` an event about ``pointer``'s step (its step id, pointer id and step name)."""
+        wanted = self.wanted
+        if wanted is None or event_type.__name__ in wanted:
+            self.events.append(
+                event_type.of(
+                    self.instance,
+                    self.now,
+                    step_id=pointer.step_id,
+                    pointer_id=pointer.id,
+                    step_name=pointer.step_name,
+                )
+            )
 
     def step_fields(self, pointer: ExecutionPointer) -> dict[str, Any]:
         return {"step_id": pointer.step_id, "pointer_id": pointer.id, "step_name": pointer.step_name}

@@ -73,7 +73,7 @@ def proceed(state: PassState, pointer: ExecutionPointer, step: WorkflowStep, res
         if outcome.next_step is not None and outcome.matches(result.outcome_value):
             state.next_pointer(pointer, outcome.next_step)
     state.activate_successors(pointer)
-    state.emit(StepCompleted, **state.step_fields(pointer))
+    state.emit_step(StepCompleted, pointer)
     if step.ends_workflow:
         end_workflow(state)
 

@@ -14,6 +14,7 @@ from wfe_core.models.event import (
 from wfe_core.models.execution_error import ExecutionError
 from wfe_core.models.instance import ExecutionPointer, WorkflowInstance, new_id, to_jsonable
 from wfe_core.models.lifecycle import (
+    LIFECYCLE_KINDS,
     LifecycleEvent,
     LifecycleEventBase,
     StepCompleted,
@@ -26,6 +27,7 @@ from wfe_core.models.lifecycle import (
     WorkflowSuspended,
     WorkflowTerminated,
     lifecycle_event_adapter,
+    lifecycle_kinds,
 )
 from wfe_core.models.lock import Lease
 from wfe_core.models.queue import QueueItem, QueueType
@@ -51,6 +53,7 @@ from wfe_core.models.search import (
 from wfe_core.models.status import ENDED_POINTER_STATUSES, PointerStatus, WorkflowStatus
 
 __all__ = [
+    "LIFECYCLE_KINDS",
     "CatchUp",
     "Overlap",
     "merge_schedule",
@@ -103,6 +106,7 @@ __all__ = [
     "data_strings",
     "is_artifact_data",
     "lifecycle_event_adapter",
+    "lifecycle_kinds",
     "new_id",
     "raw_tokens",
     "search_terms",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
@@ -101,3 +102,35 @@ LifecycleEvent = Annotated[
 
 lifecycle_event_adapter: TypeAdapter[LifecycleEvent] = TypeAdapter(LifecycleEvent)
 """Parses a lifecycle event from JSON (``lifecycle_event_adapter.validate_json(raw)``)."""
+
+LIFECYCLE_KINDS: frozenset[str] = frozenset(
+    kind.__name__
+    for kind in (
+        WorkflowStarted,
+        WorkflowCompleted,
+        WorkflowTerminated,
+        WorkflowSuspended,
+        WorkflowResumed,
+        WorkflowError,
+        StepStarted,
+        StepCompleted,
+        WaitingForEvent,
+    )
+)
+"""The names of every kind of lifecycle event (each event's ``kind``, and its class's name)."""
+
+
+def lifecycle_kinds(kinds: Iterable[str | type[LifecycleEventBase]]) -> frozenset[str]:
+    """Kind names from names or event classes; ``ConfigurationError`` naming the known kinds for an unknown one."""
+    from wfe_core.errors import ConfigurationError
+
+    if isinstance(kinds, str | type):
+        kinds = [kinds]
+    names = frozenset(kind if isinstance(kind, str) else kind.__name__ for kind in kinds)
+    unknown = sorted(names - LIFECYCLE_KINDS)
+    if unknown:
+        known = ", ".join(sorted(LIFECYCLE_KINDS))
+        raise ConfigurationError(
+            f"unknown lifecycle event kind {', '.join(map(repr, unknown))}: use one of {known}"
+        )
+    return names

@@ -2,7 +2,7 @@
 
 from wfe_core.protocols.artifacts import ArtifactStore
 from wfe_core.protocols.clock import Clock
-from wfe_core.protocols.lifecycle import LifecycleCallback, LifecycleHub
+from wfe_core.protocols.lifecycle import LifecycleCallback, LifecycleHub, LifecycleInterest
 from wfe_core.protocols.lock import LeaseTakeover, LockProvider
 from wfe_core.protocols.persistence import LockFamilyRecord, PersistenceProvider, ScheduledCommandStore
 from wfe_core.protocols.queue import QueueProvider
@@ -15,6 +15,7 @@ __all__ = [
     "Clock",
     "LifecycleCallback",
     "LifecycleHub",
+    "LifecycleInterest",
     "LeaseTakeover",
     "LockFamilyRecord",
     "LockProvider",

@@ -31,3 +31,27 @@ class LifecycleHub(Protocol):
 
     def subscribe(self, callback: LifecycleCallback) -> None:
         """Register a sync or async callback (before or after ``start``)."""
+
+
+@runtime_checkable
+class LifecycleInterest(Protocol):
+    """Optional, for a hub that can see every subscriber of every host attached to it (an in-process hub): the
+    kinds of event they take, so that a host builds and publishes only those (a step's events cost a pass as
+    much as the rest of its bookkeeping when nobody reads them).
+
+    Contract: ``wanted_kinds()`` returns None when any kind may be taken (a subscriber that takes every kind,
+    or one the hub cannot ask), otherwise the set of kind names (``event.kind``) some subscriber takes: an
+    event of any other kind reaches nobody, so a host may skip building it. A subscriber states what it takes
+    by having a ``wanted_kinds()`` method of its own with the same meaning (a plain callback takes every
+    kind). The answer may change whenever a subscriber is added or changes its mind; hosts ask at each pass.
+    A hub that carries events to other processes cannot know their subscribers and does not implement this.
+    """
+
+    def wanted_kinds(self) -> frozenset[str] | None:
+        """The kinds some subscriber takes, or None for every kind."""
+
+
+def wanted_kinds_of(callback: LifecycleCallback) -> frozenset[str] | None:
+    """What one subscriber takes: its own ``wanted_kinds()`` when it has one, otherwise every kind (None)."""
+    ask = getattr(callback, "wanted_kinds", None)
+    return ask() if callable(ask) else None

@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from wfe_core.models import LifecycleEvent
 from wfe_core.protocols import LifecycleCallback
+from wfe_core.protocols.lifecycle import wanted_kinds_of
 from wfe_core.providers.memory.url import check_memory_url
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,22 @@ class MemoryLifecycleHub:
 
     def subscribe(self, callback: LifecycleCallback) -> None:
         self._callbacks.append(callback)
+
+    def wanted_kinds(self) -> frozenset[str] | None:
+        """The kinds the subscribers of every started hub of this channel take (``LifecycleInterest``): None
+        as soon as one takes every kind. Every subscriber of this hub counts, started or not, so that a
+        host starting up does not miss what its callbacks take."""
+        wanted: set[str] = set()
+        hubs = [self, *(hub for ref in _listeners.get(self.channel, ()) if (hub := ref()) is not self)]
+        for hub in hubs:
+            if hub is None:
+                continue
+            for callback in hub._callbacks:
+                kinds = wanted_kinds_of(callback)
+                if kinds is None:
+                    return None
+                wanted |= kinds
+        return frozenset(wanted)
 
     def _receive(self, event: LifecycleEvent) -> None:
         loop, inbox = self._loop, self._inbox
