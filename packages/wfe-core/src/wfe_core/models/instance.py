@@ -49,6 +49,11 @@ class ExecutionPointer(BaseModel):
 
     model_config = ConfigDict(validate_assignment=False, arbitrary_types_allowed=True)
 
+    # Attribute writes go straight to the instance's dict: the engine writes pointers several times a pass,
+    # and pydantic's own __setattr__ (which also tracks ``model_fields_set``, unused here) cost three times as
+    # much. Assignment is not validated either way (``validate_assignment=False``).
+    __setattr__ = object.__setattr__
+
     id: str = Field(default_factory=new_id)
     step_id: int
     step_name: str | None = None
@@ -83,6 +88,8 @@ class WorkflowInstance(BaseModel):
     """
 
     model_config = ConfigDict(validate_assignment=False, arbitrary_types_allowed=True)
+
+    __setattr__ = object.__setattr__  # as ExecutionPointer's; the private caches are kept in the private dict
 
     id: str = ""
     name: str = ""
