@@ -18,6 +18,7 @@ from wfe_core.models import (
     WorkflowTerminated,
 )
 from wfe_core.protocols import LifecycleCallback
+from wfe_core.protocols.lifecycle import interest_changed
 
 log = logging.getLogger("wfe.lifecycle")
 
@@ -55,9 +56,11 @@ class LifecycleDispatcher:
         for _, kinds in self.callbacks:
             if kinds is None:
                 self._wanted = None
+                interest_changed()
                 return
             wanted |= kinds
         self._wanted = None if self._streams else frozenset(wanted)
+        interest_changed()
 
     async def __call__(self, event: LifecycleEvent) -> None:
         await self.dispatch(event)

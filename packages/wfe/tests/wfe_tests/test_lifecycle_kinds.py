@@ -72,7 +72,9 @@ async def test_a_callback_with_kinds_gets_those_kinds_only_and_steps_build_no_ev
             break
         await asyncio.sleep(0.01)
     assert [type(e) for e in seen] == [WorkflowCompleted]
-    assert built.get("StepStarted", 0) == built.get("StepCompleted", 0) == built.get("WorkflowStarted", 0) == 0
+    assert (
+        built.get("StepStarted", 0) == built.get("StepCompleted", 0) == built.get("WorkflowStarted", 0) == 0
+    )
     assert built["WorkflowCompleted"] == 1
 
 

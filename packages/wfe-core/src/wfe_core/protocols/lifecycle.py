@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
@@ -43,12 +44,29 @@ class LifecycleInterest(Protocol):
     or one the hub cannot ask), otherwise the set of kind names (``event.kind``) some subscriber takes: an
     event of any other kind reaches nobody, so a host may skip building it. A subscriber states what it takes
     by having a ``wanted_kinds()`` method of its own with the same meaning (a plain callback takes every
-    kind). The answer may change whenever a subscriber is added or changes its mind; hosts ask at each pass.
+    kind), and calls ``interest_changed()`` whenever its answer changes (a hub may keep its answer until then).
+    The answer may change whenever a subscriber is added or changes its mind; hosts ask at each pass.
     A hub that carries events to other processes cannot know their subscribers and does not implement this.
     """
 
     def wanted_kinds(self) -> frozenset[str] | None:
         """The kinds some subscriber takes, or None for every kind."""
+
+
+_interest_generation = 0
+_interest_guard = threading.Lock()
+
+
+def interest_changed() -> None:
+    """Say that some subscriber's ``wanted_kinds()`` answer changed (hubs that keep their answer ask again)."""
+    global _interest_generation
+    with _interest_guard:  # subscribers of hubs in other threads' loops change their minds too
+        _interest_generation += 1
+
+
+def interest_generation() -> int:
+    """A number that grows at every ``interest_changed()``: a kept answer is good while it is the same."""
+    return _interest_generation
 
 
 def wanted_kinds_of(callback: LifecycleCallback) -> frozenset[str] | None:

@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from wfe_core.models import LifecycleEvent
 from wfe_core.protocols import LifecycleCallback
-from wfe_core.protocols.lifecycle import wanted_kinds_of
+from wfe_core.protocols.lifecycle import interest_changed, interest_generation, wanted_kinds_of
 from wfe_core.providers.memory.url import check_memory_url
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class MemoryLifecycleHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox: _Inbox | None = None
         self._dispatcher: asyncio.Task[None] | None = None
+        self._wanted: tuple[int, frozenset[str] | None] | None = None
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -68,6 +69,7 @@ class MemoryLifecycleHub:
         with _channels_guard:
             _channels.setdefault(self.channel, weakref.WeakSet()).add(self)
             _refresh(self.channel)
+        interest_changed()
 
     async def stop(self) -> None:
         """Stop receiving, deliver what already arrived (up to ``stop_timeout`` seconds), then stop."""
@@ -81,6 +83,7 @@ class MemoryLifecycleHub:
                 if not hubs:
                     del _channels[self.channel]
             _refresh(self.channel)
+        interest_changed()
         self._dispatcher = None
         inbox.put(_STOP)
         _, pending = await asyncio.wait([dispatcher], timeout=self.stop_timeout)
@@ -96,11 +99,22 @@ class MemoryLifecycleHub:
 
     def subscribe(self, callback: LifecycleCallback) -> None:
         self._callbacks.append(callback)
+        interest_changed()
 
     def wanted_kinds(self) -> frozenset[str] | None:
         """The kinds the subscribers of every started hub of this channel take (``LifecycleInterest``): None
         as soon as one takes every kind. Every subscriber of this hub counts, started or not, so that a
-        host starting up does not miss what its callbacks take."""
+        host starting up does not miss what its callbacks take. Kept until ``interest_changed()`` (called by
+        subscribe, start and stop too)."""
+        generation = interest_generation()
+        kept = self._wanted
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        answer = self._ask_subscribers()
+        self._wanted = (generation, answer)
+        return answer
+
+    def _ask_subscribers(self) -> frozenset[str] | None:
         wanted: set[str] = set()
         hubs = [self, *(hub for ref in _listeners.get(self.channel, ()) if (hub := ref()) is not self)]
         for hub in hubs:
