@@ -258,7 +258,10 @@ async def test_three_hosts_finish_300_workflows_when_one_is_killed_mid_run(
             assert runs[(workflow_id, "finish")] == [victim.name], workflow_id
         else:
             assert completions[workflow_id] == 1, workflow_id
-    assert sum(1 for workflow_id in ids if completions[workflow_id] == 0) <= 1
+    # The killed host's passes in flight share commits (group commit), so each of the completions that one
+    # commit made durable may have died unpublished: at most one per workflow it ran at once.
+    unannounced = sum(1 for workflow_id in ids if completions[workflow_id] == 0)
+    assert unannounced <= driver.options.max_concurrent_workflows
 
 
 async def test_hosts_finish_every_workflow_when_the_valkey_server_restarts_empty(
