@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
 
 from wfe._local_run import LocalRun
 from wfe._options import HostOptions
@@ -66,14 +65,13 @@ class Leases:
                 lease.resource, "this host held it too long without renewal; nothing written"
             )
 
-    @contextlib.contextmanager
-    def fenced(self, run: LocalRun, lease: Lease) -> Iterator[None]:
-        """Around a fenced write under ``lease``: ``check`` now, and again as the store sends the write (a store
-        may hold it back behind a batch in flight, and a host frozen meanwhile must not send it once thawed)."""
+    def fenced(self, run: LocalRun, lease: Lease) -> guarded_writes:
+        """Around a fenced write under ``lease`` (``with leases.fenced(run, lease):``): ``check`` now, and again
+        as the store sends the write (a store may hold it back behind a batch in flight, and a host frozen
+        meanwhile must not send it once thawed)."""
         self.check(run, lease)
         loop = asyncio.get_running_loop()
-        with guarded_writes(lambda: self.check(run, lease, loop)):
-            yield
+        return guarded_writes(lambda: self.check(run, lease, loop))
 
     def renewal(self, lease: Lease, run: LocalRun) -> Renewal:
         """Start renewing ``lease`` for ``run``; ``await renewal.stop()`` when the run lets go of it."""
