@@ -77,8 +77,7 @@ class LeaseOwner:
         return f"{new_id()}{_SEPARATOR}{self.encode()}"
 
     def encode(self) -> str:
-        fields = (self.host_id, self.hostname, self.boot_id, self.pid_namespace, str(self.pid), self.started)
-        return "|".join(quote(field, safe="") for field in fields)
+        return _encode(self)  # every lease a host takes names it: quoted once, not at every acquire
 
     @staticmethod
     def from_token(token: str) -> LeaseOwner | None:
@@ -117,6 +116,12 @@ class LeaseOwner:
         else:
             started = process_start_time(holder.pid)
         return bool(holder.started and started and started != holder.started)
+
+
+@functools.cache
+def _encode(owner: LeaseOwner) -> str:
+    fields = (owner.host_id, owner.hostname, owner.boot_id, owner.pid_namespace, str(owner.pid), owner.started)
+    return "|".join(quote(field, safe="") for field in fields)
 
 
 @functools.cache
