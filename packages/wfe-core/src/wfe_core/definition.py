@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from wfe_core.models import ErrorBehavior, WorkflowInstance
 from wfe_core.step import StepBody, StepExecutionContext
+from wfe_core.value_copy import copy_value
 
 
 class _NoValue:
@@ -126,7 +127,7 @@ class WorkflowDefinition:
             return {}
         if isinstance(data, BaseModel):
             return data.model_dump(mode="json")
-        return copy.deepcopy(data)
+        return copy_value(data)
 
     def to_dot(self, instance: WorkflowInstance | None = None) -> str:
         """The definition as a Graphviz DOT ``digraph``; with ``instance``, each step it reached coloured by

@@ -120,7 +120,14 @@ class LeaseOwner:
 
 @functools.cache
 def _encode(owner: LeaseOwner) -> str:
-    fields = (owner.host_id, owner.hostname, owner.boot_id, owner.pid_namespace, str(owner.pid), owner.started)
+    fields = (
+        owner.host_id,
+        owner.hostname,
+        owner.boot_id,
+        owner.pid_namespace,
+        str(owner.pid),
+        owner.started,
+    )
     return "|".join(quote(field, safe="") for field in fields)
 
 

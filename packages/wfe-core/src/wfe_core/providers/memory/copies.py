@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import copy
-from datetime import date, datetime, time, timedelta
-from enum import Enum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from wfe_core.models import ExecutionPointer, WorkflowInstance
+from wfe_core.value_copy import IMMUTABLE, copy_value
 
 _M = TypeVar("_M", bound=BaseModel)
 
-_IMMUTABLE = (str, int, float, bool, type(None), datetime, date, time, timedelta, Enum)
+_IMMUTABLE = IMMUTABLE
 
 _POINTER_MUTABLE_FIELDS = (
     "persistence_data",
@@ -39,17 +38,6 @@ _INSTANCE_PRIVATE: dict[str, Any] = {
 
 def _fresh_private() -> dict[str, Any] | None:
     return _INSTANCE_PRIVATE.copy() if _INSTANCE_PRIVATE else None
-
-
-def copy_value(value: Any) -> Any:
-    """A deep copy of ``value``; JSON-shaped values (the usual case) are copied without ``copy.deepcopy``."""
-    if isinstance(value, _IMMUTABLE):
-        return value
-    if type(value) is dict:
-        return {key: copy_value(item) for key, item in value.items()}
-    if type(value) is list:
-        return [copy_value(item) for item in value]
-    return copy.deepcopy(value)
 
 
 def copy_model(model: _M) -> _M:

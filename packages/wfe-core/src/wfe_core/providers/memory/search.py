@@ -24,8 +24,8 @@ from wfe_core.models import (
     search_words,
     searchable_texts,
 )
-from wfe_core.providers.memory.copies import copy_value
 from wfe_core.providers.memory.url import check_memory_url
+from wfe_core.value_copy import copy_value
 
 _MISSING = object()
 
