@@ -6,12 +6,15 @@ import copy
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from wfe_core.models import ErrorBehavior, WorkflowInstance
+from wfe_core.models import ErrorBehavior
 from wfe_core.step import StepBody, StepExecutionContext
+
+if TYPE_CHECKING:
+    from wfe_core.models import WorkflowInstance
 
 
 class _NoValue:
