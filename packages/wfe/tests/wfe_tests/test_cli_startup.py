@@ -46,9 +46,12 @@ ENGINE = (
     "wfe_core.executor",
     "wfe_yaml.shell.step",
     "wfe_yaml.shell.process",
+    "wfe_core.primitives.poll_endpoint",
+    "wfe_core.primitives.poll_conditions",
 )
 """What running workflows needs and validating them does not: the engine's models of instances, events and
-lifecycle events, the executor, the event loop, logging and the shell step's process handling."""
+lifecycle events, the executor, the event loop, logging, the shell step's process handling, and the HTTP
+polling step (a pipeline without one)."""
 
 
 def imported_by(code: str, *argv: str, full: bool = False) -> set[str]:
@@ -109,9 +112,10 @@ def test_wfe_validate_compiles_without_the_engine(args: list[str]) -> None:
 
 def test_the_lazy_packages_resolve_every_name() -> None:
     import wfe_core.models
+    import wfe_core.primitives
     import wfe_yaml.shell
 
-    for module in (wfe_core.models, wfe_yaml.shell):
+    for module in (wfe_core.models, wfe_core.primitives, wfe_yaml.shell):
         for name in module.__all__:
             value = getattr(module, name)
             assert value is not None, f"{module.__name__}.{name}"
