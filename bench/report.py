@@ -284,6 +284,11 @@ def startup(results: dict[str, dict[str, Any]]) -> list[str]:
         "Whole processes, each command started in turn with the others (after one warm-up round), the median of",
         f"{found['runs']} runs each and its difference from a bare interpreter (`bench/bench_startup.py`). `wfe` is",
         "the console script; `validate` checks `examples/pipelines/ci.yaml --var project=demo`.",
+        *(
+            ["The modules' bytecode caches are in place, as pip writes them at install."]
+            if found.get("bytecode_cached")
+            else []
+        ),
         "",
         "| command | median | fastest | over `python -c pass` |",
         "|---|---|---|---|",

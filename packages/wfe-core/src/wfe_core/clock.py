@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 
@@ -13,4 +12,6 @@ class SystemClock:
         return datetime.now(UTC)
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # not at the top: a definition's steps hold a clock without ever running
+
         await asyncio.sleep(max(0.0, seconds))

@@ -6,13 +6,16 @@ import copy
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from wfe_core.models import ErrorBehavior, WorkflowInstance
+from wfe_core.models import ErrorBehavior
 from wfe_core.step import StepBody, StepExecutionContext
 from wfe_core.value_copy import copy_value
+
+if TYPE_CHECKING:
+    from wfe_core.models import WorkflowInstance
 
 
 class _NoValue:

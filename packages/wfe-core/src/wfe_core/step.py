@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from wfe_core.clock import SystemClock
-from wfe_core.models import ExecutionPointer, ExecutionResult, WorkflowInstance
-from wfe_core.protocols import Clock
+from wfe_core.models import ExecutionResult
 
 if TYPE_CHECKING:
+    import asyncio
+
     from wfe_core.artifacts import StepArtifacts
     from wfe_core.definition import WorkflowDefinition, WorkflowStep
+    from wfe_core.models import ExecutionPointer, WorkflowInstance
+    from wfe_core.protocols import Clock
     from wfe_core.protocols.artifacts import ArtifactStore
 
 
@@ -78,6 +80,8 @@ class CancellationSignal:
         if self._cancelled:
             return
         if self._event is None:
+            import asyncio  # not at the top: compiling a definition (wfe validate) needs no event loop
+
             self._event = asyncio.Event()
         await self._event.wait()
 
@@ -102,6 +106,8 @@ class StepExecutionContext:
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        import asyncio  # loaded by then: a context is made inside the running loop
+
         try:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -119,6 +118,8 @@ class ConditionalStep(StepBody):
         if inspect.iscoroutinefunction(run):
             result = await run(ctx)
         elif type(self.inner).run_in_thread:
+            import asyncio  # loaded by then (this runs in the loop); not at the top, for wfe validate
+
             result = await asyncio.to_thread(run, ctx)
         else:
             result = run(ctx)

@@ -22,23 +22,41 @@ PROVIDERS = ("wfe_sqlite", "wfe_postgres", "wfe_valkey", "wfe_opensearch", "psyc
 HEAVY = (*PROVIDERS, "rich", "croniter", "wfe_yaml", "pydantic", "click", "asyncio")
 """Not imported by `import wfe` alone."""
 
-# Runs CODE in a fresh interpreter, then prints the top-level names of the modules imported (also when CODE
-# ends in SystemExit, as the CLI does).
+# Runs CODE in a fresh interpreter, then prints the names of the modules imported, top-level names only unless
+# the second argument is "full" (also when CODE ends in SystemExit, as the CLI does).
 PROBE = """
 import json, sys
+full = sys.argv[2] == "full"  # read before CODE, which sets sys.argv for the CLI
 try:
     exec(sys.argv[1])
 except SystemExit:
     pass
 finally:
     sys.stdout.flush()
-    print("\\nMODULES=" + json.dumps(sorted({name.split(".")[0] for name in sys.modules})), file=sys.stderr)
+    names = sys.modules if full else {name.split(".")[0] for name in sys.modules}
+    print("\\nMODULES=" + json.dumps(sorted(names)), file=sys.stderr)
 """
 
+ENGINE = (
+    "asyncio",
+    "logging",
+    "wfe_core.models.instance",
+    "wfe_core.models.event",
+    "wfe_core.models.lifecycle",
+    "wfe_core.executor",
+    "wfe_yaml.shell.step",
+    "wfe_yaml.shell.process",
+    "wfe_core.primitives.poll_endpoint",
+    "wfe_core.primitives.poll_conditions",
+)
+"""What running workflows needs and validating them does not: the engine's models of instances, events and
+lifecycle events, the executor, the event loop, logging, the shell step's process handling, and the HTTP
+polling step (a pipeline without one)."""
 
-def imported_by(code: str, *argv: str) -> set[str]:
+
+def imported_by(code: str, *argv: str, full: bool = False) -> set[str]:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, code, *argv],
+        [sys.executable, "-c", PROBE, code, "full" if full else "top", *argv],
         capture_output=True,
         text=True,
         timeout=120,
@@ -76,6 +94,36 @@ def test_wfe_validate_imports_no_provider_nor_rich(args: list[str]) -> None:
     loaded = imported_by(cli_code(*args))
     assert "wfe_yaml" in loaded  # the probe did validate
     assert loaded.isdisjoint({*PROVIDERS, "rich"}), sorted(loaded & {*PROVIDERS, "rich"})
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", str(EXAMPLE), "--var", "project=x"],
+        ["validate", "--strict", str(EXAMPLE), "--var", "project=x"],
+    ],
+)
+def test_wfe_validate_compiles_without_the_engine(args: list[str]) -> None:
+    loaded = imported_by(cli_code(*args), full=True)
+    # The definition is still built (the compile-time checks are the builder's), with the shell step type.
+    assert {"wfe_core.builder", "wfe_yaml.compiler", "wfe_yaml.shell.step_type"} <= loaded
+    assert loaded.isdisjoint(ENGINE), sorted(loaded & set(ENGINE))
+
+
+def test_the_lazy_packages_resolve_every_name() -> None:
+    import wfe_core.models
+    import wfe_core.primitives
+    import wfe_yaml.shell
+
+    for module in (wfe_core.models, wfe_core.primitives, wfe_yaml.shell):
+        for name in module.__all__:
+            value = getattr(module, name)
+            assert value is not None, f"{module.__name__}.{name}"
+            assert name in dir(module)
+        with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
+            _ = module.NoSuchName
+    assert wfe_core.models.ACTIVITY_EVENT_NAME == "wfe.activity"
+    assert wfe_yaml.shell.ShellStepType().create({"run": "true"}, step_name="s", workflow_id="w") is not None
 
 
 def test_every_public_name_resolves() -> None:

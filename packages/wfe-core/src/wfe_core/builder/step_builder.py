@@ -28,8 +28,6 @@ from wfe_core.primitives import (
     If,
     InlineStep,
     OutcomeSwitch,
-    PollEndpoint,
-    PollEndpointConfig,
     Recur,
     SagaContainer,
     Schedule,
@@ -39,16 +37,12 @@ from wfe_core.primitives import (
     When,
     While,
 )
-from wfe_core.primitives.poll_conditions import PollCondition, PollResponse
-from wfe_core.primitives.poll_endpoint import (
-    DEFAULT_INTERVAL,
-    DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_TIMEOUT,
-)
+from wfe_core.primitives.poll_defaults import DEFAULT_INTERVAL, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT
 from wfe_core.step import StepBody, StepExecutionContext
 
 if TYPE_CHECKING:
     from wfe_core.builder.workflow_builder import WorkflowBuilder
+    from wfe_core.primitives.poll_conditions import PollCondition, PollResponse
 
 StepLike = type[StepBody] | StepBody | Callable[[], StepBody]
 BranchFn = Callable[["BranchBuilder"], Any]
@@ -124,6 +118,8 @@ class StepAdder:
         between polls; once ``timeout`` has passed it fails with ``PollTimeoutError`` and its error behaviour
         applies. ``url``, ``headers`` and ``body`` (JSON, or str/bytes sent as is) may be functions of the data.
         The response is ``step.response`` for ``.output()``. Needs the ``http`` extra (``wfe[http]``)."""
+        from wfe_core.primitives.poll_endpoint import PollEndpoint, PollEndpointConfig  # HTTP polling, on use
+
         config = PollEndpointConfig.create(
             url,
             until=until,

@@ -8,13 +8,18 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from wfe_core.models.event_names import ACTIVITY_EVENT_NAME, WORKFLOW_ENDED_EVENT_NAME
 from wfe_core.models.instance import new_id
 
-ACTIVITY_EVENT_NAME = "wfe.activity"
-"""Reserved event name an activity step waits on (the key is the activity name)."""
-
-WORKFLOW_ENDED_EVENT_NAME = "wfe.workflow.ended"
-"""Reserved event published when a sub-workflow ends (key: the child's id; data: status, data, error)."""
+__all__ = [
+    "ACTIVITY_EVENT_NAME",
+    "WORKFLOW_ENDED_EVENT_NAME",
+    "CommandName",
+    "Delivery",
+    "Event",
+    "EventSubscription",
+    "ScheduledCommand",
+]
 
 
 class Event(BaseModel):

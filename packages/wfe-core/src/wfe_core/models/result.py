@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from wfe_core.models.event import ACTIVITY_EVENT_NAME
+from wfe_core.models.event_names import ACTIVITY_EVENT_NAME
 
 _UNSET: Any = object()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -23,6 +22,8 @@ class InlineStep(StepBody):
         if inspect.iscoroutinefunction(self.fn):
             result = await self.fn(ctx)
         else:
+            import asyncio  # loaded by then (this runs in the loop); not at the top, for wfe validate
+
             result = await asyncio.to_thread(self.fn, ctx)
             if inspect.isawaitable(result):
                 result = await result

@@ -31,12 +31,12 @@ from wfe_core.primitives.poll_conditions import (
     as_condition,
     status_condition,
 )
+from wfe_core.primitives.poll_defaults import DEFAULT_INTERVAL as DEFAULT_INTERVAL
+from wfe_core.primitives.poll_defaults import DEFAULT_REQUEST_TIMEOUT as DEFAULT_REQUEST_TIMEOUT
+from wfe_core.primitives.poll_defaults import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from wfe_core.step import StepBody, StepExecutionContext
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
-DEFAULT_INTERVAL = timedelta(seconds=10)
-DEFAULT_TIMEOUT = timedelta(minutes=5)
-DEFAULT_REQUEST_TIMEOUT = timedelta(seconds=30)
 MAX_BODY_BYTES = 1024 * 1024
 """The part of a response body that is read (and that conditions see); the rest is ignored."""
 

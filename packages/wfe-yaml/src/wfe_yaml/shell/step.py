@@ -19,7 +19,7 @@ from wfe_core.step import StepBody, StepExecutionContext
 from wfe_yaml.shell.capture import StreamCapture
 from wfe_yaml.shell.config import ShellConfig
 from wfe_yaml.shell.directives import DirectiveReader
-from wfe_yaml.shell.environment import HostEnv, build_environment, host_env_setting, host_environment
+from wfe_yaml.shell.environment import HostEnv, build_environment, host_environment
 from wfe_yaml.shell.errors import (
     ShellCancelledError,
     ShellCommandError,
@@ -28,6 +28,7 @@ from wfe_yaml.shell.errors import (
 )
 from wfe_yaml.shell.outputs import parse_output_file
 from wfe_yaml.shell.process import Spawned, kill_tree, spawn, wait_exit
+from wfe_yaml.shell.step_type import ShellStepType
 
 # After the command exits, how long its output pipes may stay open (held by background children) before the
 # processes it left are killed so the step can finish.
@@ -35,6 +36,15 @@ PIPE_CLOSE_GRACE = 2.0
 # After the command and its processes were killed, how long the rest of their output may take to arrive.
 STOP_DRAIN = 0.5
 MAX_OUTPUT_FILE_BYTES = 64 * 1024 * 1024
+
+__all__ = [
+    "MAX_OUTPUT_FILE_BYTES",
+    "PIPE_CLOSE_GRACE",
+    "STOP_DRAIN",
+    "ShellStep",
+    "ShellStepType",
+    "workflow_data",
+]
 
 
 def workflow_data(data: Any) -> dict[str, Any]:
@@ -200,43 +210,3 @@ class ShellStep(StepBody):
         # Every process holding the pipes is gone (where they can be tracked): the readers end at once.
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(run, STOP_DRAIN)
-
-
-class ShellStepType:
-    """The ``shell`` step type (entry point ``wfe.steps: shell``)."""
-
-    name = "shell"
-    config_model = ShellConfig
-    requires_config = True
-
-    def __init__(self, *, host_env: HostEnv | None = None) -> None:
-        """``host_env``: what of the host's environment commands inherit unless a step's ``host_env`` says
-        otherwise: ``"all"``, ``"none"`` or a list of names. Default: the ``WFE_SHELL_HOST_ENV`` variable
-        (``all``, ``none`` or comma-separated names), else ``"all"``."""
-        self.host_env: HostEnv = host_env if host_env is not None else host_env_setting(os.environ)
-
-    def validate(self, config: Mapping[str, Any], *, step_name: str) -> list[str]:
-        given = [key for key in ("run", "file", "script") if config.get(key) is not None]
-        if not given:
-            return [f"Shell step '{step_name}' must have 'config.run' or 'config.file'"]
-        if len(given) > 1:
-            return [
-                f"Shell step '{step_name}' must have only one of 'config.run', 'config.file' and "
-                f"'config.script' (found {', '.join(given)})"
-            ]
-        return []
-
-    def artifacts(
-        self, config: Mapping[str, Any], *, step_name: str
-    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """It consumes the artifacts of ``inputs``."""
-        inputs = config.get("inputs")
-        return (), tuple(str(name) for name in inputs) if isinstance(inputs, Mapping) else ()
-
-    def create(self, config: Mapping[str, Any], *, step_name: str, workflow_id: str) -> ShellStep:
-        return ShellStep(
-            ShellConfig.model_validate(dict(config)),
-            step_name=step_name,
-            workflow_id=workflow_id,
-            host_env=self.host_env,
-        )

@@ -101,7 +101,12 @@ command's docstring, listed by ``wfe --help``). Commands defined in ``wfe.cli.co
 def cli(ctx: click.Context, server: str | None, token: str | None) -> None:
     """wfe: run and inspect persistent workflows (YAML pipelines) from the command line."""
     ctx.obj = {"server": server, "token": token}
-    quiet_step_failures()
+    if ctx.invoked_subcommand not in RUN_NO_STEPS:
+        quiet_step_failures()
+
+
+RUN_NO_STEPS = frozenset({"validate", "graph", "schema"})
+"""The commands that never run a step: they leave logging alone (and do not import it)."""
 
 
 def quiet_step_failures() -> None:
