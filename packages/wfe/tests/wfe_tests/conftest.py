@@ -1,14 +1,16 @@
 """Hosts for the behaviour tests: in-memory by default; WFE_TEST_STORES=memory,sqlite,postgres runs every
-behaviour test on each listed store (one switch, same tests)."""
+behaviour test on each listed store (one switch, same tests). And the command-line tests' runner."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from wfe import WorkflowHost, WorkflowHostBuilder
 from wfe_core.testing.services import service_url
@@ -69,3 +71,14 @@ async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncItera
         await host.stop()
     for cleanup in cleanups:
         await cleanup()
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A ``CliRunner`` working in ``tmp_path``, with the variables that announce a CI run (GitHub Actions,
+    GitLab CI) unset, so that the output has no log groups even when the tests run in CI. A module that wants
+    another runner defines its own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("GITLAB_CI", raising=False)
+    return CliRunner()
