@@ -3,6 +3,7 @@ behaviour test on each listed store (one switch, same tests). And the command-li
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,9 +43,11 @@ def _configure(
     return cleanups
 
 
-@pytest.fixture(params=STORE_PARAMS)
-async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[HostFactory]:
-    """``host = await make_host(*definitions, clock=..., **host_options)``: a started host, stopped after."""
+@contextlib.asynccontextmanager
+async def started_hosts(store: str, tmp_path: Any) -> AsyncIterator[HostFactory]:
+    """``host = await factory(*definitions, clock=..., configure=..., **host_options)``: hosts on ``store``
+    (``memory``, ``sqlite`` or ``postgres``, each host a store of its own), started; on exit every host is
+    stopped, then the PostgreSQL schemas are dropped."""
     hosts: list[WorkflowHost] = []
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
@@ -52,7 +55,7 @@ async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncItera
         *definitions: Any, clock: Any = None, configure: Any = None, **options: Any
     ) -> WorkflowHost:
         builder = WorkflowHostBuilder()
-        cleanups.extend(_configure(builder, request.param, tmp_path))
+        cleanups.extend(_configure(builder, store, tmp_path))
         if clock is not None:
             builder.use_clock(clock)
         if options:
@@ -71,6 +74,13 @@ async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncItera
         await host.stop()
     for cleanup in cleanups:
         await cleanup()
+
+
+@pytest.fixture(params=STORE_PARAMS)
+async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[HostFactory]:
+    """``host = await make_host(*definitions, clock=..., **host_options)``: a started host, stopped after."""
+    async with started_hosts(request.param, tmp_path) as factory:
+        yield factory
 
 
 @pytest.fixture
