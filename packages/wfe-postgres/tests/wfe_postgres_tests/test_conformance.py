@@ -20,22 +20,36 @@ from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
 pytestmark = pytest.mark.postgres
 
 
+@pytest.fixture
+async def lock(pg_url: str, schema: str) -> AsyncIterator[PostgresLock]:
+    """A started lock in the test's schema, for both lock suites; stopped after the test."""
+    provider = PostgresLock.from_url(pg_url, schema=schema, table_prefix="wfe_")
+    await provider.start()
+    yield provider
+    await provider.stop()
+
+
+@pytest.fixture
+async def persistence(pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
+    """A store with its tables made in the test's schema; closed after the test."""
+    provider = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="wfe_")
+    await provider.ensure_store_exists()
+    yield provider
+    await provider.close()
+
+
+@pytest.fixture
+def queue_slots(persistence: PostgresPersistence) -> PostgresPersistence:
+    """The queue slot suite runs on the store itself."""
+    return persistence
+
+
 class TestPostgresLock(LockSuite):
-    @pytest.fixture
-    async def lock(self, pg_url: str, schema: str) -> AsyncIterator[PostgresLock]:
-        provider = PostgresLock.from_url(pg_url, schema=schema, table_prefix="wfe_")
-        await provider.start()
-        yield provider
-        await provider.stop()
+    """On the module's ``lock`` fixture."""
 
 
 class TestPostgresLeaseTakeover(LeaseTakeoverSuite):
-    @pytest.fixture
-    async def lock(self, pg_url: str, schema: str) -> AsyncIterator[PostgresLock]:
-        provider = PostgresLock.from_url(pg_url, schema=schema, table_prefix="wfe_")
-        await provider.start()
-        yield provider
-        await provider.stop()
+    """On the module's ``lock`` fixture."""
 
 
 class TestPostgresQueue(QueueSuite):
@@ -50,18 +64,8 @@ class TestPostgresQueue(QueueSuite):
 
 
 class TestPostgresQueueSlots(QueueSlotSuite):
-    @pytest.fixture
-    async def queue_slots(self, pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
-        provider = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="wfe_")
-        await provider.ensure_store_exists()
-        yield provider
-        await provider.close()
+    """On the module's ``queue_slots`` fixture."""
 
 
 class TestPostgresPersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleSuite):
-    @pytest.fixture
-    async def persistence(self, pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
-        provider = PostgresPersistence.from_url(pg_url, schema=schema, table_prefix="wfe_")
-        await provider.ensure_store_exists()
-        yield provider
-        await provider.close()
+    """On the module's ``persistence`` fixture."""

@@ -12,19 +12,18 @@ from wfe_sqlite import SqliteLock
 from .conftest import DatabaseFactory
 
 
+@pytest.fixture
+async def lock(database_factory: DatabaseFactory) -> AsyncIterator[SqliteLock]:
+    """A started lock on the test's database, for both lock suites; stopped after the test."""
+    provider = SqliteLock(database_factory(), retained=True)
+    await provider.start()
+    yield provider
+    await provider.stop()
+
+
 class TestSqliteLock(LockSuite):
-    @pytest.fixture
-    async def lock(self, database_factory: DatabaseFactory) -> AsyncIterator[SqliteLock]:
-        provider = SqliteLock(database_factory(), retained=True)
-        await provider.start()
-        yield provider
-        await provider.stop()
+    """On the module's ``lock`` fixture."""
 
 
 class TestSqliteLeaseTakeover(LeaseTakeoverSuite):
-    @pytest.fixture
-    async def lock(self, database_factory: DatabaseFactory) -> AsyncIterator[SqliteLock]:
-        provider = SqliteLock(database_factory(), retained=True)
-        await provider.start()
-        yield provider
-        await provider.stop()
+    """On the module's ``lock`` fixture."""

@@ -17,30 +17,21 @@ from wfe_valkey_tests.server import delete_keys
 pytestmark = pytest.mark.valkey
 
 
-class TestValkeyLockConformance(LockSuite):
-    @pytest.fixture
-    async def lock(self, valkey_url: str, prefix: str) -> AsyncIterator[ValkeyLock]:
-        provider = ValkeyLock.from_url(valkey_url, prefix=prefix)
-        await provider.start()
-        yield provider
-        await provider.stop()
-
-
-class TestValkeyLeaseTakeover(LeaseTakeoverSuite):
-    @pytest.fixture
-    async def lock(self, valkey_url: str, prefix: str) -> AsyncIterator[ValkeyLock]:
-        provider = ValkeyLock.from_url(valkey_url, prefix=prefix)
-        await provider.start()
-        yield provider
-        await provider.stop()
-
-
 @pytest.fixture
 async def lock(valkey_url: str, prefix: str) -> AsyncIterator[ValkeyLock]:
+    """A started lock under the test's key prefix, for the suites and the tests below; stopped after the test."""
     provider = ValkeyLock.from_url(valkey_url, prefix=prefix)
     await provider.start()
     yield provider
     await provider.stop()
+
+
+class TestValkeyLockConformance(LockSuite):
+    """On the module's ``lock`` fixture."""
+
+
+class TestValkeyLeaseTakeover(LeaseTakeoverSuite):
+    """On the module's ``lock`` fixture."""
 
 
 async def test_lock_key_holds_fence_and_token_and_expires_with_the_ttl(

@@ -1,14 +1,17 @@
 """Hosts for the behaviour tests: in-memory by default; WFE_TEST_STORES=memory,sqlite,postgres runs every
-behaviour test on each listed store (one switch, same tests)."""
+behaviour test on each listed store (one switch, same tests). And the command-line tests' runner."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from wfe import WorkflowHost, WorkflowHostBuilder
 from wfe_core.testing.services import service_url
@@ -40,9 +43,11 @@ def _configure(
     return cleanups
 
 
-@pytest.fixture(params=STORE_PARAMS)
-async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[HostFactory]:
-    """``host = await make_host(*definitions, clock=..., **host_options)``: a started host, stopped after."""
+@contextlib.asynccontextmanager
+async def started_hosts(store: str, tmp_path: Any) -> AsyncIterator[HostFactory]:
+    """``host = await factory(*definitions, clock=..., configure=..., **host_options)``: hosts on ``store``
+    (``memory``, ``sqlite`` or ``postgres``, each host a store of its own), started; on exit every host is
+    stopped, then the PostgreSQL schemas are dropped."""
     hosts: list[WorkflowHost] = []
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
@@ -50,7 +55,7 @@ async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncItera
         *definitions: Any, clock: Any = None, configure: Any = None, **options: Any
     ) -> WorkflowHost:
         builder = WorkflowHostBuilder()
-        cleanups.extend(_configure(builder, request.param, tmp_path))
+        cleanups.extend(_configure(builder, store, tmp_path))
         if clock is not None:
             builder.use_clock(clock)
         if options:
@@ -69,3 +74,21 @@ async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncItera
         await host.stop()
     for cleanup in cleanups:
         await cleanup()
+
+
+@pytest.fixture(params=STORE_PARAMS)
+async def make_host(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[HostFactory]:
+    """``host = await make_host(*definitions, clock=..., **host_options)``: a started host, stopped after."""
+    async with started_hosts(request.param, tmp_path) as factory:
+        yield factory
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A ``CliRunner`` working in ``tmp_path``, with the variables that announce a CI run (GitHub Actions,
+    GitLab CI) unset, so that the output has no log groups even when the tests run in CI. A module that wants
+    another runner defines its own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("GITLAB_CI", raising=False)
+    return CliRunner()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from wfe.cli import cli
@@ -27,14 +26,6 @@ workflow:
     - name: four
       config: {run: echo four >> runs.log}
 """
-
-
-@pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    monkeypatch.delenv("GITLAB_CI", raising=False)
-    return CliRunner()
 
 
 def test_fork_runs_the_steps_from_the_chosen_one(runner: CliRunner, tmp_path: Path) -> None:

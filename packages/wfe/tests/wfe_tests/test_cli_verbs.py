@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from wfe.cli import cli
@@ -57,14 +56,6 @@ workflow:
     - name: after
       config: {run: echo after >> after.log}
 """
-
-
-@pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    monkeypatch.delenv("GITLAB_CI", raising=False)
-    return CliRunner()
 
 
 def test_show_json_has_steps_with_durations_outputs_and_errors(runner: CliRunner, tmp_path: Path) -> None:

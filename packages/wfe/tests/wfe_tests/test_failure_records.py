@@ -9,14 +9,13 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from pydantic import BaseModel
 
 from wfe import (
     ErrorBehavior,
@@ -24,6 +23,7 @@ from wfe import (
     StepBody,
     StepExecutionContext,
     WorkflowBuilder,
+    WorkflowDefinition,
     WorkflowHost,
     WorkflowHostBuilder,
     WorkflowStatus,
@@ -31,28 +31,21 @@ from wfe import (
 from wfe.cli import cli
 from wfe_core.errors import DefinitionError
 
+from .payments import Payment, charge_card, charge_twice, until
+
 FAST = timedelta(milliseconds=20)
 LATER = timedelta(hours=1)
 
 
-class Payment(BaseModel):
-    attempts: int = 0
-    refunded: bool = False
-
-
-def charge_card(ctx: StepExecutionContext) -> None:
-    ctx.data.attempts += 1
-    raise RuntimeError("payment gateway returned 502")
-
-
-def charge_twice(ctx: StepExecutionContext) -> None:
-    ctx.data.attempts += 1
-    if ctx.data.attempts == 1:
-        raise RuntimeError("payment gateway returned 502")
-
-
 def refund(ctx: StepExecutionContext) -> None:
     ctx.data.refunded = True
+
+
+def charging(
+    definition_id: str, behavior: ErrorBehavior, fn: Callable[[StepExecutionContext], None] = charge_card
+) -> WorkflowDefinition:
+    """A workflow of one step, 'Charge' (id 0), that runs ``fn`` on a ``Payment``; its errors meet ``behavior``."""
+    return WorkflowBuilder(Payment).then_fn(fn, name="Charge").on_error(behavior).build(definition_id, 1)
 
 
 def failures(caplog: pytest.LogCaptureFixture, workflow_id: str) -> list[logging.LogRecord]:
@@ -61,29 +54,12 @@ def failures(caplog: pytest.LogCaptureFixture, workflow_id: str) -> list[logging
     ]
 
 
-async def until(check: Callable[[], Awaitable[Any]], seconds: float = 20) -> Any:
-    """The first truthy result of ``check()``, polled; fails the test after ``seconds``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert loop.time() < deadline, "the condition never held"
-        await asyncio.sleep(0.02)
-
-
 # -- the log records -------------------------------------------------------------------------------------------
 
 
 async def test_each_failure_is_one_record_warning_while_retried_then_error(make_host, caplog):
     caplog.set_level(logging.DEBUG, logger="wfe")
-    definition = (
-        WorkflowBuilder(Payment)
-        .then_fn(charge_card, name="Charge")
-        .on_error(ErrorBehavior.retry(interval=FAST, max_retries=2))
-        .build("pay-retry", 1)
-    )
+    definition = charging("pay-retry", ErrorBehavior.retry(interval=FAST, max_retries=2))
     host = await make_host(definition)
     wid = await host.start_workflow("pay-retry", 1, Payment())
     await host.wait_for_workflow(wid, timeout=20, statuses=[WorkflowStatus.SUSPENDED])
@@ -107,12 +83,7 @@ async def test_each_failure_is_one_record_warning_while_retried_then_error(make_
 
 async def test_a_failure_retried_into_success_is_one_warning(make_host, caplog):
     caplog.set_level(logging.DEBUG, logger="wfe")
-    definition = (
-        WorkflowBuilder(Payment)
-        .then_fn(charge_twice, name="Charge")
-        .on_error(ErrorBehavior.retry(interval=FAST, max_retries=3))
-        .build("pay-once-more", 1)
-    )
+    definition = charging("pay-once-more", ErrorBehavior.retry(interval=FAST, max_retries=3), charge_twice)
     host = await make_host(definition)
     wid = await host.start_workflow("pay-once-more", 1, Payment())
     done = await host.wait_for_workflow(wid, timeout=20)
@@ -131,9 +102,7 @@ async def test_a_failure_that_ends_or_stops_the_workflow_is_one_error(
     make_host, caplog, behavior, status, outcome
 ):
     caplog.set_level(logging.DEBUG, logger="wfe")
-    definition = (
-        WorkflowBuilder(Payment).then_fn(charge_card, name="Charge").on_error(behavior).build("pay-end", 1)
-    )
+    definition = charging("pay-end", behavior)
     host = await make_host(definition)
     wid = await host.start_workflow("pay-end", 1, Payment())
     await host.wait_for_workflow(wid, timeout=20, statuses=[status])
@@ -211,12 +180,7 @@ async def test_the_exception_type_of_a_non_builtin_is_qualified(make_host):
     def fail(ctx: StepExecutionContext) -> None:
         raise GatewayDown("502")
 
-    definition = (
-        WorkflowBuilder(Payment)
-        .then_fn(fail, name="Charge")
-        .on_error(ErrorBehavior.terminate())
-        .build("pay-q", 1)
-    )
+    definition = charging("pay-q", ErrorBehavior.terminate(), fail)
     host = await make_host(definition)
     wid = await host.start_workflow("pay-q", 1, Payment())
     await host.wait_for_workflow(wid, timeout=20)
@@ -230,12 +194,7 @@ async def test_the_exception_type_of_a_non_builtin_is_qualified(make_host):
 
 async def test_the_workflow_error_event_names_the_step_and_says_what_failed(make_host):
     seen: list[Any] = []
-    definition = (
-        WorkflowBuilder(Payment)
-        .then_fn(charge_card, name="Charge")
-        .on_error(ErrorBehavior.terminate())
-        .build("pay-e", 1)
-    )
+    definition = charging("pay-e", ErrorBehavior.terminate())
     host = await make_host(definition)
     host.on_lifecycle_event(seen.append)
     wid = await host.start_workflow("pay-e", 1, Payment())
@@ -285,12 +244,7 @@ async def test_timeout_says_the_workflow_sleeps_until_when(make_host):
 
 
 async def test_timeout_says_which_step_is_retried_after_which_error(make_host):
-    definition = (
-        WorkflowBuilder(Payment)
-        .then_fn(charge_card, name="Charge")
-        .on_error(ErrorBehavior.retry(interval=LATER, max_retries=5))
-        .build("retry-later", 1)
-    )
+    definition = charging("retry-later", ErrorBehavior.retry(interval=LATER, max_retries=5))
     host = await make_host(definition)
     wid = await host.start_workflow("retry-later", 1, Payment())
     await until(lambda: host.get_errors(wid))
@@ -302,12 +256,7 @@ async def test_timeout_says_which_step_is_retried_after_which_error(make_host):
 
 
 async def test_timeout_says_the_workflow_is_suspended_after_which_error(make_host):
-    definition = (
-        WorkflowBuilder(Payment)
-        .then_fn(charge_card, name="Charge")
-        .on_error(ErrorBehavior.suspend())
-        .build("susp", 1)
-    )
+    definition = charging("susp", ErrorBehavior.suspend())
     host = await make_host(definition)
     wid = await host.start_workflow("susp", 1, Payment())
     await host.wait_for_workflow(wid, timeout=20, statuses=[WorkflowStatus.SUSPENDED])
@@ -333,12 +282,7 @@ def test_wfe_show_gives_the_failed_step_the_exception_and_the_traceback(tmp_path
 
     async def fail_one() -> str:
         host = WorkflowHostBuilder().use_persistence(store).build()
-        host.register_workflow(
-            WorkflowBuilder(Payment)
-            .then_fn(charge_card, name="Charge")
-            .on_error(ErrorBehavior.terminate())
-            .build("shop", 1)
-        )
+        host.register_workflow(charging("shop", ErrorBehavior.terminate()))
         async with host:
             wid = await host.start_workflow("shop", 1, Payment())
             await host.wait_for_workflow(wid, timeout=20)

@@ -3,13 +3,11 @@ when it is read: never written with the instance, and never read by the engine's
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from wfe import (
     ErrorBehavior,
@@ -21,23 +19,10 @@ from wfe import (
 )
 from wfe_core.models import ExecutionError
 
+from .payments import Payment, charge_card, charge_twice, until
+
 FAST = timedelta(milliseconds=20)
 FAILURE = "RuntimeError: payment gateway returned 502"
-
-
-class Payment(BaseModel):
-    attempts: int = 0
-
-
-def charge_card(ctx: StepExecutionContext) -> None:
-    ctx.data.attempts += 1
-    raise RuntimeError("payment gateway returned 502")
-
-
-def charge_twice(ctx: StepExecutionContext) -> None:
-    ctx.data.attempts += 1
-    if ctx.data.attempts == 1:
-        raise RuntimeError("payment gateway returned 502")
 
 
 def retried(fn: Callable[[StepExecutionContext], None], definition_id: str, max_retries: int = 3) -> Any:
@@ -71,14 +56,6 @@ async def until_indexed(host: WorkflowHost, wid: str) -> None:
 async def _indexed_complete(host: WorkflowHost, wid: str) -> bool:
     page = await host.search()
     return any(r.id == wid and r.status is WorkflowStatus.COMPLETE for r in page.data)
-
-
-async def until(check: Callable[[], Awaitable[bool]], seconds: float = 20) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not await check():
-        assert loop.time() < deadline, "the condition never held"
-        await asyncio.sleep(0.02)
 
 
 async def test_get_workflow_carries_the_failure_records(make_host):

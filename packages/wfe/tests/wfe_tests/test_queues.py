@@ -15,6 +15,7 @@ from wfe import (
     PointerStatus,
     StepExecutionContext,
     WorkflowBuilder,
+    WorkflowHost,
     WorkflowStatus,
 )
 from wfe_core.testing import ManualClock
@@ -46,6 +47,16 @@ async def finish_all(host, ids: list[str]) -> None:  # type: ignore[no-untyped-d
     for workflow_id in ids:
         done = await host.wait_for_workflow(workflow_id, timeout=60)
         assert done.status is WorkflowStatus.COMPLETE
+
+
+async def until_a_pointer_is(host: WorkflowHost, workflow_id: str, status: PointerStatus) -> None:
+    """Until one of the instance's pointers has ``status``, polled for up to 10 s; the test's next assertions
+    say what went wrong if it never does."""
+    for _ in range(200):
+        instance = await host.get_workflow(workflow_id)
+        if any(p.status is status for p in instance.execution_pointers):
+            break
+        await asyncio.sleep(0.05)
 
 
 async def test_concurrency_bounds_the_instances_running_at_once(make_host):
@@ -121,17 +132,9 @@ async def test_an_instance_waiting_for_an_event_holds_no_slot(make_host):
     )
     host = await make_host(waiting, quick, sleeper, configure=lambda b: b.add_queue("one", concurrency=1))
     first = await host.start_workflow("q-wait", 1, queue="one")
-    for _ in range(200):
-        instance = await host.get_workflow(first)
-        if any(p.status is PointerStatus.WAITING_FOR_EVENT for p in instance.execution_pointers):
-            break
-        await asyncio.sleep(0.05)
+    await until_a_pointer_is(host, first, PointerStatus.WAITING_FOR_EVENT)
     second = await host.start_workflow("q-sleep", 1, queue="one")
-    for _ in range(200):
-        instance = await host.get_workflow(second)
-        if any(p.status is PointerStatus.SLEEPING for p in instance.execution_pointers):
-            break
-        await asyncio.sleep(0.05)
+    await until_a_pointer_is(host, second, PointerStatus.SLEEPING)
     third = await host.start_workflow("q-quick", 1, queue="one")
     done = await host.wait_for_workflow(third, timeout=30)  # runs while the others wait and sleep
     assert done.status is WorkflowStatus.COMPLETE

@@ -9,6 +9,7 @@ again within a second of the new host's start did not wait for the lease to laps
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -49,6 +50,16 @@ async def _wait_for_line(log: Path, kind: str, count: int, process: subprocess.P
     raise AssertionError(f"no {kind} line after 60 s: {_lines(log)}")
 
 
+@contextlib.asynccontextmanager
+async def _killed_at_exit(process: subprocess.Popen[bytes]) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """``process``, killed (as a crash would end it) and reaped when the block ends, however it ends."""
+    try:
+        yield process
+    finally:
+        process.kill()
+        await asyncio.to_thread(process.wait)
+
+
 async def _finish(process: subprocess.Popen[bytes]) -> None:
     try:
         assert await asyncio.to_thread(process.wait, 60) == 0
@@ -77,12 +88,8 @@ def _assert_picked_up_at_once_and_completed_once(log: Path) -> None:
 async def test_sqlite_host_killed_mid_step_is_taken_over_at_once_on_restart(tmp_path: Path) -> None:
     url, log = f"sqlite:///{tmp_path / 'wfe.db'}", tmp_path / "steps.log"
     log.touch()
-    first = _spawn("begin", url, str(log))
-    try:
+    async with _killed_at_exit(_spawn("begin", url, str(log))) as first:
         await _wait_for_line(log, "START", 1, first)
-    finally:
-        first.kill()
-        await asyncio.to_thread(first.wait)
     await _finish(_spawn("finish", url, str(log)))
     _assert_picked_up_at_once_and_completed_once(log)
 
@@ -138,12 +145,8 @@ async def test_postgres_host_killed_mid_step_is_taken_over_by_its_successor_with
     log = tmp_path / "steps.log"
     log.touch()
     isolated = _own_pid_namespace()
-    first = _spawn("begin", url, str(log), schema, "pod-0", prefix=isolated)
-    try:
+    async with _killed_at_exit(_spawn("begin", url, str(log), schema, "pod-0", prefix=isolated)) as first:
         await _wait_for_line(log, "START", 1, first)
-    finally:
-        first.kill()
-        await asyncio.to_thread(first.wait)
     await _finish(_spawn("finish", url, str(log), schema, "pod-0"))
     _assert_picked_up_at_once_and_completed_once(log)
 
@@ -157,18 +160,10 @@ async def test_postgres_host_of_another_identity_does_not_take_over_a_live_hosts
     url, schema = pg_schema
     log = tmp_path / "steps.log"
     log.touch()
-    first = _spawn("begin", url, str(log), schema, "pod-0")
-    try:
+    async with _killed_at_exit(_spawn("begin", url, str(log), schema, "pod-0")) as first:
         await _wait_for_line(log, "START", 1, first)
-        second = _spawn("begin", url, str(log), schema, "pod-1")
-        try:
+        async with _killed_at_exit(_spawn("begin", url, str(log), schema, "pod-1")) as second:
             await _wait_for_line(log, "START", 2, second)  # its own workflow's step
             await asyncio.sleep(PICKUP_SECONDS)  # time enough to have taken the first one's over
             starts = [workflow for kind, _, workflow in _lines(log) if kind == "START"]
             assert len(starts) == 2 and starts[0] != starts[1], "pod-1 never ran pod-0's step"
-        finally:
-            second.kill()
-            await asyncio.to_thread(second.wait)
-    finally:
-        first.kill()
-        await asyncio.to_thread(first.wait)

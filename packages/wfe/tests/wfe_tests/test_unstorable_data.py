@@ -4,8 +4,8 @@ workflow's data or its output. The SQLite and PostgreSQL stores, which write JSO
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+import functools
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,11 @@ from wfe import (
     StepExecutionContext,
     WorkflowBuilder,
     WorkflowDataError,
-    WorkflowHost,
-    WorkflowHostBuilder,
     WorkflowStatus,
 )
 from wfe_core.errors import UnstorableDataError
 from wfe_core.storable import unstorable
-from wfe_core.testing.services import service_url
+from wfe_tests.conftest import HostFactory, started_hosts
 
 FIX = "make it JSON-compatible: dict, list, str, number, bool, None, or a pydantic model"
 
@@ -39,38 +37,10 @@ class Order(BaseModel):
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def json_host(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Callable[..., Awaitable[WorkflowHost]]]:
-    hosts: list[WorkflowHost] = []
-    schemas: list[str] = []
-    url = ""
-
-    async def factory(*definitions: Any) -> WorkflowHost:
-        nonlocal url
-        builder = WorkflowHostBuilder().with_options(poll_interval=timedelta(milliseconds=200))
-        if request.param == "sqlite":
-            builder.use_persistence(f"sqlite:///{tmp_path}/wfe-{uuid.uuid4().hex[:8]}.db")
-        else:
-            url = service_url("WFE_TEST_POSTGRES_URL")
-            schemas.append(f"wfe_t_{uuid.uuid4().hex[:10]}")
-            builder.use_persistence(url, schema=schemas[-1])
-        host = builder.build()
-        for definition in definitions:
-            host.register_workflow(definition)
-        await host.start()
-        hosts.append(host)
-        return host
-
-    yield factory
-    for host in hosts:
-        await host.stop()
-    if schemas:
-        import psycopg
-
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            for schema in schemas:
-                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+async def json_host(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HostFactory]:
+    """``host = await json_host(*definitions)``: a started host on a store that writes JSON, stopped after."""
+    async with started_hosts(request.param, tmp_path) as factory:
+        yield functools.partial(factory, poll_interval=timedelta(milliseconds=200))
 
 
 def test_the_key_path_of_the_first_value_that_is_not_json():
