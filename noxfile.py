@@ -351,6 +351,8 @@ def bench(session: nox.Session) -> None:
         session.run(
             wfe_python, "bench_throughput.py", "--stores", "sqlite,postgres", "--runs", "3", external=True
         )
+        # against an older commit, alternated with it in one run (the in-memory speed-up, CPU per step)
+        session.run(wfe_python, "bench_baseline.py", "--uv", uv, external=True)
         for store, samples in (("sqlite", "10"), ("postgres", "30")):
             session.run(
                 dbos_python,

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from report_baseline import baseline, baseline_targets
 from report_recovery import recovery, recovery_targets
 from results_file import RESULTS, read_all
 
@@ -344,6 +345,7 @@ def targets(results: dict[str, dict[str, Any]]) -> list[str]:
         rows.append(
             ("in-memory ≥ 20,000 steps/s", fmt(memory["steps_per_s"]), memory["steps_per_s"] >= 20_000)
         )
+    rows += baseline_targets(results)
     for store, limit in (("memory", 1.0), ("postgres", 10.0)):
         ev = get(results, f"events_{store}")
         if ev:
@@ -461,6 +463,7 @@ def render(results: dict[str, dict[str, Any]], notes: str) -> str:
         *server(results),
         *(["", *recovery_lines] if (recovery_lines := recovery(results)) else []),
         *(["", *startup_lines] if (startup_lines := startup(results)) else []),
+        *(["", *baseline_lines] if (baseline_lines := baseline(results)) else []),
     ]
     text = "\n".join(sections) + "\n"
     if notes:
