@@ -1,7 +1,7 @@
 """Testing support shipped with wfe-core: a controllable clock and provider conformance suites.
 
-The suites (``ArtifactStoreSuite``, ``PersistenceSuite``, ``LockSuite``, ``LeaseTakeoverSuite``, ``QueueSuite``,
-``QueueSlotSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
+The suites (``ArtifactStoreSuite``, ``PersistenceSuite``, ``LockSuite``, ``LeaseTakeoverSuite``,
+``LeasedCreateSuite``, ``QueueSuite``, ``QueueSlotSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
 abstract pytest classes: subclass one in a ``Test...`` class and provide its fixture. They need pytest and
 pytest-asyncio (``pip install "wfe-core[testing]"``) and are imported on first use, so ``ManualClock`` works
 without them. The suites mark their tests ``asyncio``; under pytest-asyncio's strict mode declare the async
@@ -18,6 +18,7 @@ from wfe_core.testing.clock import ManualClock
 if TYPE_CHECKING:
     from wfe_core.testing.artifact_suite import ArtifactStoreSuite
     from wfe_core.testing.commands_suite import ScheduledCommandSuite
+    from wfe_core.testing.leased_create_suite import LeasedCreateSuite
     from wfe_core.testing.lifecycle_suite import LifecycleHubSuite
     from wfe_core.testing.lock_suite import LockSuite
     from wfe_core.testing.persistence_suite import PersistenceSuite
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 _SUITES = {
     "ArtifactStoreSuite": "wfe_core.testing.artifact_suite",
     "LeaseTakeoverSuite": "wfe_core.testing.takeover_suite",
+    "LeasedCreateSuite": "wfe_core.testing.leased_create_suite",
     "LifecycleHubSuite": "wfe_core.testing.lifecycle_suite",
     "LockSuite": "wfe_core.testing.lock_suite",
     "PersistenceSuite": "wfe_core.testing.persistence_suite",
@@ -43,6 +45,7 @@ _SUITES = {
 __all__ = [
     "ArtifactStoreSuite",
     "LeaseTakeoverSuite",
+    "LeasedCreateSuite",
     "LifecycleHubSuite",
     "LockSuite",
     "ManualClock",
