@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -62,6 +63,15 @@ class SqliteLock:
         return now, now + max(0, int(ttl.total_seconds() * 1_000_000))
 
     async def acquire(self, resource: str, ttl: timedelta) -> Lease | None:
+        token, acquire = self.acquire_job(resource, ttl)
+        fence: int | None = await self._handle.run(acquire, write=True, action=f"acquire lock {resource!r}")
+        return None if fence is None else Lease(resource=resource, token=token, fence=fence)
+
+    def acquire_job(
+        self, resource: str, ttl: timedelta
+    ) -> tuple[str, Callable[[sqlite3.Connection], int | None]]:
+        """The lease's token and the job that takes it (its fence, or None when the resource is held): what
+        ``acquire`` runs, for a caller writing it in a transaction of its own (``create_workflow_leased``)."""
         now, expires_at = self._expiry(ttl)
         token = self._owner.token()
 
@@ -74,8 +84,7 @@ class SqliteLock:
             ).fetchone()
             return None if row is None else int(row[0])
 
-        fence: int | None = await self._handle.run(acquire, write=True, action=f"acquire lock {resource!r}")
-        return None if fence is None else Lease(resource=resource, token=token, fence=fence)
+        return token, acquire
 
     async def renew(self, lease: Lease, ttl: timedelta) -> Lease | None:
         now, expires_at = self._expiry(ttl)

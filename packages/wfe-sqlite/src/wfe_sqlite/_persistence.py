@@ -10,19 +10,23 @@ from wfe_sqlite._database import SqliteDatabase
 from wfe_sqlite._errors_and_commands import _ErrorsAndCommands
 from wfe_sqlite._events import _EventStore
 from wfe_sqlite._handle import DatabaseHandle
+from wfe_sqlite._leased_create import _LeasedCreate
 from wfe_sqlite._queue_slots import _QueueSlots
 from wfe_sqlite._schedules import _ScheduleStore
 from wfe_sqlite._url import parse_sqlite_url
 from wfe_sqlite._workflows import _WorkflowStore
 
 
-class SqlitePersistence(_WorkflowStore, _EventStore, _ErrorsAndCommands, _ScheduleStore, _QueueSlots):
+class SqlitePersistence(
+    _WorkflowStore, _LeasedCreate, _EventStore, _ErrorsAndCommands, _ScheduleStore, _QueueSlots
+):
     """Workflow state in a SQLite file (or ``:memory:``).
 
-    Every call is one transaction on the database's worker thread; concurrent calls share commits (group
-    commit). Pointers are rows of their own and a pass writes only the pointers it changed. Open it with
-    ``SqlitePersistence.from_url("sqlite:///wfe.db")``; persistence, queue and lock opened on the same URL in
-    one process share one connection. It keeps the slots of queues with limits too (``QueueSlotStore``).
+        Every call is one transaction on the database's worker thread; concurrent calls share commits (group
+        commit). Pointers are rows of their own and a pass writes only the pointers it changed. Open it with
+        ``SqlitePersistence.from_url("sqlite:///wfe.db")``; persistence, queue and lock opened on the same URL in
+        one process share one connection. It keeps the slots of queues with limits too (``QueueSlotStore``), and with
+    a lock on the same database writes a new instance and its lease in one transaction (``LeasedCreate``).
     """
 
     def __init__(self, database: SqliteDatabase, *, retained: bool = False) -> None:

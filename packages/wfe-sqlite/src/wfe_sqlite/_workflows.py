@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,17 +46,7 @@ class _WorkflowStore(_SqliteProvider):
     """The part of ``SqlitePersistence`` that stores instances and their pointers."""
 
     async def create_workflow(self, instance: WorkflowInstance) -> str:
-        workflow_id = instance.id or new_id()
-        values = list(workflow_values(instance))
-        values[0] = workflow_id
-        pointers = pointer_rows(instance, None)
-        for i, row in enumerate(pointers):
-            pointers[i] = (workflow_id, *row[1:])
-        definition_id = instance.workflow_definition_id
-
-        def create(conn: sqlite3.Connection) -> str:
-            return _insert(conn, values, pointers, definition_id)
-
+        workflow_id, create = _create_job(instance)
         name = await self._write(create, "create workflow")
         instance.id = workflow_id
         instance.name = name
@@ -65,26 +55,7 @@ class _WorkflowStore(_SqliteProvider):
     async def create_workflow_once(self, instance: WorkflowInstance) -> bool:
         """Store the instance unless its id exists (one write transaction: the id check and the insert cannot
         interleave with another host's, which waits for the database lock)."""
-        if not instance.id:
-            raise ValueError(
-                "create_workflow_once needs instance.id: set the id that makes the start idempotent"
-            )
-        values = list(workflow_values(instance))
-        pointers = pointer_rows(instance, None)
-        definition_id = instance.workflow_definition_id
-        workflow_id = instance.id
-
-        def create(conn: sqlite3.Connection) -> str | None:
-            if conn.execute("SELECT 1 FROM workflows WHERE id = ?", (workflow_id,)).fetchone() is not None:
-                return None
-            name = values[1]
-            if name:
-                taken = conn.execute("SELECT id FROM workflows WHERE name = ?", (name,)).fetchone()
-                if taken is not None:
-                    raise WorkflowNameTakenError(str(name), str(taken[0]))
-            return _insert(conn, values, pointers, definition_id)
-
-        name = await self._write(create, "create workflow once")
+        name = await self._write(_create_once_job(instance), "create workflow once")
         if name is None:
             return False
         instance.name = name
@@ -310,3 +281,41 @@ def _insert(conn: sqlite3.Connection, values: list[Any], pointers: list[Any], de
     conn.execute(_INSERT_WORKFLOW, values)
     conn.executemany(_UPSERT_POINTER, pointers)
     return str(name)
+
+
+def _create_job(instance: WorkflowInstance) -> tuple[str, Callable[[sqlite3.Connection], str]]:
+    """The instance's id (``instance.id`` or a new one) and the job that inserts it, returning its name."""
+    workflow_id = instance.id or new_id()
+    values = list(workflow_values(instance))
+    values[0] = workflow_id
+    pointers = pointer_rows(instance, None)
+    for i, row in enumerate(pointers):
+        pointers[i] = (workflow_id, *row[1:])
+    definition_id = instance.workflow_definition_id
+
+    def create(conn: sqlite3.Connection) -> str:
+        return _insert(conn, values, pointers, definition_id)
+
+    return workflow_id, create
+
+
+def _create_once_job(instance: WorkflowInstance) -> Callable[[sqlite3.Connection], str | None]:
+    """The job that inserts the instance unless its id exists: its name, or None when nothing was written."""
+    if not instance.id:
+        raise ValueError("create_workflow_once needs instance.id: set the id that makes the start idempotent")
+    values = list(workflow_values(instance))
+    pointers = pointer_rows(instance, None)
+    definition_id = instance.workflow_definition_id
+    workflow_id = instance.id
+
+    def create(conn: sqlite3.Connection) -> str | None:
+        if conn.execute("SELECT 1 FROM workflows WHERE id = ?", (workflow_id,)).fetchone() is not None:
+            return None
+        name = values[1]
+        if name:
+            taken = conn.execute("SELECT id FROM workflows WHERE name = ?", (name,)).fetchone()
+            if taken is not None:
+                raise WorkflowNameTakenError(str(name), str(taken[0]))
+        return _insert(conn, values, pointers, definition_id)
+
+    return create
