@@ -210,6 +210,12 @@ class PoolHandle:
         self._entry: _Entry | None = None
         self._external_entry = _Entry(pool) if pool is not None else None
 
+    def shares_database(self, other: PoolHandle) -> bool:
+        """Whether ``other`` connects to the same database: the same URL, or the same application pool."""
+        if self._url is not None:
+            return self._url == other._url
+        return self._own_pool is other._own_pool
+
     async def listen_connection(self) -> AsyncConnection[Any]:
         """A new autocommit connection outside the pool (LISTEN holds a connection for good)."""
         if self._url is not None:

@@ -61,6 +61,10 @@ class PostgresLock(PostgresProvider):
     def _owner(self) -> LeaseOwner:
         return LeaseOwner.of_this_process()
 
+    def lease_token(self) -> str:
+        """A new lease token naming this provider's holder (what ``acquire`` takes a lease with)."""
+        return self._owner.token()
+
     async def take_over(self, owner: LeaseOwner) -> list[str]:
         """Hold leases as ``owner`` from now on, and release the leases of holders it supersedes (this host
         identity's predecessor, or a process on this machine that is gone); return the resources released."""
@@ -97,7 +101,7 @@ class PostgresLock(PostgresProvider):
         Acquires asked for together share one statement (group commit)."""
         with wrapped(LockError, "acquire"):
             await self._ensure_schema()
-        request = _Acquire(resource, self._owner.token(), ttl.total_seconds())
+        request = _Acquire(resource, self.lease_token(), ttl.total_seconds())
         fence = await self._acquires.write(request, resource)
         return None if fence is None else Lease(resource=resource, token=request.token, fence=fence)
 

@@ -8,6 +8,7 @@ from wfe_core.errors import PersistenceError, ProviderError
 from wfe_postgres._errors_and_commands import _ErrorsAndCommands
 from wfe_postgres._events import _EventsAndSubscriptions
 from wfe_postgres._failures import wrapped
+from wfe_postgres._leased_create import _LeasedCreate
 from wfe_postgres._queue_slots import _QueueSlots
 from wfe_postgres._reads import _InstanceReads
 from wfe_postgres._schedules import _Schedules
@@ -15,6 +16,7 @@ from wfe_postgres._writes import _InstanceWrites
 
 
 class PostgresPersistence(
+    _LeasedCreate,
     _InstanceWrites,
     _InstanceReads,
     _EventsAndSubscriptions,
@@ -27,7 +29,8 @@ class PostgresPersistence(
     Pointers are rows of their own and a pass writes only those it changed, in one transaction sent in one
     pipeline. Build it with ``PostgresPersistence.from_url(url, schema=..., table_prefix=...)`` or
     ``from_pool(pool)``; call ``ensure_store_exists()`` (the host does) before use. It keeps the slots of
-    queues with limits too (``QueueSlotStore``).
+    queues with limits too (``QueueSlotStore``), and with a lock on the same database and schema writes a new
+    instance and its lease in one statement (``LeasedCreate``).
     """
 
     _error: ClassVar[type[ProviderError]] = PersistenceError

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from wfe_core.testing import (
+    LeasedCreateSuite,
     LeaseTakeoverSuite,
     LockSuite,
     PersistenceSuite,
@@ -69,3 +70,16 @@ class TestPostgresQueueSlots(QueueSlotSuite):
 
 class TestPostgresPersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleSuite):
     """On the module's ``persistence`` fixture."""
+
+
+class TestPostgresLeasedCreate(LeasedCreateSuite):
+    """On the module's ``persistence`` and ``lock`` fixtures (one schema)."""
+
+    async def test_a_lock_in_another_schema_does_not_qualify(
+        self, persistence: PostgresPersistence, pg_url: str, schema: str
+    ) -> None:
+        other = PostgresLock.from_url(pg_url, schema=schema, table_prefix="other_")
+        try:
+            assert persistence.leases_with(other) is False
+        finally:
+            await other.stop()
