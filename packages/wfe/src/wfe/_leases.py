@@ -9,8 +9,8 @@ import logging
 from wfe._local_run import LocalRun
 from wfe._options import HostOptions
 from wfe_core.errors import LeaseLostError
-from wfe_core.models import Lease
-from wfe_core.protocols import LockProvider
+from wfe_core.models import Lease, WorkflowInstance
+from wfe_core.protocols import LeasedCreate, LockProvider
 from wfe_core.write_guard import guarded_writes
 
 log = logging.getLogger("wfe.runner")
@@ -32,6 +32,23 @@ class Leases:
         asked = asyncio.get_running_loop().time()
         lease = await self.lock.acquire(workflow_id, ttl)
         return None if lease is None else (lease, asked + ttl.total_seconds())
+
+    def creates_with(self, persistence: object) -> LeasedCreate | None:
+        """``persistence`` when it can write a new instance and its lease in one transaction with this lock
+        (``LeasedCreate``), else None (a start then acquires the lease and creates the instance apart)."""
+        if isinstance(persistence, LeasedCreate) and persistence.leases_with(self.lock):
+            return persistence
+        return None
+
+    async def create_leased(
+        self, persistence: LeasedCreate, instance: WorkflowInstance, *, once: bool
+    ) -> tuple[bool, tuple[Lease, float] | None]:
+        """Store the new instance and take its lease in one transaction: whether it was created, and the lease
+        with the event-loop time until which it is surely held (None when not taken), as ``acquire``."""
+        ttl = self.options.lock_ttl
+        asked = asyncio.get_running_loop().time()
+        created, lease = await persistence.create_workflow_leased(instance, self.lock, ttl, once=once)
+        return created, None if lease is None else (lease, asked + ttl.total_seconds())
 
     async def release(self, lease: Lease) -> None:
         try:

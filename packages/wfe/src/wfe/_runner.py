@@ -2,8 +2,8 @@
 
 Leases live in ``_leases``, event delivery in ``_delivery``, status changes asked for from outside in
 ``_control``, and what each pass stores and announces (or records when it cannot) in ``_pass_records``; the
-host and its consumers use the runner through ``process``, ``reserve_new``, ``run_held``, ``spawn``,
-``drain``, ``delivery`` and ``control``."""
+host and its consumers use the runner through ``process``, ``create_reserved``, ``reserve_new``, ``run_held``,
+``spawn``, ``drain``, ``delivery`` and ``control``."""
 
 from __future__ import annotations
 
@@ -94,6 +94,8 @@ class InstanceRunner:
         """Suspend, resume and terminate, for the host's verbs."""
         self.records = PassRecords(self)
         """What each pass stores and announces, and what is recorded when a pass cannot be stored or run."""
+        self.creator = self.leases.creates_with(persistence)
+        """The persistence when it writes a new instance and its lease in one transaction with this lock."""
 
     def close(self) -> None:
         """Called as the host stops: runs in progress finish their pass but start no new one."""
@@ -164,6 +166,57 @@ class InstanceRunner:
         lease, valid_until = taken
         run = self.runs[workflow_id] = LocalRun(lease_valid_until=valid_until)
         return run, lease
+
+    async def create_reserved(
+        self, instance: WorkflowInstance, *, once: bool
+    ) -> tuple[bool, tuple[LocalRun, Lease] | None] | None:
+        """``reserve_new`` and the instance's creation in one write, when the persistence can store an instance
+        and take its lease in one transaction with this host's lock (``LeasedCreate``): one commit to wait for
+        instead of two. None when it cannot (the caller reserves and creates apart); else whether the instance
+        was created and, when this host is to run it, its run and lease (None: no free slot, or the lease was
+        held, so the instance goes through the queue). ``instance.id`` must be set.
+
+        Cancelled while the write is in flight, the write still ends as it would have; a lease it took is then
+        released and the instance queued, so a run neither waits for the lease to lapse nor is lost."""
+        persistence = self.creator
+        if persistence is None:
+            return None
+        workflow_id = instance.id
+        if not self.take_slot_for(workflow_id):
+            return None
+        write = asyncio.ensure_future(self.leases.create_leased(persistence, instance, once=once))
+        try:
+            created, taken = await asyncio.shield(write)
+        except asyncio.CancelledError:
+            self.slots.give()
+            self.spawn(self._abandon(workflow_id, write))
+            raise
+        except BaseException:
+            self.slots.give()
+            raise
+        if taken is None or workflow_id in self.runs:
+            # the lease is held elsewhere, or a queue delivery of the same id got here first (without the lease)
+            if taken is not None:
+                await self.leases.release(taken[0])
+            self.slots.give()
+            return created, None
+        lease, valid_until = taken
+        run = self.runs[workflow_id] = LocalRun(lease_valid_until=valid_until)
+        return created, (run, lease)
+
+    async def _abandon(
+        self, workflow_id: str, write: asyncio.Future[tuple[bool, tuple[Lease, float] | None]]
+    ) -> None:
+        """After a start cancelled during ``create_reserved``'s write: release the lease it took and queue the
+        instance it stored, so another run picks it up at once."""
+        try:
+            created, taken = await write
+        except Exception:
+            return  # nothing was written
+        if taken is not None:
+            await self.leases.release(taken[0])
+        if created:
+            await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
 
     async def cancel_reservation(self, workflow_id: str, lease: Lease) -> None:
         """The instance was not created after all: give the slot and the lease back."""

@@ -157,23 +157,30 @@ class StartVerbs:
             return workflow_id  # the common repeat: no middleware, no lease; the store decides a race below
         await self._run_middleware("pre", instance, raise_errors=True)
         # With a free slot, this host takes the new instance's lease first and runs it at once, without the
-        # queue's round trip and a reload; a crash before it finishes leaves it RUNNABLE for the poller.
+        # queue's round trip and a reload; a crash before it finishes leaves it RUNNABLE for the poller. When
+        # the persistence can, the lease and the instance are one write (one commit to wait for, not two).
         reserved = None
         if once:
             instance.id = instance.id or new_id()
+        together = None
         if self._started and self.options.start_locally:
             instance.id = instance.id or new_id()
-            reserved = await self._runner.reserve_new(instance.id)
-        try:
-            if once:
-                created = await self.persistence.create_workflow_once(instance)
-            else:
-                await self.persistence.create_workflow(instance)
-                created = True
-        except BaseException:
-            if reserved is not None:
-                await self._runner.cancel_reservation(instance.id, reserved[1])
-            raise
+            together = await self._runner.create_reserved(instance, once=once)
+            if together is None:
+                reserved = await self._runner.reserve_new(instance.id)
+        if together is not None:
+            created, reserved = together
+        else:
+            try:
+                if once:
+                    created = await self.persistence.create_workflow_once(instance)
+                else:
+                    await self.persistence.create_workflow(instance)
+                    created = True
+            except BaseException:
+                if reserved is not None:
+                    await self._runner.cancel_reservation(instance.id, reserved[1])
+                raise
         if not created:
             # an idempotent start of an instance that exists: nothing was written, nothing more to do
             if reserved is not None:
