@@ -2,7 +2,7 @@
 
 from wfe_core.protocols.artifacts import ArtifactStore
 from wfe_core.protocols.clock import Clock
-from wfe_core.protocols.leased_create import LeasedCreate
+from wfe_core.protocols.leased_create import LeasedCreate, ReleasingPersist
 from wfe_core.protocols.lifecycle import LifecycleCallback, LifecycleHub, LifecycleInterest
 from wfe_core.protocols.lock import LeaseTakeover, LockProvider
 from wfe_core.protocols.persistence import LockFamilyRecord, PersistenceProvider, ScheduledCommandStore
@@ -24,6 +24,7 @@ __all__ = [
     "PersistenceProvider",
     "QueueProvider",
     "QueueSlotStore",
+    "ReleasingPersist",
     "ScheduleStore",
     "ScheduledCommandStore",
     "SearchIndex",

@@ -1,11 +1,13 @@
-"""An optional capability of a persistence provider: a new instance and its lease written in one transaction."""
+"""Optional capabilities of a persistence provider whose store holds the leases too: a new instance written with
+its lease (``LeasedCreate``), a run's last pass written with its release (``ReleasingPersist``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
-from wfe_core.models import Lease, WorkflowInstance
+from wfe_core.models import ExecutionPointer, Lease, WorkflowInstance
 from wfe_core.protocols.lock import LockProvider
 
 
@@ -44,3 +46,36 @@ class LeasedCreate(Protocol):
         self, instance: WorkflowInstance, lock: LockProvider, ttl: timedelta, *, once: bool = False
     ) -> tuple[bool, Lease | None]:
         """Store the new instance and take ``lock``'s lease on its id for ``ttl``, in one transaction."""
+
+
+@runtime_checkable
+class ReleasingPersist(Protocol):
+    """Optional for a ``PersistenceProvider`` whose store can also hold a ``LockProvider``'s leases: a run's last
+    pass (the one that completes its instance) is written and its lease released in one transaction, instead of
+    a write and a release that each cost a statement and a commit.
+
+    Contract:
+
+    * ``leases_with(lock)`` as in ``LeasedCreate``; the host calls ``persist_workflow_released`` only with such a
+      lock.
+    * ``persist_workflow_released(instance, lock, lease, pointers=..., fence=...)`` writes exactly what
+      ``persist_workflow(instance, pointers=pointers, fence=fence)`` writes (a pass that subscribes to, delivers
+      and announces nothing) and, in the same transaction, releases ``lease`` as ``lock.release(lease)`` would
+      (only while that lease still holds the resource: a lease taken since by another holder stays).
+    * All or nothing: a write the fence refuses raises ``LeaseLostError`` and releases nothing; a store error
+      keeps neither. It returns once both are durable.
+    """
+
+    def leases_with(self, lock: LockProvider) -> bool:
+        """Whether ``lock`` keeps its leases in this store (one transaction can write a pass and a release)."""
+
+    async def persist_workflow_released(
+        self,
+        instance: WorkflowInstance,
+        lock: LockProvider,
+        lease: Lease,
+        *,
+        pointers: Sequence[ExecutionPointer] | None = None,
+        fence: int | None = None,
+    ) -> None:
+        """``persist_workflow(instance, pointers=pointers, fence=fence)`` and ``lock.release(lease)`` at once."""

@@ -1,7 +1,7 @@
 """Testing support shipped with wfe-core: a controllable clock and provider conformance suites.
 
 The suites (``ArtifactStoreSuite``, ``PersistenceSuite``, ``LockSuite``, ``LeaseTakeoverSuite``,
-``LeasedCreateSuite``, ``QueueSuite``, ``QueueSlotSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
+``LeasedCreateSuite``, ``ReleasingPersistSuite``, ``QueueSuite``, ``QueueSlotSuite``, ``SearchSuite``, ``LifecycleHubSuite``) are
 abstract pytest classes: subclass one in a ``Test...`` class and provide its fixture. They need pytest and
 pytest-asyncio (``pip install "wfe-core[testing]"``) and are imported on first use, so ``ManualClock`` works
 without them. The suites mark their tests ``asyncio``; under pytest-asyncio's strict mode declare the async
@@ -18,7 +18,7 @@ from wfe_core.testing.clock import ManualClock
 if TYPE_CHECKING:
     from wfe_core.testing.artifact_suite import ArtifactStoreSuite
     from wfe_core.testing.commands_suite import ScheduledCommandSuite
-    from wfe_core.testing.leased_create_suite import LeasedCreateSuite
+    from wfe_core.testing.leased_create_suite import LeasedCreateSuite, ReleasingPersistSuite
     from wfe_core.testing.lifecycle_suite import LifecycleHubSuite
     from wfe_core.testing.lock_suite import LockSuite
     from wfe_core.testing.persistence_suite import PersistenceSuite
@@ -37,6 +37,7 @@ _SUITES = {
     "PersistenceSuite": "wfe_core.testing.persistence_suite",
     "QueueSlotSuite": "wfe_core.testing.queue_slots_suite",
     "QueueSuite": "wfe_core.testing.queue_suite",
+    "ReleasingPersistSuite": "wfe_core.testing.leased_create_suite",
     "ScheduleSuite": "wfe_core.testing.schedule_suite",
     "ScheduledCommandSuite": "wfe_core.testing.commands_suite",
     "SearchSuite": "wfe_core.testing.search_suite",
@@ -52,6 +53,7 @@ __all__ = [
     "PersistenceSuite",
     "QueueSlotSuite",
     "QueueSuite",
+    "ReleasingPersistSuite",
     "ScheduleSuite",
     "ScheduledCommandSuite",
     "SearchSuite",

@@ -1,4 +1,5 @@
-"""LeasedCreateSuite: the conformance tests of ``LeasedCreate`` (a new instance and its lease in one write)."""
+"""LeasedCreateSuite and ReleasingPersistSuite: the conformance tests of ``LeasedCreate`` (a new instance and its
+lease in one write) and ``ReleasingPersist`` (a run's last pass and its lease's release in one write)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from wfe_core.errors import WorkflowNameTakenError
-from wfe_core.models import ExecutionPointer, WorkflowInstance, new_id
-from wfe_core.protocols import LeasedCreate, LockProvider, PersistenceProvider
+from wfe_core.errors import LeaseLostError, WorkflowNameTakenError
+from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus, new_id
+from wfe_core.protocols import LeasedCreate, LockProvider, PersistenceProvider, ReleasingPersist
 
 
 def _instance(definition_id: str, *, workflow_id: str | None = None, name: str = "") -> WorkflowInstance:
@@ -156,3 +157,71 @@ class LeasedCreateSuite:
         assert names == {f"{definition_id}-{n}" for n in range(1, 21)}
         stored = await persistence.get_workflows([i.id for i in instances])
         assert len(stored) == 20
+
+
+class ReleasingPersistSuite:
+    """Conformance tests for a persistence provider with ``ReleasingPersist``; the fixtures of
+    ``LeasedCreateSuite`` (``persistence`` and a ``lock`` in the same store)."""
+
+    pytestmark = pytest.mark.asyncio
+
+    ttl: timedelta = timedelta(seconds=30)
+
+    @staticmethod
+    def releasing(persistence: PersistenceProvider) -> ReleasingPersist:
+        assert isinstance(persistence, ReleasingPersist)
+        return persistence
+
+    async def test_the_last_pass_is_written_and_its_lease_released(
+        self, persistence: PersistenceProvider, lock: LockProvider
+    ) -> None:
+        instance = _instance(f"def-{new_id()[:8]}")
+        await persistence.create_workflow(instance)
+        lease = await lock.acquire(instance.id, self.ttl)
+        assert lease is not None
+        await persistence.claim_workflow(instance.id, lease.fence)
+        instance.status = WorkflowStatus.COMPLETE
+        instance.execution_pointers[0].status = PointerStatus.COMPLETE
+        await self.releasing(persistence).persist_workflow_released(
+            instance, lock, lease, pointers=instance.execution_pointers, fence=lease.fence
+        )
+        stored = await persistence.get_workflow(instance.id)
+        assert stored.status is WorkflowStatus.COMPLETE
+        assert stored.execution_pointers[0].status is PointerStatus.COMPLETE
+        assert await lock.renew(lease, self.ttl) is None  # released
+        again = await lock.acquire(instance.id, self.ttl)
+        assert again is not None
+        assert again.fence > lease.fence
+
+    async def test_a_refused_pass_releases_nothing_and_a_newer_lease_stays(
+        self, persistence: PersistenceProvider, lock: LockProvider
+    ) -> None:
+        instance = _instance(f"def-{new_id()[:8]}")
+        await persistence.create_workflow(instance)
+        old = await lock.acquire(instance.id, self.ttl)
+        assert old is not None
+        await persistence.claim_workflow(instance.id, old.fence)
+        await lock.release(old)
+        newer = await lock.acquire(instance.id, self.ttl)
+        assert newer is not None
+        await persistence.claim_workflow(instance.id, newer.fence)
+        instance.status = WorkflowStatus.COMPLETE
+        with pytest.raises(LeaseLostError):
+            await self.releasing(persistence).persist_workflow_released(instance, lock, old, fence=old.fence)
+        assert (await persistence.get_workflow(instance.id)).status is WorkflowStatus.RUNNABLE
+        assert await lock.renew(newer, self.ttl) == newer
+        assert await lock.acquire(instance.id, self.ttl) is None
+
+    async def test_a_lease_lapsed_and_taken_by_another_holder_stays(
+        self, persistence: PersistenceProvider, lock: LockProvider
+    ) -> None:
+        instance = _instance(f"def-{new_id()[:8]}")
+        await persistence.create_workflow(instance)
+        old = await lock.acquire(instance.id, self.ttl)
+        assert old is not None
+        await lock.release(old)
+        newer = await lock.acquire(instance.id, self.ttl)
+        assert newer is not None
+        # the store accepts the write (no newer fence was claimed), but the release is by the old token only
+        await self.releasing(persistence).persist_workflow_released(instance, lock, old, fence=old.fence)
+        assert await lock.renew(newer, self.ttl) == newer
