@@ -104,13 +104,15 @@ class SqliteLock:
         return lease if renewed else None
 
     async def release(self, lease: Lease) -> None:
+        await self._handle.run(self.release_job(lease), write=True, action=f"release lock {lease.resource!r}")
+
+    @staticmethod
+    def release_job(lease: Lease) -> Callable[[sqlite3.Connection], object]:
+        """The job that releases ``lease`` if it still holds its resource: what ``release`` runs, for a caller
+        writing it in a transaction of its own (``persist_workflow_released``)."""
         params = (lease.resource, lease.token)
-        await self._handle.run(
-            lambda conn: conn.execute(
-                "UPDATE locks SET token = NULL, expires_at = NULL WHERE resource = ? AND token = ?", params
-            ),
-            write=True,
-            action=f"release lock {lease.resource!r}",
+        return lambda conn: conn.execute(
+            "UPDATE locks SET token = NULL, expires_at = NULL WHERE resource = ? AND token = ?", params
         )
 
     async def take_over(self, owner: LeaseOwner) -> list[str]:

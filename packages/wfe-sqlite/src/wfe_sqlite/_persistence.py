@@ -18,15 +18,16 @@ from wfe_sqlite._workflows import _WorkflowStore
 
 
 class SqlitePersistence(
-    _WorkflowStore, _LeasedCreate, _EventStore, _ErrorsAndCommands, _ScheduleStore, _QueueSlots
+    _LeasedCreate, _WorkflowStore, _EventStore, _ErrorsAndCommands, _ScheduleStore, _QueueSlots
 ):
     """Workflow state in a SQLite file (or ``:memory:``).
 
-        Every call is one transaction on the database's worker thread; concurrent calls share commits (group
-        commit). Pointers are rows of their own and a pass writes only the pointers it changed. Open it with
-        ``SqlitePersistence.from_url("sqlite:///wfe.db")``; persistence, queue and lock opened on the same URL in
-        one process share one connection. It keeps the slots of queues with limits too (``QueueSlotStore``), and with
-    a lock on the same database writes a new instance and its lease in one transaction (``LeasedCreate``).
+            Every call is one transaction on the database's worker thread; concurrent calls share commits (group
+            commit). Pointers are rows of their own and a pass writes only the pointers it changed. Open it with
+            ``SqlitePersistence.from_url("sqlite:///wfe.db")``; persistence, queue and lock opened on the same URL in
+            one process share one connection. It keeps the slots of queues with limits too (``QueueSlotStore``), and with
+        a lock on the same database writes a new instance and its lease in one transaction (``LeasedCreate``), and a
+    run's last pass with its lease's release (``ReleasingPersist``).
     """
 
     def __init__(self, database: SqliteDatabase, *, retained: bool = False) -> None:

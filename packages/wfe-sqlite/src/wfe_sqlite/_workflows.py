@@ -93,6 +93,20 @@ class _WorkflowStore(_SqliteProvider):
         now: datetime | None = None,
         fence: int | None = None,
     ) -> list[Delivery]:
+        return await self._persist(instance, pointers, subscriptions, deliveries, events, now, fence, None)
+
+    async def _persist(
+        self,
+        instance: WorkflowInstance,
+        pointers: Sequence[ExecutionPointer] | None,
+        subscriptions: Sequence[EventSubscription],
+        deliveries: Sequence[Delivery],
+        events: Sequence[Event],
+        now: datetime | None,
+        fence: int | None,
+        then: Callable[[sqlite3.Connection], object] | None,
+    ) -> list[Delivery]:
+        """``persist_workflow``, with ``then`` run in the same job once the instance is written (a release)."""
         check_delivery_time(deliveries, now)
         subscription_rows = [subscription_values(s) for s in subscriptions]
         event_rows = [event_values(e) for e in events]
@@ -135,6 +149,8 @@ class _WorkflowStore(_SqliteProvider):
                 conn.executemany(
                     _CLOSE_SUBSCRIPTION, [(o.consumed_event_id, o.subscription_id) for o in outcomes]
                 )
+            if then is not None:
+                then(conn)
             return outcomes
 
         outcomes: list[Applied] = await self._write(persist, "persist workflow")

@@ -13,6 +13,7 @@ from wfe_core.testing import (
     LeasedCreateSuite,
     PersistenceSuite,
     QueueSlotSuite,
+    ReleasingPersistSuite,
     ScheduledCommandSuite,
     ScheduleSuite,
 )
@@ -44,7 +45,7 @@ class TestSqlitePersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleSui
     """On the module's ``persistence`` fixture."""
 
 
-class TestSqliteLeasedCreate(LeasedCreateSuite):
+class TestSqliteLeasedCreate(LeasedCreateSuite, ReleasingPersistSuite):
     """On the module's ``persistence`` fixture, with a lock on its database."""
 
     @pytest.fixture
