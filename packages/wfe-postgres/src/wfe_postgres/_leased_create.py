@@ -1,17 +1,18 @@
-"""``PostgresPersistence.create_workflow_leased``: a new instance and its lease in one statement (one commit)."""
+"""``PostgresPersistence.create_workflow_leased`` and ``persist_workflow_released``: an instance's write and its
+lease's in one statement (one commit)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from psycopg import errors as pg_errors
 from psycopg import sql
 
 from wfe_core.errors import PersistenceError
-from wfe_core.models import Lease, WorkflowInstance
+from wfe_core.models import ExecutionPointer, Lease, WorkflowInstance
 from wfe_core.protocols import LockProvider
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
@@ -44,9 +45,10 @@ class _LeasedWrite:
 
 
 class _LeasedCreate(_InstanceWrites):
-    """The ``LeasedCreate`` part of ``PostgresPersistence``: with a ``PostgresLock`` on the same database and
-    schema, a start writes its instance and takes its lease in one statement. Starts asked for at the same time
-    share it (group commit), as ``create_workflow``'s do."""
+    """The ``LeasedCreate`` and ``ReleasingPersist`` parts of ``PostgresPersistence``: with a ``PostgresLock`` on
+    the same database and schema, a start writes its instance and takes its lease in one statement, and a run's
+    last pass is written and its lease released in one statement. Both are group commits, with the other starts
+    and passes asked for at the same time."""
 
     def leases_with(self, lock: LockProvider) -> bool:
         """True for a ``PostgresLock`` on this database (the same URL or application pool) and layout."""
@@ -133,3 +135,23 @@ class _LeasedCreate(_InstanceWrites):
             .as_bytes(None)
             for create in (_CREATE_WORKFLOWS, _CREATE_WORKFLOW_ONCE)
         )
+
+    async def persist_workflow_released(
+        self,
+        instance: WorkflowInstance,
+        lock: LockProvider,
+        lease: Lease,
+        *,
+        pointers: Sequence[ExecutionPointer] | None = None,
+        fence: int | None = None,
+    ) -> None:
+        """See ``wfe_core.protocols.ReleasingPersist``: the pass goes with the passes' group commit, its
+        statement deleting the lease's row (by its token) where the fenced update matched."""
+        if not self.leases_with(lock):
+            raise ValueError(
+                "persist_workflow_released needs a PostgresLock on this persistence's database and schema: check "
+                "leases_with first, or persist the pass and release the lease separately"
+            )
+        written = instance.execution_pointers if pointers is None else pointers
+        write = replace(_row_write(instance, written, (), fence), release=lease.token)
+        await self._pass_writes.write(write, write.workflow_id)

@@ -58,6 +58,8 @@ class _RowWrite:
     """The JSON object of one row of ``_INSTANCE_ROWS``, without its batch position."""
     guard: WriteGuard | None = field(default=None, compare=False)
     """The caller's lease check (``wfe_core.write_guard``), run again just before a fenced write is sent."""
+    release: str | None = None
+    """The token of the instance's lease to release with the pass (``persist_workflow_released``), if any."""
 
 
 def _row_write(

@@ -72,6 +72,14 @@ _PERSIST_WORKFLOWS = (
     " ON CONFLICT (id) DO NOTHING)"
     " SELECT id FROM w"
 )
+# The same, releasing with their passes the leases of the runs they end (``persist_workflow_released``): a lease
+# goes only with a pass whose fenced update matched, and only while its token still holds the resource.
+_PERSIST_WORKFLOWS_RELEASING = _PERSIST_WORKFLOWS.removesuffix(" SELECT id FROM w") + (
+    ", r AS (DELETE FROM {locks} AS lk USING unnest(%s::text[], %s::text[]) AS u(resource, token), w"
+    " WHERE w.id = u.resource AND lk.resource = u.resource AND lk.token = u.token)"
+    " SELECT id FROM w"
+)
+assert _PERSIST_WORKFLOWS.endswith(" SELECT id FROM w")
 _INSERT_EVENT_FROM_L = (
     "INSERT INTO {events} (" + _EVENT_COLUMNS + ") SELECT %s, %s, %s, %s, %s, %s FROM l"
     " ON CONFLICT (id) DO NOTHING"

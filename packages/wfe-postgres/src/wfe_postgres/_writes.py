@@ -17,7 +17,12 @@ from wfe_postgres._delivery import _DeliveringWrites
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._rows import _row_write, _rows_json, _RowWrite
-from wfe_postgres._sql import _CREATE_WORKFLOW_ONCE, _CREATE_WORKFLOWS, _PERSIST_WORKFLOWS
+from wfe_postgres._sql import (
+    _CREATE_WORKFLOW_ONCE,
+    _CREATE_WORKFLOWS,
+    _PERSIST_WORKFLOWS,
+    _PERSIST_WORKFLOWS_RELEASING,
+)
 
 
 class _InstanceWrites(_DeliveringWrites):
@@ -160,7 +165,20 @@ class _InstanceWrites(_DeliveringWrites):
                 live = [w for w, refused in zip(writes, refusals, strict=True) if refused is None]
                 if not live:
                     return refusals
-                cur = await conn.execute(self._layout.q(_PERSIST_WORKFLOWS), (_rows_json(live),))
+                releases = [w for w in live if w.release is not None]
+                if releases:
+                    # the leases of passes that end their runs, released with them (only where the fenced
+                    # update matched: a refused pass releases nothing)
+                    cur = await conn.execute(
+                        self._layout.q(_PERSIST_WORKFLOWS_RELEASING),
+                        (
+                            _rows_json(live),
+                            [w.workflow_id for w in releases],
+                            [w.release for w in releases],
+                        ),
+                    )
+                else:
+                    cur = await conn.execute(self._layout.q(_PERSIST_WORKFLOWS), (_rows_json(live),))
                 done = {row[0] for row in await cur.fetchall()}
                 outcomes = await self._outcomes(conn, [(w.workflow_id, w.fence) for w in live], done)
                 return _merged(refusals, outcomes)

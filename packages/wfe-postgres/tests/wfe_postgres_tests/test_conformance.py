@@ -13,6 +13,7 @@ from wfe_core.testing import (
     PersistenceSuite,
     QueueSlotSuite,
     QueueSuite,
+    ReleasingPersistSuite,
     ScheduledCommandSuite,
     ScheduleSuite,
 )
@@ -72,7 +73,7 @@ class TestPostgresPersistence(PersistenceSuite, ScheduledCommandSuite, ScheduleS
     """On the module's ``persistence`` fixture."""
 
 
-class TestPostgresLeasedCreate(LeasedCreateSuite):
+class TestPostgresLeasedCreate(LeasedCreateSuite, ReleasingPersistSuite):
     """On the module's ``persistence`` and ``lock`` fixtures (one schema)."""
 
     async def test_a_lock_in_another_schema_does_not_qualify(
