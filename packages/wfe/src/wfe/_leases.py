@@ -10,7 +10,7 @@ from wfe._local_run import LocalRun
 from wfe._options import HostOptions
 from wfe_core.errors import LeaseLostError
 from wfe_core.models import Lease, WorkflowInstance
-from wfe_core.protocols import LeasedCreate, LockProvider
+from wfe_core.protocols import LeasedCreate, LockProvider, ReleasingPersist
 from wfe_core.write_guard import guarded_writes
 
 log = logging.getLogger("wfe.runner")
@@ -40,6 +40,13 @@ class Leases:
             return persistence
         return None
 
+    def releases_with(self, persistence: object) -> ReleasingPersist | None:
+        """``persistence`` when it can write a run's last pass and release its lease in one transaction with this
+        lock (``ReleasingPersist``), else None (the run releases the lease after its last write)."""
+        if isinstance(persistence, ReleasingPersist) and persistence.leases_with(self.lock):
+            return persistence
+        return None
+
     async def create_leased(
         self, persistence: LeasedCreate, instance: WorkflowInstance, *, once: bool
     ) -> tuple[bool, tuple[Lease, float] | None]:
@@ -59,7 +66,9 @@ class Leases:
             )
 
     async def renew(self, lease: Lease, run: LocalRun) -> bool:
-        """Renew the lease once; False (and the run marked) when it was lost."""
+        """Renew the lease once; False (and the run marked) when it was lost, or released with the last pass."""
+        if run.released:
+            return False
         asked = asyncio.get_running_loop().time()
         try:
             renewed = await self.lock.renew(lease, self.options.lock_ttl)

@@ -29,6 +29,8 @@ class LocalRun:
     passes_run: int = 0
     """Passes this run has begun; once the host stops, a run that has begun one begins no other."""
     lease_lost: bool = False
+    released: bool = False
+    """The run's last pass released the lease with its write (``ReleasingPersist``): nothing left to release."""
     lease_valid_until: float = 0.0
     """Event-loop time until which the lease is surely held: ttl after the last acquire or renewal was asked
     for. A host frozen past it (SIGSTOP, a long GC pause) finds it lapsed and writes nothing."""

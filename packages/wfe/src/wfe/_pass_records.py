@@ -41,15 +41,31 @@ class PassRecords:
         # With the subscriptions, the store delivers in the same transaction any event published before them
         # (the woken pointers make the instance due now, and the next pass goes on); a sub-workflow's news
         # for its parent is stored in it too.
+        # The pass that completes the instance, when it subscribes and announces nothing and nothing more was
+        # asked of the run, ends the run: the store may release the lease with it, in one transaction.
+        releaser = r.releaser
+        last = (
+            releaser is not None
+            and state.completed
+            and notice is None
+            and not state.subscriptions
+            and not (run.deliveries or run.rerun or run.terminate or run.suspend)
+        )
         with r.leases.fenced(run, lease):
-            await r.persistence.persist_workflow(
-                instance,
-                pointers=list(state.changed.values()),
-                subscriptions=state.subscriptions,
-                events=[] if notice is None else [notice],
-                now=now,
-                fence=lease.fence,
-            )
+            if last and releaser is not None:
+                await releaser.persist_workflow_released(
+                    instance, r.leases.lock, lease, pointers=list(state.changed.values()), fence=lease.fence
+                )
+                run.released = True
+            else:
+                await r.persistence.persist_workflow(
+                    instance,
+                    pointers=list(state.changed.values()),
+                    subscriptions=state.subscriptions,
+                    events=[] if notice is None else [notice],
+                    now=now,
+                    fence=lease.fence,
+                )
         if state.events:
             await r.hooks.publish(*state.events)
         await r.hooks.workflow_hook("execute", instance)

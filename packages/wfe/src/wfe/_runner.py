@@ -96,6 +96,8 @@ class InstanceRunner:
         """What each pass stores and announces, and what is recorded when a pass cannot be stored or run."""
         self.creator = self.leases.creates_with(persistence)
         """The persistence when it writes a new instance and its lease in one transaction with this lock."""
+        self.releaser = self.leases.releases_with(persistence)
+        """The persistence when it writes a run's last pass and releases its lease in one transaction."""
 
     def close(self) -> None:
         """Called as the host stops: runs in progress finish their pass but start no new one."""
@@ -256,6 +258,7 @@ class InstanceRunner:
     ) -> bool:
         """One stretch of passes under a fresh lease (or the one ``held`` with the instance it was taken for);
         False when another host holds the instance."""
+        run.released = False
         if held is None:
             taken = await self.leases.acquire(workflow_id)
             if taken is None:
@@ -284,7 +287,8 @@ class InstanceRunner:
             await renewal.stop()
             # the queue slot first: a waiter woken by it then finds the lease free sooner
             await self.gate.leave(workflow_id)
-            await self.leases.release(lease)
+            if not run.released:
+                await self.leases.release(lease)
 
     def take_slot_for(self, workflow_id: str) -> bool:
         """Take a slot for a run of the instance started here; False (nothing taken) when stopping, when it

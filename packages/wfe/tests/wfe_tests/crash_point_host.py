@@ -38,7 +38,9 @@ SINCE_EVER = datetime(2000, 1, 1, tzinfo=UTC)
 WRITES = frozenset(
     {
         "create_workflow",
+        "create_workflow_leased",
         "persist_workflow",
+        "persist_workflow_released",
         "claim_workflow",
         "create_subscription",
         "terminate_subscription",
@@ -75,7 +77,7 @@ class KillAfterCommits:
             result = await attribute(*args, **kwargs)
             self._commits += 1
             lines = [f"COMMIT {self._commits} {name}"]
-            if name == "persist_workflow":
+            if name in ("persist_workflow", "persist_workflow_released"):
                 instance = args[0]
                 pointers = kwargs.get("pointers")
                 written = instance.execution_pointers if pointers is None else pointers

@@ -1,6 +1,7 @@
 """A start the host runs at once writes its instance and its lease in one transaction when the persistence and
 the lock share a store (``LeasedCreate``): the instance is durable before ``start_workflow`` returns and before
-its run begins, so nothing the run writes can reach the store first; otherwise the host makes two writes."""
+its run begins, so nothing the run writes can reach the store first; otherwise the host makes two writes. The
+pass that completes a run releases its lease with it (``ReleasingPersist``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,11 @@ async def test_the_instance_is_durable_before_start_returns_and_before_its_run_b
         for workflow_id in ids:
             done = await host.wait_for_workflow(workflow_id, timeout=30)
             assert done.status is WorkflowStatus.COMPLETE
+        # each run's last pass released its lease with it (ReleasingPersist): the leases are free
+        assert host._runner.releaser is not None
+        await asyncio.sleep(0.1)  # the runs' ends after their last write
+        lock = host._runner.leases.lock
+        assert all([await lock.acquire(workflow_id, timedelta(seconds=5)) for workflow_id in ids])
     assert seen == dict.fromkeys(ids, True)
 
 

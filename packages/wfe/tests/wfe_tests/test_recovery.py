@@ -160,15 +160,20 @@ async def test_an_instance_started_here_survives_a_failing_first_write(make_host
     """A store error while running a new instance leaves it runnable; the poller finishes it."""
     definition = WorkflowBuilder().then_fn(lambda ctx: None).build("flaky", 1)
     host = await make_host(definition, poll_interval=timedelta(milliseconds=200))
-    persist = host.persistence.persist_workflow
     failures = [RuntimeError("the store is briefly unreachable")]
 
-    async def flaky(*args, **kwargs):
-        if failures:
-            raise failures.pop()
-        await persist(*args, **kwargs)
+    def flaky(write):
+        async def write_or_fail(*args, **kwargs):
+            if failures:
+                raise failures.pop()
+            await write(*args, **kwargs)
 
-    host.persistence.persist_workflow = flaky
+        return write_or_fail
+
+    # the run's only pass completes it: a store that can release the lease with it writes it that way
+    for method in ("persist_workflow", "persist_workflow_released"):
+        if hasattr(host.persistence, method):
+            setattr(host.persistence, method, flaky(getattr(host.persistence, method)))
     wid = await host.start_workflow("flaky")
     assert (await host.wait_for_workflow(wid, timeout=10)).status is WorkflowStatus.COMPLETE
     assert failures == []
