@@ -297,7 +297,11 @@ def sequential(results: dict[str, dict[str, Any]]) -> list[str]:
     dates = []
     for store, name, wfe, dbos in found:
         assert wfe is not None
-        dates.append(results[f"sequential_wfe_{store}"]["machine"]["date"])
+        dates += [
+            results[f"sequential_{side}_{store}"]["machine"]["date"]
+            for side in ("wfe", "dbos")
+            if f"sequential_{side}_{store}" in results
+        ]
         cpu_ms = wfe["cpu_seconds"] / wfe["workflows"] * 1000
         lines.append(
             f"| {name} | {fmt(wfe['steps_per_s'])} | {fmt(wfe['workflows_per_s'])} | {cpu_ms:.2f} ms | "
@@ -309,8 +313,8 @@ def sequential(results: dict[str, dict[str, Any]]) -> list[str]:
         )
     lines += [
         "",
-        f"Measured from {min(dates)} to {max(dates)}: when that is not the run of §1, the machine's load was",
-        "another, so compare the ratios, not the absolute figures.",
+        f"Measured from {min(dates)} to {max(dates)} (wfe, then DBOS): when that is not the run of",
+        "§1, the machine's load was another, so compare the ratios, not the absolute figures.",
     ]
     return lines
 
