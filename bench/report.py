@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from report_baseline import baseline, baseline_targets
+from report_format import fmt, get, ok
 from report_recovery import recovery, recovery_targets
+from report_services import queues, schedules, server
+from report_starts import sequential, startup
 from results_file import RESULTS, read_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,19 +35,6 @@ python bench/bench_throughput.py      # or one benchmark at a time (from the rep
 python bench/report.py                # regenerate this page from bench/results/
 ```
 """
-
-
-def fmt(value: float, digits: int = 0) -> str:
-    return f"{value:,.{digits}f}"
-
-
-def ok(flag: bool) -> str:
-    return "met" if flag else "**missed**"
-
-
-def get(results: dict[str, dict[str, Any]], name: str) -> dict[str, Any] | None:
-    found = results.get(name)
-    return found["results"] if found else None
 
 
 def machine_line(results: dict[str, dict[str, Any]]) -> str:
@@ -246,119 +236,6 @@ def providers(results: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def queues(results: dict[str, dict[str, Any]]) -> list[str]:
-    lines = [
-        "## 8. The cost of a queue slot",
-        "",
-        "The load of §1, and the same load with every workflow in a queue with limits whose concurrency no run",
-        "reaches (each run takes a slot in the store and frees it), alternated in one run (best of each):",
-        "",
-        "| store | steps/s | steps/s in a queue | ratio |",
-        "|---|---|---|---|",
-    ]
-    dates = []
-    for store, name in (("memory", "in-memory"), ("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
-        q = get(results, f"queue_{store}")
-        if q:
-            dates.append(results[f"queue_{store}"]["machine"]["date"])
-            lines.append(
-                f"| {name} | {fmt(q['steps_per_s'])} | {fmt(q['queued_steps_per_s'])} | {q['ratio']:.2f} |"
-            )
-    if not dates:
-        return []
-    lines += [
-        "",
-        f"Measured from {min(dates)} to {max(dates)}: when that is not the run of §1, the machine's load was",
-        "another, so read the ratio, not the absolute figures.",
-    ]
-    return lines
-
-
-def sequential(results: dict[str, dict[str, Any]]) -> list[str]:
-    found = [
-        (store, name, get(results, f"sequential_wfe_{store}"), get(results, f"sequential_dbos_{store}"))
-        for store, name in (("memory", "in-memory"), ("sqlite", "SQLite"), ("postgres", "PostgreSQL"))
-    ]
-    found = [row for row in found if row[2]]
-    if not found:
-        return []
-    lines = [
-        "## 13. Sequential starts: one `await start_workflow` at a time",
-        "",
-        "The load of §1 as most applications call an engine: each `await host.start_workflow(...)` returns",
-        "(the instance stored) before the next is asked for, then the clock runs until the last completion; the",
-        "best of the runs of `bench_throughput.py` (alternated with those of §1). DBOS runs its load of §1, which",
-        "starts one workflow at a time too (`DBOS.start_workflow` / `start_workflow_async`, then `get_result`",
-        "of all; the better API).",
-        "",
-        "| store | wfe steps/s | wfe workflows/s | CPU per workflow | DBOS steps/s | wfe ÷ DBOS |",
-        "|---|---|---|---|---|---|",
-    ]
-    dates = []
-    for store, name, wfe, dbos in found:
-        assert wfe is not None
-        dates += [
-            results[f"sequential_{side}_{store}"]["machine"]["date"]
-            for side in ("wfe", "dbos")
-            if f"sequential_{side}_{store}" in results
-        ]
-        cpu_ms = wfe["cpu_seconds"] / wfe["workflows"] * 1000
-        lines.append(
-            f"| {name} | {fmt(wfe['steps_per_s'])} | {fmt(wfe['workflows_per_s'])} | {cpu_ms:.2f} ms | "
-            + (
-                f"{fmt(dbos['steps_per_s'])} | **{wfe['steps_per_s'] / dbos['steps_per_s']:.1f}×** |"
-                if dbos
-                else "– | – |"
-            )
-        )
-    lines += [
-        "",
-        f"Measured from {min(dates)} to {max(dates)} (wfe, then DBOS): when that is not the run of",
-        "§1, the machine's load was another, so compare the ratios, not the absolute figures.",
-    ]
-    return lines
-
-
-def startup(results: dict[str, dict[str, Any]]) -> list[str]:
-    found = get(results, "startup")
-    if found is None:
-        return []
-    stamp = results["startup"]["machine"]
-    lines = [
-        "## 11. CLI start-up",
-        "",
-        "Whole processes, each command started in turn with the others (after one warm-up round), the median of",
-        f"{found['runs']} runs each and its difference from a bare interpreter (`bench/bench_startup.py`). `wfe` is",
-        "the console script; `validate` checks `examples/pipelines/ci.yaml --var project=demo`.",
-        *(
-            ["The modules' bytecode caches are in place, as pip writes them at install."]
-            if found.get("bytecode_cached")
-            else []
-        ),
-        "",
-        "| command | median | fastest | over `python -c pass` |",
-        "|---|---|---|---|",
-    ]
-    for name, shown in (
-        ("python", "`python -c pass`"),
-        ("import", '`python -c "import wfe"`'),
-        ("help", "`wfe --help`"),
-        ("validate", "`wfe validate examples/pipelines/ci.yaml`"),
-    ):
-        over = found.get(f"{name}_over_python_ms")
-        lines.append(
-            f"| {shown} | {found[f'{name}_ms']:.0f} ms | {found[f'{name}_min_ms']:.0f} ms | "
-            f"{'' if over is None else f'{over:+.0f} ms'} |"
-        )
-    lines += [
-        "",
-        f"Measured at {stamp['date']} on {stamp['cores']} cores shared with other work (1-minute load average up",
-        f"to {found.get('load_average', '?')}): when that is not the run of §1, read the differences, not the",
-        "absolute figures.",
-    ]
-    return lines
-
-
 def targets(results: dict[str, dict[str, Any]]) -> list[str]:
     rows: list[tuple[str, str, bool | None]] = []
 
@@ -445,51 +322,6 @@ def targets(results: dict[str, dict[str, Any]]) -> list[str]:
             )
     lines = ["## Targets", "", "| target | this run | |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {ok(flag) if flag is not None else ''} |" for name, value, flag in rows]
-    return lines
-
-
-def schedules(results: dict[str, dict[str, Any]]) -> list[str]:
-    lines = [
-        "## 7. Schedule tick latency",
-        "",
-        "One host, a schedule of one tick a second; the time from each tick to the first step of the run it",
-        "started (the firing loop sleeps until the tick, starts the run with its derived id, and the host runs it",
-        "at once), over 20 ticks after a warm-up one.",
-        "",
-        "| store | p50 | p99 | max |",
-        "|---|---|---|---|",
-    ]
-    for store in ("memory", "sqlite", "postgres"):
-        found = get(results, f"schedules_{store}")
-        if found is None:
-            continue
-        lines.append(
-            f"| {store} | {found['p50_ms']:.2f} ms | {found['p99_ms']:.2f} ms | {found['max_ms']:.2f} ms |"
-        )
-    return lines
-
-
-def server(results: dict[str, dict[str, Any]]) -> list[str]:
-    found = [(store, get(results, f"server_{store}")) for store in ("sqlite", "postgres")]
-    found = [(store, data) for store, data in found if data]
-    if not found:
-        return []
-    lines = [
-        "## 9. The HTTP server",
-        "",
-        "`bench/bench_server.py` against a real `wfe serve --http` (16 clients at a time; the starts are run by the",
-        "server's host meanwhile); fan-out: 100 clients following `/api/v1/stream`, from each `WorkflowStarted`",
-        "event's timestamp to its arrival at every subscriber (20 events).",
-        "",
-        "| store | `GET /api/v1/workflows/{id}` /s | `POST /api/v1/workflows` /s | fan-out median | p99 | max |",
-        "|---|---|---|---|---|---|",
-    ]
-    for store, data in found:
-        fan = data["fan_out"]
-        lines.append(
-            f"| {store} | {fmt(data['reads_per_s'])} | {fmt(data['starts_per_s'])} | {fan['median_ms']:.1f} ms | "
-            f"{fan['p99_ms']:.1f} ms | {fan['max_ms']:.1f} ms |"
-        )
     return lines
 
 
