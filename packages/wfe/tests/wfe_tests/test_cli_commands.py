@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -292,7 +293,7 @@ async def test_serve_runs_workflows_from_a_folder_until_sigterm(tmp_path: Path) 
                 await asyncio.sleep(0.1)
             assert instance.status is WorkflowStatus.COMPLETE
             assert instance.data["greeted"] == "served"
-            with sqlite3.connect(tmp_path / "serve.db") as conn:
+            with contextlib.closing(sqlite3.connect(tmp_path / "serve.db")) as conn, conn:
                 tokens = [row[0] for row in conn.execute("SELECT token FROM locks WHERE token IS NOT NULL")]
             assert tokens and all("@serve-1|" in token for token in tokens), "leases name the host id"
         finally:

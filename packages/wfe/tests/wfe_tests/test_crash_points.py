@@ -10,6 +10,7 @@ it (the loop saw ticks 0, 1, 2), no step whose end was committed ran again, and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import sqlite3
@@ -113,7 +114,7 @@ async def _sweep(
 def _sqlite_rows(url: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
     import json
 
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+    with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn, conn:
         instances = [
             (r[0], r[1], r[2], json.loads(r[3]))
             for r in conn.execute("SELECT id, definition_id, status, data FROM workflows")

@@ -6,6 +6,7 @@ pass that completes a run releases its lease with it (``ReleasingPersist``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,7 +31,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         path = tmp_path / "wfe.db"
 
         async def sqlite_durable(workflow_id: str) -> bool:
-            with sqlite3.connect(path) as conn:
+            with contextlib.closing(sqlite3.connect(path)) as conn, conn:
                 return (
                     conn.execute("SELECT 1 FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
                     is not None
@@ -99,7 +100,7 @@ async def test_a_lock_on_another_store_makes_two_writes(tmp_path: Path) -> None:
     path = tmp_path / "wfe.db"
 
     async def durable(workflow_id: str) -> bool:
-        with sqlite3.connect(path) as conn:
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
             return conn.execute("SELECT 1 FROM workflows WHERE id = ?", (workflow_id,)).fetchone() is not None
 
     lock = SqliteLock.from_url(f"sqlite:///{tmp_path}/locks.db")

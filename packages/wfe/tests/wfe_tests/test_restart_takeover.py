@@ -103,7 +103,7 @@ async def test_sqlite_host_stopped_gracefully_leaves_no_lease_and_the_next_picks
     url = f"sqlite:///{database}"
     log.touch()
     await _finish(_spawn("stop", url, str(log)))
-    with sqlite3.connect(database) as conn:
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:
         held = conn.execute("SELECT resource FROM locks WHERE token IS NOT NULL").fetchall()
     assert held == [], "a graceful stop releases every lease it holds, the poller's included"
     await _finish(_spawn("finish", url, str(log)))
