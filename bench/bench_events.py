@@ -69,12 +69,12 @@ async def park(host: Any, key: str) -> str:
         if isinstance(event, WaitingForEvent) and event.workflow_id == workflow_id and not waiting.done():
             waiting.set_result(None)
 
-    host.on_lifecycle_event(seen)
+    host.on_lifecycle_event(seen, kinds=[WaitingForEvent])
     try:
         workflow_id = await host.start_workflow("bench-wait", 1, {"key": key})
         await asyncio.wait_for(waiting, 30)
     finally:
-        host._dispatcher.callbacks.remove(seen)
+        host._dispatcher.remove_callback(seen)
     return str(workflow_id)
 
 

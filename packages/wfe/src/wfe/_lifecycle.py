@@ -48,6 +48,11 @@ class LifecycleDispatcher:
         self.callbacks.append((callback, kinds))
         self._refresh()
 
+    def remove_callback(self, callback: LifecycleCallback) -> None:
+        """Stop calling ``callback`` (every registration of it); nothing happens when it is not registered."""
+        self.callbacks = [(c, kinds) for c, kinds in self.callbacks if c is not callback]
+        self._refresh()
+
     def wanted_kinds(self) -> frozenset[str] | None:
         return self._wanted
 

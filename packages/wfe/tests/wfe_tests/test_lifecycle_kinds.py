@@ -164,3 +164,13 @@ def test_an_unknown_kind_is_refused_naming_the_known_ones():
         host.on_lifecycle_event(print, kinds=["WorkflowFinished"])
     assert "'WorkflowFinished'" in str(caught.value)
     assert all(kind in str(caught.value) for kind in LIFECYCLE_KINDS)
+
+
+def test_a_removed_callback_no_longer_counts_towards_the_wanted_kinds():
+    host = WorkflowHostBuilder().build()
+    host.on_lifecycle_event(print)
+    assert host._dispatcher.wanted_kinds() is None
+    host._dispatcher.remove_callback(print)
+    assert host._dispatcher.wanted_kinds() == frozenset(
+        {"WorkflowCompleted", "WorkflowTerminated", "WorkflowSuspended", "WorkflowResumed"}
+    )
