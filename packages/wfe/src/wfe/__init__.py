@@ -8,8 +8,9 @@ Names are imported on first use (PEP 562): ``import wfe`` alone is quick (a comm
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wfe_core.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from wfe._activities import PendingActivity
@@ -196,14 +197,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wfe' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names("wfe", _LAZY, globals())

@@ -7,8 +7,9 @@ The names are imported on first use (PEP 562): ``from wfe_core.models import Err
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wfe_core.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from wfe_core.models.artifact import ARTIFACT_KEY, ArtifactKind, ArtifactRef, is_artifact_data
@@ -176,14 +177,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wfe_core.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"wfe_core.models.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names("wfe_core.models", _WHERE, globals(), prefix="wfe_core.models.")

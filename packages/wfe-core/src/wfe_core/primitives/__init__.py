@@ -6,8 +6,9 @@ compiling a YAML pipeline) does not load the others (HTTP polling, its condition
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wfe_core.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from wfe_core.primitives.activity import Activity
@@ -84,14 +85,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wfe_core.primitives' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"wfe_core.primitives.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names("wfe_core.primitives", _WHERE, globals(), prefix="wfe_core.primitives.")

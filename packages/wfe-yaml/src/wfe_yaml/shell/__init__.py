@@ -7,8 +7,9 @@ a step) does not load the step body (``ShellStep``, asyncio and process handling
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wfe_core.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from wfe_yaml.shell.config import ShellConfig
@@ -27,14 +28,4 @@ _WHERE = {
 __all__ = ["ShellCommandError", "ShellConfig", "ShellStep", "ShellStepType", "ShellTimeoutError"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wfe_yaml.shell' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"wfe_yaml.shell.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names("wfe_yaml.shell", _WHERE, globals(), prefix="wfe_yaml.shell.")
