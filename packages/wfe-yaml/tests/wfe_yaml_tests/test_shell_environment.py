@@ -61,14 +61,20 @@ async def test_host_env_none_passes_nothing_of_the_host(monkeypatch: pytest.Monk
     monkeypatch.setenv("WFE_TEST_SECRET", "s3cret")
     step = ShellStep(ShellConfig(run="/usr/bin/env", host_env="none"), step_name="s")
     seen = variables(await output_of(step, {"greeting": "hi"}))
-    assert seen - SHELL_OWN == {"GREETING", "WFE_DATA", "WFE_DATA_FILE", "WFE_OUTPUT"}
+    assert seen - SHELL_OWN == {
+        "GREETING",
+        "WFE_DATA",
+        "WFE_DATA_FILE",
+        "WFE_OUTPUT",
+        "WFE_PROCESS_TRACKING_ID",
+    }
 
 
 async def test_host_env_lists_the_names_passed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WFE_TEST_SECRET", "s3cret")
     step = ShellStep(ShellConfig(run="/usr/bin/env", host_env=["PATH", "ABSENT_NAME"]), step_name="s")
     seen = variables(await output_of(step))
-    assert seen - SHELL_OWN == {"PATH", "WFE_DATA", "WFE_DATA_FILE", "WFE_OUTPUT"}
+    assert seen - SHELL_OWN == {"PATH", "WFE_DATA", "WFE_DATA_FILE", "WFE_OUTPUT", "WFE_PROCESS_TRACKING_ID"}
 
 
 async def test_the_host_default_applies_unless_the_step_says_otherwise(

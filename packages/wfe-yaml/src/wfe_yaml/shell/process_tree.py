@@ -1,44 +1,28 @@
 """Every process a command started, found through Linux's ``/proc``: the command's descendants, the members of
-its process group, and any process that holds its output pipes (which finds a ``setsid`` grandchild whose
-parent has exited). Elsewhere only the process group is known.
+its process group, any process that holds its output pipes (which finds a ``setsid`` grandchild whose parent
+has exited), and, when asked, any process of the same user whose environment carries the command's tracking
+marker (which finds a daemon that also closed the pipes). Elsewhere only the process group is known.
 
-The command runs as a child subreaper (``PR_SET_CHILD_SUBREAPER``), so an orphan of any of its descendants
-is re-parented to the command rather than to init and stays in its tree while the command lives.
+The marker is ``WFE_PROCESS_TRACKING_ID=<random token>``, set in the command's environment when it starts; every
+descendant inherits it, however it detached, unless it scrubs its environment. It is only looked for when
+processes are ended (the ``/proc/PID/environ`` of each process), never while the command runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
-import sys
-from collections.abc import Callable, Iterable
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 PROC = "/proc"
-_PR_SET_CHILD_SUBREAPER = 36
+TRACKING_VARIABLE = "WFE_PROCESS_TRACKING_ID"
 
 
-def _subreaper_hook() -> Callable[[], None] | None:
-    """A ``preexec_fn`` making the child a subreaper (kept across ``exec``), or None off Linux. The libc
-    function is looked up here, before any fork, so the child only makes the call."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
-
-    def become_subreaper() -> None:
-        prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-    return become_subreaper
-
-
-SUBREAPER_HOOK = _subreaper_hook()
+def new_tracking_id() -> str:
+    """A fresh, unguessable value for :data:`TRACKING_VARIABLE` (128 random bits as hex)."""
+    return secrets.token_hex(16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,24 +56,45 @@ def _holds(pid: int, pipes: frozenset[str]) -> bool:
     return False
 
 
+def _carries(pid: int, entry: bytes, uid: int) -> bool:
+    """Whether ``pid`` runs as ``uid`` and its environment holds exactly the entry ``entry`` (``NAME=value``;
+    entries are NUL-separated, so a longer value or name does not match). An unreadable environment (another
+    user's, a process gone meanwhile) does not."""
+    try:
+        with open(f"{PROC}/{pid}/environ", "rb") as file:
+            if os.fstat(file.fileno()).st_uid != uid:
+                return False
+            environ = file.read()
+    except OSError:
+        return False
+    return entry in environ and entry in environ.split(b"\0")
+
+
 class ProcessTree:
     """The processes of one command, gathered again on each :meth:`collect` (they may fork meanwhile)."""
 
-    def __init__(self, leader: int, pipe_inodes: Iterable[int]) -> None:
+    def __init__(self, leader: int, pipe_inodes: Iterable[int], tracking_id: str) -> None:
+        """``leader`` is the command (its pid is also its group's id), ``pipe_inodes`` its stdout and stderr
+        pipes, ``tracking_id`` the value of :data:`TRACKING_VARIABLE` it was started with."""
         self.leader = leader  # also the process group id (the command starts a new session)
         self._pipes = frozenset(f"pipe:[{inode}]" for inode in pipe_inodes)
+        self._marker = f"{TRACKING_VARIABLE}={tracking_id}".encode()
         self._known: dict[int, int] = {}  # pid -> start time
         self.tracked = os.path.isdir(f"{PROC}/self")
         leader_stat = _stat(leader) if self.tracked else None
         if leader_stat is not None:
             self._known[leader] = leader_stat.start
 
-    def collect(self) -> None:
+    def collect(self, *, detached: bool) -> None:
         """Add every live descendant of the leader and of the processes already known, every member of the
-        leader's group, and every process holding the command's output pipes."""
+        leader's group, every process holding the command's output pipes, and, when ``detached``, every
+        process of this user whose environment carries the command's tracking marker (a daemon that left
+        the group and closed the pipes is found only that way); then the descendants of all of these.
+        ``detached=False`` leaves such daemons alone (and reads no environment)."""
         if not self.tracked:
             return
         me = os.getpid()
+        uid = os.geteuid()
         stats: dict[int, _Stat] = {}
         for entry in os.listdir(PROC):
             if entry.isdigit():
@@ -102,7 +107,11 @@ class ProcessTree:
                 found.add(pid)
             elif pid == me or stat.ppid == me:
                 continue  # the host, and its other children (one may be between fork and exec)
-            elif stat.pgrp == self.leader or (self._pipes and _holds(pid, self._pipes)):
+            elif (
+                stat.pgrp == self.leader
+                or (self._pipes and _holds(pid, self._pipes))
+                or (detached and _carries(pid, self._marker, uid))
+            ):
                 found.add(pid)
         children: dict[int, list[int]] = {}
         for pid, stat in stats.items():

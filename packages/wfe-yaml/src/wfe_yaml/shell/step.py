@@ -28,6 +28,7 @@ from wfe_yaml.shell.errors import (
 )
 from wfe_yaml.shell.outputs import parse_output_file
 from wfe_yaml.shell.process import Spawned, kill_tree, spawn, wait_exit
+from wfe_yaml.shell.process_tree import TRACKING_VARIABLE
 from wfe_yaml.shell.step_type import ShellStepType
 
 # After the command exits, how long its output pipes may stay open (held by background children) before the
@@ -131,6 +132,11 @@ class ShellStep(StepBody):
                     f"wfe: data key '{key}' is too large for an environment variable; read it from "
                     "$WFE_DATA_FILE"
                 )
+            if TRACKING_VARIABLE in config.env:
+                ctx.log(
+                    f"wfe: config.env sets ${TRACKING_VARIABLE}, which wfe sets itself to find the command's "
+                    "processes; that value is not used"
+                )
             exit_code = await self._execute(ctx, env.variables, stdout, stderr)
             file_outputs = parse_output_file(await asyncio.to_thread(_read_output_file, output_file))
         finally:
@@ -199,14 +205,17 @@ class ShellStep(StepBody):
             await asyncio.wait_for(asyncio.shield(readers), PIPE_CLOSE_GRACE)
         except TimeoutError:
             # Background children still hold the output pipes: end them so the step can finish.
-            await kill_tree(spawned.process, spawned.tree, self.config.kill_grace_seconds)
+            # A daemon (left the group, closed both pipes) is not among them: it outlives the step.
+            await kill_tree(spawned.process, spawned.tree, self.config.kill_grace_seconds, detached=False)
             # Where processes cannot be tracked, some may hold the pipes still; output after this is dropped.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(readers, STOP_DRAIN)
         return code
 
     async def _stop(self, spawned: Spawned, run: asyncio.Future[int]) -> None:
-        await asyncio.shield(kill_tree(spawned.process, spawned.tree, self.config.kill_grace_seconds))
+        await asyncio.shield(
+            kill_tree(spawned.process, spawned.tree, self.config.kill_grace_seconds, detached=True)
+        )
         # Every process holding the pipes is gone (where they can be tracked): the readers end at once.
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(run, STOP_DRAIN)
