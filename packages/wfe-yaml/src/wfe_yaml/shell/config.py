@@ -28,7 +28,9 @@ class ShellConfig(BaseModel):
     script: str | None = Field(None, description="Same as run (a multi-line script).")
     shell: str = Field("sh", description="The shell program (sh, bash, /bin/zsh, ...).")
     env: dict[str, str] = Field(
-        default_factory=dict, description="Extra environment variables, applied last (they override data)."
+        default_factory=dict,
+        description="Extra environment variables, applied last (they override data); WFE_PROCESS_TRACKING_ID "
+        "is set by wfe and cannot be replaced.",
     )
     host_env: Literal["all", "none"] | list[str] | None = Field(
         None,
