@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -116,7 +117,7 @@ def daemon_script(pidfile: Path) -> Path:
 
 def daemonize(pidfile: Path) -> str:
     """A command line that starts a fully detached daemon and writes its pid to ``pidfile``."""
-    return f"{sys.executable} {daemon_script(pidfile)} {pidfile}"
+    return shlex.join([sys.executable, str(daemon_script(pidfile)), str(pidfile)])
 
 
 def kill_all(pids: list[int]) -> None:
@@ -129,7 +130,9 @@ def kill_all(pids: list[int]) -> None:
 async def test_a_timeout_kills_a_fully_detached_daemon(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     with pytest.raises(ShellTimeoutError, match="timed out after 1000ms"):
-        await step(f"{daemonize(pidfile)}; sleep 300", timeout="1s").run(step_context({}, step_name="s"))
+        await step(
+            f"{daemonize(pidfile)}; until [ -s {pidfile} ]; do sleep 0.01; done; sleep 300", timeout="1s"
+        ).run(step_context({}, step_name="s"))
     daemon = await wait_for_pid(pidfile)
     try:
         assert await wait_gone(daemon)
