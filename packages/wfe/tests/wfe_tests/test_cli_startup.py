@@ -110,6 +110,23 @@ def test_wfe_validate_compiles_without_the_engine(args: list[str]) -> None:
     assert loaded.isdisjoint(ENGINE), sorted(loaded & set(ENGINE))
 
 
+def test_wfe_validate_of_built_in_step_types_does_not_scan_the_step_entry_points() -> None:
+    # The scan reads every installed distribution's metadata; the example uses only built-in step types. The
+    # count is printed at exit, as the command ends in SystemExit.
+    probe = (
+        "import atexit, sys\n"
+        "def report():\n"
+        "    from wfe_yaml import step_types\n"
+        "    print(f'SCANS={step_types._entry_points.cache_info().misses}', file=sys.stderr)\n"
+        "atexit.register(report)\n" + cli_code("validate", str(EXAMPLE), "--var", "project=x")
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=EXAMPLE.parents[2]
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SCANS=0" in done.stderr.splitlines()
+
+
 def test_the_lazy_packages_resolve_every_name() -> None:
     import wfe_core.models
     import wfe_core.primitives
