@@ -46,12 +46,15 @@ ENGINE = (
     "wfe_core.executor",
     "wfe_yaml.shell.step",
     "wfe_yaml.shell.process",
+    "wfe_yaml.shell.environment",
+    "wfe_core.models.artifact",
     "wfe_core.primitives.poll_endpoint",
     "wfe_core.primitives.poll_conditions",
 )
 """What running workflows needs and validating them does not: the engine's models of instances, events and
-lifecycle events, the executor, the event loop, logging, the shell step's process handling, and the HTTP
-polling step (a pipeline without one)."""
+lifecycle events, the executor, the event loop, logging, the shell step's process handling and how it passes
+workflow data (artifact references among them) to a command, and the HTTP polling step (a pipeline without
+one)."""
 
 
 def imported_by(code: str, *argv: str, full: bool = False) -> set[str]:
