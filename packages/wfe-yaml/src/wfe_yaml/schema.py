@@ -4,6 +4,11 @@ They check shapes and types; the rules that span fields (unique names, the Rust 
 conditions) live in :mod:`wfe_yaml.validation`. Unknown keys are refused everywhere except keys starting with
 ``_`` at file and workflow level, which hold anchors for templates (and keys of the Rust WFE's step config,
 which :mod:`wfe_yaml.keys` removes with a warning before these models see them).
+
+Every model defers its build (``defer_build=True``): the loader validates :class:`WorkflowSpec` alone, whose
+validator, built on first use, holds those of the models nested in it; built at import, each nested model would
+also build a validator and a serializer of its own that nothing uses (and :class:`WorkflowFile`, used for the
+JSON Schema, one more of the whole tree).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ def _check_duration(value: Any) -> Any:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class ErrorBehaviorSpec(_Strict):
@@ -215,7 +220,7 @@ class TriggerSpec(BaseModel):
     """When a webhook event starts the workflow: glob patterns of branch (push, and a pull request's base
     branch) or tag names; none means any."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     branches: list[str] = Field(default_factory=list, description="Branch name globs, e.g. main, release/*.")
     tags: list[str] = Field(default_factory=list, description="Tag name globs (the tag event), e.g. v*.")
@@ -224,7 +229,7 @@ class TriggerSpec(BaseModel):
 class WorkflowSpec(BaseModel):
     """One workflow. Keys starting with ``_`` are allowed and ignored (they hold anchors)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
 
     id: str = Field(description="The workflow's id (slug).")
     version: int = Field(ge=0, description="The workflow's version.")
@@ -256,14 +261,10 @@ class WorkflowFile(BaseModel):
     """A workflow file: ``workflow:`` (one) or ``workflows:`` (a list), optional ``include:`` paths; other
     keys (such as ``_templates``) may hold anchors."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     workflow: WorkflowSpec | None = None
     workflows: list[WorkflowSpec] | None = None
     include: list[str] = Field(
         default_factory=list, description="Files whose workflows are added (relative)."
     )
-
-
-Condition.model_rebuild()
-StepSpec.model_rebuild()
