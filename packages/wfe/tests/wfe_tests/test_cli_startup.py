@@ -57,6 +57,10 @@ workflow data (artifact references among them) to a command, and the HTTP pollin
 one)."""
 
 
+PIPELINE_PRIMITIVES = ("container", "poll_defaults", "sequence", "inline")
+"""The modules of wfe_core.primitives a compiled pipeline may need (parallel groups, hooks, continue_on_error)."""
+
+
 def imported_by(code: str, *argv: str, full: bool = False) -> set[str]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, code, "full" if full else "top", *argv],
@@ -111,6 +115,9 @@ def test_wfe_validate_compiles_without_the_engine(args: list[str]) -> None:
     # The definition is still built (the compile-time checks are the builder's), with the shell step type.
     assert {"wfe_core.builder", "wfe_yaml.compiler", "wfe_yaml.shell.step_type"} <= loaded
     assert loaded.isdisjoint(ENGINE), sorted(loaded & set(ENGINE))
+    # The builder imports the primitives the pipeline uses: here the parallel group's.
+    primitives = {name for name in loaded if name.startswith("wfe_core.primitives.")}
+    assert primitives <= {f"wfe_core.primitives.{name}" for name in PIPELINE_PRIMITIVES}, sorted(primitives)
 
 
 def reported_at_exit(report: str, *args: str) -> str:
