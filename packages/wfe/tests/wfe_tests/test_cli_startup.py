@@ -120,6 +120,12 @@ def test_wfe_validate_compiles_without_the_engine(args: list[str]) -> None:
     assert primitives <= {f"wfe_core.primitives.{name}" for name in PIPELINE_PRIMITIVES}, sorted(primitives)
 
 
+def test_wfe_validate_of_a_clean_pipeline_imports_no_hint_machinery() -> None:
+    # difflib finds the "did you mean" hints of errors and warnings; a pipeline that loads cleanly has none.
+    loaded = imported_by(cli_code("validate", str(EXAMPLE), "--var", "project=x"))
+    assert "difflib" not in loaded
+
+
 def reported_at_exit(report: str, *args: str) -> str:
     """What the expression ``report`` is once the CLI ran with ``args`` in a fresh interpreter (evaluated at exit,
     as the command ends in SystemExit)."""
