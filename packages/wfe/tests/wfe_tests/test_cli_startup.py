@@ -50,11 +50,12 @@ ENGINE = (
     "wfe_core.models.artifact",
     "wfe_core.primitives.poll_endpoint",
     "wfe_core.primitives.poll_conditions",
+    "wfe.cli.runs",
 )
 """What running workflows needs and validating them does not: the engine's models of instances, events and
 lifecycle events, the executor, the event loop, logging, the shell step's process handling and how it passes
-workflow data (artifact references among them) to a command, and the HTTP polling step (a pipeline without
-one)."""
+workflow data (artifact references among them) to a command, the HTTP polling step (a pipeline without
+one), and the records of the runs `wfe run` started."""
 
 
 PIPELINE_PRIMITIVES = ("container", "poll_defaults", "sequence", "inline")
