@@ -31,11 +31,13 @@ _ORDER = (
     "wfe-server",
     "wfe",
 )
-_REQUIREMENT = re.compile(r"^(?P<name>wfe(?:-[a-z]+)?)(?:\[(?P<extras>[a-z0-9_,\s-]*)\])?$")
+_REQUIREMENT = r"^(?P<name>wfe(?:-[a-z]+)?)(?:\[(?P<extras>[a-z0-9_,\s-]*)\])?$"
+"""Compiled by its first use (``re`` keeps it), not at import: every ``wfe_core.errors`` import loads this module,
+and only the hint of a missing package reads a requirement."""
 
 
 def _parse(requirement: str) -> tuple[str, list[str]]:
-    match = _REQUIREMENT.match(requirement.strip())
+    match = re.match(_REQUIREMENT, requirement.strip())
     if match is None or match["name"] not in _ORDER:
         raise ValueError(f"not a wfe distribution: {requirement!r}")
     extras = [extra.strip() for extra in (match["extras"] or "").split(",") if extra.strip()]

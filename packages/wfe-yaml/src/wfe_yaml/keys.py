@@ -10,7 +10,6 @@ rather than the missing field it was meant to be (``stesp:`` rather than "missin
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -79,6 +78,8 @@ def config_fields(step_type: str | None) -> frozenset[str] | None:
 
 def suggest_config_key(key: str, fields: Iterable[str]) -> str:
     """`` (did you mean 'config.x'?)`` for the closest config key of the type, synonyms included."""
+    import difflib  # a warning's hint: not imported by a file that loads cleanly
+
     known = sorted(fields)
     candidates = known + [alias for alias, target in CONFIG_KEY_SYNONYMS.items() if target in known]
     targets: list[str] = []

@@ -7,7 +7,6 @@ the closest known key suggested for an unknown one; :func:`pydantic_error` words
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -48,6 +47,8 @@ class Located:
 def suggest(name: str, choices: Sequence[str], *, parent: str = "") -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices`` (written below ``parent.`` when given), or an
     empty string."""
+    import difflib  # an error's hint: not imported by a file that loads cleanly
+
     close = difflib.get_close_matches(str(name), list(choices), n=2, cutoff=0.6)
     if not close:
         return ""

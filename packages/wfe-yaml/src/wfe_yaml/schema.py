@@ -4,6 +4,11 @@ They check shapes and types; the rules that span fields (unique names, the Rust 
 conditions) live in :mod:`wfe_yaml.validation`. Unknown keys are refused everywhere except keys starting with
 ``_`` at file and workflow level, which hold anchors for templates (and keys of the Rust WFE's step config,
 which :mod:`wfe_yaml.keys` removes with a warning before these models see them).
+
+Every model defers its build (``defer_build=True``): the loader validates :class:`WorkflowSpec` alone, whose
+validator, built on first use, holds those of the models nested in it; built at import, each nested model would
+also build a validator and a serializer of its own that nothing uses (and :class:`WorkflowFile`, used for the
+JSON Schema, one more of the whole tree).
 """
 
 from __future__ import annotations
@@ -21,6 +26,13 @@ Duration = Annotated[
 ]
 
 
+def _empty_list() -> list[Any]:
+    """The default of the list fields. Not ``list`` itself: pydantic reads a default factory's signature when it
+    builds a model, and reading a builtin's (from its text) compiles the tokenizer's patterns first, a few
+    milliseconds of every ``wfe validate``."""
+    return []
+
+
 def _check_duration(value: Any) -> Any:
     if value is not None:
         parse_duration_ms(value)
@@ -28,7 +40,7 @@ def _check_duration(value: Any) -> Any:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class ErrorBehaviorSpec(_Strict):
@@ -102,9 +114,11 @@ class StepSpec(_Strict):
     name: str = Field(description="Unique in the workflow, hooks and parallel children included.")
     type: str | None = Field(None, description="Step type: shell, deno (alias js), workflow, or a plugin's.")
     config: dict[str, Any] | None = Field(None, description="The step type's configuration.")
-    inputs: list[DataRef] = Field(default_factory=list, description="Data the step reads (informational).")
+    inputs: list[DataRef] = Field(
+        default_factory=_empty_list, description="Data the step reads (informational)."
+    )
     outputs: list[DataRef] = Field(
-        default_factory=list,
+        default_factory=_empty_list,
         description="Data the step produces; for type workflow, the child's keys copied back.",
     )
     parallel: list[StepSpec] | None = Field(None, description="Steps run concurrently (not with 'type').")
@@ -164,7 +178,7 @@ class ServiceSpec(_Strict):
     """An infrastructure container a workflow declares (kept as metadata: wfe does not provision services)."""
 
     image: str
-    ports: list[int] = Field(default_factory=list)
+    ports: list[int] = Field(default_factory=_empty_list)
     env: dict[str, str] = Field(default_factory=dict)
     readiness: Readiness | None = None
     memory: str | None = None
@@ -215,16 +229,20 @@ class TriggerSpec(BaseModel):
     """When a webhook event starts the workflow: glob patterns of branch (push, and a pull request's base
     branch) or tag names; none means any."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    branches: list[str] = Field(default_factory=list, description="Branch name globs, e.g. main, release/*.")
-    tags: list[str] = Field(default_factory=list, description="Tag name globs (the tag event), e.g. v*.")
+    branches: list[str] = Field(
+        default_factory=_empty_list, description="Branch name globs, e.g. main, release/*."
+    )
+    tags: list[str] = Field(
+        default_factory=_empty_list, description="Tag name globs (the tag event), e.g. v*."
+    )
 
 
 class WorkflowSpec(BaseModel):
     """One workflow. Keys starting with ``_`` are allowed and ignored (they hold anchors)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
 
     id: str = Field(description="The workflow's id (slug).")
     version: int = Field(ge=0, description="The workflow's version.")
@@ -239,7 +257,7 @@ class WorkflowSpec(BaseModel):
     )
     shared_volume: SharedVolume | None = None
     schedule: list[ScheduleSpec] = Field(
-        default_factory=list, description="Schedules on which `wfe serve` starts the workflow."
+        default_factory=_empty_list, description="Schedules on which `wfe serve` starts the workflow."
     )
     on: dict[TriggerEvent, TriggerSpec | None] | None = Field(
         None,
@@ -256,14 +274,10 @@ class WorkflowFile(BaseModel):
     """A workflow file: ``workflow:`` (one) or ``workflows:`` (a list), optional ``include:`` paths; other
     keys (such as ``_templates``) may hold anchors."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     workflow: WorkflowSpec | None = None
     workflows: list[WorkflowSpec] | None = None
     include: list[str] = Field(
-        default_factory=list, description="Files whose workflows are added (relative)."
+        default_factory=_empty_list, description="Files whose workflows are added (relative)."
     )
-
-
-Condition.model_rebuild()
-StepSpec.model_rebuild()

@@ -1,4 +1,8 @@
-"""Finding step types: the ``wfe.steps`` entry-point group maps each YAML ``type:`` value to a provider."""
+"""Finding step types: the ``wfe.steps`` entry-point group maps each YAML ``type:`` value to a provider.
+
+wfe-yaml's own types (:data:`BUILT_IN`) are found without scanning the installed distributions' entry points:
+that scan reads the metadata of every distribution, and a file that uses only built-in types (what
+``wfe validate`` checks most) never needs it. Any other name is looked up in the scan, done once."""
 
 from __future__ import annotations
 
@@ -8,6 +12,19 @@ from importlib.metadata import EntryPoint, entry_points
 from wfe_yaml.plugin import StepType
 
 ENTRY_POINT_GROUP = "wfe.steps"
+
+BUILT_IN = {
+    "shell": "wfe_yaml.shell:ShellStepType",
+    "deno": "wfe_yaml.js:JsStepType",
+    "js": "wfe_yaml.js:JsStepType",
+    "workflow": "wfe_yaml.subworkflow:SubWorkflowStepType",
+    "poll-endpoint": "wfe_yaml.poll_endpoint:PollEndpointStepType",
+    "poll_endpoint": "wfe_yaml.poll_endpoint:PollEndpointStepType",
+    "git-repo": "wfe_yaml.git:GitRepoStepType",
+}
+"""wfe-yaml's own step types: name -> entry-point value, the ``wfe.steps`` entry points of its
+``pyproject.toml`` (a test keeps the two the same). They take precedence over an installed entry point of the
+same name."""
 
 # Types whose provider ships in an optional extra: the fix to name when the import fails.
 _INSTALL_HINTS = {
@@ -30,7 +47,20 @@ class StepTypeImportError(Exception):
 
 @cache
 def _entry_points() -> dict[str, EntryPoint]:
+    """Every installed ``wfe.steps`` entry point by name (the scan of the distributions' metadata, once)."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _entry_point(name: str) -> EntryPoint:
+    """The entry point of step type ``name``: a built-in one without the scan, else an installed one.
+
+    Raises:
+        KeyError: no installed plugin registers ``name``.
+    """
+    value = BUILT_IN.get(name)
+    if value is not None:
+        return EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP)
+    return _entry_points()[name]
 
 
 _registered: dict[str, StepType] = {}
@@ -51,12 +81,12 @@ def unregister_step_type(name: str) -> None:
 
 def available_step_types() -> list[str]:
     """The names of every installed or registered step type, sorted."""
-    return sorted(set(_entry_points()) | set(_registered))
+    return sorted(set(BUILT_IN) | set(_entry_points()) | set(_registered))
 
 
 def is_available(name: str) -> bool:
     """Whether step type ``name`` is registered or some installed plugin provides it."""
-    return name in _registered or name in _entry_points()
+    return name in _registered or name in BUILT_IN or name in _entry_points()
 
 
 def load_step_type(name: str) -> StepType:
@@ -74,7 +104,7 @@ def load_step_type(name: str) -> StepType:
 
 @cache
 def _load_entry_point(name: str) -> StepType:
-    entry = _entry_points()[name]
+    entry = _entry_point(name)
     try:
         factory = entry.load()
         provider = factory()

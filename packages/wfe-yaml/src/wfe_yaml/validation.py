@@ -8,7 +8,7 @@ declared outputs. Then across the file: duplicate workflow ids and cycles of ``t
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
@@ -16,7 +16,9 @@ from wfe_yaml.errors import StepTypeNotInstalledError, StepTypeUnavailableError,
 from wfe_yaml.located import Loc, Located, pydantic_error, suggest
 from wfe_yaml.schema import Condition, StepSpec, WorkflowSpec
 from wfe_yaml.step_types import StepTypeImportError, available_step_types, is_available, load_step_type
-from wfe_yaml.value_types import TypeStringError, ValueType, parse_type
+
+if TYPE_CHECKING:
+    from wfe_yaml.value_types import ValueType
 
 ERROR_BEHAVIOR_TYPES = ("retry", "suspend", "terminate", "compensate")
 
@@ -135,6 +137,11 @@ def _validate_error_behaviors(spec: WorkflowSpec, located: Located, wf_loc: Loc)
 
 
 def _parse_schema(fields: Mapping[str, str], located: Located, loc: Loc) -> dict[str, ValueType]:
+    if not fields:
+        return {}
+    # Imported by the workflows that declare typed inputs or outputs (most declare none).
+    from wfe_yaml.value_types import TypeStringError, parse_type
+
     parsed: dict[str, ValueType] = {}
     for name, text in fields.items():
         try:

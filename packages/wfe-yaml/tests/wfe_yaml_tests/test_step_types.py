@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping
-from importlib.metadata import EntryPoint
+from importlib.metadata import EntryPoint, distribution
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,16 @@ import pytest
 from wfe_core.errors import MissingExtraError
 from wfe_core.step import StepBody
 from wfe_yaml import StepTypeUnavailableError, UnknownStepTypeError, load_workflow_from_str, step_types
+
+SHELL_STEP = """\
+workflow:
+  id: sh
+  version: 1
+  steps:
+    - name: hello
+      type: shell
+      config: {run: "echo hi"}
+"""
 
 JS_STEP = """\
 workflow:
@@ -28,6 +38,21 @@ workflow:
 def test_shipped_types_are_registered() -> None:
     assert {"shell", "deno", "js", "workflow"} <= set(step_types.available_step_types())
     assert step_types.load_step_type("shell").name == "shell"
+
+
+def test_the_built_in_types_are_the_packages_entry_points() -> None:
+    shipped = distribution("wfe-yaml").entry_points.select(group=step_types.ENTRY_POINT_GROUP)
+    assert step_types.BUILT_IN == {entry.name: entry.value for entry in shipped}
+
+
+def test_built_in_types_load_without_scanning_the_installed_entry_points() -> None:
+    step_types._entry_points.cache_clear()
+    step_types._load_entry_point.cache_clear()
+    [compiled] = load_workflow_from_str(SHELL_STEP)
+    assert compiled.step_types == frozenset({"shell"})
+    assert step_types._entry_points.cache_info().misses == 0  # never scanned
+    assert type(step_types.load_step_type("deno")) is type(step_types.load_step_type("js"))
+    assert step_types._entry_points.cache_info().misses == 0
 
 
 def test_unknown_type_lists_the_available_ones() -> None:
@@ -51,6 +76,10 @@ def fake_entry_points(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
 
 
 def _override(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """Make step type ``name`` load from ``value``: a built-in type's entry point, or an installed one."""
+    if name in step_types.BUILT_IN:
+        monkeypatch.setitem(step_types.BUILT_IN, name, value)
+        return
     current = step_types._entry_points()
     entry = EntryPoint(name=name, value=value, group=step_types.ENTRY_POINT_GROUP)
     monkeypatch.setattr(step_types, "_entry_points", lambda: {**current, name: entry})
@@ -81,6 +110,29 @@ def test_a_broken_plugin_is_reported_without_an_install_hint(
         load_workflow_from_str(JS_STEP.replace("type: deno", "type: terraform"))
     assert caught.value.install is None
     assert not isinstance(caught.value, MissingExtraError)  # a bug of the plugin, not a missing package
+
+
+def test_a_plugin_type_is_found_in_the_installed_entry_points(
+    fake_entry_points: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_entry_points.joinpath("wfe_fake_terraform.py").write_text(
+        "from wfe_core.step import StepBody\n\n"
+        "class TerraformStepType:\n"
+        "    name = 'terraform'\n"
+        "    def validate(self, config, *, step_name):\n"
+        "        return [] if config.get('plan') else [f\"step '{step_name}' needs a plan\"]\n"
+        "    def create(self, config, *, step_name, workflow_id):\n"
+        "        return StepBody()\n"
+    )
+    _override(monkeypatch, "terraform", "wfe_fake_terraform:TerraformStepType")
+    text = JS_STEP.replace("type: deno", "type: terraform").replace(
+        "{script: \"output('a', 1)\"}", "{plan: p}"
+    )
+    [compiled] = load_workflow_from_str(text)
+    assert compiled.step_types == frozenset({"terraform"})
+    assert "terraform" in step_types.available_step_types()
+    with pytest.raises(Exception, match="needs a plan"):
+        load_workflow_from_str(text.replace("{plan: p}", "{plan: ''}"))
 
 
 class PermissiveStepType:

@@ -46,12 +46,20 @@ ENGINE = (
     "wfe_core.executor",
     "wfe_yaml.shell.step",
     "wfe_yaml.shell.process",
+    "wfe_yaml.shell.environment",
+    "wfe_core.models.artifact",
     "wfe_core.primitives.poll_endpoint",
     "wfe_core.primitives.poll_conditions",
+    "wfe.cli.runs",
 )
 """What running workflows needs and validating them does not: the engine's models of instances, events and
-lifecycle events, the executor, the event loop, logging, the shell step's process handling, and the HTTP
-polling step (a pipeline without one)."""
+lifecycle events, the executor, the event loop, logging, the shell step's process handling and how it passes
+workflow data (artifact references among them) to a command, the HTTP polling step (a pipeline without
+one), and the records of the runs `wfe run` started."""
+
+
+PIPELINE_PRIMITIVES = ("container", "poll_defaults", "sequence", "inline")
+"""The modules of wfe_core.primitives a compiled pipeline may need (parallel groups, hooks, continue_on_error)."""
 
 
 def imported_by(code: str, *argv: str, full: bool = False) -> set[str]:
@@ -108,6 +116,56 @@ def test_wfe_validate_compiles_without_the_engine(args: list[str]) -> None:
     # The definition is still built (the compile-time checks are the builder's), with the shell step type.
     assert {"wfe_core.builder", "wfe_yaml.compiler", "wfe_yaml.shell.step_type"} <= loaded
     assert loaded.isdisjoint(ENGINE), sorted(loaded & set(ENGINE))
+    # The builder imports the primitives the pipeline uses: here the parallel group's.
+    primitives = {name for name in loaded if name.startswith("wfe_core.primitives.")}
+    assert primitives <= {f"wfe_core.primitives.{name}" for name in PIPELINE_PRIMITIVES}, sorted(primitives)
+
+
+def test_wfe_validate_imports_only_what_the_pipeline_uses() -> None:
+    # difflib finds the "did you mean" hints of errors and warnings, and value_types reads the types of typed
+    # inputs and outputs: the example loads cleanly and declares no types.
+    loaded = imported_by(cli_code("validate", str(EXAMPLE), "--var", "project=x"), full=True)
+    assert loaded.isdisjoint({"difflib", "wfe_yaml.value_types"}), sorted(loaded)
+
+
+def reported_at_exit(report: str, *args: str) -> str:
+    """What the expression ``report`` is once the CLI ran with ``args`` in a fresh interpreter (evaluated at exit,
+    as the command ends in SystemExit)."""
+    probe = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: print('REPORT=' + repr({report}), file=sys.stderr))\n" + cli_code(*args)
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=EXAMPLE.parents[2]
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stderr.splitlines() if line.startswith("REPORT="))
+    return line.removeprefix("REPORT=")
+
+
+def test_wfe_validate_of_built_in_step_types_does_not_scan_the_step_entry_points() -> None:
+    # The scan reads every installed distribution's metadata; the example uses only built-in step types.
+    scans = "__import__('wfe_yaml.step_types').step_types._entry_points.cache_info().misses"
+    assert reported_at_exit(scans, "validate", str(EXAMPLE), "--var", "project=x") == "0"
+
+
+def test_wfe_validate_does_not_compile_the_tokenizer_patterns() -> None:
+    # pydantic reads the signature of each default factory; a builtin's (`list`) is parsed from its text with
+    # the tokenizer, whose patterns take milliseconds to compile: the schema's list fields use a function.
+    compiled = (
+        "[m._compile.cache_info().misses for m in [sys.modules.get('tokenize')] if hasattr(m, '_compile')]"
+    )
+    assert reported_at_exit(compiled, "validate", str(EXAMPLE), "--var", "project=x") in ("[]", "[0]")
+
+
+def test_wfe_validate_builds_the_validator_of_the_workflow_model_alone() -> None:
+    # The schema's models defer their build: validating a workflow builds WorkflowSpec's validator, which holds
+    # the nested models' own; theirs, and WorkflowFile's (the JSON Schema's), are never built.
+    built = (
+        "sorted(n for n, c in vars(__import__('wfe_yaml.schema').schema).items() "
+        "if getattr(c, '__pydantic_complete__', False) and c.__module__ == 'wfe_yaml.schema')"
+    )
+    assert reported_at_exit(built, "validate", str(EXAMPLE), "--var", "project=x") == "['WorkflowSpec']"
 
 
 def test_the_lazy_packages_resolve_every_name() -> None:

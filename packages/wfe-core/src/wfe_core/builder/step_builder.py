@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+import wfe_core.primitives as primitives
 from wfe_core.builder.data_path import set_data_path
 from wfe_core.definition import (
     NO_VALUE,
@@ -19,30 +20,16 @@ from wfe_core.definition import (
 )
 from wfe_core.errors import DefinitionError
 from wfe_core.models import ErrorBehavior
-from wfe_core.primitives import (
-    Activity,
-    Decide,
-    Delay,
-    EndWorkflow,
-    ForEach,
-    If,
-    InlineStep,
-    OutcomeSwitch,
-    Recur,
-    SagaContainer,
-    Schedule,
-    Sequence,
-    SubWorkflow,
-    WaitFor,
-    When,
-    While,
-)
 from wfe_core.primitives.poll_defaults import DEFAULT_INTERVAL, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT
 from wfe_core.step import StepBody, StepExecutionContext
 
 if TYPE_CHECKING:
     from wfe_core.builder.workflow_builder import WorkflowBuilder
     from wfe_core.primitives.poll_conditions import PollCondition, PollResponse
+
+# The primitives are read from their lazy package when a verb adds one (``primitives.Delay``), so building a
+# definition imports the modules of the primitives it uses (a compiled YAML pipeline: a few), not all of them;
+# each verb reads its class when called, so no run of a step imports a module.
 
 StepLike = type[StepBody] | StepBody | Callable[[], StepBody]
 BranchFn = Callable[["BranchBuilder"], Any]
@@ -81,7 +68,8 @@ class StepAdder:
 
     def then_fn(self, fn: Callable[[StepExecutionContext], Any], *, name: str | None = None) -> StepBuilder:
         """Add an inline step ``fn(ctx)`` (sync or async) returning an ExecutionResult, or None for next()."""
-        builder = self._add(lambda: InlineStep(fn), name or getattr(fn, "__name__", "inline"))
+        step_type = primitives.InlineStep
+        builder = self._add(lambda: step_type(fn), name or getattr(fn, "__name__", "inline"))
         self._root._callable_step(builder.step, fn, "inline")
         return builder
 
@@ -93,11 +81,13 @@ class StepAdder:
     ) -> StepBuilder:
         """Pause until an event ``event_name`` with this key (or ``key(data, ctx)``) is published; the event's
         data is then the step's ``event_data``."""
-        return self._add(lambda: WaitFor(event_name, key, effective_date), f"wait_for:{event_name}")
+        step_type = primitives.WaitFor
+        return self._add(lambda: step_type(event_name, key, effective_date), f"wait_for:{event_name}")
 
     def delay(self, duration: timedelta | Callable[..., Any]) -> StepBuilder:
         """Durable sleep for ``duration`` (or ``duration(data, ctx)``)."""
-        return self._add(lambda: Delay(duration), "delay")
+        step_type = primitives.Delay
+        return self._add(lambda: step_type(duration), "delay")
 
     def poll_endpoint(
         self,
@@ -135,26 +125,29 @@ class StepAdder:
 
     def if_do(self, condition: Callable[..., Any], branch: BranchFn) -> StepBuilder:
         """Run ``branch`` once if ``condition(data)`` holds."""
-        builder = self._add(lambda: If(condition), "if")
+        step_type = primitives.If
+        builder = self._add(lambda: step_type(condition), "if")
         builder.step.children.append(self._branch(branch, "if_do"))
         return builder
 
     def while_do(self, condition: Callable[..., Any], branch: BranchFn) -> StepBuilder:
         """Repeat ``branch`` while ``condition(data)`` holds (checked before each iteration)."""
-        builder = self._add(lambda: While(condition), "while")
+        step_type = primitives.While
+        builder = self._add(lambda: step_type(condition), "while")
         builder.step.children.append(self._branch(branch, "while_do"))
         return builder
 
     def for_each(self, items: Callable[..., Any], branch: BranchFn, *, parallel: bool = True) -> StepBuilder:
         """Run ``branch`` once per item of ``items(data)`` (``ctx.item``), concurrently unless ``parallel=False``."""
-        builder = self._add(lambda: ForEach(items, parallel=parallel), "for_each")
+        step_type = primitives.ForEach
+        builder = self._add(lambda: step_type(items, parallel=parallel), "for_each")
         builder.step.children.append(self._branch(branch, "for_each"))
         return builder
 
     def saga(self, branch: BranchFn) -> StepBuilder:
         """A transaction-like scope: when a step inside fails, completed steps are compensated in reverse."""
         builder = self._add(
-            SagaContainer,
+            primitives.SagaContainer,
             "saga",
             resume_children_after_compensation=False,
             revert_children_after_compensation=True,
@@ -165,41 +158,44 @@ class StepAdder:
 
     def parallel(self) -> ParallelBuilder:
         """Branches that run concurrently: ``parallel().do(fn).do(fn).join()``."""
-        return ParallelBuilder(self._add(Sequence, "parallel"))
+        return ParallelBuilder(self._add(primitives.Sequence, "parallel"))
 
     def decide(self, expression: Callable[..., Any]) -> DecideBuilder:
         """Proceed with ``expression(data)``; ``.branch(value, fn)`` adds the branch taken for that value."""
-        builder = self._add(lambda: Decide(expression), "decide")
+        step_type = primitives.Decide
+        builder = self._add(lambda: step_type(expression), "decide")
         return DecideBuilder(self._root, builder.step)
 
     def activity(self, name: str, parameters: Callable[..., Any] | None = None) -> StepBuilder:
         """Wait for an external worker to take and complete activity ``name``; its result is ``step.result``."""
-        return self._add(lambda: Activity(name, parameters), f"activity:{name}")
+        step_type = primitives.Activity
+        return self._add(lambda: step_type(name, parameters), f"activity:{name}")
 
     def sub_workflow(
         self, definition_id: str, version: int | None = None, data_fn: Callable[..., Any] | None = None
     ) -> StepBuilder:
         """Start a child workflow and wait for it; its final data is ``step.result``. A failed child fails
         this step."""
-        return self._add(
-            lambda: SubWorkflow(definition_id, version, data_fn), f"sub_workflow:{definition_id}"
-        )
+        step_type = primitives.SubWorkflow
+        return self._add(lambda: step_type(definition_id, version, data_fn), f"sub_workflow:{definition_id}")
 
     def schedule(self, interval: Callable[..., Any] | timedelta) -> ScheduleBuilder:
         """A branch that runs once, in the background, after ``interval``: ``schedule(fn).do(branch)``."""
         interval_fn = _constant(interval)
-        return ScheduleBuilder(self, self._add(lambda: Schedule(interval_fn), "schedule"))
+        step_type = primitives.Schedule
+        return ScheduleBuilder(self, self._add(lambda: step_type(interval_fn), "schedule"))
 
     def recur(self, interval: Callable[..., Any] | timedelta, until: Callable[..., Any]) -> ScheduleBuilder:
         """A branch started every ``interval`` in the background until ``until(data)`` holds."""
         interval_fn = _constant(interval)
-        builder = self._add(lambda: Recur(interval_fn, until), "recur")
+        step_type = primitives.Recur
+        builder = self._add(lambda: step_type(interval_fn, until), "recur")
         builder.step.cancel_condition = until
         return ScheduleBuilder(self, builder)
 
     def end_workflow(self) -> StepBuilder:
         """Complete the workflow here (WorkflowCompleted is published as for any completion)."""
-        return self._add(EndWorkflow, "end_workflow", ends_workflow=True)
+        return self._add(primitives.EndWorkflow, "end_workflow", ends_workflow=True)
 
 
 def _constant(value: Callable[..., Any] | timedelta) -> Callable[..., Any]:
@@ -278,7 +274,8 @@ class StepBuilder(StepAdder):
         or when an enclosing saga fails."""
         if _is_inline_fn(step):
             fn = cast(Callable[[StepExecutionContext], Any], step)
-            comp = self._root._new_step(lambda: InlineStep(fn), getattr(step, "__name__", "compensate"))
+            step_type = primitives.InlineStep
+            comp = self._root._new_step(lambda: step_type(fn), getattr(step, "__name__", "compensate"))
             self._root._callable_step(comp, fn, "inline")
         else:
             comp = self._root._new_step(step_factory(cast(StepLike, step)), step_display_name(step))
@@ -290,7 +287,7 @@ class StepBuilder(StepAdder):
 
     def compensate_with_sequence(self, branch: BranchFn) -> StepBuilder:
         """A sequence of steps that undoes this one (steps run one after another)."""
-        comp = self._root._new_step(Sequence, "compensation")
+        comp = self._root._new_step(primitives.Sequence, "compensation")
         comp.is_compensation = True
         comp.children.append(self._branch(branch, "compensate_with_sequence"))
         self.step.compensation_step_id = comp.id
@@ -338,11 +335,12 @@ class StepBuilder(StepAdder):
                 )
             self.step.when = value
             return self
-        if self.step.factory is OutcomeSwitch:
+        if self.step.factory is primitives.OutcomeSwitch:
             switch = self
         else:
-            switch = self._add(OutcomeSwitch, "switch")
-        block = self._root._new_step(lambda: When(value), f"when:{value}")
+            switch = self._add(primitives.OutcomeSwitch, "switch")
+        step_type = primitives.When
+        block = self._root._new_step(lambda: step_type(value), f"when:{value}")
         block.children.append(self._branch(branch, "when"))
         switch.step.children.append(block.id)
         return switch

@@ -19,13 +19,14 @@ from wfe_core.step import StepBody, StepExecutionContext
 from wfe_yaml.shell.capture import StreamCapture
 from wfe_yaml.shell.config import ShellConfig
 from wfe_yaml.shell.directives import DirectiveReader
-from wfe_yaml.shell.environment import HostEnv, build_environment, host_environment
+from wfe_yaml.shell.environment import build_environment
 from wfe_yaml.shell.errors import (
     ShellCancelledError,
     ShellCommandError,
     ShellOutputError,
     ShellTimeoutError,
 )
+from wfe_yaml.shell.host_env import HostEnv, host_environment
 from wfe_yaml.shell.outputs import parse_output_file
 from wfe_yaml.shell.process import Spawned, kill_tree, spawn, wait_exit
 from wfe_yaml.shell.process_tree import TRACKING_VARIABLE

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from wfe_yaml.shell.config import ShellConfig
-from wfe_yaml.shell.environment import HostEnv, host_env_setting
+from wfe_yaml.shell.host_env import HostEnv, host_env_setting
 
 if TYPE_CHECKING:
     from wfe_yaml.shell.step import ShellStep

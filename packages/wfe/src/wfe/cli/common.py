@@ -11,7 +11,7 @@ import click
 
 from wfe.cli.extras import USAGE_ERROR, MissingExtraError, require_store, require_yaml
 from wfe.cli.lazy import LazyGroup
-from wfe.cli.runs import DEFAULT_STORE, STATE_DIR
+from wfe.cli.state import DEFAULT_STORE, STATE_DIR
 from wfe_core.errors import WfeError, WorkflowNotFoundError
 
 if TYPE_CHECKING:

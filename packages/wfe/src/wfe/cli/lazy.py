@@ -7,7 +7,6 @@ commands on the group (``@cli.command()``) when it is imported, as before.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Mapping
 from typing import Any
@@ -49,6 +48,8 @@ class LazyGroup(click.Group):
             if no_such is not None or not exc.message.startswith(f"No such command {name!r}"):
                 raise
             # click before 8.2 suggests nothing: name the close commands the way later releases do.
+            import difflib
+
             close = difflib.get_close_matches(name, self.list_commands(ctx))
             if not close:
                 raise

@@ -13,8 +13,8 @@ from wfe.cli.common import with_persistence
 from wfe.cli.formatting import format_duration
 from wfe.cli.inspecting import print_errors
 from wfe.cli.progress import ProgressView
-from wfe.cli.runs import DEFAULT_STORE
 from wfe.cli.session import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, resume_hint
+from wfe.cli.state import DEFAULT_STORE
 from wfe.cli.tree import outputs, step_errors
 from wfe_core.models import ExecutionError, WorkflowInstance, WorkflowStatus
 from wfe_core.protocols import PersistenceProvider

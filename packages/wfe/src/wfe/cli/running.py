@@ -27,7 +27,7 @@ from wfe.cli.control import Requests
 from wfe.cli.pipelines import Pipeline, Recorder, new_reference, own_runs, recorded, save, unfinished_runs
 from wfe.cli.progress import ProgressView
 from wfe.cli.report import report
-from wfe.cli.runs import DEFAULT_STORE, RunRecord, find_record, runs_dir
+from wfe.cli.runs import RunRecord, find_record, runs_dir
 from wfe.cli.session import (
     CLI_HOST_OPTIONS,
     EXIT_OK,
@@ -37,6 +37,7 @@ from wfe.cli.session import (
     register,
     run_host,
 )
+from wfe.cli.state import DEFAULT_STORE
 from wfe.cli.variables import flatten_vars, parse_vars
 from wfe_core.models import WorkflowInstance, WorkflowStatus
 from wfe_core.protocols import PersistenceProvider

@@ -7,9 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATE_DIR = Path(".wfe")
-"""The CLI's folder in the current directory: the default store and the run records."""
-DEFAULT_STORE = f"sqlite:///{STATE_DIR / 'wfe.db'}"
+from wfe.cli.state import STATE_DIR
 
 
 @dataclass(slots=True)
