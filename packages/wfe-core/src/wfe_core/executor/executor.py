@@ -100,7 +100,10 @@ class WorkflowExecutor:
                 prepared.append(item)
 
         if len(prepared) == 1:
-            outcomes: list[StepResult | BaseException] = [await self._guarded(prepared[0], before_step)]
+            only = prepared[0]
+            outcomes: list[StepResult | BaseException] = [await self._guarded(only, before_step)]
+            if only.ctx._artifacts is None:  # nothing was released after the step: the pass ends with it
+                state.ended = only.finished_at
         elif prepared:
             outcomes = list(await asyncio.gather(*(self._guarded(p, before_step) for p in prepared)))
         else:
