@@ -69,9 +69,11 @@ class PassRecords:
                 )
         if state.events:
             await r.hooks.publish(*state.events)
-        await r.hooks.workflow_hook("execute", instance)
-        if state.completed:
-            await r.hooks.workflow_hook("post", instance)
+        hook = r.hooks.workflow_hook
+        if hook is not None:
+            await hook("execute", instance)
+            if state.completed:
+                await hook("post", instance)
         if notice is not None:
             await r.queue.enqueue(QueueType.EVENT, notice.id)
         if r.hooks.indexing:

@@ -47,8 +47,9 @@ class HostHooks:
 
     publish: Callable[..., Awaitable[None]]
     """``await publish(*events)``: hands lifecycle events to the hub, logging (not raising) its errors."""
-    workflow_hook: WorkflowHook
-    """``await workflow_hook(phase, instance)``: the workflow middleware of a phase ("execute", "post")."""
+    workflow_hook: WorkflowHook | None
+    """``await workflow_hook(phase, instance)``: the workflow middleware of a phase ("execute", "post"); None
+    when the host has no workflow middleware (a pass then awaits nothing for it)."""
     indexing: bool
     """Whether the host has a search index, to which every written instance is queued."""
     pass_span: Callable[[WorkflowInstance], contextlib.AbstractContextManager[Any]] | None = None
