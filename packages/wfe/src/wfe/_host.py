@@ -120,7 +120,7 @@ class WorkflowHost(
             gate=self._gate,
             hooks=HostHooks(
                 publish=self._publish,
-                workflow_hook=self._run_middleware,
+                workflow_hook=self._run_middleware if self._workflow_middleware else None,
                 indexing=search is not None,
                 pass_span=tracing.pass_span if tracing is not None else None,
             ),

@@ -32,7 +32,8 @@ class PassRecords:
         """Store what a pass did under its lease, then announce it: lifecycle events, the workflow middleware
         of the execute (and, when it completed, post) phase, the notice to a parent, the search index."""
         r = self.runner
-        now = r.clock.now()
+        # the end of the pass's step when the executor knows it: nothing ran since, so it is now
+        now = state.ended or r.clock.now()
         notice = transitions.pass_notice(instance, state.completed, state.events, state.errors, now)
         # The failure records first: whoever sees the pass's outcome (a workflow terminated by a failure) finds
         # its errors stored too.
@@ -68,9 +69,11 @@ class PassRecords:
                 )
         if state.events:
             await r.hooks.publish(*state.events)
-        await r.hooks.workflow_hook("execute", instance)
-        if state.completed:
-            await r.hooks.workflow_hook("post", instance)
+        hook = r.hooks.workflow_hook
+        if hook is not None:
+            await hook("execute", instance)
+            if state.completed:
+                await hook("post", instance)
         if notice is not None:
             await r.queue.enqueue(QueueType.EVENT, notice.id)
         if r.hooks.indexing:

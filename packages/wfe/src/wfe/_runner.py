@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from wfe._control import StatusControl
@@ -46,8 +47,9 @@ class HostHooks:
 
     publish: Callable[..., Awaitable[None]]
     """``await publish(*events)``: hands lifecycle events to the hub, logging (not raising) its errors."""
-    workflow_hook: WorkflowHook
-    """``await workflow_hook(phase, instance)``: the workflow middleware of a phase ("execute", "post")."""
+    workflow_hook: WorkflowHook | None
+    """``await workflow_hook(phase, instance)``: the workflow middleware of a phase ("execute", "post"); None
+    when the host has no workflow middleware (a pass then awaits nothing for it)."""
     indexing: bool
     """Whether the host has a search index, to which every written instance is queued."""
     pass_span: Callable[[WorkflowInstance], contextlib.AbstractContextManager[Any]] | None = None
@@ -298,6 +300,9 @@ class InstanceRunner:
     async def _passes(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         definition: WorkflowDefinition | None = None
         passes = 0
+        # a time already past (when the last pass began): an instance due by then is due now, without a
+        # clock read (the usual case: a pass leaves the next step due at its own start)
+        earlier: datetime | None = None
         while True:
             if passes >= self.options.max_passes_per_lease:
                 # every slot busy: queued instances may be waiting for one
@@ -314,7 +319,8 @@ class InstanceRunner:
                 await self.control.apply_requests(instance, run, lease)
             if instance.status is not WorkflowStatus.RUNNABLE:
                 return
-            if instance.next_execution is None or instance.next_execution > self.clock.now():
+            due = instance.next_execution
+            if due is None or ((earlier is None or due > earlier) and due > self.clock.now()):
                 break
             if self.stopping and run.passes_run:
                 # A run begun before stop() runs its pass (stop waits for it, bounded by stop_timeout), so an
@@ -336,6 +342,7 @@ class InstanceRunner:
             state = await self._execute(instance, definition, run, lease)
             if state is None:
                 return
+            earlier = state.now
             try:
                 await self.records.persist(instance, state, lease, run)
             except ValueRefusedError as exc:

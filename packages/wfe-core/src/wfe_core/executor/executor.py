@@ -100,7 +100,10 @@ class WorkflowExecutor:
                 prepared.append(item)
 
         if len(prepared) == 1:
-            outcomes: list[StepResult | BaseException] = [await self._guarded(prepared[0], before_step)]
+            only = prepared[0]
+            outcomes: list[StepResult | BaseException] = [await self._guarded(only, before_step)]
+            if only.ctx._artifacts is None:  # nothing was released after the step: the pass ends with it
+                state.ended = only.finished_at
         elif prepared:
             outcomes = list(await asyncio.gather(*(self._guarded(p, before_step) for p in prepared)))
         else:
@@ -202,42 +205,53 @@ class WorkflowExecutor:
         if before_step is not None:
             before_step()  # not a step failure: it propagates and ends the pass
         try:
-            return await self._invoke(item)
+            # without middleware the body is called here, one coroutine less per step than through _invoke
+            if self.step_middleware:
+                return await self._invoke(item)
+            return await self._call_body(item)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             return exc
         finally:
             item.finished_at = self.clock.now()
-            await item.ctx.release()
+            ctx = item.ctx
+            if ctx._artifacts is not None:  # only a step that used its artifacts left something to release
+                await ctx.release()
 
     async def _invoke(self, item: _Prepared) -> StepResult:
+        """The step's body through the step middleware, outermost first."""
         body, ctx = item.body, item.ctx
 
-        async def call_body() -> StepResult:
-            if item.step.consumes:
-                await ctx.artifacts.require(item.step.consumes)
-            run = body.run
-            if _is_async(run):
-                result = await run(ctx)
-            elif type(body).run_in_thread:
-                result = await asyncio.to_thread(run, ctx)
-            else:
-                result = run(ctx)
-            if inspect.isawaitable(result):
-                result = await result
-            if result is not None and not isinstance(result, ExecutionResult):
-                raise TypeError(
-                    f"step {item.step.name!r} returned {type(result).__name__}, not ExecutionResult"
-                )
-            if item.step.produces and (result is None or (result.proceed and not result.skipped)):
-                await ctx.artifacts.check_produced(item.step.produces, item.step.name or str(item.step.id))
-            return result
+        def call_body() -> Awaitable[StepResult]:
+            return self._call_body(item)
 
         call: StepCall = call_body
         for middleware in reversed(self.step_middleware):
             call = _wrap(middleware, ctx, body, call)
         return await call()
+
+    async def _call_body(self, item: _Prepared) -> StepResult:
+        """Run the step's body (in a worker thread when it is a plain ``run`` that may block) and check what it
+        returned; the artifacts it declares it consumes must exist first, and those it produces after."""
+        body, ctx, step = item.body, item.ctx, item.step
+        if step.consumes:
+            await ctx.artifacts.require(step.consumes)
+        run = body.run
+        if _is_async(run):
+            result = await run(ctx)
+        elif type(body).run_in_thread:
+            result = await asyncio.to_thread(run, ctx)
+        else:
+            result = run(ctx)
+        if result is not None and type(result) is not ExecutionResult:
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None and not isinstance(result, ExecutionResult):
+                raise TypeError(f"step {step.name!r} returned {type(result).__name__}, not ExecutionResult")
+        if step.produces and (result is None or (result.proceed and not result.skipped)):
+            await ctx.artifacts.check_produced(step.produces, step.name or str(step.id))
+        return result
 
     def _apply(self, state: PassState, item: _Prepared, result: ExecutionResult) -> None:
         if result.proceed and not result.skipped:

@@ -35,6 +35,10 @@ class PassState:
     """True when this pass completed the workflow (naturally or through end_workflow)."""
     wanted: frozenset[str] | None = None
     """The kinds of lifecycle event someone takes (None: every kind); ``emit`` builds no other."""
+    ended: datetime | None = None
+    """When the pass ended, if the executor knows it without reading the clock again: the end of its one step,
+    when nothing could run between that step's end and the end of the pass (no other step, nothing released
+    after it). None otherwise; whoever writes the pass then reads the clock."""
 
     def touch(self, pointer: ExecutionPointer) -> ExecutionPointer:
         """Record that ``pointer`` changed and must be written."""

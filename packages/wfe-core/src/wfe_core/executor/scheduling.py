@@ -14,15 +14,17 @@ def determine_next_execution(state: PassState) -> None:
     instance.next_execution = None
     if instance.status is not WorkflowStatus.RUNNABLE:
         return
-    open_scopes = state.open_scopes()
     earliest: datetime | None = None
     open_pointers = instance.open_pointers()
+    open_scopes: set[str] | None = None  # ids of the containers with a branch running, once a pointer is due
     for p in open_pointers:  # an active pointer has not ended
         if not p.active:
             continue
         if p.sleep_until is not None and p.sleep_until > state.now:
             earliest = p.sleep_until if earliest is None or p.sleep_until < earliest else earliest
             continue
+        if open_scopes is None:
+            open_scopes = {scope for q in open_pointers if q.scope for scope in q.scope}
         if p.id in open_scopes:
             continue  # a container waiting for its branch: the branch's pointers decide
         instance.next_execution = state.now

@@ -14,18 +14,8 @@ _M = TypeVar("_M", bound=BaseModel)
 
 _IMMUTABLE = IMMUTABLE
 
-_POINTER_MUTABLE_FIELDS = (
-    "persistence_data",
-    "event_data",
-    "children",
-    "scope",
-    "context_item",
-    "outcome",
-    "extension_attributes",
-)
-
-
-_STRING_LISTS = frozenset({"children", "scope"})
+_POINTER_VALUE_FIELDS = ("persistence_data", "event_data", "context_item", "outcome")
+"""The pointer's fields of any value, mostly None; children, scope and extension_attributes are copied apart."""
 _new = object.__new__
 _set = object.__setattr__
 
@@ -56,16 +46,18 @@ def copy_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
     Built field by field rather than through ``copy.copy``: a load copies every pointer of the instance, so
     this is the in-memory store's cost per pointer of history."""
     fields = pointer.__dict__.copy()
-    for name in _POINTER_MUTABLE_FIELDS:
+    # the usual values (None, lists of strings, an empty dict) are each told apart with one check
+    for name in _POINTER_VALUE_FIELDS:
         value = fields[name]
-        kind = type(value)
-        if kind is list:
-            # scope and children hold strings: a shallow copy is a deep one
-            fields[name] = value[:] if name in _STRING_LISTS else copy_value(value)
-        elif kind is dict:
-            fields[name] = copy_value(value) if value else {}
-        elif not isinstance(value, _IMMUTABLE):
+        if value is not None and not isinstance(value, _IMMUTABLE):
             fields[name] = copy_value(value)
+    # scope and children hold strings: a shallow copy is a deep one
+    value = fields["children"]
+    fields["children"] = value[:] if type(value) is list else copy_value(value)
+    value = fields["scope"]
+    fields["scope"] = value[:] if type(value) is list else copy_value(value)
+    value = fields["extension_attributes"]
+    fields["extension_attributes"] = {} if type(value) is dict and not value else copy_value(value)
     duplicate = _new(ExecutionPointer)
     _set(duplicate, "__dict__", fields)
     _set(duplicate, "__pydantic_fields_set__", set(pointer.__pydantic_fields_set__))

@@ -213,8 +213,11 @@ class MemoryPersistence(MemorySchedules, MemoryQueueSlots):
             for event in events:
                 self._check_new_event(event)
             # Everything is validated above, so the writes below cannot stop half-way.
-            outcomes = self._deliver(instance, subscriptions, deliveries, now)
-            if now is not None:
+            # (most passes neither subscribe nor deliver: nothing to look up for them)
+            outcomes = (
+                self._deliver(instance, subscriptions, deliveries, now) if subscriptions or deliveries else []
+            )
+            if outcomes and now is not None:
                 adopt(instance, outcomes, now)  # nothing below can fail: the caller's instance is the write
             if fence is not None:
                 stored.fence = fence
@@ -225,8 +228,11 @@ class MemoryPersistence(MemorySchedules, MemoryQueueSlots):
                 self._names[instance.name] = instance.id
             else:
                 stored.instance.name = old_name
-            for pointer in written_pointers(instance, pointers, outcomes):
-                stored.pointers[pointer.id] = copy_pointer(pointer)
+            kept = stored.pointers
+            for pointer in (
+                written_pointers(instance, pointers, outcomes) if outcomes or pointers is None else pointers
+            ):
+                kept[pointer.id] = copy_pointer(pointer)
             for subscription in subscriptions:
                 self._add_subscription(subscription)
             for outcome in outcomes:
@@ -234,7 +240,7 @@ class MemoryPersistence(MemorySchedules, MemoryQueueSlots):
             for event in events:
                 self._add_event(event)
             self._index_runnable(stored.instance)
-            return delivered(outcomes)
+            return delivered(outcomes) if outcomes else []
 
     def _deliver(
         self,
