@@ -14,6 +14,7 @@ from psycopg import sql
 from wfe_core.errors import PersistenceError
 from wfe_core.models import ExecutionPointer, Lease, WorkflowInstance
 from wfe_core.protocols import LockProvider
+from wfe_postgres._arrays import number_array, text_array
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._rows import _row_write, _rows_json, _RowWrite
@@ -115,9 +116,9 @@ class _LeasedCreate(_InstanceWrites):
                     statement,
                     (
                         _rows_json([item.write for item in items]),
-                        [item.write.workflow_id for item in items],
-                        [item.token for item in items],
-                        [item.ttl for item in items],
+                        text_array([item.write.workflow_id for item in items]),
+                        text_array([item.token for item in items]),
+                        number_array([item.ttl for item in items]),
                     ),
                 )
                 return {

@@ -16,6 +16,7 @@ from psycopg import sql
 from wfe_core.errors import ProviderError, QueueError
 from wfe_core.models import QueueItem, QueueType
 from wfe_core.option_values import seconds_option
+from wfe_postgres._arrays import text_array
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._pools import PoolHandle
@@ -132,7 +133,11 @@ class PostgresQueue(PostgresProvider):
             async with self._pool.connection() as conn:
                 await conn.execute(
                     self._layout.q(_ENQUEUE),
-                    ([queue.value for queue, _ in items], [item_id for _, item_id in items], channels),
+                    (
+                        text_array([queue.value for queue, _ in items]),
+                        text_array([item_id for _, item_id in items]),
+                        text_array(channels),
+                    ),
                 )
         return [None] * len(items)
 
@@ -189,7 +194,8 @@ class PostgresQueue(PostgresProvider):
         with wrapped(QueueError, "ack"):
             async with self._pool.connection() as conn:
                 await conn.execute(
-                    self._layout.q(_ACK), ([i.receipt for i in items], [i.queue.value for i in items])
+                    self._layout.q(_ACK),
+                    (text_array([i.receipt for i in items]), text_array([i.queue.value for i in items])),
                 )
         return [None] * len(items)
 
