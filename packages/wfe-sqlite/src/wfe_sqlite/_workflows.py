@@ -37,6 +37,7 @@ from wfe_sqlite._sql import (
     _INSERT_SUBSCRIPTION,
     _INSERT_WORKFLOW,
     _SELECT_WORKFLOW,
+    _UPDATE_PASS,
     _UPDATE_WORKFLOW,
     _UPSERT_POINTER,
 )
@@ -131,7 +132,10 @@ class _WorkflowStore(_SqliteProvider):
                 due = now if any(o.pointer is not None for o in outcomes) else instance.next_execution
                 values = _update_values(instance, fence, due)
             assert written is not None and values is not None
-            if conn.execute(_UPDATE_WORKFLOW, values).rowcount == 0:
+            if (
+                conn.execute(*_UPDATE_PASS.bind(values[0])).rowcount == 0
+                and conn.execute(*_UPDATE_WORKFLOW.bind(values[1])).rowcount == 0
+            ):
                 found = conn.execute("SELECT fence FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
                 if found is None:
                     raise WorkflowNotFoundError(workflow_id)
@@ -294,7 +298,7 @@ def _insert(conn: sqlite3.Connection, values: list[Any], pointers: list[Any], de
         if conn.execute("SELECT 1 FROM workflows WHERE name = ?", (candidate,)).fetchone() is None:
             name = candidate
     values[1] = name
-    conn.execute(_INSERT_WORKFLOW, values)
+    conn.execute(*_INSERT_WORKFLOW.bind(values))
     conn.executemany(_UPSERT_POINTER, pointers)
     return str(name)
 
