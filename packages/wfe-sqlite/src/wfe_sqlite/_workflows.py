@@ -25,7 +25,7 @@ from wfe_sqlite._provider import _SqliteProvider
 from wfe_sqlite._rows import (
     event_values,
     instance_from_row,
-    load_pointer,
+    load_pointers,
     pointer_rows,
     subscription_values,
     workflow_values,
@@ -176,7 +176,7 @@ class _WorkflowStore(_SqliteProvider):
         if found is None:
             raise WorkflowNotFoundError(workflow_id)
         row, bodies = found
-        return instance_from_row(row, [load_pointer(body) for body in bodies])
+        return instance_from_row(row, load_pointers(bodies))
 
     async def get_workflows(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         ids = list(dict.fromkeys(workflow_ids))
@@ -258,7 +258,7 @@ class _WorkflowStore(_SqliteProvider):
 
 
 def _instance(row: Any, bodies: dict[str, list[str]]) -> WorkflowInstance:
-    return instance_from_row(row, [load_pointer(body) for body in bodies.get(row[0], ())])
+    return instance_from_row(row, load_pointers(bodies.get(row[0], ())))
 
 
 def _pointer_bodies(conn: sqlite3.Connection, workflow_id: str) -> list[str]:
