@@ -70,8 +70,9 @@ class _LeasedCreate(_InstanceWrites):
             )
         if not instance.id:
             raise ValueError("create_workflow_leased needs instance.id: set the id the lease is taken on")
-        with wrapped(PersistenceError, "create_workflow_leased"):
-            await self._ensure_schema()
+        if not self._schema_ready():
+            with wrapped(PersistenceError, "create_workflow_leased"):
+                await self._ensure_schema()
         item = _LeasedWrite(
             _row_write(instance, instance.execution_pointers), lock.lease_token(), ttl.total_seconds()
         )

@@ -232,6 +232,11 @@ class PoolHandle:
         kwargs["autocommit"] = True
         return await AsyncConnection.connect(str(conninfo), **kwargs)
 
+    @property
+    def held_entry(self) -> _Entry | None:
+        """The pool entry this handle holds, without opening one (None before the first use)."""
+        return self._external_entry if self._external_entry is not None else self._entry
+
     async def entry(self) -> _Entry:
         if self._external_entry is not None:
             return self._external_entry

@@ -103,8 +103,9 @@ class PostgresLock(PostgresProvider):
         """Take the resource for ``ttl``, or return None when anyone (this object included) holds it.
 
         Acquires asked for together share one statement (group commit)."""
-        with wrapped(LockError, "acquire"):
-            await self._ensure_schema()
+        if not self._schema_ready():
+            with wrapped(LockError, "acquire"):
+                await self._ensure_schema()
         request = _Acquire(resource, self.lease_token(), ttl.total_seconds())
         fence = await self._acquires.write(request, resource)
         return None if fence is None else Lease(resource=resource, token=request.token, fence=fence)

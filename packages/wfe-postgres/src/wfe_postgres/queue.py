@@ -119,8 +119,9 @@ class PostgresQueue(PostgresProvider):
         """Add ``item_id`` unless it is already waiting in ``queue``, and notify every listening host.
 
         Enqueues asked for at the same time share one statement."""
-        with wrapped(QueueError, "enqueue"):
-            await self._ensure_schema()
+        if not self._schema_ready():
+            with wrapped(QueueError, "enqueue"):
+                await self._ensure_schema()
         await self._enqueues.write((queue, item_id), (queue, item_id))
 
     @functools.cached_property
@@ -169,7 +170,8 @@ class PostgresQueue(PostgresProvider):
     async def _take(self, queue: QueueType) -> QueueItem | None:
         receipt = uuid.uuid4().hex
         with wrapped(QueueError, "dequeue"):
-            await self._ensure_schema()
+            if not self._schema_ready():
+                await self._ensure_schema()
             async with self._pool.connection() as conn:
                 cur = await conn.execute(
                     self._layout.q(_DEQUEUE), (receipt, self._visibility_timeout, queue.value)
