@@ -9,6 +9,7 @@ statement per text, and the patterns of ``None`` a statement meets are few.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +43,11 @@ class NullsInlined:
 
     def _text(self, nulls: tuple[bool, ...]) -> str:
         if len(nulls) != self.placeholders:
-            raise ValueError(f"{len(nulls)} values for a statement with {self.placeholders} placeholders")
+            # what conn.execute raises for a wrong number of values
+            raise sqlite3.ProgrammingError(
+                f"Incorrect number of bindings supplied. The current statement uses {self.placeholders}, and "
+                f"there are {len(nulls)} supplied."
+            )
         pieces = [self._parts[0]]
         for null, part in zip(nulls, self._parts[1:], strict=True):
             pieces.append("NULL" if null else "?")
