@@ -39,8 +39,8 @@ def _update_values(
     ) = workflow_values(instance)
     due = to_micros_opt(next_execution)
     return (
-        (description, reference, data, due, queue, priority, fence, workflow_id, fence, fence, status)
-        + (complete_time, definition_id, version, create_time, name, name, parent, root, forked_from),
+        (description, reference, status, data, due, complete_time, queue, priority, fence, workflow_id, fence)
+        + (fence, definition_id, version, create_time, name, name, parent, root, forked_from),
         (name, definition_id, version, description, reference, status, data, due, create_time)
         + (complete_time, parent, root, forked_from, queue, priority, fence, workflow_id, fence, fence),
     )

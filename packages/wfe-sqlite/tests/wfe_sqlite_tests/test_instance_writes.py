@@ -88,7 +88,9 @@ async def test_a_write_stores_the_column_it_changes(
     assert (await persistence.get_workflow(instance.id)).model_dump() == loaded.model_dump()
 
 
-async def test_a_pass_that_keeps_the_indexed_columns_does_not_name_them(tmp_path: Any) -> None:
+async def test_a_pass_names_neither_the_indexed_columns_it_keeps_nor_runs_a_statement_per_pointer(
+    tmp_path: Any,
+) -> None:
     database = SqliteDatabase(str(tmp_path / "wfe.db"))
     persistence = SqlitePersistence(database)
     await persistence.ensure_store_exists()
@@ -97,32 +99,56 @@ async def test_a_pass_that_keeps_the_indexed_columns_does_not_name_them(tmp_path
         await database.run(lambda conn: conn.set_trace_callback(statements.append), write=False)
         instance = full_instance()
         await persistence.create_workflow(instance)
+        done, added = instance.execution_pointers[0], ExecutionPointer(step_id=1, step_name="second")
+        done.status = PointerStatus.COMPLETE
+        instance.execution_pointers.append(added)
         instance.data = {"more": 1}
-        instance.next_execution = NOW + timedelta(seconds=1)
+        instance.status = WorkflowStatus.COMPLETE
+        instance.complete_time = NOW + timedelta(seconds=2)
         statements.clear()
-        await persistence.persist_workflow(instance, pointers=[])
-        (kept,) = [s for s in statements if s.startswith("UPDATE workflows")]
-        assert set_columns(kept) == {
+        await persistence.persist_workflow(instance, pointers=[done, added])
+        (update,) = [s for s in statements if s.startswith("UPDATE workflows")]
+        assert set_columns(update) == {
             "description",
             "reference",
+            "status",
             "data",
             "next_execution",
+            "complete_time",
             "queue",
             "priority",
             "fence",
         }
-        instance.status = WorkflowStatus.COMPLETE
-        instance.complete_time = NOW + timedelta(seconds=2)
+        assert len([s for s in statements if s.startswith("INSERT INTO execution_pointers")]) == 1
+        instance.workflow_definition_id = "renamed-definition"
         statements.clear()
         await persistence.persist_workflow(instance, pointers=[])
-        changed = [s for s in statements if s.startswith("UPDATE workflows")]
-        assert len(changed) == 2  # the pass's statement matched nothing: every column is written
-        assert {"status", "complete_time", "name", "definition_id"} <= set_columns(changed[1])
+        updates = [s for s in statements if s.startswith("UPDATE workflows")]
+        assert len(updates) == 2  # the pass's statement matched nothing: every column is written
+        assert {"name", "definition_id", "version", "create_time"} <= set_columns(updates[1])
         assert (await persistence.get_workflow(instance.id)).model_dump() == instance.model_dump()
     finally:
         await database.run(lambda conn: conn.set_trace_callback(None), write=False)
         await persistence.close()
         await database.release()
+
+
+async def test_many_pointers_are_written_in_statements_of_a_bounded_size(
+    persistence: SqlitePersistence,
+) -> None:
+    instance = full_instance()
+    instance.execution_pointers = [ExecutionPointer(step_id=i, step_name=f"s{i}") for i in range(120)]
+    await persistence.create_workflow(instance)
+    for pointer in instance.execution_pointers[::3]:
+        pointer.retry_count = 2
+    instance.execution_pointers += [ExecutionPointer(step_id=200 + i) for i in range(55)]
+    await persistence.persist_workflow(
+        instance, pointers=instance.execution_pointers[::3] + instance.execution_pointers[120:]
+    )
+    loaded = await persistence.get_workflow(instance.id)
+    assert [p.model_dump() for p in loaded.execution_pointers] == [
+        p.model_dump() for p in instance.execution_pointers
+    ]
 
 
 def set_columns(update: str) -> set[str]:
@@ -155,3 +181,20 @@ def test_a_bound_statement_selects_what_the_plain_one_does() -> None:
             )
     finally:
         conn.close()
+
+
+async def test_a_generated_name_skips_one_given_explicitly(persistence: SqlitePersistence) -> None:
+    given = full_instance()
+    given.name = "orders-2"
+    await persistence.create_workflow(given)
+    other = full_instance()
+    other.name, other.workflow_definition_id = "", "other"
+    await persistence.create_workflow(other)
+    names = []
+    for _ in range(3):
+        instance = full_instance()
+        instance.name = ""
+        await persistence.create_workflow(instance)
+        names.append(instance.name)
+    assert other.name == "other-1"
+    assert names == ["orders-1", "orders-3", "orders-4"]
