@@ -14,6 +14,7 @@ from wfe_core.delivery import Applied, adopt, apply_delivery, delivered, first_t
 from wfe_core.errors import LeaseLostError, PersistenceError, WorkflowNotFoundError
 from wfe_core.models import Delivery, Event, EventSubscription, ExecutionPointer, WorkflowInstance
 from wfe_core.write_guard import still_held, write_guard
+from wfe_postgres._arrays import text_array
 from wfe_postgres._failures import wrapped
 from wfe_postgres._provider import PostgresProvider, utc
 from wfe_postgres._rows import _event, _event_lock, _event_params, _row_write, _rows_json, _subscription
@@ -38,7 +39,8 @@ class _DeliveringWrites(PostgresProvider):
         stored: dict[str, int] = {}
         if refused:
             cur = await conn.execute(
-                self._layout.q("SELECT id, fence FROM {workflows} WHERE id = ANY(%s)"), (refused,)
+                self._layout.q("SELECT id, fence FROM {workflows} WHERE id = ANY(%s::text[])"),
+                (text_array(refused),),
             )
             stored = {row[0]: row[1] for row in await cur.fetchall()}
         outcomes: list[BaseException | None] = []

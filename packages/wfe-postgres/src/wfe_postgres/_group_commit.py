@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Waiting(Generic[Item, Result]):
     item: Item
     key: Hashable
-    future: asyncio.Future[Result] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    future: asyncio.Future[Result]
 
 
 class GroupCommit(Generic[Item, Result]):
@@ -52,11 +52,13 @@ class GroupCommit(Generic[Item, Result]):
         if loop is not self._loop:
             # a provider used from a new event loop: whatever the old loop left behind died with it
             self._loop, self._waiting, self._writer = loop, [], None
-        waiting: _Waiting[Item, Result] = _Waiting(item, key)
+        waiting: _Waiting[Item, Result] = _Waiting(item, key, loop.create_future())
         self._waiting.append(waiting)
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._drain())
-        return await asyncio.shield(waiting.future)
+        # Not shielded: a cancelled caller cancels only its future, which the writer then leaves alone; the
+        # item stays in its batch.
+        return await waiting.future
 
     def _next_batch(self) -> list[_Waiting[Item, Result]]:
         batch: list[_Waiting[Item, Result]] = []

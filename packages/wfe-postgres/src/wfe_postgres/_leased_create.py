@@ -14,6 +14,7 @@ from psycopg import sql
 from wfe_core.errors import PersistenceError
 from wfe_core.models import ExecutionPointer, Lease, WorkflowInstance
 from wfe_core.protocols import LockProvider
+from wfe_postgres._arrays import number_array, text_array
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._rows import _row_write, _rows_json, _RowWrite
@@ -69,8 +70,9 @@ class _LeasedCreate(_InstanceWrites):
             )
         if not instance.id:
             raise ValueError("create_workflow_leased needs instance.id: set the id the lease is taken on")
-        with wrapped(PersistenceError, "create_workflow_leased"):
-            await self._ensure_schema()
+        if not self._schema_ready():
+            with wrapped(PersistenceError, "create_workflow_leased"):
+                await self._ensure_schema()
         item = _LeasedWrite(
             _row_write(instance, instance.execution_pointers), lock.lease_token(), ttl.total_seconds()
         )
@@ -115,9 +117,9 @@ class _LeasedCreate(_InstanceWrites):
                     statement,
                     (
                         _rows_json([item.write for item in items]),
-                        [item.write.workflow_id for item in items],
-                        [item.token for item in items],
-                        [item.ttl for item in items],
+                        text_array([item.write.workflow_id for item in items]),
+                        text_array([item.token for item in items]),
+                        number_array([item.ttl for item in items]),
                     ),
                 )
                 return {

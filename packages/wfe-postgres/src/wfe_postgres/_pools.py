@@ -232,6 +232,11 @@ class PoolHandle:
         kwargs["autocommit"] = True
         return await AsyncConnection.connect(str(conninfo), **kwargs)
 
+    @property
+    def held_entry(self) -> _Entry | None:
+        """The pool entry this handle holds, without opening one (None before the first use)."""
+        return self._external_entry if self._external_entry is not None else self._entry
+
     async def entry(self) -> _Entry:
         if self._external_entry is not None:
             return self._external_entry
@@ -267,28 +272,39 @@ class PoolHandle:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
-        """A connection from the pool for one unit of work."""
+        """A connection from the pool for one unit of work.
+
+        A connection of wfe's own pool is in autocommit mode, so it holds no transaction of its own to end: it
+        goes back to the pool as it is (the pool rolls back, or replaces, one that was given back inside a
+        transaction or a statement). One of an application's pool (``from_pool``) may not be, so it is
+        committed, or rolled back after an error, first, as the pool's ``connection()`` does."""
         entry = await self.entry()
         if entry.stale:
             await entry.refresh()
+        pool = entry.pool
         try:
-            async with entry.pool.connection() as conn:
-                entry.in_use += 1
-                try:
-                    _reraise_swallowed_cancellation()
-                    yield conn
-                except psycopg.Error:
-                    if conn.broken:
-                        entry.mark_stale()
-                    raise
-                finally:
-                    entry.in_use -= 1
+            conn = await pool.getconn()
         except PoolTimeout:
             # A busy pool (every connection lent out) times out too; only a pool with free slots that still
             # cannot hand out a connection has lost the server.
-            if entry.in_use < entry.pool.max_size:
+            if entry.in_use < pool.max_size:
                 entry.mark_stale()
             raise
+        entry.in_use += 1
+        try:
+            _reraise_swallowed_cancellation()
+            if entry.factory is None:
+                async with conn:
+                    yield conn
+            else:
+                yield conn
+        except psycopg.Error:
+            if conn.broken:
+                entry.mark_stale()
+            raise
+        finally:
+            entry.in_use -= 1
+            await pool.putconn(conn)
 
     async def release(self) -> None:
         """Give the pool back; the last user of a URL's shared pool closes it. Idempotent."""

@@ -167,6 +167,13 @@ class PostgresProvider:
         """The prefix of wfe's table names."""
         return self._layout.table_prefix
 
+    def _schema_ready(self) -> bool:
+        """Whether this provider's pool has migrated its schema and prefix. The calls every run makes check
+        this first and call ``_ensure_schema`` only when it is False (the check costs no coroutine and no
+        error wrapper)."""
+        entry = self._pool.held_entry
+        return entry is not None and (self._layout.schema, self._layout.table_prefix) in entry.migrated
+
     async def _ensure_schema(self) -> None:
         """Migrate once per pool and layout: every provider needs the tables, the first call does the work."""
         with wrapped(self._error, "connection"):

@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 from wfe_core.errors import PersistenceError
 from wfe_core.models import QueueState, SlotDecision, SlotRequest
 from wfe_core.slot_decisions import Waiter, decide, serving_order
+from wfe_postgres._arrays import text_array
 from wfe_postgres._failures import wrapped
 from wfe_postgres._provider import PostgresProvider, utc
 
@@ -113,10 +114,11 @@ class _QueueSlots(PostgresProvider):
             async with self._pool.connection() as conn:
                 cur = await conn.execute(
                     self._layout.q(
-                        "UPDATE {queue_slots} SET expires_at = %s WHERE token = ANY(%s) AND expires_at > %s"
+                        "UPDATE {queue_slots} SET expires_at = %s WHERE token = ANY(%s::text[])"
+                        " AND expires_at > %s"
                         " RETURNING token"
                     ),
-                    (utc(until), list(tokens), utc(now)),
+                    (utc(until), text_array(tokens), utc(now)),
                 )
                 return [token for (token,) in await cur.fetchall()]
 

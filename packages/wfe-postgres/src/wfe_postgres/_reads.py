@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 
 from wfe_core.errors import PersistenceError, WorkflowNotFoundError
 from wfe_core.models import WorkflowInstance, WorkflowStatus
+from wfe_postgres._arrays import text_array
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._provider import PostgresProvider, utc
@@ -57,7 +58,10 @@ class _InstanceReads(PostgresProvider):
     async def _read_batch(self, keys: Sequence[str]) -> list[WorkflowInstance | BaseException]:
         with wrapped(PersistenceError, "get_workflow"):
             async with self._pool.connection() as conn:
-                found = await self._load(conn, "id = ANY(%s) OR name = ANY(%s)", (list(keys), list(keys)))
+                keys_array = text_array(keys)
+                found = await self._load(
+                    conn, "id = ANY(%s::text[]) OR name = ANY(%s::text[])", (keys_array, keys_array)
+                )
         by_id = {i.id: i for i in found}
         by_name = {i.name: i for i in found}
         outcomes: list[WorkflowInstance | BaseException] = []
@@ -79,7 +83,7 @@ class _InstanceReads(PostgresProvider):
             return []
         with wrapped(PersistenceError, "get_workflows"):
             async with self._pool.connection() as conn:
-                return await self._load(conn, "id = ANY(%s)", (list(workflow_ids),))
+                return await self._load(conn, "id = ANY(%s::text[])", (text_array(workflow_ids),))
 
     async def get_runnable_instances(self, as_at: datetime) -> list[str]:
         """Ids of RUNNABLE instances whose ``next_execution`` is set and ``<= as_at``."""

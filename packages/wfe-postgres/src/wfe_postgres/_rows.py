@@ -20,6 +20,7 @@ from wfe_core.models import (
     WorkflowStatus,
     to_jsonable,
 )
+from wfe_core.models.trusted import trusted
 from wfe_core.storable import unstorable
 from wfe_core.write_guard import WriteGuard, write_guard
 from wfe_postgres._provider import utc, utc_or_none
@@ -150,7 +151,11 @@ def _event_params(event: Event) -> tuple[Any, ...]:
 
 
 def _instance(row: dict[str, Any], pointers: list[ExecutionPointer]) -> WorkflowInstance:
-    return WorkflowInstance(
+    """The instance of a ``workflows`` row with its ``pointers``, built without validation (``trusted``): the
+    row holds what a write checked and stored, each column in its type, and the values are converted here
+    (status, times); validating them again cost more than the rest of building the instance."""
+    return trusted(
+        WorkflowInstance,
         id=row["id"],
         name=row["name"],
         workflow_definition_id=row["definition_id"],

@@ -13,6 +13,7 @@ from wfe_core.delivery import check_delivery_time
 from wfe_core.errors import PersistenceError, WorkflowNameTakenError
 from wfe_core.models import Delivery, Event, EventSubscription, ExecutionPointer, WorkflowInstance, new_id
 from wfe_core.write_guard import WriteGuard, still_held, write_guard
+from wfe_postgres._arrays import number_array, text_array
 from wfe_postgres._delivery import _DeliveringWrites
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
@@ -115,7 +116,7 @@ class _InstanceWrites(_DeliveringWrites):
                         "UPDATE {workflows} AS t SET fence = u.fence FROM unnest(%s::text[], %s::bigint[])"
                         " AS u(id, fence) WHERE t.id = u.id AND t.fence <= u.fence RETURNING t.id"
                     ),
-                    ([c.workflow_id for c in live], [c.fence for c in live]),
+                    (text_array([c.workflow_id for c in live]), number_array([c.fence for c in live])),
                 )
                 done = {row[0] for row in await cur.fetchall()}
                 outcomes = await self._outcomes(conn, [(c.workflow_id, c.fence) for c in live], done)
@@ -173,8 +174,8 @@ class _InstanceWrites(_DeliveringWrites):
                         self._layout.q(_PERSIST_WORKFLOWS_RELEASING),
                         (
                             _rows_json(live),
-                            [w.workflow_id for w in releases],
-                            [w.release for w in releases],
+                            text_array([w.workflow_id for w in releases]),
+                            text_array([w.release for w in releases if w.release is not None]),
                         ),
                     )
                 else:

@@ -15,6 +15,7 @@ from psycopg import sql
 from wfe_core.errors import LockError, ProviderError
 from wfe_core.lease_owner import LeaseOwner, TakeoverCheck
 from wfe_core.models import Lease
+from wfe_postgres._arrays import number_array, text_array
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._provider import PostgresProvider
@@ -82,7 +83,10 @@ class PostgresLock(PostgresProvider):
                     if check.gone(token)
                 ]
                 if gone:
-                    await conn.execute(self._layout.q(_RELEASE), ([r for r, _ in gone], [t for _, t in gone]))
+                    await conn.execute(
+                        self._layout.q(_RELEASE),
+                        (text_array([r for r, _ in gone]), text_array([t for _, t in gone])),
+                    )
         return [resource for resource, _ in gone]
 
     async def stop(self) -> None:
@@ -99,8 +103,9 @@ class PostgresLock(PostgresProvider):
         """Take the resource for ``ttl``, or return None when anyone (this object included) holds it.
 
         Acquires asked for together share one statement (group commit)."""
-        with wrapped(LockError, "acquire"):
-            await self._ensure_schema()
+        if not self._schema_ready():
+            with wrapped(LockError, "acquire"):
+                await self._ensure_schema()
         request = _Acquire(resource, self.lease_token(), ttl.total_seconds())
         fence = await self._acquires.write(request, resource)
         return None if fence is None else Lease(resource=resource, token=request.token, fence=fence)
@@ -114,7 +119,11 @@ class PostgresLock(PostgresProvider):
             async with self._pool.connection() as conn:
                 cur = await conn.execute(
                     self._acquire_sql,
-                    ([r.resource for r in requests], [r.token for r in requests], [r.ttl for r in requests]),
+                    (
+                        text_array([r.resource for r in requests]),
+                        text_array([r.token for r in requests]),
+                        number_array([r.ttl for r in requests]),
+                    ),
                 )
                 fences = {row[0]: int(row[1]) for row in await cur.fetchall()}
         return [fences.get(r.resource) for r in requests]
@@ -150,6 +159,9 @@ class PostgresLock(PostgresProvider):
             async with self._pool.connection() as conn:
                 await conn.execute(
                     self._layout.q(_RELEASE),
-                    ([lease.resource for lease in leases], [lease.token for lease in leases]),
+                    (
+                        text_array([lease.resource for lease in leases]),
+                        text_array([lease.token for lease in leases]),
+                    ),
                 )
         return [None] * len(leases)

@@ -16,6 +16,7 @@ from psycopg import sql
 from wfe_core.errors import ProviderError, QueueError
 from wfe_core.models import QueueItem, QueueType
 from wfe_core.option_values import seconds_option
+from wfe_postgres._arrays import text_array
 from wfe_postgres._failures import wrapped
 from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._pools import PoolHandle
@@ -118,8 +119,9 @@ class PostgresQueue(PostgresProvider):
         """Add ``item_id`` unless it is already waiting in ``queue``, and notify every listening host.
 
         Enqueues asked for at the same time share one statement."""
-        with wrapped(QueueError, "enqueue"):
-            await self._ensure_schema()
+        if not self._schema_ready():
+            with wrapped(QueueError, "enqueue"):
+                await self._ensure_schema()
         await self._enqueues.write((queue, item_id), (queue, item_id))
 
     @functools.cached_property
@@ -132,7 +134,11 @@ class PostgresQueue(PostgresProvider):
             async with self._pool.connection() as conn:
                 await conn.execute(
                     self._layout.q(_ENQUEUE),
-                    ([queue.value for queue, _ in items], [item_id for _, item_id in items], channels),
+                    (
+                        text_array([queue.value for queue, _ in items]),
+                        text_array([item_id for _, item_id in items]),
+                        text_array(channels),
+                    ),
                 )
         return [None] * len(items)
 
@@ -164,7 +170,8 @@ class PostgresQueue(PostgresProvider):
     async def _take(self, queue: QueueType) -> QueueItem | None:
         receipt = uuid.uuid4().hex
         with wrapped(QueueError, "dequeue"):
-            await self._ensure_schema()
+            if not self._schema_ready():
+                await self._ensure_schema()
             async with self._pool.connection() as conn:
                 cur = await conn.execute(
                     self._layout.q(_DEQUEUE), (receipt, self._visibility_timeout, queue.value)
@@ -189,7 +196,8 @@ class PostgresQueue(PostgresProvider):
         with wrapped(QueueError, "ack"):
             async with self._pool.connection() as conn:
                 await conn.execute(
-                    self._layout.q(_ACK), ([i.receipt for i in items], [i.queue.value for i in items])
+                    self._layout.q(_ACK),
+                    (text_array([i.receipt for i in items]), text_array([i.queue.value for i in items])),
                 )
         return [None] * len(items)
 

@@ -160,3 +160,28 @@ def test_a_group_commit_left_behind_by_another_loop_works_in_the_next() -> None:
             task.cancel()
         first.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
         first.close()
+
+
+async def test_a_cancelled_caller_leaves_its_item_in_the_batch() -> None:
+    written: list[int] = []
+    release = asyncio.Event()
+
+    async def write_batch(items: Sequence[int]) -> list[int | BaseException]:
+        await release.wait()
+        written.extend(items)
+        return list(items)
+
+    commit: GroupCommit[int, int] = GroupCommit(write_batch)
+    in_flight = asyncio.ensure_future(commit.write(1, 1))
+    await asyncio.sleep(0)
+    waiting = asyncio.ensure_future(commit.write(2, 2))  # waits for the next batch
+    await asyncio.sleep(0)
+    in_flight.cancel()
+    waiting.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await in_flight
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert await commit.write(3, 3) == 3
+    assert written == [1, 2, 3]

@@ -49,10 +49,13 @@ def dump_json(value: Any, where: str = "data") -> str | None:
 
 
 def dump_model(model: BaseModel) -> str:
-    """JSON text of a model (an execution pointer: the outputs of its step); ``UnstorableDataError`` as
-    :func:`dump_json`."""
+    """JSON text of a model (an execution pointer: the outputs of its step), the text ``model_dump_json()``
+    gives; ``UnstorableDataError`` as :func:`dump_json`.
+
+    The model's serializer is called directly: ``model_dump_json`` passes it a dozen defaulted options first,
+    which cost a third of writing a pointer."""
     try:
-        return model.model_dump_json()
+        return model.__pydantic_serializer__.to_json(model).decode()
     except pydantic_core.PydanticSerializationError as exc:
         raise (unstorable(model, type(model).__name__) or exc) from None
 

@@ -148,17 +148,24 @@ class SqliteDatabase:
         errors are raised as they are (providers wrap them); so is anything ``fn`` raises, after its changes
         were rolled back.
         """
-        return await self._submit(fn, write=write, standalone=False)
+        return await self.submit(fn, write=write)
+
+    def submit(self, fn: Job[T], *, write: bool) -> asyncio.Future[T]:
+        """What :meth:`run` awaits: ``fn`` handed to the worker thread now, and the future of its outcome.
+
+        Awaiting the future directly saves a coroutine per call on the paths every pass takes. Cancelling it
+        does not withdraw the job. Raises ``sqlite3.ProgrammingError`` when the database is closed."""
+        return self._submit(fn, write, False)
 
     async def run_standalone(self, fn: Job[T]) -> T:
         """Run ``fn`` alone in autocommit mode: it manages its own transaction (used for migrations)."""
-        return await self._submit(fn, write=True, standalone=True)
+        return await self._submit(fn, True, True)
 
     async def migrate(self) -> int:
         """Apply pending schema migrations; return the version found. Idempotent and safe across processes."""
         return await self.run_standalone(migrate)
 
-    async def _submit(self, fn: Job[T], *, write: bool, standalone: bool) -> T:
+    def _submit(self, fn: Job[T], write: bool, standalone: bool) -> asyncio.Future[T]:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         with self._lock:
             if self._jobs is None:
@@ -167,7 +174,7 @@ class SqliteDatabase:
                     "open the provider again (from_url) or call start()"
                 )
             self._jobs.put(_Task(fn, write, standalone, future))
-        return await future
+        return future
 
 
 class _Worker:

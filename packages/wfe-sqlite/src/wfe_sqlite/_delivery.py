@@ -12,15 +12,38 @@ from wfe_core.delivery import Applied, apply_delivery, first_taken
 from wfe_core.models import Delivery, Event, EventSubscription, WorkflowInstance
 from wfe_sqlite._codec import to_micros, to_micros_opt
 from wfe_sqlite._rows import EVENT_COLUMNS, event_from_row, subscription_from_row, workflow_values
-from wfe_sqlite._sql import _NEXT_EXECUTION, _SELECT_SUBSCRIPTION
+from wfe_sqlite._sql import _SELECT_SUBSCRIPTION
 
 
 def _update_values(
     instance: WorkflowInstance, fence: int | None, next_execution: datetime | None
-) -> tuple[Any, ...]:
-    values = list(workflow_values(instance)[1:])
-    values[_NEXT_EXECUTION] = to_micros_opt(next_execution)
-    return (*values, fence, instance.id, fence, fence)
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The parameters of ``_UPDATE_PASS`` and of ``_UPDATE_WORKFLOW`` for writing ``instance``."""
+    (
+        workflow_id,
+        name,
+        definition_id,
+        version,
+        description,
+        reference,
+        status,
+        data,
+        _,
+        create_time,
+        complete_time,
+        parent,
+        root,
+        forked_from,
+        queue,
+        priority,
+    ) = workflow_values(instance)
+    due = to_micros_opt(next_execution)
+    return (
+        (description, reference, status, data, due, complete_time, queue, priority, fence, workflow_id, fence)
+        + (fence, definition_id, version, create_time, name, name, parent, root, forked_from),
+        (name, definition_id, version, description, reference, status, data, due, create_time)
+        + (complete_time, parent, root, forked_from, queue, priority, fence, workflow_id, fence, fence),
+    )
 
 
 def _consumed(conn: sqlite3.Connection, workflow_id: str, event_name: str, event_key: str) -> set[str]:

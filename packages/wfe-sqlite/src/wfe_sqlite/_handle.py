@@ -30,7 +30,7 @@ class DatabaseHandle:
 
     async def run(self, fn: Job[T], *, write: bool, action: str) -> T:
         try:
-            return await self.database.run(fn, write=write)
+            return await self.database.submit(fn, write=write)
         except sqlite3.Error as exc:
             raise self._error_type(
                 f"SQLite {self.database.path!r}: {action} failed: {_explain(exc)}"

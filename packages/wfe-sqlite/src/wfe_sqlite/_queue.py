@@ -109,20 +109,16 @@ class SqliteQueue:
 
         def take(conn: sqlite3.Connection) -> QueueItem | None:
             now = time.time_ns() // 1000
+            # the oldest visible item, taken in the statement that finds it; its receipt is "<seq>:<new id>"
             row = conn.execute(
-                "SELECT seq, item_id FROM queue_items "
-                "WHERE queue = ? AND (receipt IS NULL OR visible_at <= ?) "
-                "ORDER BY seq LIMIT 1",
-                (name, now),
+                "UPDATE queue_items SET receipt = seq || ':' || ?, visible_at = ? WHERE seq = ("
+                "SELECT seq FROM queue_items WHERE queue = ? AND (receipt IS NULL OR visible_at <= ?) "
+                "ORDER BY seq LIMIT 1) RETURNING item_id, receipt",
+                (new_id(), now + visibility, name, now),
             ).fetchone()
             if row is None:
                 return None
-            seq, item_id = row
-            receipt = f"{seq}:{new_id()}"
-            conn.execute(
-                "UPDATE queue_items SET receipt = ?, visible_at = ? WHERE seq = ?",
-                (receipt, now + visibility, seq),
-            )
+            item_id, receipt = row
             return QueueItem(queue=queue, item_id=item_id, receipt=receipt)
 
         result: QueueItem | None = await self._handle.run(take, write=True, action="dequeue")

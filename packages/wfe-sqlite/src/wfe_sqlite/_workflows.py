@@ -23,9 +23,10 @@ from wfe_sqlite._codec import to_micros
 from wfe_sqlite._delivery import _deliver, _update_values
 from wfe_sqlite._provider import _SqliteProvider
 from wfe_sqlite._rows import (
+    PointerRow,
     event_values,
     instance_from_row,
-    load_pointer,
+    load_pointers,
     pointer_rows,
     subscription_values,
     workflow_values,
@@ -37,8 +38,10 @@ from wfe_sqlite._sql import (
     _INSERT_SUBSCRIPTION,
     _INSERT_WORKFLOW,
     _SELECT_WORKFLOW,
+    _UPDATE_PASS,
     _UPDATE_WORKFLOW,
-    _UPSERT_POINTER,
+    _UPSERT_ROWS,
+    _upsert_pointers,
 )
 
 
@@ -131,7 +134,10 @@ class _WorkflowStore(_SqliteProvider):
                 due = now if any(o.pointer is not None for o in outcomes) else instance.next_execution
                 values = _update_values(instance, fence, due)
             assert written is not None and values is not None
-            if conn.execute(_UPDATE_WORKFLOW, values).rowcount == 0:
+            if (
+                conn.execute(*_UPDATE_PASS.bind(values[0])).rowcount == 0
+                and conn.execute(*_UPDATE_WORKFLOW.bind(values[1])).rowcount == 0
+            ):
                 found = conn.execute("SELECT fence FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
                 if found is None:
                     raise WorkflowNotFoundError(workflow_id)
@@ -140,7 +146,7 @@ class _WorkflowStore(_SqliteProvider):
                     f"fence {fence} is older than fence {found[0]} already accepted; nothing written",
                 )
             if written:
-                conn.executemany(_UPSERT_POINTER, written)
+                _write_pointers(conn, written)
             if subscription_rows:
                 conn.executemany(_INSERT_SUBSCRIPTION, subscription_rows)
             if event_rows:
@@ -172,7 +178,7 @@ class _WorkflowStore(_SqliteProvider):
         if found is None:
             raise WorkflowNotFoundError(workflow_id)
         row, bodies = found
-        return instance_from_row(row, [load_pointer(body) for body in bodies])
+        return instance_from_row(row, load_pointers(bodies))
 
     async def get_workflows(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         ids = list(dict.fromkeys(workflow_ids))
@@ -254,7 +260,7 @@ class _WorkflowStore(_SqliteProvider):
 
 
 def _instance(row: Any, bodies: dict[str, list[str]]) -> WorkflowInstance:
-    return instance_from_row(row, [load_pointer(body) for body in bodies.get(row[0], ())])
+    return instance_from_row(row, load_pointers(bodies.get(row[0], ())))
 
 
 def _pointer_bodies(conn: sqlite3.Connection, workflow_id: str) -> list[str]:
@@ -279,23 +285,31 @@ def _pointer_bodies_of(conn: sqlite3.Connection, workflow_ids: list[str]) -> dic
     return result
 
 
+def _write_pointers(conn: sqlite3.Connection, rows: Sequence[PointerRow]) -> None:
+    """Upsert pointer ``rows``, up to ``_UPSERT_ROWS`` of them per statement."""
+    for start in range(0, len(rows), _UPSERT_ROWS):
+        chunk = rows[start : start + _UPSERT_ROWS]
+        conn.execute(_upsert_pointers(len(chunk)), [value for row in chunk for value in row])
+
+
 def _insert(conn: sqlite3.Connection, values: list[Any], pointers: list[Any], definition_id: str) -> str:
     """Insert the instance row (``values``, its name generated as ``{definition}-{N}`` when empty) and its
     pointers; returns the name."""
     name = values[1]
     while not name:
-        (number,) = conn.execute(
-            "INSERT INTO definition_sequences (definition_id, next_num) VALUES (?, 1) "
-            "ON CONFLICT (definition_id) DO UPDATE SET next_num = next_num + 1 RETURNING next_num",
+        # The next number and whether its name is taken, in one statement: a name given explicitly earlier may
+        # collide with a generated one, which is then skipped, never reused.
+        number, taken = conn.execute(
+            "INSERT INTO definition_sequences (definition_id, next_num) VALUES (?1, 1) "
+            "ON CONFLICT (definition_id) DO UPDATE SET next_num = next_num + 1 RETURNING next_num, "
+            "EXISTS (SELECT 1 FROM workflows WHERE name = ?1 || '-' || next_num)",
             (definition_id,),
         ).fetchone()
-        candidate = f"{definition_id}-{number}"
-        # A name given explicitly earlier may collide with a generated one: skip it, never reuse.
-        if conn.execute("SELECT 1 FROM workflows WHERE name = ?", (candidate,)).fetchone() is None:
-            name = candidate
+        if not taken:
+            name = f"{definition_id}-{number}"
     values[1] = name
-    conn.execute(_INSERT_WORKFLOW, values)
-    conn.executemany(_UPSERT_POINTER, pointers)
+    conn.execute(*_INSERT_WORKFLOW.bind(values))
+    _write_pointers(conn, pointers)
     return str(name)
 
 

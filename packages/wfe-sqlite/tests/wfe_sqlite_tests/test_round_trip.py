@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance
 from wfe_sqlite import SqliteDatabase, SqlitePersistence
+from wfe_sqlite._codec import dump_model
+from wfe_sqlite._rows import load_pointers
 
 json_values = st.recursive(
     st.none()
@@ -63,3 +65,10 @@ def test_instances_round_trip_exactly(
             await persistence.close()
 
     assert asyncio.run(store_and_load()) == instance
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pointer=pointers)
+def test_a_pointer_is_stored_as_the_text_of_model_dump_json(pointer: ExecutionPointer) -> None:
+    assert dump_model(pointer) == pointer.model_dump_json()
+    assert load_pointers([dump_model(pointer), dump_model(pointer)]) == [pointer, pointer]
