@@ -300,10 +300,10 @@ def _insert(conn: sqlite3.Connection, values: list[Any], pointers: list[Any], de
         # The next number and whether its name is taken, in one statement: a name given explicitly earlier may
         # collide with a generated one, which is then skipped, never reused.
         number, taken = conn.execute(
-            "INSERT INTO definition_sequences (definition_id, next_num) VALUES (?1, 1) "
+            "INSERT INTO definition_sequences (definition_id, next_num) VALUES (?, 1) "
             "ON CONFLICT (definition_id) DO UPDATE SET next_num = next_num + 1 RETURNING next_num, "
-            "EXISTS (SELECT 1 FROM workflows WHERE name = ?1 || '-' || next_num)",
-            (definition_id,),
+            "EXISTS (SELECT 1 FROM workflows WHERE name = ? || '-' || next_num)",
+            (definition_id, definition_id),
         ).fetchone()
         if not taken:
             name = f"{definition_id}-{number}"
