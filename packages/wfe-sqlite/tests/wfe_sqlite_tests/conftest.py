@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from wfe_sqlite import SqliteDatabase
+from wfe_sqlite import SqliteDatabase, SqlitePersistence
 
 DatabaseFactory = Callable[[], SqliteDatabase]
 
@@ -29,3 +29,12 @@ def database_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Database
         return memory
 
     return make
+
+
+@pytest.fixture
+async def persistence(database_factory: DatabaseFactory) -> AsyncIterator[SqlitePersistence]:
+    """A store with its tables made on the test's database; closed after the test."""
+    provider = SqlitePersistence(database_factory(), retained=True)
+    await provider.ensure_store_exists()
+    yield provider
+    await provider.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,8 +13,6 @@ import pytest
 from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus
 from wfe_sqlite import SqliteDatabase, SqlitePersistence
 from wfe_sqlite._nulls import NullsInlined
-
-from .conftest import DatabaseFactory
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
@@ -64,14 +61,6 @@ def full_instance() -> WorkflowInstance:
         priority=3,
         execution_pointers=[ExecutionPointer(step_id=0, step_name="first")],
     )
-
-
-@pytest.fixture
-async def persistence(database_factory: DatabaseFactory) -> AsyncIterator[SqlitePersistence]:
-    provider = SqlitePersistence(database_factory(), retained=True)
-    await provider.ensure_store_exists()
-    yield provider
-    await provider.close()
 
 
 @pytest.mark.parametrize(("field", "value"), CHANGES, ids=[f"{f}={v!r}"[:40] for f, v in CHANGES])

@@ -19,17 +19,6 @@ from wfe_core.testing import (
 )
 from wfe_sqlite import SqliteLock, SqlitePersistence
 
-from .conftest import DatabaseFactory
-
-
-@pytest.fixture
-async def persistence(database_factory: DatabaseFactory) -> AsyncIterator[SqlitePersistence]:
-    """A store with its tables made on the test's database; closed after the test."""
-    provider = SqlitePersistence(database_factory(), retained=True)
-    await provider.ensure_store_exists()
-    yield provider
-    await provider.close()
-
 
 @pytest.fixture
 def queue_slots(persistence: SqlitePersistence) -> SqlitePersistence:
