@@ -81,20 +81,32 @@ class Consumers:
     ) -> None:
         """Take items off the queue while a slot is free and hand each to ``handler`` in a task of its own."""
         while True:
-            await slots.wait_free()
+            # On a full host the consumer waits in line with the new instances started here, and looks at the
+            # queue once its turn comes, so neither starves the other; a turn it does not use passes on.
+            held = await slots.wait_room()
             try:
-                item = await self.queue.dequeue(queue_type, timeout=1.0)
+                item = await self.queue.dequeue(queue_type, timeout=0.0 if held else 1.0)
             except Exception:
+                if held:
+                    slots.give()
                 log.exception("dequeue from %s failed; retrying", queue_type.value)
                 await asyncio.sleep(1.0)
                 continue
+            except BaseException:
+                if held:
+                    slots.give()
+                raise
             if item is None:
-                if not self.queue.is_dequeue_blocking:
+                if held:
+                    slots.give()
+                elif not self.queue.is_dequeue_blocking:
                     await asyncio.sleep(self.options.idle_time)
                 continue
-            # The slot seen free may have been taken meanwhile (by a run this host started): wait for another.
-            # Cancelled here (the host stops), the item is not acked and comes back after the visibility timeout.
-            await slots.take()
+            if not held:
+                # The slot seen free may have been taken meanwhile (by a run this host started): wait for
+                # another. Cancelled here (the host stops), the item is not acked and comes back after the
+                # visibility timeout.
+                await slots.take()
             self.runner.spawn(self._handle(item, handler, slots))
 
     async def _handle(self, item: QueueItem, handler: Callable[[str], Awaitable[None]], slots: Slots) -> None:

@@ -31,6 +31,8 @@ class LocalRun:
     lease_lost: bool = False
     released: bool = False
     """The run's last pass released the lease with its write (``ReleasingPersist``): nothing left to release."""
+    waiting: bool = False
+    """A new instance started while every workflow slot was busy: it holds a place in line, not a slot yet."""
     lease_valid_until: float = 0.0
     """Event-loop time until which the lease is surely held: ttl after the last acquire or renewal was asked
     for. A host frozen past it (SIGSTOP, a long GC pause) finds it lapsed and writes nothing."""

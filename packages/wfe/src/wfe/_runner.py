@@ -38,6 +38,14 @@ from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueuePr
 
 log = logging.getLogger("wfe.runner")
 
+START_WAIT = 1.0
+"""Seconds a new instance started on a host whose workflow slots are all busy waits here, leased, for one of
+them before it is queued for any host (``InstanceRunner.place_for``)."""
+
+LINE_PER_SLOT = 10
+"""How many new instances may wait here for a workflow slot, per slot: a burst of starts on a full host runs
+here as the runs ahead end, and what is more is queued for any host at once."""
+
 WorkflowHook = Callable[[str, WorkflowInstance], Awaitable[None]]
 
 
@@ -90,6 +98,8 @@ class InstanceRunner:
         self.slots = Slots(options.max_concurrent_workflows)
         """The workflow slots: one taken by each queue item the workflow consumer handles and by each run
         started here (a new instance, or one an event was just delivered to)."""
+        self.waiting = 0
+        """New instances started here while every slot was busy, waiting in line for one (``place_for``)."""
         self.delivery = EventDelivery(self)
         """Event delivery: what the event consumer calls, and what applies the events handed to a run."""
         self.control = StatusControl(self)
@@ -102,8 +112,10 @@ class InstanceRunner:
         """The persistence when it writes a run's last pass and releases its lease in one transaction."""
 
     def close(self) -> None:
-        """Called as the host stops: runs in progress finish their pass but start no new one."""
+        """Called as the host stops: runs in progress finish their pass but start no new one, and new instances
+        waiting for a slot are queued for any host."""
         self.stopping = True
+        self.slots.turn_away()
 
     def is_running(self, workflow_id: str) -> bool:
         """Whether a run here advances the instance now."""
@@ -151,24 +163,26 @@ class InstanceRunner:
     async def reserve_new(self, workflow_id: str) -> tuple[LocalRun, Lease] | None:
         """Take the lease of an instance about to be created here, so this host can run it straight away.
 
-        None when this host has no free workflow slot (or is stopping, or the lease is taken): the instance
-        then goes through the queue as usual. Holding the lease from before the instance exists means no other
-        host can have written it, so the run needs neither a fence claim nor a load."""
-        if not self.take_slot_for(workflow_id):
+        None when this host has neither a free workflow slot nor a place in line for one (see ``place_for``),
+        or is stopping, or the lease is taken: the instance then goes through the queue as usual. Holding the
+        lease from before the instance exists means no other host can have written it, so the run needs neither
+        a fence claim nor a load."""
+        run = self.place_for(workflow_id)
+        if run is None:
             return None
         try:
             taken = await self.leases.acquire(workflow_id)
         except BaseException:
-            self.slots.give()
+            self.give_place(run)
             raise
         if taken is None or workflow_id in self.runs:
             # the lease is taken, or a queue delivery of the same id got here first (it will not get the lease)
             if taken is not None:
                 await self.leases.release(taken[0])
-            self.slots.give()
+            self.give_place(run)
             return None
-        lease, valid_until = taken
-        run = self.runs[workflow_id] = LocalRun(lease_valid_until=valid_until)
+        lease, run.lease_valid_until = taken
+        self.runs[workflow_id] = run
         return run, lease
 
     async def create_reserved(
@@ -186,26 +200,27 @@ class InstanceRunner:
         if persistence is None:
             return None
         workflow_id = instance.id
-        if not self.take_slot_for(workflow_id):
+        run = self.place_for(workflow_id)
+        if run is None:
             return None
         write = asyncio.ensure_future(self.leases.create_leased(persistence, instance, once=once))
         try:
             created, taken = await asyncio.shield(write)
         except asyncio.CancelledError:
-            self.slots.give()
+            self.give_place(run)
             self.spawn(self._abandon(workflow_id, write))
             raise
         except BaseException:
-            self.slots.give()
+            self.give_place(run)
             raise
         if taken is None or workflow_id in self.runs:
             # the lease is held elsewhere, or a queue delivery of the same id got here first (without the lease)
             if taken is not None:
                 await self.leases.release(taken[0])
-            self.slots.give()
+            self.give_place(run)
             return created, None
-        lease, valid_until = taken
-        run = self.runs[workflow_id] = LocalRun(lease_valid_until=valid_until)
+        lease, run.lease_valid_until = taken
+        self.runs[workflow_id] = run
         return created, (run, lease)
 
     async def _abandon(
@@ -222,15 +237,40 @@ class InstanceRunner:
         if created:
             await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
 
-    async def cancel_reservation(self, workflow_id: str, lease: Lease) -> None:
-        """The instance was not created after all: give the slot and the lease back."""
+    async def cancel_reservation(self, workflow_id: str, run: LocalRun, lease: Lease) -> None:
+        """The instance was not created after all: give the slot (or place in line) and the lease back."""
         self.runs.pop(workflow_id, None)
-        self.slots.give()
+        self.give_place(run)
         await self.leases.release(lease)
 
+    def place_for(self, workflow_id: str) -> LocalRun | None:
+        """A run for an instance about to be created here: with a workflow slot taken or, when every slot is
+        busy, with a place in line for one (``run.waiting``; ``run_held`` waits for the slot), as long as fewer
+        than ``LINE_PER_SLOT`` new instances per slot wait. None when stopping, when it runs here already or when
+        the slots and the line are full."""
+        if self.stopping or workflow_id in self.runs:
+            return None
+        if self.slots.try_take():
+            return LocalRun()
+        if self.waiting >= LINE_PER_SLOT * self.slots.limit:
+            return None
+        self.waiting += 1
+        return LocalRun(waiting=True)
+
+    def give_place(self, run: LocalRun) -> None:
+        """Give back what ``place_for`` took for ``run``."""
+        if run.waiting:
+            run.waiting = False
+            self.waiting -= 1
+        else:
+            self.slots.give()
+
     async def run_held(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
-        """Advance an instance this host already holds the lease and a slot of, with the instance in hand: one
-        it just created (``reserve_new``) or one an event was just delivered to. Gives the slot back."""
+        """Advance an instance this host already holds the lease and a slot (or a place in line) of, with the
+        instance in hand: one it just created (``reserve_new``, ``create_reserved``) or one an event was just
+        delivered to. Gives the slot back."""
+        if run.waiting and not await self._slot_in_time(instance, run, lease):
+            return
         try:
             await self._drive(instance.id, run, (instance, lease))
         except Exception:
@@ -238,6 +278,34 @@ class InstanceRunner:
             log.exception("running workflow %s failed; the poller will retry it", instance.id)
         finally:
             self.slots.give()
+
+    async def _slot_in_time(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> bool:
+        """Wait in line for a workflow slot, up to ``START_WAIT`` (the runs ahead usually end within
+        milliseconds). True once taken; else the instance is let go of (what was asked of it meanwhile applied,
+        its lease released) and queued for any host, as a start on a full host was before it could wait here."""
+        ttl = self.options.lock_ttl.total_seconds()
+        try:
+            # a third of the ttl at most: the first renewal, a third of it after the run begins, comes in time
+            taken = not self.stopping and await self.slots.take_within(min(START_WAIT, ttl / 3))
+        except BaseException:
+            self.runs.pop(instance.id, None)  # the lease lapses by itself; the instance is stored runnable
+            raise
+        finally:
+            run.waiting = False
+            self.waiting -= 1
+        if taken and not self.stopping:
+            return True
+        if taken:
+            self.slots.give()
+        del self.runs[instance.id]
+        try:
+            if run.terminate or run.suspend:
+                await self.control.apply_requests(instance, run, lease)
+        finally:
+            await self.leases.release(lease)
+        if instance.status is WorkflowStatus.RUNNABLE:
+            await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
+        return False
 
     async def _drive(
         self, workflow_id: str, run: LocalRun, held: tuple[WorkflowInstance, Lease] | None

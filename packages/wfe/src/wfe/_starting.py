@@ -61,7 +61,8 @@ class StartVerbs:
         priority: int = 0,
     ) -> str:
         """Store an instance of the definition (latest version when None) and return its id. A started host
-        with a free slot runs it at once (``start_locally``); otherwise it is queued for any host.
+        with a free slot runs it at once (``start_locally``); on a host whose slots are all busy it waits here
+        for one, leased, up to a second (up to ten per slot); otherwise it is queued for any host.
 
         ``workflow_id`` makes the start idempotent: the instance gets that id, and a start with an id that
         exists (whatever its status, started by any host on the store) returns it and creates nothing.
@@ -156,8 +157,8 @@ class StartVerbs:
         if once and workflow_id and await self._exists(workflow_id):
             return workflow_id  # the common repeat: no middleware, no lease; the store decides a race below
         await self._run_middleware("pre", instance, raise_errors=True)
-        # With a free slot, this host takes the new instance's lease first and runs it at once, without the
-        # queue's round trip and a reload; a crash before it finishes leaves it RUNNABLE for the poller. When
+        # With a free slot (or a place in line for one), this host takes the new instance's lease first and
+        # runs it at once, without the queue's round trip and a reload; a crash before it finishes leaves it RUNNABLE for the poller. When
         # the persistence can, the lease and the instance are one write (one commit to wait for, not two).
         reserved = None
         if once:
@@ -179,12 +180,12 @@ class StartVerbs:
                     created = True
             except BaseException:
                 if reserved is not None:
-                    await self._runner.cancel_reservation(instance.id, reserved[1])
+                    await self._runner.cancel_reservation(instance.id, *reserved)
                 raise
         if not created:
             # an idempotent start of an instance that exists: nothing was written, nothing more to do
             if reserved is not None:
-                await self._runner.cancel_reservation(instance.id, reserved[1])
+                await self._runner.cancel_reservation(instance.id, *reserved)
             return instance.id
         try:
             wanted = self._wanted_kinds()
