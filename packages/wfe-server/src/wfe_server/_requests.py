@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 
 from wfe_core.models import WorkflowStatus
@@ -21,13 +21,33 @@ MAX_SKIP = 1_000_000
 MAX_VERSION = 2**31 - 1  # a definition version fits the stores' 32-bit integer columns
 
 
+def _json_integer(value: Any) -> Any:
+    """An integer as JSON Schema has it (1 and 1.0), not pydantic's lax conversions of ``true`` and ``"1"``."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be an integer")
+    return value
+
+
+def _json_date_time(value: Any) -> Any:
+    """A date-time is a string (RFC 3339), not pydantic's lax reading of a number as Unix time."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError("must be a date-time string, e.g. 2030-01-01T00:00:00Z")
+    return value
+
+
+# The OpenAPI document describes the bodies with JSON's types; these keep pydantic's lax mode from accepting
+# more than it says (a request it calls invalid must get a 400).
+JsonInteger = BeforeValidator(_json_integer)
+JsonDateTime = BeforeValidator(_json_date_time)
+
+
 class StartRequest(BaseModel):
     """``POST /api/v1/workflows``."""
 
     model_config = ConfigDict(extra="forbid")
 
     definition_id: str = Field(min_length=1, max_length=200)
-    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
+    version: Annotated[int | None, JsonInteger] = Field(default=None, ge=1, le=MAX_VERSION)
     data: Any = None
     reference: str | None = Field(default=None, max_length=1000)
 
@@ -40,7 +60,7 @@ class EventRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     key: str = Field(max_length=1000)
     data: Any = None
-    effective_date: datetime | None = None
+    effective_date: Annotated[datetime | None, JsonDateTime] = None
 
 
 def _field(location: tuple[int | str, ...]) -> str:
