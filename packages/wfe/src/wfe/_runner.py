@@ -1,9 +1,9 @@
 """Advancing instances under their lease: the runs and their passes.
 
 Leases live in ``_leases``, event delivery in ``_delivery``, status changes asked for from outside in
-``_control``, and what each pass stores and announces (or records when it cannot) in ``_pass_records``; the
-host and its consumers use the runner through ``process``, ``create_reserved``, ``reserve_new``, ``run_held``,
-``spawn``, ``drain``, ``delivery`` and ``control``."""
+``_control``, what each pass stores and announces (or records when it cannot) in ``_pass_records``, and the
+runs of the instances the host starts itself in ``_reservations``; the host and its consumers use the runner
+through ``process``, ``run_held``, ``spawn``, ``drain``, ``reservations``, ``delivery`` and ``control``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from wfe._options import HostOptions
 from wfe._pass_records import PassRecords
 from wfe._queues import QueueGate
 from wfe._registry import WorkflowRegistry
+from wfe._reservations import Reservations
 from wfe._slots import Slots
 from wfe._timers import WakeupTimers
 from wfe_core.definition import WorkflowDefinition
@@ -37,14 +38,6 @@ from wfe_core.models import (
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
 
 log = logging.getLogger("wfe.runner")
-
-START_WAIT = 1.0
-"""Seconds a new instance started on a host whose workflow slots are all busy waits here, leased, for one of
-them before it is queued for any host (``InstanceRunner.place_for``)."""
-
-LINE_PER_SLOT = 10
-"""How many new instances may wait here for a workflow slot, per slot: a burst of starts on a full host runs
-here as the runs ahead end, and what is more is queued for any host at once."""
 
 WorkflowHook = Callable[[str, WorkflowInstance], Awaitable[None]]
 
@@ -98,12 +91,12 @@ class InstanceRunner:
         self.slots = Slots(options.max_concurrent_workflows)
         """The workflow slots: one taken by each queue item the workflow consumer handles and by each run
         started here (a new instance, or one an event was just delivered to)."""
-        self.waiting = 0
-        """New instances started here while every slot was busy, waiting in line for one (``place_for``)."""
         self.delivery = EventDelivery(self)
         """Event delivery: what the event consumer calls, and what applies the events handed to a run."""
         self.control = StatusControl(self)
         """Suspend, resume and terminate, for the host's verbs."""
+        self.reservations = Reservations(self)
+        """Runs of the new instances this host starts: their slots, places in line and leases."""
         self.records = PassRecords(self)
         """What each pass stores and announces, and what is recorded when a pass cannot be stored or run."""
         self.creator = self.leases.creates_with(persistence)
@@ -160,116 +153,11 @@ class InstanceRunner:
         self.runs[workflow_id] = run
         await self._drive(workflow_id, run, None)
 
-    async def reserve_new(self, workflow_id: str) -> tuple[LocalRun, Lease] | None:
-        """Take the lease of an instance about to be created here, so this host can run it straight away.
-
-        None when this host has neither a free workflow slot nor a place in line for one (see ``place_for``),
-        or is stopping, or the lease is taken: the instance then goes through the queue as usual. Holding the
-        lease from before the instance exists means no other host can have written it, so the run needs neither
-        a fence claim nor a load."""
-        run = self.place_for(workflow_id)
-        if run is None:
-            return None
-        try:
-            taken = await self.leases.acquire(workflow_id)
-        except BaseException:
-            self.give_place(run)
-            raise
-        if taken is None or workflow_id in self.runs:
-            # the lease is taken, or a queue delivery of the same id got here first (it will not get the lease)
-            if taken is not None:
-                await self.leases.release(taken[0])
-            self.give_place(run)
-            return None
-        lease, run.lease_valid_until = taken
-        self.runs[workflow_id] = run
-        return run, lease
-
-    async def create_reserved(
-        self, instance: WorkflowInstance, *, once: bool
-    ) -> tuple[bool, tuple[LocalRun, Lease] | None] | None:
-        """``reserve_new`` and the instance's creation in one write, when the persistence can store an instance
-        and take its lease in one transaction with this host's lock (``LeasedCreate``): one commit to wait for
-        instead of two. None when it cannot (the caller reserves and creates apart); else whether the instance
-        was created and, when this host is to run it, its run and lease (None: no free slot, or the lease was
-        held, so the instance goes through the queue). ``instance.id`` must be set.
-
-        Cancelled while the write is in flight, the write still ends as it would have; a lease it took is then
-        released and the instance queued, so a run neither waits for the lease to lapse nor is lost."""
-        persistence = self.creator
-        if persistence is None:
-            return None
-        workflow_id = instance.id
-        run = self.place_for(workflow_id)
-        if run is None:
-            return None
-        write = asyncio.ensure_future(self.leases.create_leased(persistence, instance, once=once))
-        try:
-            created, taken = await asyncio.shield(write)
-        except asyncio.CancelledError:
-            self.give_place(run)
-            self.spawn(self._abandon(workflow_id, write))
-            raise
-        except BaseException:
-            self.give_place(run)
-            raise
-        if taken is None or workflow_id in self.runs:
-            # the lease is held elsewhere, or a queue delivery of the same id got here first (without the lease)
-            if taken is not None:
-                await self.leases.release(taken[0])
-            self.give_place(run)
-            return created, None
-        lease, run.lease_valid_until = taken
-        self.runs[workflow_id] = run
-        return created, (run, lease)
-
-    async def _abandon(
-        self, workflow_id: str, write: asyncio.Future[tuple[bool, tuple[Lease, float] | None]]
-    ) -> None:
-        """After a start cancelled during ``create_reserved``'s write: release the lease it took and queue the
-        instance it stored, so another run picks it up at once."""
-        try:
-            created, taken = await write
-        except Exception:
-            return  # nothing was written
-        if taken is not None:
-            await self.leases.release(taken[0])
-        if created:
-            await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
-
-    async def cancel_reservation(self, workflow_id: str, run: LocalRun, lease: Lease) -> None:
-        """The instance was not created after all: give the slot (or place in line) and the lease back."""
-        self.runs.pop(workflow_id, None)
-        self.give_place(run)
-        await self.leases.release(lease)
-
-    def place_for(self, workflow_id: str) -> LocalRun | None:
-        """A run for an instance about to be created here: with a workflow slot taken or, when every slot is
-        busy, with a place in line for one (``run.waiting``; ``run_held`` waits for the slot), as long as fewer
-        than ``LINE_PER_SLOT`` new instances per slot wait. None when stopping, when it runs here already or when
-        the slots and the line are full."""
-        if self.stopping or workflow_id in self.runs:
-            return None
-        if self.slots.try_take():
-            return LocalRun()
-        if self.waiting >= LINE_PER_SLOT * self.slots.limit:
-            return None
-        self.waiting += 1
-        return LocalRun(waiting=True)
-
-    def give_place(self, run: LocalRun) -> None:
-        """Give back what ``place_for`` took for ``run``."""
-        if run.waiting:
-            run.waiting = False
-            self.waiting -= 1
-        else:
-            self.slots.give()
-
     async def run_held(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         """Advance an instance this host already holds the lease and a slot (or a place in line) of, with the
         instance in hand: one it just created (``reserve_new``, ``create_reserved``) or one an event was just
         delivered to. Gives the slot back."""
-        if run.waiting and not await self._slot_in_time(instance, run, lease):
+        if run.waiting and not await self.reservations.slot_in_time(instance, run, lease):
             return
         try:
             await self._drive(instance.id, run, (instance, lease))
@@ -278,34 +166,6 @@ class InstanceRunner:
             log.exception("running workflow %s failed; the poller will retry it", instance.id)
         finally:
             self.slots.give()
-
-    async def _slot_in_time(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> bool:
-        """Wait in line for a workflow slot, up to ``START_WAIT`` (the runs ahead usually end within
-        milliseconds). True once taken; else the instance is let go of (what was asked of it meanwhile applied,
-        its lease released) and queued for any host, as a start on a full host was before it could wait here."""
-        ttl = self.options.lock_ttl.total_seconds()
-        try:
-            # a third of the ttl at most: the first renewal, a third of it after the run begins, comes in time
-            taken = not self.stopping and await self.slots.take_within(min(START_WAIT, ttl / 3))
-        except BaseException:
-            self.runs.pop(instance.id, None)  # the lease lapses by itself; the instance is stored runnable
-            raise
-        finally:
-            run.waiting = False
-            self.waiting -= 1
-        if taken and not self.stopping:
-            return True
-        if taken:
-            self.slots.give()
-        del self.runs[instance.id]
-        try:
-            if run.terminate or run.suspend:
-                await self.control.apply_requests(instance, run, lease)
-        finally:
-            await self.leases.release(lease)
-        if instance.status is WorkflowStatus.RUNNABLE:
-            await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
-        return False
 
     async def _drive(
         self, workflow_id: str, run: LocalRun, held: tuple[WorkflowInstance, Lease] | None

@@ -166,9 +166,9 @@ class StartVerbs:
         together = None
         if self._started and self.options.start_locally:
             instance.id = instance.id or new_id()
-            together = await self._runner.create_reserved(instance, once=once)
+            together = await self._runner.reservations.create_reserved(instance, once=once)
             if together is None:
-                reserved = await self._runner.reserve_new(instance.id)
+                reserved = await self._runner.reservations.reserve_new(instance.id)
         if together is not None:
             created, reserved = together
         else:
@@ -180,12 +180,12 @@ class StartVerbs:
                     created = True
             except BaseException:
                 if reserved is not None:
-                    await self._runner.cancel_reservation(instance.id, *reserved)
+                    await self._runner.reservations.cancel(instance.id, *reserved)
                 raise
         if not created:
             # an idempotent start of an instance that exists: nothing was written, nothing more to do
             if reserved is not None:
-                await self._runner.cancel_reservation(instance.id, *reserved)
+                await self._runner.reservations.cancel(instance.id, *reserved)
             return instance.id
         try:
             wanted = self._wanted_kinds()

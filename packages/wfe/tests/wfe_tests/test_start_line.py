@@ -14,7 +14,7 @@ from wfe import (
     WorkflowInstance,
     WorkflowStatus,
 )
-from wfe._runner import LINE_PER_SLOT
+from wfe._reservations import LINE_PER_SLOT
 from wfe_core.models import QueueType
 
 from .test_recovery import _CountingQueue, _no_poller
@@ -124,7 +124,7 @@ async def test_queued_work_gets_turns_while_starts_keep_a_full_host_busy(make_ho
 
     streamer = asyncio.create_task(stream())
     try:
-        await _until(lambda: host._runner.waiting >= 2)  # full, with starts in line
+        await _until(lambda: host._runner.reservations.waiting >= 2)  # full, with starts in line
         now = host.clock.now()
         stored = WorkflowInstance(
             workflow_definition_id="steady",
@@ -137,7 +137,7 @@ async def test_queued_work_gets_turns_while_starts_keep_a_full_host_busy(make_ho
         wid = await host.persistence.create_workflow(stored)  # as another host stores and queues one
         await host.queue.enqueue(QueueType.WORKFLOW, wid)
         assert (await host.wait_for_workflow(wid, timeout=3)).status is WorkflowStatus.COMPLETE
-        assert host._runner.waiting >= 1, "starts were still waiting in line meanwhile"
+        assert host._runner.reservations.waiting >= 1, "starts were still waiting in line meanwhile"
     finally:
         streaming = False
         await streamer
