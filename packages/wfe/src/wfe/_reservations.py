@@ -48,15 +48,8 @@ class Reservations:
         except BaseException:
             self.give_place(run)
             raise
-        if taken is None or workflow_id in r.runs:
-            # the lease is taken, or a queue delivery of the same id got here first (it will not get the lease)
-            if taken is not None:
-                await r.leases.release(taken[0])
-            self.give_place(run)
-            return None
-        lease, run.lease_valid_until = taken
-        r.runs[workflow_id] = run
-        return run, lease
+        lease = await self._keep(workflow_id, run, taken)
+        return None if lease is None else (run, lease)
 
     async def create_reserved(
         self, instance: WorkflowInstance, *, once: bool
@@ -87,15 +80,21 @@ class Reservations:
         except BaseException:
             self.give_place(run)
             raise
+        lease = await self._keep(workflow_id, run, taken)
+        return created, None if lease is None else (run, lease)
+
+    async def _keep(self, workflow_id: str, run: LocalRun, taken: tuple[Lease, float] | None) -> Lease | None:
+        """The lease taken for ``run``, which now runs here; None, with the lease released and the place given
+        back, when it was held elsewhere or a queue delivery of the same id got here first (without it)."""
+        r = self.runner
         if taken is None or workflow_id in r.runs:
-            # the lease is held elsewhere, or a queue delivery of the same id got here first (without the lease)
             if taken is not None:
                 await r.leases.release(taken[0])
             self.give_place(run)
-            return created, None
+            return None
         lease, run.lease_valid_until = taken
         r.runs[workflow_id] = run
-        return created, (run, lease)
+        return lease
 
     async def _abandon(
         self, workflow_id: str, write: asyncio.Future[tuple[bool, tuple[Lease, float] | None]]

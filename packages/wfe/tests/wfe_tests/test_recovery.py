@@ -16,19 +16,24 @@ from wfe import (
 )
 
 
-async def test_poller_runs_an_instance_nobody_queued(make_host):
-    definition = WorkflowBuilder().then_fn(lambda ctx: None).build("orphan", 1)
-    host = await make_host(definition, poll_interval=timedelta(milliseconds=200))
+async def store_runnable(host, definition_id: str) -> str:
+    """Store a runnable instance of version 1 straight into the host's store, as another host would."""
     now = host.clock.now()
-    orphan = WorkflowInstance(
-        workflow_definition_id="orphan",
+    instance = WorkflowInstance(
+        workflow_definition_id=definition_id,
         version=1,
         data={},
         next_execution=now,
         create_time=now,
         execution_pointers=[ExecutionPointer(step_id=0)],
     )
-    wid = await host.persistence.create_workflow(orphan)  # stored, never queued: like a host that died
+    return await host.persistence.create_workflow(instance)
+
+
+async def test_poller_runs_an_instance_nobody_queued(make_host):
+    definition = WorkflowBuilder().then_fn(lambda ctx: None).build("orphan", 1)
+    host = await make_host(definition, poll_interval=timedelta(milliseconds=200))
+    wid = await store_runnable(host, "orphan")  # stored, never queued: like a host that died
     done = await host.wait_for_workflow(wid, timeout=5)
     assert done.status is WorkflowStatus.COMPLETE
 
@@ -112,16 +117,24 @@ async def test_with_start_locally_off_every_start_goes_through_the_queue(make_ho
     assert (await other.wait_for_workflow(wid, timeout=5)).status is WorkflowStatus.COMPLETE
 
 
+class Overlap:
+    """A step (``overlap.step``) that counts how many of its runs overlap; ``most`` is the highest count."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.running = self.most = 0
+
+    async def step(self, ctx: StepExecutionContext) -> None:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(self.seconds)
+        self.running -= 1
+
+
 async def test_no_more_instances_run_at_once_than_the_host_has_slots(make_host):
     """Runs started here (new instances, event deliveries carried on) and queue items share the slots."""
-    running, most = 0, 0
-
-    async def busy(ctx: StepExecutionContext) -> None:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
-        await asyncio.sleep(0.05)
-        running -= 1
+    overlap = Overlap(0.05)
+    busy = overlap.step
 
     definition = (
         WorkflowBuilder()
@@ -139,7 +152,7 @@ async def test_no_more_instances_run_at_once_than_the_host_has_slots(make_host):
         await host.publish_event("go", wid)
     for wid in ids:
         assert (await host.wait_for_workflow(wid, timeout=10)).status is WorkflowStatus.COMPLETE
-    assert most == 2
+    assert overlap.most == 2
 
 
 async def test_an_instance_started_here_survives_a_failing_first_write(make_host):

@@ -8,16 +8,14 @@ import asyncio
 from typing import Any
 
 from wfe import (
-    ExecutionPointer,
     StepExecutionContext,
     WorkflowBuilder,
-    WorkflowInstance,
     WorkflowStatus,
 )
 from wfe._reservations import LINE_PER_SLOT
 from wfe_core.models import QueueType
 
-from .test_recovery import _CountingQueue, _no_poller
+from .test_recovery import Overlap, _CountingQueue, _no_poller, store_runnable
 
 
 async def _until(check: Any, timeout: float = 5.0) -> None:
@@ -39,16 +37,8 @@ def _gated(name: str) -> tuple[Any, asyncio.Event, list[str]]:
 
 
 async def test_starts_on_a_full_host_run_here_as_slots_free_without_the_queue(make_host):
-    running, most = 0, 0
-
-    async def short(ctx: StepExecutionContext) -> None:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
-        await asyncio.sleep(0.02)
-        running -= 1
-
-    definition = WorkflowBuilder().then_fn(short).then_fn(short).build("short", 1)
+    overlap = Overlap(0.02)
+    definition = WorkflowBuilder().then_fn(overlap.step).then_fn(overlap.step).build("short", 1)
     host = await make_host(definition, max_concurrent_workflows=2)
     _no_poller(host)
     queue = _CountingQueue(host)
@@ -56,7 +46,7 @@ async def test_starts_on_a_full_host_run_here_as_slots_free_without_the_queue(ma
     for wid in ids:
         assert (await host.wait_for_workflow(wid, timeout=10)).status is WorkflowStatus.COMPLETE
     assert queue.queued == [], "each waited here for a slot and ran once one was free"
-    assert most <= 2
+    assert overlap.most <= 2
 
 
 async def test_starts_beyond_the_line_are_queued_at_once_and_those_in_line_after_a_second(make_host):
@@ -125,16 +115,7 @@ async def test_queued_work_gets_turns_while_starts_keep_a_full_host_busy(make_ho
     streamer = asyncio.create_task(stream())
     try:
         await _until(lambda: host._runner.reservations.waiting >= 2)  # full, with starts in line
-        now = host.clock.now()
-        stored = WorkflowInstance(
-            workflow_definition_id="steady",
-            version=1,
-            data={},
-            next_execution=now,
-            create_time=now,
-            execution_pointers=[ExecutionPointer(step_id=0)],
-        )
-        wid = await host.persistence.create_workflow(stored)  # as another host stores and queues one
+        wid = await store_runnable(host, "steady")  # as another host stores and queues one
         await host.queue.enqueue(QueueType.WORKFLOW, wid)
         assert (await host.wait_for_workflow(wid, timeout=3)).status is WorkflowStatus.COMPLETE
         assert host._runner.reservations.waiting >= 1, "starts were still waiting in line meanwhile"
