@@ -158,8 +158,9 @@ class StartVerbs:
             return workflow_id  # the common repeat: no middleware, no lease; the store decides a race below
         await self._run_middleware("pre", instance, raise_errors=True)
         # With a free slot (or a place in line for one), this host takes the new instance's lease first and
-        # runs it at once, without the queue's round trip and a reload; a crash before it finishes leaves it RUNNABLE for the poller. When
-        # the persistence can, the lease and the instance are one write (one commit to wait for, not two).
+        # runs it at once, without the queue's round trip and a reload; a crash before it finishes leaves it
+        # RUNNABLE for the poller. When the persistence can, the lease and the instance are one write (one
+        # commit to wait for, not two).
         reserved = None
         if once:
             instance.id = instance.id or new_id()
