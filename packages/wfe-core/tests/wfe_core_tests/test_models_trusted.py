@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -14,13 +15,22 @@ from wfe_core.models import ExecutionPointer, PointerStatus, StepStarted, Workfl
 from wfe_core.models.trusted import trusted
 
 
-def test_ids_are_uuid4_strings() -> None:
+def test_ids_are_uuid7_strings_in_the_order_of_their_millisecond() -> None:
+    made: list[tuple[int, str]] = []
     for _ in range(1000):
+        before = time.time_ns() // 1_000_000
         value = new_id()
+        after = time.time_ns() // 1_000_000
         parsed = uuid.UUID(value)
         assert str(parsed) == value
-        assert parsed.version == 4
+        assert parsed.version == 7
         assert parsed.variant == uuid.RFC_4122
+        assert before <= parsed.int >> 80 <= after, "the first 48 bits are the Unix time in milliseconds"
+        made.append((parsed.int >> 80, value))
+    for (ms, value), (later_ms, later) in zip(made, made[1:], strict=False):
+        if later_ms > ms:
+            assert later > value, "an id of a later millisecond sorts after, as text too"
+    assert len({value for _, value in made}) == len(made)
 
 
 def test_threads_never_get_the_same_id() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -25,17 +26,20 @@ os.register_at_fork(after_in_child=_forget_random)
 
 
 def new_id() -> str:
-    """A fresh UUID4 string: the id of instances, pointers, events and subscriptions.
+    """A fresh UUID version 7 string (RFC 9562): the id of instances, pointers, events and subscriptions.
 
-    Random bits from ``os.urandom`` like ``uuid.uuid4()``, read 256 ids at a time, and formatted without the
-    ``UUID`` object (a pass creates several ids; the object and a system call each cost more than the rest)."""
+    The first 48 bits are the Unix time in milliseconds, the other 74 random (``os.urandom``, read 256 ids at
+    a time): an id made in a later millisecond sorts after one made earlier, so a store's indexes on ids grow
+    at their end instead of at random places, and a commit writes fewer pages. Formatted without the ``UUID``
+    object (a pass creates several ids; the object and a system call each cost more than the rest)."""
     with _random_lock:
         if not _random:
             _random.extend(os.urandom(_RANDOM_BATCH))
         raw = _random[-16:]
         del _random[-16:]
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    raw[:6] = (time.time_ns() // 1_000_000).to_bytes(6, "big")
+    raw[6] = (raw[6] & 0x0F) | 0x70  # version 7
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
