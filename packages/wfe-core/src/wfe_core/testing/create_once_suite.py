@@ -32,8 +32,8 @@ class CreateOnceSuite:
     async def test_create_once_stores_then_returns_false_whatever_the_status(
         self, persistence: PersistenceProvider
     ) -> None:
-        definition_id = f"def-{new_id()[:8]}"
-        workflow_id = f"order-{new_id()[:8]}"
+        definition_id = f"def-{new_id()[-8:]}"
+        workflow_id = f"order-{new_id()[-8:]}"
         first = _instance(workflow_id, definition_id)
         assert await persistence.create_workflow_once(first) is True
         assert first.name == f"{definition_id}-1"
@@ -52,8 +52,8 @@ class CreateOnceSuite:
     async def test_create_once_keeps_a_given_name_and_refuses_a_taken_one(
         self, persistence: PersistenceProvider
     ) -> None:
-        definition_id = f"def-{new_id()[:8]}"
-        name = f"release-{new_id()[:8]}"
+        definition_id = f"def-{new_id()[-8:]}"
+        name = f"release-{new_id()[-8:]}"
         first = _instance(new_id(), definition_id, name=name)
         assert await persistence.create_workflow_once(first) is True
         assert (await persistence.get_workflow(name)).id == first.id
@@ -67,8 +67,8 @@ class CreateOnceSuite:
     async def test_concurrent_create_once_of_one_id_stores_one(
         self, persistence: PersistenceProvider
     ) -> None:
-        definition_id = f"def-{new_id()[:8]}"
-        workflow_id = f"once-{new_id()[:8]}"
+        definition_id = f"def-{new_id()[-8:]}"
+        workflow_id = f"once-{new_id()[-8:]}"
         results = await asyncio.gather(
             *(persistence.create_workflow_once(_instance(workflow_id, definition_id)) for _ in range(20))
         )

@@ -48,7 +48,7 @@ class DeliverySuite:
             for _ in range(waits)
         ]
         instance = WorkflowInstance(
-            workflow_definition_id=f"def-{new_id()[:8]}",
+            workflow_definition_id=f"def-{new_id()[-8:]}",
             version=1,
             create_time=as_of,
             execution_pointers=pointers,

@@ -39,7 +39,7 @@ class LeasedCreateSuite:
 
     @staticmethod
     def definition() -> str:
-        return f"def-{new_id()[:8]}"
+        return f"def-{new_id()[-8:]}"
 
     @staticmethod
     def leased(persistence: PersistenceProvider) -> LeasedCreate:
@@ -102,10 +102,10 @@ class LeasedCreateSuite:
         self, persistence: PersistenceProvider, lock: LockProvider
     ) -> None:
         definition_id = self.definition()
-        workflow_id = f"order-{new_id()[:8]}"
+        workflow_id = f"order-{new_id()[-8:]}"
         first = _instance(definition_id, workflow_id=workflow_id)
         assert await persistence.create_workflow_once(first) is True
-        again = _instance(definition_id, workflow_id=workflow_id, name=f"other-{new_id()[:8]}")
+        again = _instance(definition_id, workflow_id=workflow_id, name=f"other-{new_id()[-8:]}")
         leased = self.leased(persistence)
         assert await leased.create_workflow_leased(again, lock, self.ttl, once=True) == (False, None)
         assert (await persistence.get_workflow(workflow_id)).name == first.name
@@ -114,7 +114,7 @@ class LeasedCreateSuite:
     async def test_once_with_a_new_id_stores_it_with_its_lease(
         self, persistence: PersistenceProvider, lock: LockProvider
     ) -> None:
-        name = f"release-{new_id()[:8]}"
+        name = f"release-{new_id()[-8:]}"
         instance = _instance(self.definition(), name=name)
         created, lease = await self.leased(persistence).create_workflow_leased(
             instance, lock, self.ttl, once=True
@@ -128,7 +128,7 @@ class LeasedCreateSuite:
         self, persistence: PersistenceProvider, lock: LockProvider
     ) -> None:
         definition_id = self.definition()
-        name = f"release-{new_id()[:8]}"
+        name = f"release-{new_id()[-8:]}"
         first = _instance(definition_id, name=name)
         assert await persistence.create_workflow_once(first) is True
         clash = _instance(definition_id, name=name)
@@ -175,7 +175,7 @@ class ReleasingPersistSuite:
     async def test_the_last_pass_is_written_and_its_lease_released(
         self, persistence: PersistenceProvider, lock: LockProvider
     ) -> None:
-        instance = _instance(f"def-{new_id()[:8]}")
+        instance = _instance(f"def-{new_id()[-8:]}")
         await persistence.create_workflow(instance)
         lease = await lock.acquire(instance.id, self.ttl)
         assert lease is not None
@@ -196,7 +196,7 @@ class ReleasingPersistSuite:
     async def test_a_refused_pass_releases_nothing_and_a_newer_lease_stays(
         self, persistence: PersistenceProvider, lock: LockProvider
     ) -> None:
-        instance = _instance(f"def-{new_id()[:8]}")
+        instance = _instance(f"def-{new_id()[-8:]}")
         await persistence.create_workflow(instance)
         old = await lock.acquire(instance.id, self.ttl)
         assert old is not None
@@ -215,7 +215,7 @@ class ReleasingPersistSuite:
     async def test_a_lease_lapsed_and_taken_by_another_holder_stays(
         self, persistence: PersistenceProvider, lock: LockProvider
     ) -> None:
-        instance = _instance(f"def-{new_id()[:8]}")
+        instance = _instance(f"def-{new_id()[-8:]}")
         await persistence.create_workflow(instance)
         old = await lock.acquire(instance.id, self.ttl)
         assert old is not None

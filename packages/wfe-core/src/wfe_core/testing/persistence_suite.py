@@ -76,7 +76,7 @@ class PersistenceSuite(DeliverySuite, CreateOnceSuite):
     @staticmethod
     def definition_id() -> str:
         """A definition id no other test uses (names count per definition)."""
-        return f"def-{new_id()[:8]}"
+        return f"def-{new_id()[-8:]}"
 
     def instance(self, definition_id: str | None = None, **fields: Any) -> WorkflowInstance:
         values: dict[str, Any] = {
@@ -558,7 +558,7 @@ class PersistenceSuite(DeliverySuite, CreateOnceSuite):
         self, persistence: PersistenceProvider
     ) -> None:
         now = utc_now()
-        name, key = f"evt-{new_id()[:8]}", new_id()
+        name, key = f"evt-{new_id()[-8:]}", new_id()
         newer = self.subscription(new_id(), name, key, now)
         older = self.subscription(new_id(), name, key, now - timedelta(minutes=5))
         other_key = self.subscription(new_id(), name, new_id(), now)
@@ -574,7 +574,7 @@ class PersistenceSuite(DeliverySuite, CreateOnceSuite):
         self, persistence: PersistenceProvider
     ) -> None:
         now = utc_now()
-        name, key = f"evt-{new_id()[:8]}", new_id()
+        name, key = f"evt-{new_id()[-8:]}", new_id()
         subscription = self.subscription(new_id(), name, key, now)
         await persistence.create_subscription(subscription)
         await persistence.terminate_subscription(subscription.id)
@@ -586,7 +586,7 @@ class PersistenceSuite(DeliverySuite, CreateOnceSuite):
 
     async def test_terminate_records_the_consumed_event_once(self, persistence: PersistenceProvider) -> None:
         now = utc_now()
-        workflow_id, name, key = new_id(), f"evt-{new_id()[:8]}", new_id()
+        workflow_id, name, key = new_id(), f"evt-{new_id()[-8:]}", new_id()
         first = self.subscription(workflow_id, name, key, now)
         second = self.subscription(workflow_id, name, key, now)
         unrelated = self.subscription(new_id(), name, key, now)
@@ -604,7 +604,7 @@ class PersistenceSuite(DeliverySuite, CreateOnceSuite):
 
     async def test_first_open_subscription_skips_leased_ones(self, persistence: PersistenceProvider) -> None:
         now = utc_now()
-        name, key = f"evt-{new_id()[:8]}", new_id()
+        name, key = f"evt-{new_id()[-8:]}", new_id()
         oldest = self.subscription(new_id(), name, key, now - timedelta(minutes=2))
         younger = self.subscription(new_id(), name, key, now - timedelta(minutes=1))
         await persistence.create_subscription(oldest)
@@ -715,7 +715,7 @@ class PersistenceSuite(DeliverySuite, CreateOnceSuite):
         self, persistence: PersistenceProvider
     ) -> None:
         now = utc_now()
-        name, key = f"evt-{new_id()[:8]}", new_id()
+        name, key = f"evt-{new_id()[-8:]}", new_id()
         late = self.event(name, key, now + timedelta(seconds=10), is_processed=True)
         first_at_now = self.event(name, key, now)
         second_at_now = self.event(name, key, now)
@@ -728,7 +728,7 @@ class PersistenceSuite(DeliverySuite, CreateOnceSuite):
 
     async def test_purge_events_removes_old_processed_ones(self, persistence: PersistenceProvider) -> None:
         now = utc_now()
-        name, key = f"evt-{new_id()[:8]}", new_id()
+        name, key = f"evt-{new_id()[-8:]}", new_id()
         old_processed = self.event(name, key, now - timedelta(days=10), is_processed=True)
         old_unprocessed = self.event(name, key, now - timedelta(days=10))
         recent_processed = self.event(name, key, now, is_processed=True)

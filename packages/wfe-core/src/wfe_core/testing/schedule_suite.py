@@ -31,7 +31,7 @@ class ScheduleSuite:
     pytestmark = pytest.mark.asyncio
 
     async def test_put_get_list_delete_round_trip(self, persistence: ScheduleStore) -> None:
-        first, second = f"b-{new_id()[:8]}", f"a-{new_id()[:8]}"
+        first, second = f"b-{new_id()[-8:]}", f"a-{new_id()[-8:]}"
         stored = await persistence.put_schedule(
             _schedule(first, every=timedelta(seconds=90), cron=None, overlap="allow", catch_up="all")
         )
@@ -50,7 +50,7 @@ class ScheduleSuite:
     async def test_put_keeps_next_tick_and_last_run_when_the_timing_is_unchanged(
         self, persistence: ScheduleStore
     ) -> None:
-        schedule_id = f"s-{new_id()[:8]}"
+        schedule_id = f"s-{new_id()[-8:]}"
         await persistence.put_schedule(_schedule(schedule_id))
         tick = datetime(2026, 1, 1, 3, tzinfo=UTC)
         assert await persistence.advance_schedule(schedule_id, tick, tick + timedelta(days=1), "run-1")
@@ -66,7 +66,7 @@ class ScheduleSuite:
         assert changed.last_workflow_id is None
 
     async def test_advance_is_a_compare_and_set(self, persistence: ScheduleStore) -> None:
-        schedule_id = f"s-{new_id()[:8]}"
+        schedule_id = f"s-{new_id()[-8:]}"
         tick = datetime(2026, 1, 1, 3, tzinfo=UTC)
         await persistence.put_schedule(_schedule(schedule_id, last_workflow_id="run-0"))
         assert not await persistence.advance_schedule(schedule_id, tick - timedelta(days=1), tick, "x")

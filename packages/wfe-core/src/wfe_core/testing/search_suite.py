@@ -255,7 +255,7 @@ class SearchSuite:
 
     async def test_data_filter_follows_dotted_paths_on_dict_data(self, search_index: SearchIndex) -> None:
         instances = await self.sample(search_index)
-        definition_id = f"search-dict-{new_id()[:8]}"
+        definition_id = f"search-dict-{new_id()[-8:]}"
         order = WorkflowInstance(
             id=new_id(),
             workflow_definition_id=definition_id,
