@@ -70,10 +70,12 @@ def adopt(instance: WorkflowInstance, applied: Iterable[Applied], now: datetime)
 
 
 def written_pointers(
-    instance: WorkflowInstance, pointers: Sequence[ExecutionPointer] | None, applied: Iterable[Applied]
-) -> list[ExecutionPointer]:
+    instance: WorkflowInstance, pointers: Sequence[ExecutionPointer] | None, applied: Sequence[Applied]
+) -> Sequence[ExecutionPointer]:
     """The pointers a write stores: ``pointers`` (every pointer of the instance when None) with the woken
     copies in place of their originals, and the woken ones added when ``pointers`` did not list them."""
+    if not applied and pointers is not None:
+        return pointers  # most passes deliver nothing: the pointers as given
     woken = {outcome.pointer.id: outcome.pointer for outcome in applied if outcome.pointer is not None}
     if pointers is None:
         return [woken.get(p.id, p) for p in instance.execution_pointers]

@@ -229,9 +229,7 @@ class MemoryPersistence(MemorySchedules, MemoryQueueSlots):
             else:
                 stored.instance.name = old_name
             kept = stored.pointers
-            for pointer in (
-                written_pointers(instance, pointers, outcomes) if outcomes or pointers is None else pointers
-            ):
+            for pointer in written_pointers(instance, pointers, outcomes):
                 kept[pointer.id] = copy_pointer(pointer)
             for subscription in subscriptions:
                 self._add_subscription(subscription)
