@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 
 from wfe_core.testing.services import service_url
-from wfe_postgres import PostgresPersistence
+from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
 
 from .private_server import PrivateServer, skip_or_fail_without_binaries
 
@@ -49,6 +49,18 @@ async def store(pg_url: str, schema: str) -> AsyncIterator[PostgresPersistence]:
     await provider.ensure_store_exists()
     yield provider
     await provider.close()
+
+
+async def open_providers(url: str, schema: str) -> tuple[PostgresPersistence, PostgresLock, PostgresQueue]:
+    """Persistence, lock and queue on one URL and schema, each started (their tables made); the caller stops
+    them."""
+    persistence = PostgresPersistence.from_url(url, schema=schema)
+    lock = PostgresLock.from_url(url, schema=schema)
+    queue = PostgresQueue.from_url(url, schema=schema)
+    await persistence.ensure_store_exists()
+    await lock.start()
+    await queue.start()
+    return persistence, lock, queue
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 
 from wfe_core.models import PointerStatus, QueueType, WorkflowStatus
-from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
 from wfe_postgres._arrays import number_array, text_array
 
+from .conftest import open_providers
 from .instances import make_instance
 
 pytestmark = pytest.mark.postgres
@@ -41,12 +41,7 @@ async def test_literals_read_back_as_the_values_given(pg_url: str) -> None:
 
 
 async def test_awkward_ids_go_through_every_batched_statement(pg_url: str, schema: str) -> None:
-    persistence = PostgresPersistence.from_url(pg_url, schema=schema)
-    lock = PostgresLock.from_url(pg_url, schema=schema)
-    queue = PostgresQueue.from_url(pg_url, schema=schema)
-    await persistence.ensure_store_exists()
-    await lock.start()
-    await queue.start()
+    persistence, lock, queue = await open_providers(pg_url, schema)
     try:
         for n, awkward in enumerate(AWKWARD):
             instance = make_instance("awkward")

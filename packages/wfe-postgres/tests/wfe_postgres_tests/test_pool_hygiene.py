@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from wfe_core.models import QueueType
 from wfe_postgres import PostgresLock, PostgresPersistence, PostgresQueue
 
+from .conftest import open_providers
 from .instances import make_instance
 
 pytestmark = pytest.mark.postgres
@@ -85,12 +86,7 @@ async def test_queue_listens_on_a_connection_outside_the_application_pool(
 
 
 async def test_providers_from_one_url_share_one_pool_closed_by_the_last(pg_url: str, schema: str) -> None:
-    store = PostgresPersistence.from_url(pg_url, schema=schema)
-    lock = PostgresLock.from_url(pg_url, schema=schema)
-    queue = PostgresQueue.from_url(pg_url, schema=schema)
-    await store.ensure_store_exists()
-    await lock.start()
-    await queue.start()
+    store, lock, queue = await open_providers(pg_url, schema)
     entries = [await provider._pool.entry() for provider in (store, lock, queue)]
     assert len({id(entry.pool) for entry in entries}) == 1
     await store.close()
