@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from wfe.cli import collector
 from wfe.cli.common import (
     DB_HELP,
     VAR_HELP,
@@ -125,4 +126,8 @@ def schema() -> None:
 
 def main() -> None:
     """Entry point of the ``wfe`` console script."""
-    sys.exit(cli.main(prog_name="wfe", standalone_mode=True))
+    collector.pause()
+    try:
+        sys.exit(cli.main(prog_name="wfe", standalone_mode=True))
+    finally:
+        collector.finish()

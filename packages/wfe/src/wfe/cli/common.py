@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from wfe.cli import collector
 from wfe.cli.extras import USAGE_ERROR, MissingExtraError, require_store, require_yaml
 from wfe.cli.lazy import LazyGroup
 from wfe.cli.state import DEFAULT_STORE, STATE_DIR
@@ -140,6 +141,7 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine, turning the CLI's known failures into messages and exit status 2."""
     import asyncio
 
+    collector.resume()  # a command on the event loop may run for long: collect (see wfe.cli.collector)
     try:
         return asyncio.run(factory())
     except MissingExtraError as exc:
