@@ -14,7 +14,15 @@ from wfe._runner import InstanceRunner
 from wfe._slots import Slots
 from wfe._timers import WakeupTimers
 from wfe_core.errors import EventNotFoundError, SubscriptionNotFoundError, WorkflowNotFoundError
-from wfe_core.models import ACTIVITY_EVENT_NAME, Lease, QueueItem, QueueType, WorkflowInstance, WorkflowStatus
+from wfe_core.models import (
+    ACTIVITY_EVENT_NAME,
+    Event,
+    Lease,
+    QueueItem,
+    QueueType,
+    WorkflowInstance,
+    WorkflowStatus,
+)
 from wfe_core.protocols import (
     ArtifactStore,
     Clock,
@@ -56,6 +64,8 @@ class Consumers:
         self.timers = timers
         self.clock = clock
         self.options = options
+        self.event_slots = Slots(options.max_concurrent_events)
+        """What events this host delivers at once: those off the queue and those it published itself."""
         self._index_errors: dict[str, int] = {}
         self._held: dict[str, Lease] = {}
         """The poller's and purger's leases, held past their scan to space scans out; released by ``stop``."""
@@ -65,9 +75,7 @@ class Consumers:
         # more than max_concurrent_workflows instances at once.
         loops: list[Callable[[], Coroutine[Any, Any, None]]] = [
             lambda: self._consume(QueueType.WORKFLOW, self.runner.slots, self.runner.process),
-            lambda: self._consume(
-                QueueType.EVENT, Slots(self.options.max_concurrent_events), self.process_event
-            ),
+            lambda: self._consume(QueueType.EVENT, self.event_slots, self.process_event),
             self._poll,
         ]
         if self.search is not None:
@@ -126,15 +134,38 @@ class Consumers:
 
     # -- events ----------------------------------------------------------------------------------------
 
-    async def process_event(self, event_id: str) -> None:
+    def deliver_published(self, event: Event) -> bool:
+        """Deliver ``event``, which this host has just stored and queued nowhere, here and now, when an event
+        slot is free (True); False when none is: the caller queues it. A failed delivery is queued again after
+        ``EVENT_RETRY``; a crash leaves the event unprocessed, for the poller."""
+        if not self.event_slots.try_take():
+            return False
+        self.runner.spawn(self._deliver_published(event))
+        return True
+
+    async def _deliver_published(self, event: Event) -> None:
+        try:
+            await self.process_event(event.id, event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("processing event %s failed; it will be retried", event.id)
+            self.timers.schedule(QueueType.EVENT.value, event.id, self.clock.now() + EVENT_RETRY)
+        finally:
+            self.event_slots.give()
+
+    async def process_event(self, event_id: str, event: Event | None = None) -> None:
+        """Deliver the event to every instance waiting for it, then mark it processed; ``event`` is the event
+        itself when this host has just stored it (not read again)."""
         lease = await self.lock.acquire(f"evt:{event_id}", self.options.lock_ttl)
         if lease is None:
             return
         try:
-            try:
-                event = await self.persistence.get_event(event_id)
-            except EventNotFoundError:
-                return
+            if event is None:
+                try:
+                    event = await self.persistence.get_event(event_id)
+                except EventNotFoundError:
+                    return
             if event.is_processed:
                 return
             if event.event_time > self.clock.now():
@@ -150,7 +181,7 @@ class Consumers:
                 for subscription in subscriptions:
                     if subscription.event_name == ACTIVITY_EVENT_NAME:
                         continue
-                    chosen = await self.runner.delivery.choose_event(subscription)
+                    chosen = await self.runner.delivery.choose_event(subscription, event)
                     if chosen is not None and not await self.runner.delivery.deliver(subscription, chosen):
                         done = False
             if done:

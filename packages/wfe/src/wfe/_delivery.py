@@ -29,8 +29,9 @@ class EventDelivery:
     def __init__(self, runner: InstanceRunner) -> None:
         self.runner = runner
 
-    async def choose_event(self, subscription: EventSubscription) -> Event | None:
-        """The oldest event due now that matches the subscription and this instance has not consumed yet."""
+    async def choose_event(self, subscription: EventSubscription, known: Event | None = None) -> Event | None:
+        """The oldest event due now that matches the subscription and this instance has not consumed yet;
+        ``known``, an event in hand, is not read again when it is that one."""
         r = self.runner
         ids = await r.persistence.get_events(
             subscription.event_name, subscription.event_key, subscription.subscribe_as_of
@@ -44,7 +45,11 @@ class EventDelivery:
         for event_id in ids:
             if event_id in consumed:
                 continue
-            event = await r.persistence.get_event(event_id)
+            event = (
+                known
+                if known is not None and known.id == event_id
+                else await r.persistence.get_event(event_id)
+            )
             if event.event_time <= now:
                 return event
         return None

@@ -150,6 +150,10 @@ class HostOptions(BaseModel):
     the instance is stored, instead of queueing it for any host: no queue round trip and no reload. A crash
     before it finishes leaves the instance runnable for the poller. False: every start goes through the
     queue (say, a host that only starts workflows for a fleet of workers)."""
+    publish_locally: Annotated[bool, PlainValidator(_flag)] = True
+    """A started host with a free event slot delivers an event it publishes itself at once, instead of queueing
+    it for any host: no queue round trip and no reload of the event. A crash before the delivery ends leaves
+    the event unprocessed for the poller. False: every event goes through the queue."""
     max_concurrent_events: AtLeastOne = Field(default_factory=lambda: max(_cpus(), 2))
     max_passes_per_lease: AtLeastOne = 200
     """Passes one host runs back to back on an instance before re-queueing it (fairness)."""

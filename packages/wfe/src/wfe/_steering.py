@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from wfe._consumers import Consumers
+from wfe._options import HostOptions
 from wfe._runner import InstanceRunner
 from wfe._timers import WakeupTimers
 from wfe_core.data_limits import check_data
@@ -20,8 +22,10 @@ class SteeringVerbs:
     persistence: PersistenceProvider
     queue: QueueProvider
     clock: Clock
+    options: HostOptions
     _timers: WakeupTimers
     _runner: InstanceRunner
+    _consumers: Consumers
     _started: bool
 
     # -- events and steering -------------------------------------------------------------------------------
@@ -29,8 +33,9 @@ class SteeringVerbs:
     async def publish_event(
         self, event_name: str, event_key: str, event_data: Any = None, effective_date: datetime | None = None
     ) -> str:
-        """Store an event and queue it; every instance waiting for this name and key (now or later, with a
-        subscription as of its effective date or earlier) receives it once."""
+        """Store an event and deliver it; every instance waiting for this name and key (now or later, with a
+        subscription as of its effective date or earlier) receives it once. A started host with a free event
+        slot delivers an event due now itself (``publish_locally``); otherwise it is queued for any host."""
         check_data(event_data, "event data")
         now = self.clock.now()
         event = Event(
@@ -40,8 +45,18 @@ class SteeringVerbs:
             event_time=effective_date or now,
         )
         await self.persistence.create_event(event)
+        due = event.event_time <= now
+        if (
+            due
+            and self._started
+            and self.options.publish_locally
+            and self._consumers.deliver_published(event)
+        ):
+            return (
+                event.id
+            )  # delivered here, without the queue's round trip (see HostOptions.publish_locally)
         await self.queue.enqueue(QueueType.EVENT, event.id)
-        if event.event_time > now and self._started:
+        if not due and self._started:
             self._timers.schedule(QueueType.EVENT.value, event.id, event.event_time)
         return event.id
 

@@ -7,7 +7,7 @@ its end; N > 0 sends this process SIGKILL as soon as the Nth write to the store 
 The scenario: a parent workflow waits for an event published before it started, then runs two branches in
 parallel (one waits for an event the driver publishes only once that wait is stored, the other runs a
 sub-workflow that waits for an event published before it existed), then a loop of three waits for "tick"
-events all published up front (a backed-up queue), then a last step. Every process drives it idempotently: it
+events all published up front, then a last step. Every process drives it idempotently: it
 publishes what is missing and starts the parent if it does not exist, then waits until both instances completed.
 
 The log (O_APPEND lines, whole or absent after SIGKILL): ``START <pointer> <label>`` as a step begins;

@@ -1,7 +1,8 @@
 """The crash-point sweep: a host process killed right after each commit of a scenario loses and repeats nothing.
 
-``crash_point_host.py`` runs the scenario (events published before and after their waits, a loop of waits on a
-backed-up event queue, parallel branches, a sub-workflow). A first run counts its commits; then, on a fresh
+``crash_point_host.py`` runs the scenario (events published by the host before and after their waits, so a kill
+also falls between an event's commit and its delivery there; a loop of waits on events published up front;
+parallel branches; a sub-workflow). A first run counts its commits; then, on a fresh
 store each time, a host is killed with SIGKILL right after commit N, for every N, and a new host finishes the
 scenario. Each time: both instances complete, each event was consumed exactly once by the instance waiting for
 it (the loop saw ticks 0, 1, 2), no step whose end was committed ran again, and no instance completed twice.

@@ -32,6 +32,7 @@ REFUSED = [
     ("idle_time", 0, "a number of seconds longer than zero"),
     ("idle_time", "fast", "a number of seconds longer than zero"),
     ("start_locally", "yes", "True or False"),
+    ("publish_locally", 1, "True or False"),
     ("accept", "mine", "a function of a stored instance"),
 ]
 
@@ -87,6 +88,7 @@ def test_the_defaults_are_kept():
     assert options.lock_ttl == timedelta(seconds=30)
     assert options.max_concurrent_workflows == 100
     assert options.start_locally is True
+    assert options.publish_locally is True
     assert options.max_concurrent_events >= 2
     assert options.max_passes_per_lease == 200
     assert options.idle_time == 0.1
