@@ -12,22 +12,12 @@ from datetime import timedelta
 from wfe import WorkflowHostBuilder, WorkflowStatus
 
 from .test_events import Order, wait_until_waiting, waiting_definition
-from .test_recovery import _no_poller
+from .test_recovery import _CountingQueue, _no_poller
 
 
-class _QueuedEvents:
-    """Wraps the host's queue to record which event ids went through it."""
-
-    def __init__(self, host) -> None:
-        self.queued: list[str] = []
-        enqueue = host.queue.enqueue
-
-        async def counting(queue_type, item_id):
-            if queue_type.value == "event":
-                self.queued.append(item_id)
-            await enqueue(queue_type, item_id)
-
-        host.queue.enqueue = counting
+def _queued_events(host) -> _CountingQueue:
+    """The ids of the events that go through the host's queue from now on."""
+    return _CountingQueue(host, "event")
 
 
 async def _waiting(host, order_id: str) -> str:
@@ -45,7 +35,7 @@ async def _approved(host, wid: str) -> list[object]:
 async def test_a_started_host_delivers_the_events_it_publishes_without_the_queue(make_host):
     host = await make_host(waiting_definition())
     _no_poller(host)
-    queue = _QueuedEvents(host)
+    queue = _queued_events(host)
     first, second = await _waiting(host, "o-1"), await _waiting(host, "o-2")
     await host.publish_event("approval", "o-1", "yes")
     await host.publish_event("approval", "o-2", "also")
@@ -67,7 +57,7 @@ async def _all_processed(host) -> None:
 async def test_with_publish_locally_off_every_event_goes_through_the_queue(make_host):
     host = await make_host(waiting_definition(), publish_locally=False)
     _no_poller(host)
-    queue = _QueuedEvents(host)
+    queue = _queued_events(host)
     wid = await _waiting(host, "o-1")
     event_id = await host.publish_event("approval", "o-1", "yes")
     assert await _approved(host, wid) == ["yes"]
@@ -77,7 +67,7 @@ async def test_with_publish_locally_off_every_event_goes_through_the_queue(make_
 async def test_with_every_event_slot_busy_the_event_goes_through_the_queue(make_host):
     host = await make_host(waiting_definition(), max_concurrent_events=1)
     _no_poller(host)
-    queue = _QueuedEvents(host)
+    queue = _queued_events(host)
     wid = await _waiting(host, "o-1")
     slots = host._consumers.event_slots
     assert slots.try_take()  # the one event slot is busy (another delivery in progress)
@@ -93,7 +83,7 @@ async def test_with_every_event_slot_busy_the_event_goes_through_the_queue(make_
 async def test_an_event_due_later_is_queued_and_delivered_when_its_time_comes(make_host):
     host = await make_host(waiting_definition())
     _no_poller(host)
-    queue = _QueuedEvents(host)
+    queue = _queued_events(host)
     wid = await _waiting(host, "o-1")
     soon = host.clock.now() + timedelta(milliseconds=300)
     event_id = await host.publish_event("approval", "o-1", "later", effective_date=soon)
@@ -104,7 +94,7 @@ async def test_an_event_due_later_is_queued_and_delivered_when_its_time_comes(ma
 async def test_a_host_not_started_queues_the_events_it_publishes():
     host = WorkflowHostBuilder().build()
     host.register_workflow(waiting_definition())
-    queue = _QueuedEvents(host)
+    queue = _queued_events(host)
     await host.start()
     wid = await _waiting(host, "o-1")
     await host.stop()
@@ -120,7 +110,7 @@ async def test_a_host_not_started_queues_the_events_it_publishes():
 async def test_a_delivery_that_fails_here_is_retried_through_the_queue(make_host):
     host = await make_host(waiting_definition())
     _no_poller(host)
-    queue = _QueuedEvents(host)
+    queue = _queued_events(host)
     wid = await _waiting(host, "o-1")
     get_subscriptions = host.persistence.get_subscriptions
     failures: list[str] = []

@@ -73,14 +73,14 @@ async def test_stop_right_after_start_workflow_returns_promptly(make_host):
 
 
 class _CountingQueue:
-    """Wraps the host's queue to record which workflow ids went through it."""
+    """Wraps the host's queue to record which ids of ``kind`` (workflow or event) went through it."""
 
-    def __init__(self, host) -> None:
+    def __init__(self, host, kind: str = "workflow") -> None:
         self.queued: list[str] = []
         enqueue = host.queue.enqueue
 
         async def counting(queue_type, item_id):
-            if queue_type.value == "workflow":
+            if queue_type.value == kind:
                 self.queued.append(item_id)
             await enqueue(queue_type, item_id)
 
