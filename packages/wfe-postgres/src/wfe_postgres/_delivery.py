@@ -21,9 +21,10 @@ from wfe_postgres._rows import _event, _event_lock, _event_params, _row_write, _
 from wfe_postgres._sql import (
     _CLOSE_SUBSCRIPTION,
     _EVENT_COLUMNS,
+    _EVENT_PREFIX,
     _INSERT_EVENT,
     _PERSIST_WORKFLOWS,
-    _SUBSCRIPTION_COLUMNS,
+    _SELECT_DELIVERY,
 )
 
 
@@ -146,23 +147,23 @@ class _DeliveringWrites(PostgresProvider):
 
             for delivery in deliveries:
                 await cur.execute(
-                    q(
-                        f"SELECT {_SUBSCRIPTION_COLUMNS} FROM {{event_subscriptions}} WHERE id = %s AND NOT terminated"
-                    ),
-                    (delivery.subscription_id,),
+                    q(_SELECT_DELIVERY), (instance.id, delivery.event_id, delivery.subscription_id)
                 )
                 row = await cur.fetchone()
-                await cur.execute(
-                    q("SELECT " + _EVENT_COLUMNS + " FROM {events} WHERE id = %s"), (delivery.event_id,)
-                )
-                event_row = await cur.fetchone()
-                if row is None or event_row is None:
+                if row is None:
                     continue
                 subscription = _subscription(row)
-                if subscription.workflow_id != instance.id or delivery.event_id in await consumed_on(
-                    subscription
-                ):
+                if subscription.workflow_id != instance.id:
                     continue
+                # what this instance consumed on the subscription's name and key, unless this write knows better
+                consumed.setdefault((subscription.event_name, subscription.event_key), set(row["consumed"]))
+                if delivery.event_id in await consumed_on(subscription):
+                    continue
+                event_row = {
+                    name.removeprefix(_EVENT_PREFIX): value
+                    for name, value in row.items()
+                    if name.startswith(_EVENT_PREFIX)
+                }
                 await apply(subscription, _event(event_row))
             for subscription in subscriptions:
                 await cur.execute(

@@ -12,6 +12,20 @@ _SUBSCRIPTION_COLUMNS = (
 )
 _EVENT_COLUMNS = "id, event_name, event_key, event_data, event_time, is_processed"
 
+_EVENT_PREFIX = "event_row_"
+"""The event's columns in ``_SELECT_DELIVERY``, apart from the subscription's."""
+_SELECT_DELIVERY = (
+    "SELECT "
+    + ", ".join(f"s.{c}" for c in _SUBSCRIPTION_COLUMNS.split(", "))
+    + ", "
+    + ", ".join(f"e.{c} AS {_EVENT_PREFIX}{c}" for c in _EVENT_COLUMNS.split(", "))
+    + ", ARRAY(SELECT c.consumed_event_id FROM {event_subscriptions} c WHERE c.workflow_id = %s"
+    " AND c.event_name = s.event_name AND c.event_key = s.event_key AND c.consumed_event_id IS NOT NULL)"
+    " AS consumed FROM {event_subscriptions} s JOIN {events} e ON e.id = %s WHERE s.id = %s AND NOT s.terminated"
+)
+"""A delivery's open subscription, its event and the events the instance consumed already on that name and key,
+in one round trip (no row: the subscription was closed, or either is unknown)."""
+
 # Writes are group commits: the starts (or passes) of many instances asked for at the same time go in one
 # statement of data-modifying CTEs, one round trip and one commit, each instance's rows all or nothing. The
 # instances travel as one JSON array of rows, each with its pointers as a JSON array; pointer rows are

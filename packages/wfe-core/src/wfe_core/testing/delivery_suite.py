@@ -173,6 +173,34 @@ class DeliverySuite:
         ]
         assert [s.id for s in await persistence.get_subscriptions("go", key, now)] == [second.id]
 
+    async def test_a_delivery_of_an_unknown_event_or_wait_or_of_another_instances_wait_is_skipped(
+        self, persistence: PersistenceProvider
+    ) -> None:
+        now = _now()
+        key = new_id()
+        as_of = now - timedelta(minutes=1)
+        instance, (subscription,) = await self._waiting(persistence, "go", key, as_of)
+        other, (others,) = await self._waiting(persistence, "go", key, as_of)
+        await persistence.persist_workflow(instance, subscriptions=[subscription])
+        await persistence.persist_workflow(other, subscriptions=[others])
+        event = await self._event(persistence, "go", key, now, None)
+
+        skipped = [
+            Delivery(subscription_id=subscription.id, event_id=new_id()),  # no such event
+            Delivery(subscription_id=new_id(), event_id=event.id),  # no such wait
+            Delivery(subscription_id=others.id, event_id=event.id),  # another instance's wait
+        ]
+        assert await persistence.persist_workflow(instance, pointers=[], deliveries=skipped, now=now) == []
+
+        assert {s.id for s in await persistence.get_subscriptions("go", key, now)} == {
+            subscription.id,
+            others.id,
+        }
+        assert await persistence.get_consumed_event_ids(instance.id, "go", key) == set()
+        assert await persistence.get_consumed_event_ids(other.id, "go", key) == set()
+        assert not (await persistence.get_workflow(instance.id)).execution_pointers[0].event_published
+        assert not (await persistence.get_workflow(other.id)).execution_pointers[0].event_published
+
     async def test_a_delivery_to_a_pointer_that_no_longer_waits_only_closes_the_wait(
         self, persistence: PersistenceProvider
     ) -> None:
