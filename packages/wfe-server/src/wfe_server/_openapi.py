@@ -229,7 +229,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "202": _json(
                             {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
-                            "Stored and queued.",
+                            "Stored; delivered by this host, or queued for any host.",
                         ),
                         **_errors(400, 422),
                     },
