@@ -46,15 +46,10 @@ class SteeringVerbs:
         )
         await self.persistence.create_event(event)
         due = event.event_time <= now
-        if (
-            due
-            and self._started
-            and self.options.publish_locally
-            and self._consumers.deliver_published(event)
-        ):
-            return (
-                event.id
-            )  # delivered here, without the queue's round trip (see HostOptions.publish_locally)
+        # Delivered here when it can be, without the queue's round trip (see HostOptions.publish_locally).
+        local = due and self._started and self.options.publish_locally
+        if local and self._consumers.deliver_published(event):
+            return event.id
         await self.queue.enqueue(QueueType.EVENT, event.id)
         if not due and self._started:
             self._timers.schedule(QueueType.EVENT.value, event.id, event.event_time)
