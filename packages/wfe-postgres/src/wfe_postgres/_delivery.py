@@ -155,9 +155,10 @@ class _DeliveringWrites(PostgresProvider):
                 subscription = _subscription(row)
                 if subscription.workflow_id != instance.id:
                     continue
-                # what this instance consumed on the subscription's name and key, unless this write knows better
-                consumed.setdefault((subscription.event_name, subscription.event_key), set(row["consumed"]))
-                if delivery.event_id in await consumed_on(subscription):
+                # what this instance consumed on the subscription's name and key (this write's own deliveries
+                # included, once it made some)
+                key = (subscription.event_name, subscription.event_key)
+                if delivery.event_id in consumed.setdefault(key, set(row["consumed"])):
                     continue
                 event_row = {
                     name.removeprefix(_EVENT_PREFIX): value
