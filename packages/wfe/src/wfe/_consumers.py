@@ -233,14 +233,19 @@ class Consumers:
             await asyncio.sleep(interval)
 
     async def poll_once(self) -> None:
-        """Queue every runnable instance and every unprocessed due event (what a lost wake-up left behind)."""
+        """Queue every runnable instance and every unprocessed due event (what a lost wake-up left behind).
+
+        Not an instance a run here advanced while the store was read: the read may predate its run's last
+        write, and a run that ends meanwhile left it as it should be (or, when it failed, runnable for the next
+        poll)."""
         lease = await self.lock.acquire(POLLER_LOCK, self.options.poll_interval * 0.9)
         if lease is None:
             return  # another host polled within this interval; the lease lapses by itself
         self._held[POLLER_LOCK] = lease
         now = self.clock.now()
+        busy = self.runner.running_ids()
         for workflow_id in await self.persistence.get_runnable_instances(now):
-            if not self.runner.is_running(workflow_id):
+            if workflow_id not in busy and not self.runner.is_running(workflow_id):
                 await self.queue.enqueue(QueueType.WORKFLOW, workflow_id)
         for event_id in await self.persistence.get_runnable_events(now):
             await self.queue.enqueue(QueueType.EVENT, event_id)

@@ -31,6 +31,9 @@ class Reservations:
         self.runner = runner
         self.waiting = 0
         """New instances started here while every slot was busy, waiting in line for one (``place_for``)."""
+        self.writing: set[str] = set()
+        """Ids of the new instances whose creation and lease ``create_reserved`` is writing: the poller leaves
+        them to the run that registers once the write is back, as it leaves the instances that run here."""
 
     async def reserve_new(self, workflow_id: str) -> tuple[LocalRun, Lease] | None:
         """Take the lease of an instance about to be created here, so this host can run it straight away.
@@ -71,6 +74,7 @@ class Reservations:
         if run is None:
             return None
         write = asyncio.ensure_future(r.leases.create_leased(persistence, instance, once=once))
+        self.writing.add(workflow_id)
         try:
             created, taken = await asyncio.shield(write)
         except asyncio.CancelledError:
@@ -80,6 +84,8 @@ class Reservations:
         except BaseException:
             self.give_place(run)
             raise
+        finally:
+            self.writing.discard(workflow_id)
         lease = await self._keep(workflow_id, run, taken)
         return created, None if lease is None else (run, lease)
 

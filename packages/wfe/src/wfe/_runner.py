@@ -111,8 +111,14 @@ class InstanceRunner:
         self.slots.turn_away()
 
     def is_running(self, workflow_id: str) -> bool:
-        """Whether a run here advances the instance now."""
-        return workflow_id in self.runs
+        """Whether a run here advances the instance now, or is about to: its creation and lease are being
+        written in one transaction (``Reservations.create_reserved``), and its run registers once that write
+        is back. The poller may read the instance as soon as it is committed, before then."""
+        return workflow_id in self.runs or workflow_id in self.reservations.writing
+
+    def running_ids(self) -> set[str]:
+        """The ids ``is_running`` is true of now."""
+        return {*self.runs, *self.reservations.writing}
 
     def open(self) -> None:
         """Called as the host starts (again): runs may start, and every slot is free."""

@@ -95,6 +95,70 @@ async def test_the_instance_is_durable_before_start_returns_and_before_its_run_b
     assert seen == dict.fromkeys(ids, True)
 
 
+async def test_a_poll_that_reads_a_new_instance_before_its_start_resumes_leaves_it_to_the_run(
+    store: tuple[str, Durable],
+) -> None:
+    """The instance is runnable in the store from its commit, before the start registers the run that holds
+    its lease: a poll in between must not queue it (the run would be asked to go round again, and release and
+    take the lease once more, for nothing)."""
+    url, _ = store
+    host: WorkflowHost = WorkflowHostBuilder().use_persistence(url).build()
+    host.register_workflow(
+        WorkflowBuilder().then_fn(lambda ctx: None).then_fn(lambda ctx: None).build("w", 1)
+    )
+    async with host:
+        consumers: Any = host._consumers
+        poll = consumers.poll_once
+        consumers.poll_once = _nothing  # the polls are the test's own from here on
+        persistence: Any = host._runner.creator
+        assert persistence is not None
+        write, read = persistence.create_workflow_leased, persistence.get_runnable_instances
+        found: list[str] = []
+
+        async def reading(*args: Any, **kwargs: Any) -> Any:
+            ids = await read(*args, **kwargs)
+            found.extend(ids)
+            return ids
+
+        async def then_poll(*args: Any, **kwargs: Any) -> Any:
+            written = await write(*args, **kwargs)
+            # the poller's lease (the host's own first poll may hold it), so that this poll scans
+            await consumers.release_held()
+            await poll()  # committed: a poll may read it before this start resumes
+            return written
+
+        persistence.get_runnable_instances = reading
+        persistence.create_workflow_leased = then_poll
+        lock: Any = host._runner.leases.lock
+        release, apart = lock.release, []
+
+        async def counted_release(lease: Any) -> None:
+            apart.append(lease.resource)
+            await release(lease)
+
+        lock.release = counted_release
+        queued: list[str] = []
+        enqueue = host.queue.enqueue
+
+        async def counting(queue_type: Any, item_id: str) -> None:
+            queued.append(item_id)
+            await enqueue(queue_type, item_id)
+
+        host.queue.enqueue = counting  # type: ignore[method-assign]
+        ids = [await host.start_workflow("w", 1, {}) for _ in range(3)]
+        for workflow_id in ids:
+            done = await host.wait_for_workflow(workflow_id, timeout=30)
+            assert done.status is WorkflowStatus.COMPLETE
+        await asyncio.sleep(0.1)
+    assert set(ids) <= set(found)  # each poll saw the instance it ran after
+    assert queued == []
+    assert [resource for resource in apart if resource in ids] == []
+
+
+async def _nothing() -> None:
+    return None
+
+
 async def test_a_lock_on_another_store_makes_two_writes(tmp_path: Path) -> None:
     seen: dict[str, bool] = {}
     path = tmp_path / "wfe.db"

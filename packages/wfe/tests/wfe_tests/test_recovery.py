@@ -97,6 +97,38 @@ def _no_poller(host) -> None:
     host._consumers.poll_once = nothing
 
 
+async def test_a_poll_leaves_alone_an_instance_whose_run_here_ended_while_it_read(make_host):
+    """The poller's read may predate a run's last write: an instance a run here advanced while the store was
+    read is not queued, though its run has ended by the time the read is back (it would be taken up again,
+    leased and loaded, for nothing)."""
+    release = asyncio.Event()
+
+    async def held(ctx: StepExecutionContext) -> None:
+        await release.wait()
+
+    host = await make_host(WorkflowBuilder().then_fn(held).build("held", 1))
+    consumers = host._consumers
+    poll = consumers.poll_once
+    _no_poller(host)
+    workflow_id = await host.start_workflow("held")
+    read = consumers.persistence.get_runnable_instances
+    found: list[str] = []
+
+    async def reading(now):
+        ids = await read(now)
+        found.extend(ids)
+        release.set()  # the run ends before the read is back
+        await host.wait_for_workflow(workflow_id, timeout=10)
+        return ids
+
+    consumers.persistence.get_runnable_instances = reading
+    queue = _CountingQueue(host)
+    await consumers.release_held()
+    await poll()
+    assert workflow_id in found  # read while it ran
+    assert queue.queued == []
+
+
 async def test_a_host_with_free_slots_runs_what_it_starts_without_the_queue(make_host):
     definition = WorkflowBuilder().then_fn(lambda ctx: None).then_fn(lambda ctx: None).build("here", 1)
     host = await make_host(definition)
