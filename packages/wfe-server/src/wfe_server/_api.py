@@ -284,7 +284,10 @@ async def stream(request: Request) -> StreamingResponse:
             yield b": connected\n\n"
             while True:
                 try:
-                    message = await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT_SECONDS)
+                    # not wait_for, which on Python 3.11 drops a cancel (the client went away) that lands as a
+                    # message arrives, and the stream would go on
+                    async with asyncio.timeout(HEARTBEAT_SECONDS):
+                        message = await subscriber.queue.get()
                 except TimeoutError:
                     yield b": ping\n\n"
                     continue

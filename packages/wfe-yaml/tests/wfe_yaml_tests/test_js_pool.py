@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -18,6 +19,7 @@ from wfe_yaml.js import (
     JsWorkerCrashedError,
 )
 from wfe_yaml.js.pool import MIN_MEMORY_LIMIT
+from wfe_yaml.js.pool_worker import _Worker
 from wfe_yaml.js.worker import MAX_LOG_CHARS, MAX_LOG_LINES
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -301,6 +303,35 @@ async def test_task_cancellation_kills_the_worker() -> None:
             await task
         assert not own._busy
         await assert_pool_works(own)
+
+
+async def test_a_cancel_that_lands_with_a_new_workers_ready_frame_ends_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that starts a worker, cancelled on the turn of the loop that brings the worker's "ready" frame,
+    ends cancelled at once (Python 3.11's wait_for returned the frame and dropped such a cancel, and the script
+    then ran to its timeout)."""
+    read = _Worker._read
+    run: asyncio.Task[Any] | None = None
+    frames = 0
+
+    async def reading(worker: _Worker) -> dict[str, Any]:
+        nonlocal frames
+        frame = await read(worker)
+        frames += 1
+        if frames == 1:  # the worker's "ready": the cancel comes with it
+            assert run is not None and frame.get("op") == "ready"
+            asyncio.get_running_loop().call_soon(run.cancel)
+        return frame
+
+    monkeypatch.setattr(_Worker, "_read", reading)
+    async with JsPool(size=1) as own:
+        run = asyncio.create_task(own.run("while (true) {}", timeout=20))
+        started = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        assert time.monotonic() - started < 10
+        assert frames >= 1 and not own._busy
 
 
 async def test_pool_runs_scripts_concurrently_up_to_its_size() -> None:

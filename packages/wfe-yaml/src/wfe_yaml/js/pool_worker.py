@@ -95,7 +95,10 @@ class _Worker:
         )
         worker = cls(process, memory_limit)
         try:
-            ready = await asyncio.wait_for(worker._read(), _START_TIMEOUT_SECONDS)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result and drops a cancel that
+            # lands as the frame arrives, and the cancelled run would then go on with the worker
+            async with asyncio.timeout(_START_TIMEOUT_SECONDS):
+                ready = await worker._read()
         except (TimeoutError, FrameError) as exc:
             await worker.kill()
             raise JsWorkerCrashedError(f"the worker did not start: {worker.describe_exit()}") from exc
@@ -176,7 +179,8 @@ class _Worker:
             with contextlib.suppress(OSError, RuntimeError):
                 await self.send({"op": "shutdown"})
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self.process.wait()
         await self.kill()
 
     async def run(
@@ -261,7 +265,8 @@ class _Worker:
         """True once the worker has closed the job's context and can take another."""
         try:
             while True:
-                message = await asyncio.wait_for(self._read(), _IDLE_TIMEOUT_SECONDS)
+                async with asyncio.timeout(_IDLE_TIMEOUT_SECONDS):
+                    message = await self._read()
                 if message.get("op") == "idle":
                     return True
         except (TimeoutError, FrameError):

@@ -203,14 +203,18 @@ class ShellStep(StepBody):
     async def _wait(self, spawned: Spawned, readers: asyncio.Future[Any]) -> int:
         code = await wait_exit(spawned.process)
         try:
-            await asyncio.wait_for(asyncio.shield(readers), PIPE_CLOSE_GRACE)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancel (a terminate) that lands as
+            # the output ends, and the step would return as if it had not been cancelled
+            async with asyncio.timeout(PIPE_CLOSE_GRACE):
+                await asyncio.shield(readers)
         except TimeoutError:
             # Background children still hold the output pipes: end them so the step can finish.
             # A daemon (left the group, closed both pipes) is not among them: it outlives the step.
             await kill_tree(spawned.process, spawned.tree, self.config.kill_grace_seconds, detached=False)
             # Where processes cannot be tracked, some may hold the pipes still; output after this is dropped.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(readers, STOP_DRAIN)
+                async with asyncio.timeout(STOP_DRAIN):
+                    await readers
         return code
 
     async def _stop(self, spawned: Spawned, run: asyncio.Future[int]) -> None:
