@@ -61,6 +61,20 @@ def seen_by_steps(durable: Durable, seen: dict[str, bool]) -> Any:
     return WorkflowBuilder().then_fn(first).then_fn(lambda ctx: None).build("seen", 1)
 
 
+def releases_apart(host: WorkflowHost) -> list[str]:
+    """The resources of the leases the host's lock releases from now on by a call of their own (not with a
+    run's last write), in order."""
+    lock: Any = host._runner.leases.lock
+    release, apart = lock.release, []
+
+    async def counted_release(lease: Any) -> None:
+        apart.append(lease.resource)
+        await release(lease)
+
+    lock.release = counted_release
+    return apart
+
+
 async def test_the_instance_is_durable_before_start_returns_and_before_its_run_begins(
     store: tuple[str, Durable],
 ) -> None:
@@ -70,14 +84,7 @@ async def test_the_instance_is_durable_before_start_returns_and_before_its_run_b
     host.register_workflow(seen_by_steps(durable, seen))
     async with host:
         assert host._runner.creator is not None  # the one-write path is the one under test
-        lock: Any = host._runner.leases.lock
-        release, apart = lock.release, []
-
-        async def counted_release(lease: Any) -> None:
-            apart.append(lease.resource)
-            await release(lease)
-
-        lock.release = counted_release
+        apart = releases_apart(host)
         ids = []
         for _ in range(20):
             workflow_id = await host.start_workflow("seen", 1, {})
@@ -91,6 +98,7 @@ async def test_the_instance_is_durable_before_start_returns_and_before_its_run_b
         assert host._runner.releaser is not None
         await asyncio.sleep(0.1)  # a release apart would come as the run ends, after its last write
         assert apart == []
+        lock: Any = host._runner.leases.lock
         assert all([await lock.acquire(workflow_id, timedelta(seconds=5)) for workflow_id in ids])
     assert seen == dict.fromkeys(ids, True)
 
@@ -129,14 +137,7 @@ async def test_a_poll_that_reads_a_new_instance_before_its_start_resumes_leaves_
 
         persistence.get_runnable_instances = reading
         persistence.create_workflow_leased = then_poll
-        lock: Any = host._runner.leases.lock
-        release, apart = lock.release, []
-
-        async def counted_release(lease: Any) -> None:
-            apart.append(lease.resource)
-            await release(lease)
-
-        lock.release = counted_release
+        apart = releases_apart(host)
         queued: list[str] = []
         enqueue = host.queue.enqueue
 
