@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,6 +87,13 @@ class CancellationSignal:
         await self._event.wait()
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop, or None; without importing asyncio (``wfe validate`` compiles definitions without
+    it): when it was never imported, no loop can be running."""
+    events = sys.modules.get("asyncio.events")
+    return None if events is None else events._get_running_loop()
+
+
 @dataclass(slots=True)
 class StepExecutionContext:
     """What a step sees while it runs."""
@@ -106,12 +114,8 @@ class StepExecutionContext:
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        import asyncio  # loaded by then: a context is made inside the running loop
-
-        try:
-            self._loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
+        # the loop a step in a worker thread hands its artifact calls to; None outside a running loop
+        self._loop = _running_loop()
 
     @property
     def artifacts(self) -> StepArtifacts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from time import monotonic
 
 from wfe._local_run import LocalRun
 from wfe._options import HostOptions
@@ -27,9 +28,9 @@ class Leases:
         self.options = options
 
     async def acquire(self, workflow_id: str) -> tuple[Lease, float] | None:
-        """The instance's lease and the event-loop time until which it is surely held (ttl after asking)."""
+        """The instance's lease and the ``time.monotonic()`` until which it is surely held (ttl after asking)."""
         ttl = self.options.lock_ttl
-        asked = asyncio.get_running_loop().time()
+        asked = monotonic()
         lease = await self.lock.acquire(workflow_id, ttl)
         return None if lease is None else (lease, asked + ttl.total_seconds())
 
@@ -51,9 +52,9 @@ class Leases:
         self, persistence: LeasedCreate, instance: WorkflowInstance, *, once: bool
     ) -> tuple[bool, tuple[Lease, float] | None]:
         """Store the new instance and take its lease in one transaction: whether it was created, and the lease
-        with the event-loop time until which it is surely held (None when not taken), as ``acquire``."""
+        with the monotonic time until which it is surely held (None when not taken), as ``acquire``."""
         ttl = self.options.lock_ttl
-        asked = asyncio.get_running_loop().time()
+        asked = monotonic()
         created, lease = await persistence.create_workflow_leased(instance, self.lock, ttl, once=once)
         return created, None if lease is None else (lease, asked + ttl.total_seconds())
 
@@ -69,7 +70,7 @@ class Leases:
         """Renew the lease once; False (and the run marked) when it was lost, or released with the last pass."""
         if run.released:
             return False
-        asked = asyncio.get_running_loop().time()
+        asked = monotonic()
         try:
             renewed = await self.lock.renew(lease, self.options.lock_ttl)
         except Exception:
@@ -81,11 +82,10 @@ class Leases:
         run.lease_valid_until = asked + self.options.lock_ttl.total_seconds()
         return True
 
-    def check(self, run: LocalRun, lease: Lease, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Refuse to write once the lease may have lapsed; fencing in the store covers the rest. ``loop`` (the
-        run's) lets a store's own thread run the check."""
-        now = (loop or asyncio.get_running_loop()).time()
-        if run.lease_lost or now >= run.lease_valid_until:
+    def check(self, run: LocalRun, lease: Lease) -> None:
+        """Refuse to write once the lease may have lapsed; fencing in the store covers the rest. Any thread may
+        call it (a store's own runs the check again as it sends the write)."""
+        if run.lease_lost or monotonic() >= run.lease_valid_until:
             run.lease_lost = True
             raise LeaseLostError(
                 lease.resource, "this host held it too long without renewal; nothing written"
@@ -96,8 +96,7 @@ class Leases:
         as the store sends the write (a store may hold it back behind a batch in flight, and a host frozen
         meanwhile must not send it once thawed)."""
         self.check(run, lease)
-        loop = asyncio.get_running_loop()
-        return guarded_writes(lambda: self.check(run, lease, loop))
+        return guarded_writes(lambda: self.check(run, lease))
 
     def renewal(self, lease: Lease, run: LocalRun) -> Renewal:
         """Start renewing ``lease`` for ``run``; ``await renewal.stop()`` when the run lets go of it."""

@@ -34,5 +34,5 @@ class LocalRun:
     waiting: bool = False
     """A new instance started while every workflow slot was busy: it holds a place in line, not a slot yet."""
     lease_valid_until: float = 0.0
-    """Event-loop time until which the lease is surely held: ttl after the last acquire or renewal was asked
-    for. A host frozen past it (SIGSTOP, a long GC pause) finds it lapsed and writes nothing."""
+    """The ``time.monotonic()`` until which the lease is surely held: ttl after the last acquire or renewal was
+    asked for. A host frozen past it (SIGSTOP, a long GC pause) finds it lapsed and writes nothing."""

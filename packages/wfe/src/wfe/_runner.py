@@ -237,6 +237,8 @@ class InstanceRunner:
         # a time already past (when the last pass began): an instance due by then is due now, without a
         # clock read (the usual case: a pass leaves the next step due at its own start)
         earlier: datetime | None = None
+        current = asyncio.current_task()  # each pass runs in this task (see _execute)
+        assert current is not None  # runs are tasks
         while True:
             if passes >= self.options.max_passes_per_lease:
                 # every slot busy: queued instances may be waiting for one
@@ -273,7 +275,7 @@ class InstanceRunner:
                     return  # no slot of its queue now: it waits, runnable, and is woken to ask again
                 instance.data = definition.load_data(instance.data)
             run.passes_run += 1
-            state = await self._execute(instance, definition, run, lease)
+            state = await self._execute(instance, definition, run, lease, current)
             if state is None:
                 return
             earlier = state.now
@@ -285,7 +287,12 @@ class InstanceRunner:
             self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
 
     async def _execute(
-        self, instance: WorkflowInstance, definition: WorkflowDefinition, run: LocalRun, lease: Lease
+        self,
+        instance: WorkflowInstance,
+        definition: WorkflowDefinition,
+        run: LocalRun,
+        lease: Lease,
+        current: asyncio.Task[Any],
     ) -> PassState | None:
         """Run one pass in this task; None when a terminate cancelled it (the instance is then terminated).
 
@@ -294,8 +301,6 @@ class InstanceRunner:
         when it was the terminate's alone. The lease is checked again as each step body starts, not only
         before writing: a host thawed after a freeze past its lease would otherwise start steps the new
         holder already ran (its write would be refused, but the steps' effects would happen twice)."""
-        current = asyncio.current_task()
-        assert current is not None  # runs are tasks
         span = self.hooks.pass_span
         with span(instance) if span is not None else contextlib.nullcontext():
             run.pass_task, run.pass_cancelled = current, False
