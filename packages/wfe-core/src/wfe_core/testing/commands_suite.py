@@ -9,7 +9,7 @@ import pytest
 
 from wfe_core.models import CommandName, ScheduledCommand, new_id
 from wfe_core.protocols import ScheduledCommandStore
-from wfe_core.testing.persistence_suite import utc_now
+from wfe_core.testing.persistence_helpers import utc_now
 
 
 class ScheduledCommandSuite:
