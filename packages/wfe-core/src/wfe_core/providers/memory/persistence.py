@@ -32,10 +32,16 @@ from wfe_core.models import (
     WorkflowInstance,
     WorkflowStatus,
     new_id,
-    to_jsonable,
 )
 from wfe_core.providers.memory.commands import MemoryErrorsAndCommands
-from wfe_core.providers.memory.copies import copy_instance_fields, copy_pointer
+from wfe_core.providers.memory.copies import (
+    InstanceRecord,
+    PointerRecord,
+    instance_from_record,
+    instance_record,
+    pointer_from_record,
+    pointer_record,
+)
 from wfe_core.providers.memory.events import MemoryEvents
 from wfe_core.providers.memory.queue_slots import MemoryQueueSlots
 from wfe_core.providers.memory.schedules import MemorySchedules
@@ -46,10 +52,15 @@ from wfe_core.write_guard import check_now
 
 @dataclass(slots=True)
 class _StoredWorkflow:
-    instance: WorkflowInstance
-    """The instance's own fields (data as JSON), with an empty pointer list."""
-    pointers: dict[str, ExecutionPointer]
+    instance: InstanceRecord
+    """The instance's own fields (data as JSON), without its pointers."""
+    pointers: dict[str, PointerRecord]
     fence: int | None = None
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The instance's own fields as kept."""
+        return self.instance[0]
 
 
 class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, MemoryQueueSlots):
@@ -126,11 +137,11 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
         if not instance.name:
             instance.name = self._next_name(instance.workflow_definition_id)
         stored = _StoredWorkflow(
-            self._snapshot(instance), {p.id: copy_pointer(p) for p in instance.execution_pointers}
+            self._snapshot(instance), {p.id: pointer_record(p) for p in instance.execution_pointers}
         )
         self._workflows[instance.id] = stored
         self._names[instance.name] = instance.id
-        self._index_runnable(stored.instance)
+        self._index_runnable(instance)
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
         check_now()
@@ -181,23 +192,23 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
                 adopt(instance, outcomes, now)  # nothing below can fail: the caller's instance is the write
             if fence is not None:
                 stored.fence = fence
-            old_name = stored.instance.name
+            old_name = stored.fields["name"]
             stored.instance = self._snapshot(instance)
             if instance.name and instance.name != old_name and instance.name not in self._names:
                 del self._names[old_name]
                 self._names[instance.name] = instance.id
             else:
-                stored.instance.name = old_name
+                stored.fields["name"] = old_name
             kept = stored.pointers
             for pointer in written_pointers(instance, pointers, outcomes):
-                kept[pointer.id] = copy_pointer(pointer)
+                kept[pointer.id] = pointer_record(pointer)
             for subscription in subscriptions:
                 self._add_subscription(subscription)
             for outcome in outcomes:
                 self._close(outcome.subscription_id, outcome.consumed_event_id)
             for event in events:
                 self._add_event(event)
-            self._index_runnable(stored.instance)
+            self._index_runnable(instance)
             return delivered(outcomes) if outcomes else []
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
@@ -235,10 +246,10 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
             matching = [
                 stored
                 for stored in self._workflows.values()
-                if (status is None or stored.instance.status == status)
-                and (definition_id is None or stored.instance.workflow_definition_id == definition_id)
+                if (status is None or stored.fields["status"] == status)
+                and (definition_id is None or stored.fields["workflow_definition_id"] == definition_id)
             ]
-            matching.sort(key=lambda stored: stored.instance.create_time, reverse=True)
+            matching.sort(key=lambda stored: stored.fields["create_time"], reverse=True)
             return [
                 self._materialize(stored) for stored in matching[max(0, skip) : max(0, skip) + max(0, take)]
             ]
@@ -248,13 +259,13 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
             victims = [
                 workflow_id
                 for workflow_id, stored in self._workflows.items()
-                if stored.instance.status == status
-                and stored.instance.complete_time is not None
-                and stored.instance.complete_time < older_than
+                if stored.fields["status"] == status
+                and stored.fields["complete_time"] is not None
+                and stored.fields["complete_time"] < older_than
             ]
             for workflow_id in victims:
                 stored = self._workflows.pop(workflow_id)
-                self._names.pop(stored.instance.name, None)
+                self._names.pop(stored.fields["name"], None)
                 self._runnable.pop(workflow_id, None)
                 self._errors.pop(workflow_id, None)
                 self._consumed.pop(workflow_id, None)
@@ -274,20 +285,17 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
                 return name
 
     @staticmethod
-    def _snapshot(instance: WorkflowInstance) -> WorkflowInstance:
-        snapshot = copy_instance_fields(instance)
-        # to_jsonable returns a fresh dict for a model; other data was already copied by copy_instance_fields.
+    def _snapshot(instance: WorkflowInstance) -> InstanceRecord:
         try:
-            snapshot.__dict__["data"] = to_jsonable(snapshot.data)
+            return instance_record(instance)
         except pydantic_core.PydanticSerializationError as exc:
-            raise (unstorable(snapshot.data) or exc) from None
-        return snapshot
+            raise (unstorable(instance.data) or exc) from None
 
     @staticmethod
     def _materialize(stored: _StoredWorkflow) -> WorkflowInstance:
-        instance = copy_instance_fields(stored.instance)
-        instance.__dict__["execution_pointers"] = [copy_pointer(p) for p in stored.pointers.values()]
-        return instance
+        return instance_from_record(
+            stored.instance, [pointer_from_record(p) for p in stored.pointers.values()]
+        )
 
     def _index_runnable(self, instance: WorkflowInstance) -> None:
         if instance.status == WorkflowStatus.RUNNABLE and instance.next_execution is not None:
