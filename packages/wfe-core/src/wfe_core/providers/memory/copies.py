@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from wfe_core.models import ExecutionPointer, WorkflowInstance
+from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus
 from wfe_core.value_copy import IMMUTABLE, copy_value
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -39,75 +39,131 @@ def copy_model(model: _M) -> _M:
     return duplicate
 
 
-PointerRecord = tuple[dict[str, Any], set[str]]
-"""How the in-memory store keeps a pointer: its fields (a deep copy) and the set of fields given when it was
-built (pydantic's ``model_fields_set``, shared: nothing changes it in place). No model object is built for a
-write: most stored pointers are never read back, and building one cost as much as copying its fields."""
+# Records are tuples of plain values: the cyclic garbage collector stops tracking a tuple that holds only
+# untracked values (strings, numbers, times, None, other such tuples) after the first collection it survives
+# (the second, as it holds tuples made with it: the names of its fields given, children and scope), and a store
+# keeps every instance it was given. Kept as models (a dict, a set of field names, a list for each
+# of children and scope, an enum member per status), each stored pointer and instance stayed tracked, and the
+# full collections, which grow with every object tracked, took about a tenth of the in-memory load's time.
 
+PointerRecord = tuple[Any, ...]
+"""How the in-memory store keeps a pointer: its fields in model order (a deep copy; the status as its string,
+children and scope as tuples, an empty ``extension_attributes`` as None), then the names of the fields given
+when it was built (pydantic's ``model_fields_set``). No model is built for a write: most stored pointers are
+never read back."""
 
-def _pointer_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of a pointer's fields."""
-    fields = fields.copy()
-    # the usual values (None, lists of strings, an empty dict) are each told apart with one check
-    for name in _POINTER_VALUE_FIELDS:
-        value = fields[name]
-        if value is not None and not isinstance(value, _IMMUTABLE):
-            fields[name] = copy_value(value)
-    # scope and children hold strings: a shallow copy is a deep one
-    value = fields["children"]
-    fields["children"] = value[:] if type(value) is list else copy_value(value)
-    value = fields["scope"]
-    fields["scope"] = value[:] if type(value) is list else copy_value(value)
-    value = fields["extension_attributes"]
-    fields["extension_attributes"] = {} if type(value) is dict and not value else copy_value(value)
-    return fields
+_POINTER_NAMES = (
+    "id", "step_id", "step_name", "active", "status", "sleep_until", "persistence_data", "start_time",
+    "end_time", "event_name", "event_key", "event_published", "event_data", "retry_count", "children", "scope",
+    "context_item", "predecessor_id", "outcome", "extension_attributes",
+)  # fmt: skip
+"""The order of a ``PointerRecord``'s fields: the model's (the store's tests check it)."""
+_POINTER_STATUS: dict[str, PointerStatus] = {status.value: status for status in PointerStatus}
 
 
 def pointer_record(pointer: ExecutionPointer) -> PointerRecord:
     """What the store keeps of ``pointer``: later changes to the pointer do not reach it."""
-    return _pointer_fields(pointer.__dict__), pointer.__pydantic_fields_set__
+    f = pointer.__dict__
+    # the fields of any value are mostly None, children and scope lists of strings, the extensions empty
+    persistence_data, event_data, context_item, outcome = (
+        f["persistence_data"], f["event_data"], f["context_item"], f["outcome"]
+    )  # fmt: skip
+    status, children, scope, extensions = f["status"], f["children"], f["scope"], f["extension_attributes"]
+    return (
+        f["id"], f["step_id"], f["step_name"], f["active"],
+        status._value_ if type(status) is PointerStatus else status,
+        f["sleep_until"],
+        persistence_data if persistence_data is None else copy_value(persistence_data),
+        f["start_time"], f["end_time"], f["event_name"], f["event_key"], f["event_published"],
+        event_data if event_data is None else copy_value(event_data),
+        f["retry_count"],
+        tuple(children) if type(children) is list else copy_value(children),
+        tuple(scope) if type(scope) is list else copy_value(scope),
+        context_item if context_item is None else copy_value(context_item),
+        f["predecessor_id"],
+        outcome if outcome is None else copy_value(outcome),
+        None if type(extensions) is dict and not extensions else copy_value(extensions),
+        tuple(pointer.__pydantic_fields_set__),
+    )  # fmt: skip
 
 
 def pointer_from_record(record: PointerRecord) -> ExecutionPointer:
     """A pointer for what the store kept; changes to it do not reach the store."""
-    fields, fields_set = record
+    fields = dict(zip(_POINTER_NAMES, record, strict=False))  # the record's last item is the names given
+    for name in _POINTER_VALUE_FIELDS:
+        value = fields[name]
+        if value is not None and not isinstance(value, _IMMUTABLE):
+            fields[name] = copy_value(value)
+    status = fields["status"]
+    fields["status"] = _POINTER_STATUS.get(status, status)
+    for name in ("children", "scope"):
+        value = fields[name]
+        fields[name] = list(value) if type(value) is tuple else copy_value(value)
+    value = fields["extension_attributes"]
+    fields["extension_attributes"] = {} if value is None else copy_value(value)
     pointer = _new(ExecutionPointer)
     # plain attribute writes: the class's __setattr__ and __delattr__ are object's (see ExecutionPointer)
-    pointer.__dict__ = _pointer_fields(fields)
-    pointer.__pydantic_fields_set__ = set(fields_set)
+    pointer.__dict__ = fields
+    pointer.__pydantic_fields_set__ = set(record[-1])
     pointer.__pydantic_extra__ = None
     pointer.__pydantic_private__ = None
     return pointer
 
 
-InstanceRecord = tuple[dict[str, Any], set[str]]
-"""How the in-memory store keeps an instance's own fields: a copy of them (the data as JSON, as a real store
-keeps it; the pointer and error lists left out) and its set of fields given when built, as for pointers."""
+InstanceRecord = tuple[Any, ...]
+"""How the in-memory store keeps an instance's own fields, as a pointer's (``PointerRecord``): in model order
+without the pointer and error lists, the status as its string and the data as JSON (as a real store keeps
+it), then the names of the fields given when it was built."""
+
+_INSTANCE_NAMES = (
+    "id", "name", "workflow_definition_id", "version", "description", "reference", "status", "data",
+    "next_execution", "create_time", "complete_time", "parent_workflow_id", "root_workflow_id", "forked_from",
+    "queue", "priority",
+)  # fmt: skip
+"""The order of an ``InstanceRecord``'s fields: the model's but for its pointers and errors (the store's tests
+check it)."""
+I_NAME = _INSTANCE_NAMES.index("name")
+I_STATUS = _INSTANCE_NAMES.index("status")
+I_DEFINITION = _INSTANCE_NAMES.index("workflow_definition_id")
+I_CREATE_TIME = _INSTANCE_NAMES.index("create_time")
+I_COMPLETE_TIME = _INSTANCE_NAMES.index("complete_time")
+_WORKFLOW_STATUS: dict[str, WorkflowStatus] = {status.value: status for status in WorkflowStatus}
 
 
 def instance_record(instance: WorkflowInstance) -> InstanceRecord:
     """What the store keeps of the instance's own fields; later changes to the instance do not reach it.
 
     Raises pydantic_core.PydanticSerializationError when the data is a model that cannot be dumped."""
-    fields = instance.__dict__.copy()
-    del fields["execution_pointers"], fields["errors"]
-    data = fields["data"]
-    # a model is kept as JSON (a fresh dict); other data is copied
-    fields["data"] = data.model_dump(mode="json") if isinstance(data, BaseModel) else copy_value(data)
-    return fields, instance.__pydantic_fields_set__
+    f = instance.__dict__
+    status, data = f["status"], f["data"]
+    return (
+        f["id"], f["name"], f["workflow_definition_id"], f["version"], f["description"], f["reference"],
+        status._value_ if type(status) is WorkflowStatus else status,
+        # a model is kept as JSON (a fresh dict); other data is copied
+        data.model_dump(mode="json") if isinstance(data, BaseModel) else copy_value(data),
+        f["next_execution"], f["create_time"], f["complete_time"], f["parent_workflow_id"],
+        f["root_workflow_id"], f["forked_from"], f["queue"], f["priority"],
+        tuple(instance.__pydantic_fields_set__),
+    )  # fmt: skip
+
+
+def renamed(record: InstanceRecord, name: str) -> InstanceRecord:
+    """The record with another name."""
+    return (*record[:I_NAME], name, *record[I_NAME + 1 :])
 
 
 def instance_from_record(record: InstanceRecord, pointers: list[ExecutionPointer]) -> WorkflowInstance:
     """An instance for what the store kept, with ``pointers`` and no errors (the store keeps those apart);
     changes to it do not reach the store."""
-    kept, fields_set = record
-    fields = kept.copy()
-    fields["data"] = copy_value(kept["data"])
+    fields = dict(zip(_INSTANCE_NAMES, record, strict=False))  # the record's last item is the names given
+    fields["data"] = copy_value(fields["data"])
+    status = fields["status"]
+    fields["status"] = _WORKFLOW_STATUS.get(status, status)
     fields["execution_pointers"] = pointers
     fields["errors"] = []
     instance = _new(WorkflowInstance)
     instance.__dict__ = fields
-    instance.__pydantic_fields_set__ = set(fields_set)
+    instance.__pydantic_fields_set__ = set(record[-1])
     instance.__pydantic_extra__ = None
     # a fresh private state: the open-pointer cache belongs to another pointer list
     instance.__pydantic_private__ = _fresh_private()

@@ -35,12 +35,18 @@ from wfe_core.models import (
 )
 from wfe_core.providers.memory.commands import MemoryErrorsAndCommands
 from wfe_core.providers.memory.copies import (
+    I_COMPLETE_TIME,
+    I_CREATE_TIME,
+    I_DEFINITION,
+    I_NAME,
+    I_STATUS,
     InstanceRecord,
     PointerRecord,
     instance_from_record,
     instance_record,
     pointer_from_record,
     pointer_record,
+    renamed,
 )
 from wfe_core.providers.memory.events import MemoryEvents
 from wfe_core.providers.memory.queue_slots import MemoryQueueSlots
@@ -56,11 +62,6 @@ class _StoredWorkflow:
     """The instance's own fields (data as JSON), without its pointers."""
     pointers: dict[str, PointerRecord]
     fence: int | None = None
-
-    @property
-    def fields(self) -> dict[str, Any]:
-        """The instance's own fields as kept."""
-        return self.instance[0]
 
 
 class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, MemoryQueueSlots):
@@ -192,13 +193,15 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
                 adopt(instance, outcomes, now)  # nothing below can fail: the caller's instance is the write
             if fence is not None:
                 stored.fence = fence
-            old_name = stored.fields["name"]
-            stored.instance = self._snapshot(instance)
-            if instance.name and instance.name != old_name and instance.name not in self._names:
-                del self._names[old_name]
-                self._names[instance.name] = instance.id
-            else:
-                stored.fields["name"] = old_name
+            old_name = stored.instance[I_NAME]
+            record = self._snapshot(instance)
+            if instance.name != old_name:
+                if instance.name and instance.name not in self._names:
+                    del self._names[old_name]
+                    self._names[instance.name] = instance.id
+                else:
+                    record = renamed(record, old_name)
+            stored.instance = record
             kept = stored.pointers
             for pointer in written_pointers(instance, pointers, outcomes):
                 kept[pointer.id] = pointer_record(pointer)
@@ -246,10 +249,10 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
             matching = [
                 stored
                 for stored in self._workflows.values()
-                if (status is None or stored.fields["status"] == status)
-                and (definition_id is None or stored.fields["workflow_definition_id"] == definition_id)
+                if (status is None or stored.instance[I_STATUS] == status)
+                and (definition_id is None or stored.instance[I_DEFINITION] == definition_id)
             ]
-            matching.sort(key=lambda stored: stored.fields["create_time"], reverse=True)
+            matching.sort(key=lambda stored: stored.instance[I_CREATE_TIME], reverse=True)
             return [
                 self._materialize(stored) for stored in matching[max(0, skip) : max(0, skip) + max(0, take)]
             ]
@@ -259,13 +262,13 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
             victims = [
                 workflow_id
                 for workflow_id, stored in self._workflows.items()
-                if stored.fields["status"] == status
-                and stored.fields["complete_time"] is not None
-                and stored.fields["complete_time"] < older_than
+                if stored.instance[I_STATUS] == status
+                and stored.instance[I_COMPLETE_TIME] is not None
+                and stored.instance[I_COMPLETE_TIME] < older_than
             ]
             for workflow_id in victims:
                 stored = self._workflows.pop(workflow_id)
-                self._names.pop(stored.fields["name"], None)
+                self._names.pop(stored.instance[I_NAME], None)
                 self._runnable.pop(workflow_id, None)
                 self._errors.pop(workflow_id, None)
                 self._consumed.pop(workflow_id, None)
