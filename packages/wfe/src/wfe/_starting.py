@@ -18,9 +18,13 @@ from wfe_core.models import (
     WorkflowInstance,
     WorkflowStarted,
     new_id,
+    new_pointer,
 )
 from wfe_core.models.trusted import trusted
 from wfe_core.protocols import Clock, PersistenceProvider, QueueProvider, SearchIndex
+
+if TYPE_CHECKING:
+    from wfe._host import Phase, WorkflowMiddleware
 
 
 class StartVerbs:
@@ -41,6 +45,8 @@ class StartVerbs:
         async def _publish(self, *events: LifecycleEventBase) -> None: ...
 
         def _wanted_kinds(self) -> frozenset[str] | None: ...
+
+        _workflow_middleware: list[tuple[Phase, WorkflowMiddleware]]
 
         async def _run_middleware(
             self, phase: str, instance: WorkflowInstance, *, raise_errors: bool = False
@@ -132,7 +138,7 @@ class StartVerbs:
         now = self.clock.now()
         if pointers is None:
             first = definition.step(0)
-            pointers = [trusted(ExecutionPointer, step_id=0, step_name=first.name)]
+            pointers = [new_pointer(0, first.name)]
         if reference is not None and not isinstance(reference, str):
             raise TypeError(f"reference must be a str or None, not {type(reference).__name__}")
         # built without validation: every field is the host's own value or checked above (the data by new_data)
@@ -156,7 +162,8 @@ class StartVerbs:
         )
         if once and workflow_id and await self._exists(workflow_id):
             return workflow_id  # the common repeat: no middleware, no lease; the store decides a race below
-        await self._run_middleware("pre", instance, raise_errors=True)
+        if self._workflow_middleware:
+            await self._run_middleware("pre", instance, raise_errors=True)
         # With a free slot (or a place in line for one), this host takes the new instance's lease first and
         # runs it at once, without the queue's round trip and a reload; a crash before it finishes leaves it
         # RUNNABLE for the poller. When the persistence can, the lease and the instance are one write (one

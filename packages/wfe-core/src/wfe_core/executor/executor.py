@@ -83,11 +83,16 @@ class WorkflowExecutor:
         to start; whatever it raises aborts the pass instead of starting the step (the host checks its lease)."""
         now = self.clock.now()
         state = PassState(instance, definition, now, wanted=self.events_wanted())
+        open_pointers = instance.open_pointers()
         runnable = [
             p
-            for p in instance.open_pointers()  # an active pointer has not ended
+            for p in open_pointers  # an active pointer has not ended
             if p.active and (p.sleep_until is None or p.sleep_until <= now)
         ]
+        # a pointer waiting for its predecessor is inactive: with every open pointer runnable, none waits
+        state.successors_waiting = len(runnable) < len(open_pointers) and any(
+            p.status is PointerStatus.PENDING_PREDECESSOR for p in open_pointers
+        )
         process_cancellations(state)
         signal = cancellation or CancellationSignal()
 

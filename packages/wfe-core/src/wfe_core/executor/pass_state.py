@@ -14,8 +14,8 @@ from wfe_core.models import (
     LifecycleEventBase,
     PointerStatus,
     WorkflowInstance,
+    new_pointer,
 )
-from wfe_core.models.trusted import trusted
 
 
 @dataclass
@@ -40,6 +40,10 @@ class PassState:
     when nothing could run between that step's end and the end of the pass (no other step, nothing released
     after it). None otherwise; whoever writes the pass then reads the clock."""
 
+    successors_waiting: bool | None = None
+    """Whether an open pointer may be waiting for its predecessor (``PENDING_PREDECESSOR``); None when not known
+    yet. ``activate_successors`` looks for them only when it may: most passes have none."""
+
     def touch(self, pointer: ExecutionPointer) -> ExecutionPointer:
         """Record that ``pointer`` changed and must be written."""
         self.changed[pointer.id] = pointer
@@ -47,6 +51,8 @@ class PassState:
 
     def add_pointer(self, pointer: ExecutionPointer) -> ExecutionPointer:
         self.instance.execution_pointers.append(pointer)
+        if pointer.status is PointerStatus.PENDING_PREDECESSOR:
+            self.successors_waiting = True
         return self.touch(pointer)
 
     def emit(self, event_type: type[LifecycleEventBase], **fields: Any) -> None:
@@ -87,13 +93,12 @@ class PassState:
         """A pointer for the step after ``after`` (same scope and item). With ``pending``, it waits, inactive,
         until ``pending`` proceeds."""
         # the engine's own values: built without validation, which cost more than the rest of a pass's bookkeeping
-        pointer = trusted(
-            ExecutionPointer,
-            step_id=step_id,
-            step_name=self.definition.step(step_id).name,
-            predecessor_id=pending.id if pending is not None else after.id,
-            scope=list(after.scope),
-            context_item=after.context_item,
+        pointer = new_pointer(
+            step_id,
+            self.definition.steps[step_id].name,
+            pending.id if pending is not None else after.id,
+            after.scope,
+            after.context_item,
         )
         if pending is not None:
             pointer.active = False
@@ -101,13 +106,8 @@ class PassState:
         return self.add_pointer(pointer)
 
     def child_pointer(self, parent: ExecutionPointer, step_id: int, item: Any) -> ExecutionPointer:
-        pointer = trusted(
-            ExecutionPointer,
-            step_id=step_id,
-            step_name=self.definition.step(step_id).name,
-            predecessor_id=parent.id,
-            scope=[parent.id, *parent.scope],
-            context_item=item,
+        pointer = new_pointer(
+            step_id, self.definition.steps[step_id].name, parent.id, [parent.id, *parent.scope], item
         )
         parent.children.append(pointer.id)
         self.touch(parent)
@@ -115,6 +115,8 @@ class PassState:
 
     def activate_successors(self, pointer: ExecutionPointer) -> None:
         """Start the pointers that were waiting for ``pointer`` to proceed (compensation chains)."""
+        if self.successors_waiting is False:
+            return
         for p in self.instance.open_pointers():  # a pointer waiting for its predecessor has not ended
             if p.status is PointerStatus.PENDING_PREDECESSOR and p.predecessor_id == pointer.id:
                 p.active = True

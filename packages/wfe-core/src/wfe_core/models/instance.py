@@ -84,6 +84,47 @@ class ExecutionPointer(BaseModel):
     extension_attributes: dict[str, Any] = Field(default_factory=dict)
 
 
+_POINTER_DEFAULTS: dict[str, Any] = {
+    name: None if info.default_factory is not None else info.default
+    for name, info in ExecutionPointer.model_fields.items()
+}
+"""A new pointer's fields in model order, each at its default (those with a factory filled in per pointer)."""
+_new_object = object.__new__
+
+
+def new_pointer(
+    step_id: int,
+    step_name: str | None,
+    predecessor_id: str | None = None,
+    scope: list[str] | None = None,
+    context_item: Any = None,
+) -> ExecutionPointer:
+    """A new pending pointer for a step, built from the engine's own values without validation.
+
+    The pointer every pass makes, so built directly rather than through ``trusted`` (which looks its plan up,
+    checks the required fields and calls each default factory by name); the same fields, the same model."""
+    fields = _POINTER_DEFAULTS.copy()
+    fields["id"] = new_id()
+    fields["step_id"] = step_id
+    fields["step_name"] = step_name
+    fields["predecessor_id"] = predecessor_id
+    fields["children"] = []
+    fields["scope"] = [] if scope is None else scope[:]
+    fields["context_item"] = context_item
+    fields["extension_attributes"] = {}
+    pointer = _new_object(ExecutionPointer)
+    # plain attribute writes: the class's __setattr__ and __delattr__ are object's
+    pointer.__dict__ = fields
+    pointer.__pydantic_fields_set__ = (
+        {"step_id", "step_name", "predecessor_id", "scope", "context_item"}
+        if predecessor_id is not None
+        else {"step_id", "step_name"}
+    )
+    pointer.__pydantic_extra__ = None
+    pointer.__pydantic_private__ = None
+    return pointer
+
+
 class WorkflowInstance(BaseModel):
     """A running (or finished) workflow: its status, data and execution pointers.
 
