@@ -37,6 +37,8 @@ def check_data(data: Any, what: str = "workflow data") -> None:
     """Raise :class:`WorkflowDataError` when ``data`` nests deeper than :data:`MAX_DATA_DEPTH` or holds a
     string (value or key) that is not valid Unicode. Objects other than dicts, lists and tuples (pydantic
     models among them) are not walked: their own validation applies."""
+    if not data and (data is None or type(data) is dict):
+        return  # no data, or an empty dict: nothing to walk (most starts)
     stack: list[tuple[Any, list[Any]]] = [(data, [])]
     while stack:
         value, path = stack.pop()
