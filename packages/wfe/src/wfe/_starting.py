@@ -18,8 +18,8 @@ from wfe_core.models import (
     WorkflowInstance,
     WorkflowStarted,
     new_id,
-    new_pointer,
 )
+from wfe_core.models.instance import new_pointer
 from wfe_core.models.trusted import trusted
 from wfe_core.protocols import Clock, PersistenceProvider, QueueProvider, SearchIndex
 

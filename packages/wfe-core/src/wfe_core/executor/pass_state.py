@@ -14,8 +14,8 @@ from wfe_core.models import (
     LifecycleEventBase,
     PointerStatus,
     WorkflowInstance,
-    new_pointer,
 )
+from wfe_core.models.instance import new_pointer
 
 
 @dataclass

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     )
     from wfe_core.models.event_names import ACTIVITY_EVENT_NAME, WORKFLOW_ENDED_EVENT_NAME
     from wfe_core.models.execution_error import ExecutionError
-    from wfe_core.models.instance import ExecutionPointer, WorkflowInstance, new_id, new_pointer, to_jsonable
+    from wfe_core.models.instance import ExecutionPointer, WorkflowInstance, new_id, to_jsonable
     from wfe_core.models.lifecycle import (
         LIFECYCLE_KINDS,
         LifecycleEvent,
@@ -69,7 +69,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "event": ("CommandName", "Delivery", "Event", "EventSubscription", "ScheduledCommand"),
     "event_names": ("ACTIVITY_EVENT_NAME", "WORKFLOW_ENDED_EVENT_NAME"),
     "execution_error": ("ExecutionError",),
-    "instance": ("ExecutionPointer", "WorkflowInstance", "new_id", "new_pointer", "to_jsonable"),
+    "instance": ("ExecutionPointer", "WorkflowInstance", "new_id", "to_jsonable"),
     "lifecycle": (
         "LIFECYCLE_KINDS",
         "LifecycleEvent",
@@ -169,7 +169,6 @@ __all__ = [
     "lifecycle_event_adapter",
     "lifecycle_kinds",
     "new_id",
-    "new_pointer",
     "raw_tokens",
     "search_terms",
     "search_words",
