@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -13,35 +12,48 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from wfe_core.models.execution_error import ExecutionError
 from wfe_core.models.status import PointerStatus, WorkflowStatus
 
-_RANDOM_BATCH = 16 * 256
-_random = bytearray()
-_random_lock = threading.Lock()  # steps in threads create ids too: no two may take the same bytes
+_TAILS_PER_BATCH = 256
+_tails: list[str] = []
+"""The random parts of ids to come, formatted: ``-7xxx-Vxxx-xxxxxxxxxxxx`` (version 7, RFC 9562 variant)."""
+_VARIANT = "89ab" * 4
+"""A random hex digit's variant digit: the two variant bits ``10``, then two of its own random bits."""
 
 
 def _forget_random() -> None:
-    _random.clear()  # a forked child must not hand out its parent's ids
+    _tails.clear()  # a forked child must not hand out its parent's ids
 
 
 os.register_at_fork(after_in_child=_forget_random)
 
 
+def _more_tails() -> None:
+    # 19 random hex digits per id (74 random bits: 12 + 2 from the variant digit + 60)
+    h = os.urandom(10 * _TAILS_PER_BATCH).hex()
+    v = _VARIANT
+    _tails.extend(
+        [
+            f"-7{h[i : i + 3]}-{v[int(h[i + 3], 16)]}{h[i + 4 : i + 7]}-{h[i + 7 : i + 19]}"
+            for i in range(0, len(h), 20)
+        ]
+    )
+
+
 def new_id() -> str:
     """A fresh UUID version 7 string (RFC 9562): the id of instances, pointers, events and subscriptions.
 
-    The first 48 bits are the Unix time in milliseconds, the other 74 random (``os.urandom``, read 256 ids at
-    a time): an id made in a later millisecond sorts after one made earlier, so a store's indexes on ids grow
-    at their end instead of at random places, and a commit writes fewer pages. Formatted without the ``UUID``
-    object (a pass creates several ids; the object and a system call each cost more than the rest)."""
-    with _random_lock:
-        if not _random:
-            _random.extend(os.urandom(_RANDOM_BATCH))
-        raw = _random[-16:]
-        del _random[-16:]
-    raw[:6] = (time.time_ns() // 1_000_000).to_bytes(6, "big")
-    raw[6] = (raw[6] & 0x0F) | 0x70  # version 7
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    The first 48 bits are the Unix time in milliseconds, the other 74 random (``os.urandom``, read for 256 ids
+    at a time and formatted in one go): an id made in a later millisecond sorts after one made earlier, so a
+    store's indexes on ids grow at their end instead of at random places, and a commit writes fewer pages.
+    Formatted without the ``UUID`` object (a pass creates several ids; the object and a system call each cost
+    more than the rest). Safe from threads: ``list.pop`` hands each random part out once."""
+    while True:
+        try:
+            tail = _tails.pop()
+            break
+        except IndexError:  # used up (other threads may take the new batch first: then again)
+            _more_tails()
+    ms = time.time_ns() // 1_000_000
+    return f"{ms >> 16:08x}-{ms & 0xFFFF:04x}{tail}"
 
 
 class ExecutionPointer(BaseModel):
