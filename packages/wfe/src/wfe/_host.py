@@ -107,7 +107,8 @@ class WorkflowHost(
         )
         # checked once: a runtime protocol check costs more than a pass's bookkeeping
         self._interest = lifecycle_hub if isinstance(lifecycle_hub, LifecycleInterest) else None
-        self.executor.events_wanted = self._wanted_kinds
+        if self._interest is not None:  # otherwise the executor builds every kind
+            self.executor.events_wanted = self._interest.wanted_kinds
         self._runner = InstanceRunner(
             persistence=persistence,
             lock=lock,

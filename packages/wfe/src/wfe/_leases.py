@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import partial
 from time import monotonic
 
 from wfe._local_run import LocalRun
@@ -96,7 +97,7 @@ class Leases:
         as the store sends the write (a store may hold it back behind a batch in flight, and a host frozen
         meanwhile must not send it once thawed)."""
         self.check(run, lease)
-        return guarded_writes(lambda: self.check(run, lease))
+        return guarded_writes(partial(self.check, run, lease))
 
     def renewal(self, lease: Lease, run: LocalRun) -> Renewal:
         """Start renewing ``lease`` for ``run``; ``await renewal.stop()`` when the run lets go of it."""

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from wfe._control import StatusControl
@@ -38,6 +39,8 @@ from wfe_core.models import (
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
 
 log = logging.getLogger("wfe.runner")
+_NO_SPAN = contextlib.nullcontext()
+"""What a pass runs in without tracing (one for every pass: a nullcontext keeps no state)."""
 
 WorkflowHook = Callable[[str, WorkflowInstance], Awaitable[None]]
 
@@ -302,14 +305,14 @@ class InstanceRunner:
         before writing: a host thawed after a freeze past its lease would otherwise start steps the new
         holder already ran (its write would be refused, but the steps' effects would happen twice)."""
         span = self.hooks.pass_span
-        with span(instance) if span is not None else contextlib.nullcontext():
+        with span(instance) if span is not None else _NO_SPAN:
             run.pass_task, run.pass_cancelled = current, False
             try:
                 state = await self.executor.execute(
                     instance,
                     definition,
                     cancellation=run.signal,
-                    before_step=lambda: self.leases.check(run, lease),
+                    before_step=partial(self.leases.check, run, lease),
                 )
             except asyncio.CancelledError:
                 # A cancel lands where the pass awaits, so inside execute(): run.pass_task is None elsewhere.
