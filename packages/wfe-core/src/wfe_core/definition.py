@@ -100,6 +100,7 @@ class WorkflowDefinition:
     data_type: type[BaseModel] | None = None
     description: str | None = None
     default_error_behavior: ErrorBehavior = field(default_factory=ErrorBehavior.retry)
+    _cancellable: tuple[WorkflowStep, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     def step(self, step_id: int) -> WorkflowStep:
         return self.steps[step_id]
@@ -108,6 +109,13 @@ class WorkflowDefinition:
         if 0 <= step_id < len(self.steps):
             return self.steps[step_id]
         return None
+
+    def cancellable_steps(self) -> tuple[WorkflowStep, ...]:
+        """The steps with a cancel condition, in step order (worked out once: a definition does not change)."""
+        found = self._cancellable
+        if found is None:
+            found = self._cancellable = tuple(s for s in self.steps if s.cancel_condition is not None)
+        return found
 
     def step_by_external_id(self, external_id: str) -> WorkflowStep | None:
         for s in self.steps:

@@ -10,9 +10,8 @@ from wfe_core.models import ExecutionResult, PointerStatus
 
 def process_cancellations(state: PassState) -> None:
     instance = state.instance
-    for step in state.definition.steps:
-        if step.cancel_condition is None:
-            continue
+    for step in state.definition.cancellable_steps():
+        assert step.cancel_condition is not None
         open_pointers = [p for p in instance.open_pointers() if p.step_id == step.id]
         if not open_pointers or not call_flexible(step.cancel_condition, instance.data):
             continue

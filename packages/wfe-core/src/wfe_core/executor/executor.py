@@ -93,7 +93,9 @@ class WorkflowExecutor:
         state.successors_waiting = len(runnable) < len(open_pointers) and any(
             p.status is PointerStatus.PENDING_PREDECESSOR for p in open_pointers
         )
-        process_cancellations(state)
+        cancellable = bool(definition.cancellable_steps())
+        if cancellable:
+            process_cancellations(state)
         signal = cancellation or CancellationSignal()
 
         prepared: list[_Prepared] = []
@@ -120,7 +122,8 @@ class WorkflowExecutor:
                 handle_step_exception(state, item.pointer, item.step, outcome)
             else:
                 self._apply(state, item, outcome if outcome is not None else ExecutionResult.next())
-            process_cancellations(state)
+            if cancellable:
+                process_cancellations(state)
 
         determine_next_execution(state)
         return state
@@ -177,7 +180,9 @@ class WorkflowExecutor:
         state.touch(pointer)
         if pointer.status is not PointerStatus.RUNNING:
             pointer.status = PointerStatus.RUNNING
-            state.emit_step(StepStarted, pointer)
+            wanted = state.wanted
+            if wanted is None or "StepStarted" in wanted:  # (emit_step checks too; most passes want none)
+                state.emit_step(StepStarted, pointer)
         if pointer.start_time is None:
             pointer.start_time = state.now
         ctx = StepExecutionContext(

@@ -72,8 +72,11 @@ def proceed(state: PassState, pointer: ExecutionPointer, step: WorkflowStep, res
     for outcome in step.outcomes:
         if outcome.next_step is not None and outcome.matches(result.outcome_value):
             state.next_pointer(pointer, outcome.next_step)
-    state.activate_successors(pointer)
-    state.emit_step(StepCompleted, pointer)
+    if state.successors_waiting is not False:
+        state.activate_successors(pointer)
+    wanted = state.wanted
+    if wanted is None or "StepCompleted" in wanted:  # (emit_step checks too; most passes want none)
+        state.emit_step(StepCompleted, pointer)
     if step.ends_workflow:
         end_workflow(state)
 
