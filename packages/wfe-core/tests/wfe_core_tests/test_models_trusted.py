@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from wfe_core.models import ExecutionPointer, PointerStatus, StepStarted, WorkflowInstance, new_id
+from wfe_core.models.instance import new_instance, new_pointer
 from wfe_core.models.trusted import trusted
 
 
@@ -106,3 +107,54 @@ def test_trusted_instances_have_their_own_pointer_caches() -> None:
 def test_trusted_refuses_a_missing_required_field() -> None:
     with pytest.raises(TypeError, match="step_id"):
         trusted(ExecutionPointer, step_name="x")
+
+
+def test_new_pointers_equal_validated_ones() -> None:
+    first = new_pointer(0, "start")
+    assert first == ExecutionPointer(id=first.id, step_id=0, step_name="start")
+    assert first.model_fields_set == {"step_id", "step_name"}
+    scope = ["container"]
+    later = new_pointer(2, "charge", first.id, scope, {"item": 1})
+    validated = ExecutionPointer(
+        id=later.id,
+        step_id=2,
+        step_name="charge",
+        predecessor_id=first.id,
+        scope=scope,
+        context_item={"item": 1},
+    )
+    assert later == validated
+    assert list(later.__dict__) == list(ExecutionPointer.model_fields)
+    assert later.scope is not scope and later.children is not first.children
+    assert later.model_fields_set == {"step_id", "step_name", "predecessor_id", "scope", "context_item"}
+
+
+def test_new_instances_equal_validated_ones() -> None:
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+    pointers = [new_pointer(0, "start")]
+    values = {
+        "id": new_id(),
+        "name": "",
+        "workflow_definition_id": "orders",
+        "version": 2,
+        "description": "an order",
+        "reference": "ref-1",
+        "data": {"a": 1},
+        "parent_workflow_id": None,
+        "root_workflow_id": None,
+        "forked_from": None,
+        "queue": "q",
+        "priority": 3,
+        "execution_pointers": pointers,
+    }
+    instance = new_instance(now=now, **values)
+    validated = WorkflowInstance(next_execution=now, create_time=now, **values)
+    assert instance == validated
+    assert instance.model_dump() == validated.model_dump()
+    assert list(instance.__dict__) == list(WorkflowInstance.model_fields)
+    assert instance.model_fields_set == validated.model_fields_set
+    assert instance.execution_pointers is pointers
+    assert instance.open_pointers() == pointers  # the private caches work
+    other = new_instance(now=now, **values)
+    assert other.errors is not instance.errors
+    assert other.__pydantic_private__ is not instance.__pydantic_private__

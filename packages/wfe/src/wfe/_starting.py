@@ -19,8 +19,7 @@ from wfe_core.models import (
     WorkflowStarted,
     new_id,
 )
-from wfe_core.models.instance import new_pointer
-from wfe_core.models.trusted import trusted
+from wfe_core.models.instance import new_instance, new_pointer
 from wfe_core.protocols import Clock, PersistenceProvider, QueueProvider, SearchIndex
 
 if TYPE_CHECKING:
@@ -142,8 +141,7 @@ class StartVerbs:
         if reference is not None and not isinstance(reference, str):
             raise TypeError(f"reference must be a str or None, not {type(reference).__name__}")
         # built without validation: every field is the host's own value or checked above (the data by new_data)
-        instance = trusted(
-            WorkflowInstance,
+        instance = new_instance(
             id=workflow_id,
             name=name,
             workflow_definition_id=definition.id,
@@ -151,8 +149,7 @@ class StartVerbs:
             description=definition.description,
             reference=reference,
             data=definition.new_data(data),
-            next_execution=now,
-            create_time=now,
+            now=now,
             parent_workflow_id=parent_id,
             root_workflow_id=root_id,
             forked_from=forked_from,

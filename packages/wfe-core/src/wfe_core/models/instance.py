@@ -265,3 +265,70 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     return value
+
+
+_INSTANCE_PRIVATE: dict[str, Any] = {
+    name: attribute.get_default() for name, attribute in WorkflowInstance.__private_attributes__.items()
+}
+
+
+def fresh_instance_private() -> dict[str, Any] | None:
+    """The private state of a new instance (every default is immutable: None or 0), a dict of its own."""
+    return _INSTANCE_PRIVATE.copy() if _INSTANCE_PRIVATE else None
+
+
+_STARTED_FIELDS = frozenset(
+    {
+        "id", "name", "workflow_definition_id", "version", "description", "reference", "data",
+        "next_execution", "create_time", "parent_workflow_id", "root_workflow_id", "forked_from", "queue",
+        "priority", "execution_pointers",
+    }
+)  # fmt: skip
+
+
+def new_instance(
+    *,
+    id: str,  # noqa: A002 - the field's name
+    name: str,
+    workflow_definition_id: str,
+    version: int,
+    description: str | None,
+    reference: str | None,
+    data: Any,
+    now: datetime,
+    parent_workflow_id: str | None,
+    root_workflow_id: str | None,
+    forked_from: str | None,
+    queue: str | None,
+    priority: int,
+    execution_pointers: list[ExecutionPointer],
+) -> WorkflowInstance:
+    """A new RUNNABLE instance due ``now`` (created then), built from the host's own values without validation.
+
+    What every start builds, so built directly, as ``new_pointer`` builds pointers: the same fields (every one
+    named here counted as set), the same model."""
+    instance = _new_object(WorkflowInstance)
+    instance.__dict__ = {
+        "id": id,
+        "name": name,
+        "workflow_definition_id": workflow_definition_id,
+        "version": version,
+        "description": description,
+        "reference": reference,
+        "status": WorkflowStatus.RUNNABLE,
+        "data": data,
+        "next_execution": now,
+        "create_time": now,
+        "complete_time": None,
+        "parent_workflow_id": parent_workflow_id,
+        "root_workflow_id": root_workflow_id,
+        "forked_from": forked_from,
+        "queue": queue,
+        "priority": priority,
+        "execution_pointers": execution_pointers,
+        "errors": [],
+    }
+    instance.__pydantic_fields_set__ = set(_STARTED_FIELDS)
+    instance.__pydantic_extra__ = None
+    instance.__pydantic_private__ = fresh_instance_private()
+    return instance

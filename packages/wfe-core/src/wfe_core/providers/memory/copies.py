@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus
+from wfe_core.models.instance import fresh_instance_private
 from wfe_core.value_copy import IMMUTABLE, copy_value
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -17,16 +18,6 @@ _IMMUTABLE = IMMUTABLE
 _POINTER_VALUE_FIELDS = ("persistence_data", "event_data", "context_item", "outcome")
 """The pointer's fields of any value, mostly None; children, scope and extension_attributes are copied apart."""
 _new = object.__new__
-
-
-_INSTANCE_PRIVATE: dict[str, Any] = {
-    name: attr.get_default() for name, attr in WorkflowInstance.__private_attributes__.items()
-}
-"""The private state of a new instance (every default is immutable: None or 0), copied for each copy."""
-
-
-def _fresh_private() -> dict[str, Any] | None:
-    return _INSTANCE_PRIVATE.copy() if _INSTANCE_PRIVATE else None
 
 
 def copy_model(model: _M) -> _M:
@@ -166,5 +157,5 @@ def instance_from_record(record: InstanceRecord, pointers: list[ExecutionPointer
     instance.__pydantic_fields_set__ = set(record[-1])
     instance.__pydantic_extra__ = None
     # a fresh private state: the open-pointer cache belongs to another pointer list
-    instance.__pydantic_private__ = _fresh_private()
+    instance.__pydantic_private__ = fresh_instance_private()
     return instance
