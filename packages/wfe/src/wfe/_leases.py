@@ -27,6 +27,7 @@ class Leases:
     def __init__(self, lock: LockProvider, options: HostOptions) -> None:
         self.lock = lock
         self.options = options
+        self.arming = Arming(options.lock_ttl.total_seconds() / 3)
 
     async def acquire(self, workflow_id: str) -> tuple[Lease, float] | None:
         """The instance's lease and the ``time.monotonic()`` until which it is surely held (ttl after asking)."""
@@ -107,15 +108,23 @@ class Leases:
 class Renewal:
     """Renews a lease every third of its ttl while a run holds it.
 
-    A timer, not a task per run: most runs end long before the first renewal, and a task created and
-    cancelled for each of them costs more than the run's own bookkeeping."""
+    A timer of its own, armed only for a run still going at the host's next arming round (``Arming``): most
+    runs end within milliseconds, and a timer made and cancelled for each of them cost more than the rest of
+    the run's bookkeeping. The first renewal still comes a third of the ttl after the run took the lease."""
+
+    __slots__ = ("interval", "lease", "leases", "loop", "run", "started", "task", "timer")
 
     def __init__(self, leases: Leases, lease: Lease, run: LocalRun) -> None:
         self.leases, self.lease, self.run = leases, lease, run
-        self.loop = asyncio.get_running_loop()
-        self.interval = leases.options.lock_ttl.total_seconds() / 3
+        self.interval = leases.arming.interval
         self.task: asyncio.Task[None] | None = None
-        self.timer: asyncio.TimerHandle | None = self.loop.call_later(self.interval, self._fire)
+        self.timer: asyncio.TimerHandle | None = None
+        self.loop = leases.arming.add(self)
+        self.started = self.loop.time()
+
+    def arm(self) -> None:
+        """Called by the arming round: renew a third of the ttl after the run began (at once if that is past)."""
+        self.timer = self.loop.call_at(self.started + self.interval, self._fire)
 
     def _fire(self) -> None:
         self.timer = None
@@ -126,6 +135,7 @@ class Renewal:
             self.timer = self.loop.call_later(self.interval, self._fire)
 
     async def stop(self) -> None:
+        self.leases.arming.discard(self)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -137,3 +147,41 @@ class Renewal:
         if self.timer is not None:  # the renewal finished and re-armed while we waited for it
             self.timer.cancel()
             self.timer = None
+
+
+class Arming:
+    """Arms the renewal timers of the runs that outlive one round, a round every half of the renewal interval
+    while runs are held: a run that ends before the next round never makes a timer.
+
+    A run that began just after a round is armed at the next one, half an interval later, for a renewal one
+    interval after it began: as early as a timer of its own made when it began. A round late by a busy loop
+    arms renewals already due, which fire at once; a timer of its own would have been as late."""
+
+    __slots__ = ("interval", "loop", "round", "waiting")
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.waiting: dict[Renewal, None] = {}
+        """The renewals not armed yet (a dict: ordered, and removing one costs what adding it did)."""
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.round: asyncio.TimerHandle | None = None
+
+    def add(self, renewal: Renewal) -> asyncio.AbstractEventLoop:
+        """Wait for the next round; the running loop (the one the renewal's timer and task run in)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:  # a host started again in another loop: what the old one held is gone
+            self.waiting.clear()
+            self.loop, self.round = loop, None
+        self.waiting[renewal] = None
+        if self.round is None:
+            self.round = loop.call_later(self.interval / 2, self._arm)
+        return loop
+
+    def discard(self, renewal: Renewal) -> None:
+        self.waiting.pop(renewal, None)
+
+    def _arm(self) -> None:
+        self.round = None
+        waiting, self.waiting = self.waiting, {}
+        for renewal in waiting:
+            renewal.arm()

@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 
 from wfe import ExecutionResult, StepExecutionContext, WorkflowBuilder, WorkflowHostBuilder, WorkflowStatus
+from wfe._leases import Leases
+from wfe._local_run import LocalRun
+from wfe._options import HostOptions
+from wfe_core.models import Lease
 from wfe_core.providers.memory import MemoryLock, MemoryPersistence
 
 TTL = timedelta(seconds=0.3)
@@ -84,6 +89,55 @@ def test_a_host_started_again_in_another_event_loop_still_renews() -> None:
         thread.join(timeout=60)
     assert len(ids) == 2
     assert sorted(runs) == sorted(ids * 2)
+
+
+class CountingLock(MemoryLock):
+    """A lock that records when each renewal was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.renewed: list[float] = []
+
+    async def renew(self, lease: Lease, ttl: timedelta) -> Lease | None:
+        self.renewed.append(asyncio.get_running_loop().time())
+        return await super().renew(lease, ttl)
+
+
+async def test_runs_that_end_before_a_round_make_no_timer_and_those_that_outlive_it_renew_in_time() -> None:
+    lock = CountingLock()
+    leases = Leases(lock, HostOptions(lock_ttl=TTL))
+    loop = asyncio.get_running_loop()
+    short = []
+    for number in range(50):
+        run = LocalRun(lease_valid_until=time.monotonic() + TTL.total_seconds())
+        lease = await lock.acquire(f"short-{number}", TTL)
+        assert lease is not None
+        short.append(leases.renewal(lease, run))
+    for renewal in short:
+        await renewal.stop()
+    assert not leases.arming.waiting
+    assert all(renewal.timer is None and renewal.task is None for renewal in short)
+
+    long_run = LocalRun(lease_valid_until=time.monotonic() + TTL.total_seconds())
+    lease = await lock.acquire("long", TTL)
+    assert lease is not None
+    began = loop.time()
+    renewal = leases.renewal(lease, long_run)
+    await asyncio.sleep(0.45)  # past the ttl: renewed at about 0.1, 0.2, 0.3 and 0.4 s
+    await renewal.stop()
+    assert not long_run.lease_lost
+    assert not [renewal for renewal in short if renewal.timer is not None]
+    assert len(lock.renewed) >= 3
+    first, gaps = (
+        lock.renewed[0] - began,
+        [b - a for a, b in zip(lock.renewed, lock.renewed[1:], strict=False)],
+    )
+    assert 0.09 <= first < 0.2, "the first renewal comes a third of the ttl after the lease was taken"
+    assert all(gap < 0.2 for gap in gaps)
+    assert await lock.acquire("long", TTL) is None, "still held: renewed until the run let go of it"
+    count = len(lock.renewed)
+    await asyncio.sleep(0.15)
+    assert len(lock.renewed) == count, "no renewal after stop()"
 
 
 @pytest.fixture(autouse=True)
