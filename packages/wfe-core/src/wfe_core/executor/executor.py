@@ -185,16 +185,18 @@ class WorkflowExecutor:
                 state.emit_step(StepStarted, pointer)
         if pointer.start_time is None:
             pointer.start_time = state.now
+        # positional, in field order (workflow, step, pointer, definition, item, cancellation, log_sink, clock,
+        # services): keywords cost more to match, and every step makes one
         ctx = StepExecutionContext(
-            workflow=instance,
-            step=step,
-            pointer=pointer,
-            definition=state.definition,
-            item=pointer.context_item,
-            cancellation=signal,
-            log_sink=self.log_sink,
-            clock=self.clock,
-            services=self.services,
+            instance,
+            step,
+            pointer,
+            state.definition,
+            pointer.context_item,
+            signal,
+            self.log_sink,
+            self.clock,
+            self.services,
         )
         try:
             if step.when is not None and _first_run(pointer):

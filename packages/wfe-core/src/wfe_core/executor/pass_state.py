@@ -18,7 +18,7 @@ from wfe_core.models import (
 from wfe_core.models.instance import new_pointer
 
 
-@dataclass
+@dataclass(init=False)
 class PassState:
     """The mutable record of a pass; the host persists ``changed`` pointers and ``subscriptions`` afterwards."""
 
@@ -43,6 +43,26 @@ class PassState:
     successors_waiting: bool | None = None
     """Whether an open pointer may be waiting for its predecessor (``PENDING_PREDECESSOR``); None when not known
     yet. ``activate_successors`` looks for them only when it may: most passes have none."""
+
+    def __init__(
+        self,
+        instance: WorkflowInstance,
+        definition: WorkflowDefinition,
+        now: datetime,
+        *,
+        wanted: frozenset[str] | None = None,
+    ) -> None:
+        # written out: the dataclass's own __init__ calls a factory per list, and every pass makes one
+        self.instance, self.definition, self.now = instance, definition, now
+        self.changed = {}
+        self.subscriptions = []
+        self.errors = []
+        self.events = []
+        self.ran = []
+        self.completed = False
+        self.wanted = wanted
+        self.ended = None
+        self.successors_waiting = None
 
     def touch(self, pointer: ExecutionPointer) -> ExecutionPointer:
         """Record that ``pointer`` changed and must be written."""
