@@ -32,6 +32,12 @@ def test_ids_are_uuid7_strings_in_the_order_of_their_millisecond() -> None:
         if later_ms > ms:
             assert later > value, "an id of a later millisecond sorts after, as text too"
     assert len({value for _, value in made}) == len(made)
+    # the variant digit keeps two random bits; the version digit and the dashes are where they belong
+    assert {value[19] for _, value in made} == set("89ab")
+    assert all(
+        value[14] == "7" and [len(group) for group in value.split("-")] == [8, 4, 4, 4, 12]
+        for _, value in made
+    )
 
 
 def test_threads_never_get_the_same_id() -> None:

@@ -15,8 +15,11 @@ from wfe_core.models.status import PointerStatus, WorkflowStatus
 _TAILS_PER_BATCH = 256
 _tails: list[str] = []
 """The random parts of ids to come, formatted: ``-7xxx-Vxxx-xxxxxxxxxxxx`` (version 7, RFC 9562 variant)."""
-_VARIANT = "89ab" * 4
-"""A random hex digit's variant digit: the two variant bits ``10``, then two of its own random bits."""
+_VARIANTS = bytes(b"89ab"[byte & 3] for byte in range(256))
+"""A random byte to a variant digit: the two variant bits ``10``, then two of the byte's random bits."""
+_stamp: tuple[int, str] = (-1, "")
+"""The last millisecond an id was made in, and the ids' first two groups for it (one tuple: threads read both
+together)."""
 
 
 def _forget_random() -> None:
@@ -27,13 +30,14 @@ os.register_at_fork(after_in_child=_forget_random)
 
 
 def _more_tails() -> None:
-    # 19 random hex digits per id (74 random bits: 12 + 2 from the variant digit + 60)
-    h = os.urandom(10 * _TAILS_PER_BATCH).hex()
-    v = _VARIANT
+    # per id 18 random hex digits and a variant digit with two random bits: 74 random bits
+    count = _TAILS_PER_BATCH
+    h = os.urandom(9 * count).hex()
+    variants = os.urandom(count).translate(_VARIANTS).decode()
     _tails.extend(
         [
-            f"-7{h[i : i + 3]}-{v[int(h[i + 3], 16)]}{h[i + 4 : i + 7]}-{h[i + 7 : i + 19]}"
-            for i in range(0, len(h), 20)
+            f"-7{h[i : i + 3]}-{v}{h[i + 3 : i + 6]}-{h[i + 6 : i + 18]}"
+            for i, v in zip(range(0, 18 * count, 18), variants, strict=True)
         ]
     )
 
@@ -45,7 +49,9 @@ def new_id() -> str:
     at a time and formatted in one go): an id made in a later millisecond sorts after one made earlier, so a
     store's indexes on ids grow at their end instead of at random places, and a commit writes fewer pages.
     Formatted without the ``UUID`` object (a pass creates several ids; the object and a system call each cost
-    more than the rest). Safe from threads: ``list.pop`` hands each random part out once."""
+    more than the rest), the time part once per millisecond. Safe from threads: ``list.pop`` hands each random
+    part out once."""
+    global _stamp
     while True:
         try:
             tail = _tails.pop()
@@ -53,7 +59,10 @@ def new_id() -> str:
         except IndexError:  # used up (other threads may take the new batch first: then again)
             _more_tails()
     ms = time.time_ns() // 1_000_000
-    return f"{ms >> 16:08x}-{ms & 0xFFFF:04x}{tail}"
+    stamp = _stamp
+    if stamp[0] != ms:
+        stamp = _stamp = (ms, f"{ms >> 16:08x}-{ms & 0xFFFF:04x}")
+    return stamp[1] + tail
 
 
 class ExecutionPointer(BaseModel):

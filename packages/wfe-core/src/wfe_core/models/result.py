@@ -39,6 +39,8 @@ class ExecutionResult:
     @classmethod
     def next(cls, output_data: dict[str, Any] | None = None) -> ExecutionResult:
         """Proceed along the step's plain (value-less) outcomes, merging ``output_data`` into the data."""
+        if output_data is None:  # most steps: the first field given by position costs least (a class called
+            return cls(True)  # with keywords builds a dict of them for its __init__)
         return cls(proceed=True, output_data=output_data)
 
     @classmethod

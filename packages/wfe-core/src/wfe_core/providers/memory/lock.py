@@ -50,7 +50,7 @@ class MemoryLock:
             self._fences[resource] = fence
             token = f"memory-lease-{next(_tokens)}"
             self._held[resource] = (token, now + ttl.total_seconds())
-            return Lease(resource=resource, token=token, fence=fence)
+            return Lease(resource, token, fence)
 
     async def renew(self, lease: Lease, ttl: timedelta) -> Lease | None:
         now = time.monotonic()
