@@ -121,11 +121,10 @@ class StepExecutionContext:
     artifact_store: ArtifactStore | None = None
     """Where ``artifacts`` keeps its files; None means the host's (``services.artifact_store``)."""
     _artifacts: StepArtifacts | None = field(default=None, init=False, repr=False, compare=False)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # the loop a step in a worker thread hands its artifact calls to; None outside a running loop
-        self._loop = _running_loop()
+    _loop: asyncio.AbstractEventLoop | None = field(
+        default_factory=_running_loop, init=False, repr=False, compare=False
+    )
+    """The loop a step in a worker thread hands its artifact calls to; None outside a running loop."""
 
     @property
     def artifacts(self) -> StepArtifacts:

@@ -24,7 +24,10 @@ def determine_next_execution(state: PassState) -> None:
             earliest = p.sleep_until if earliest is None or p.sleep_until < earliest else earliest
             continue
         if open_scopes is None:
-            open_scopes = {scope for q in open_pointers if q.scope for scope in q.scope}
+            open_scopes = set()
+            for q in open_pointers:
+                if q.scope:
+                    open_scopes.update(q.scope)
         if p.id in open_scopes:
             continue  # a container waiting for its branch: the branch's pointers decide
         instance.next_execution = state.now

@@ -211,9 +211,16 @@ class WorkflowInstance(BaseModel):
         if cached is None or private["_open_source"] is not pointers or len(pointers) < seen:
             fresh = [p for p in pointers if p.end_time is None]
         else:
-            fresh = [p for p in cached if p.end_time is None]
-            if len(pointers) > seen:
-                fresh.extend(p for p in pointers[seen:] if p.end_time is None)
+            # loops, not comprehensions: the lists are short (one or two pointers), and a comprehension is a
+            # function call of its own
+            fresh = []
+            for p in cached:
+                if p.end_time is None:
+                    fresh.append(p)
+            for i in range(seen, len(pointers)):
+                p = pointers[i]
+                if p.end_time is None:
+                    fresh.append(p)
         private["_open"] = fresh
         private["_open_source"] = pointers
         private["_open_seen"] = len(pointers)
