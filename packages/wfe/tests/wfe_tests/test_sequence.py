@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from pydantic import BaseModel
 
-from wfe import ExecutionResult, StepBody, StepExecutionContext, WorkflowBuilder, WorkflowStatus
+from wfe import (
+    ErrorBehavior,
+    ExecutionResult,
+    StepBody,
+    StepExecutionContext,
+    WorkflowBuilder,
+    WorkflowStatus,
+)
 
 
 class Counter(BaseModel):
@@ -127,3 +135,57 @@ async def test_idempotency_key_is_stable_per_pointer(make_host):
     host = await make_host(definition)
     await host.wait_for_workflow(await host.start_workflow("idem"), timeout=10)
     assert len(keys) == 2 and keys[0] == keys[1]
+
+
+class ReturnsText(StepBody):
+    async def run(self, ctx: StepExecutionContext) -> ExecutionResult:
+        return "done"  # type: ignore[return-value]
+
+
+class ReturnsAwaitable(StepBody):
+    run_in_thread = False
+
+    def run(self, ctx: StepExecutionContext) -> Any:
+        async def later() -> ExecutionResult:
+            return ExecutionResult.next()
+
+        return later()
+
+
+class AsyncReturnsAwaitable(StepBody):
+    async def run(self, ctx: StepExecutionContext) -> Any:
+        async def later() -> ExecutionResult:
+            return ExecutionResult.outcome("later")
+
+        return later()
+
+
+async def test_a_step_returning_something_else_than_a_result_fails_with_what_it_returned(make_host):
+    definition = (
+        WorkflowBuilder()
+        .start_with(ReturnsText)
+        .name("texty")
+        .on_error(ErrorBehavior.terminate())
+        .build("returns-text", 1)
+    )
+    host = await make_host(definition)
+    wid = await host.start_workflow("returns-text")
+    instance = await host.wait_for_workflow(wid, timeout=10, statuses=[WorkflowStatus.TERMINATED])
+    assert [e.step_name for e in instance.errors] == ["texty"]
+    assert "step 'texty' returned str, not ExecutionResult" in instance.errors[0].message
+
+
+async def test_a_result_returned_as_an_awaitable_is_awaited(make_host):
+    seen: list[Any] = []
+    definition = (
+        WorkflowBuilder()
+        .start_with(ReturnsAwaitable)
+        .then(AsyncReturnsAwaitable)
+        .then_fn(lambda ctx: seen.append(ctx.workflow.pointer(ctx.pointer.predecessor_id or "").outcome))
+        .build("returns-awaitable", 1)
+    )
+    host = await make_host(definition)
+    wid = await host.start_workflow("returns-awaitable")
+    instance = await host.wait_for_workflow(wid, timeout=10)
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert seen == ["later"]

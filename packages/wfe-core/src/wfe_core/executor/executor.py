@@ -220,7 +220,14 @@ class WorkflowExecutor:
             # without middleware the body is called here, one coroutine less per step than through _invoke
             if self.step_middleware:
                 return await self._invoke(item)
-            return await self._call_body(item)
+            step, run = item.step, item.body.run
+            if step.consumes or step.produces or not _is_async(run):
+                return await self._call_body(item)
+            # the step's own coroutine, awaited here: nothing to do around it but check what it returned
+            result = await run(item.ctx)
+            if result is not None and type(result) is not ExecutionResult:
+                result = await _checked(result, step)
+            return result
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -257,10 +264,7 @@ class WorkflowExecutor:
         else:
             result = run(ctx)
         if result is not None and type(result) is not ExecutionResult:
-            if inspect.isawaitable(result):
-                result = await result
-            if result is not None and not isinstance(result, ExecutionResult):
-                raise TypeError(f"step {step.name!r} returned {type(result).__name__}, not ExecutionResult")
+            result = await _checked(result, step)
         if step.produces and (result is None or (result.proceed and not result.skipped)):
             await ctx.artifacts.check_produced(step.produces, step.name or str(step.id))
         return result
@@ -278,6 +282,16 @@ class WorkflowExecutor:
         process_result(state, item.pointer, item.step, result)
         if item.pointer.end_time is not None and item.finished_at is not None and not item.pointer.active:
             item.pointer.end_time = item.finished_at  # when the step itself finished, not when the pass began
+
+
+async def _checked(result: Any, step: WorkflowStep) -> StepResult:
+    """What a step's run returned that is not an ``ExecutionResult`` itself: awaited when awaitable, then it must
+    be one (or None)."""
+    if inspect.isawaitable(result):
+        result = await result
+    if result is not None and not isinstance(result, ExecutionResult):
+        raise TypeError(f"step {step.name!r} returned {type(result).__name__}, not ExecutionResult")
+    return result
 
 
 def _first_run(pointer: ExecutionPointer) -> bool:
