@@ -34,7 +34,11 @@ class PassRecords:
         r = self.runner
         # the end of the pass's step when the executor knows it: nothing ran since, so it is now
         now = state.ended or r.clock.now()
-        notice = transitions.pass_notice(instance, state.completed, state.events, state.errors, now)
+        notice = (
+            None  # (no parent to tell)
+            if instance.parent_workflow_id is None
+            else transitions.pass_notice(instance, state.completed, state.events, state.errors, now)
+        )
         # The failure records first: whoever sees the pass's outcome (a workflow terminated by a failure) finds
         # its errors stored too.
         if state.errors:

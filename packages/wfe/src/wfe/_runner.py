@@ -242,6 +242,7 @@ class InstanceRunner:
         earlier: datetime | None = None
         current = asyncio.current_task()  # each pass runs in this task (see _execute)
         assert current is not None  # runs are tasks
+        check = partial(self.leases.check, run, lease)  # the lease check as each step starts
         while True:
             if passes >= self.options.max_passes_per_lease:
                 # every slot busy: queued instances may be waiting for one
@@ -278,7 +279,7 @@ class InstanceRunner:
                     return  # no slot of its queue now: it waits, runnable, and is woken to ask again
                 instance.data = definition.load_data(instance.data)
             run.passes_run += 1
-            state = await self._execute(instance, definition, run, lease, current)
+            state = await self._execute(instance, definition, run, lease, current, check)
             if state is None:
                 return
             earlier = state.now
@@ -296,6 +297,7 @@ class InstanceRunner:
         run: LocalRun,
         lease: Lease,
         current: asyncio.Task[Any],
+        check: Callable[[], None],
     ) -> PassState | None:
         """Run one pass in this task; None when a terminate cancelled it (the instance is then terminated).
 
@@ -312,7 +314,7 @@ class InstanceRunner:
                     instance,
                     definition,
                     cancellation=run.signal,
-                    before_step=partial(self.leases.check, run, lease),
+                    before_step=check,
                 )
             except asyncio.CancelledError:
                 # A cancel lands where the pass awaits, so inside execute(): run.pass_task is None elsewhere.

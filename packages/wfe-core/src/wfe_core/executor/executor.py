@@ -84,11 +84,10 @@ class WorkflowExecutor:
         now = self.clock.now()
         state = PassState(instance, definition, now, wanted=self.events_wanted())
         open_pointers = instance.open_pointers()
-        runnable = [
-            p
-            for p in open_pointers  # an active pointer has not ended
-            if p.active and (p.sleep_until is None or p.sleep_until <= now)
-        ]
+        runnable = []  # a loop, not a comprehension (a call of its own): most passes have one open pointer
+        for p in open_pointers:  # an active pointer has not ended
+            if p.active and (p.sleep_until is None or p.sleep_until <= now):
+                runnable.append(p)
         # a pointer waiting for its predecessor is inactive: with every open pointer runnable, none waits
         state.successors_waiting = len(runnable) < len(open_pointers) and any(
             p.status is PointerStatus.PENDING_PREDECESSOR for p in open_pointers
@@ -108,25 +107,30 @@ class WorkflowExecutor:
 
         if len(prepared) == 1:
             only = prepared[0]
-            outcomes: list[StepResult | BaseException] = [await self._guarded(only, before_step)]
+            outcome = await self._guarded(only, before_step)
             if only.ctx._artifacts is None:  # nothing was released after the step: the pass ends with it
                 state.ended = only.finished_at
+            state.ran = [only.pointer.id]
+            self._record(state, only, outcome, cancellable)
         elif prepared:
-            outcomes = list(await asyncio.gather(*(self._guarded(p, before_step) for p in prepared)))
-        else:
-            outcomes = []
-
-        state.ran = [item.pointer.id for item in prepared]
-        for item, outcome in zip(prepared, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                handle_step_exception(state, item.pointer, item.step, outcome)
-            else:
-                self._apply(state, item, outcome if outcome is not None else ExecutionResult.next())
-            if cancellable:
-                process_cancellations(state)
+            outcomes = await asyncio.gather(*(self._guarded(p, before_step) for p in prepared))
+            state.ran = [item.pointer.id for item in prepared]
+            for item, each in zip(prepared, outcomes, strict=True):
+                self._record(state, item, each, cancellable)
 
         determine_next_execution(state)
         return state
+
+    def _record(
+        self, state: PassState, item: _Prepared, outcome: StepResult | BaseException, cancellable: bool
+    ) -> None:
+        """Apply what one step's run came to (a result, or the exception it raised)."""
+        if isinstance(outcome, BaseException):
+            handle_step_exception(state, item.pointer, item.step, outcome)
+        else:
+            self._apply(state, item, outcome if outcome is not None else ExecutionResult.next())
+        if cancellable:
+            process_cancellations(state)
 
     def fail_steps(
         self, instance: WorkflowInstance, definition: WorkflowDefinition, failures: dict[str, BaseException]
@@ -177,7 +181,7 @@ class WorkflowExecutor:
             )
             state.touch(pointer)
             return None
-        state.touch(pointer)
+        state.changed[pointer.id] = pointer  # (state.touch)
         if pointer.status is not PointerStatus.RUNNING:
             pointer.status = PointerStatus.RUNNING
             wanted = state.wanted

@@ -73,7 +73,8 @@ class PassState:
         self.instance.execution_pointers.append(pointer)
         if pointer.status is PointerStatus.PENDING_PREDECESSOR:
             self.successors_waiting = True
-        return self.touch(pointer)
+        self.changed[pointer.id] = pointer  # (touch)
+        return pointer
 
     def emit(self, event_type: type[LifecycleEventBase], **fields: Any) -> None:
         wanted = self.wanted
@@ -103,7 +104,7 @@ class PassState:
         pointer.sleep_until = None
         if pointer.end_time is None:
             pointer.end_time = self.now
-        self.touch(pointer)
+        self.changed[pointer.id] = pointer  # (touch)
 
     # -- pointer factory -------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ def process_result(
     state: PassState, pointer: ExecutionPointer, step: WorkflowStep, result: ExecutionResult
 ) -> None:
     """Record the result on the pointer and create whatever pointers and subscriptions it asks for."""
-    state.touch(pointer)
+    state.changed[pointer.id] = pointer  # (state.touch)
     pointer.persistence_data = result.persistence_data
     pointer.outcome = result.outcome_value
     pointer.sleep_until = None
