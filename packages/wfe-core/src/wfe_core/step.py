@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -87,21 +87,11 @@ class CancellationSignal:
         await self._event.wait()
 
 
-_get_running_loop: Callable[[], asyncio.AbstractEventLoop | None] | None = None
-"""asyncio's ``_get_running_loop``, once asyncio was imported."""
-
-
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     """The running event loop, or None; without importing asyncio (``wfe validate`` compiles definitions without
     it): when it was never imported, no loop can be running."""
-    global _get_running_loop
-    get = _get_running_loop
-    if get is None:
-        events = sys.modules.get("asyncio.events")
-        if events is None:
-            return None
-        get = _get_running_loop = events._get_running_loop
-    return get()
+    events = sys.modules.get("asyncio.events")
+    return None if events is None else events._get_running_loop()
 
 
 @dataclass(slots=True)
