@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,27 +20,29 @@ from wfe_core.models.instance import new_pointer
 
 @dataclass(init=False)
 class PassState:
-    """The mutable record of a pass; the host persists ``changed`` pointers and ``subscriptions`` afterwards."""
+    """The mutable record of a pass; the host persists ``changed`` pointers and ``subscriptions`` afterwards.
+
+    Every field starts as ``__init__`` sets it (empty, False or None but for the first three and ``wanted``)."""
 
     instance: WorkflowInstance
     definition: WorkflowDefinition
     now: datetime
-    changed: dict[str, ExecutionPointer] = field(default_factory=dict)
-    subscriptions: list[EventSubscription] = field(default_factory=list)
-    errors: list[ExecutionError] = field(default_factory=list)
-    events: list[LifecycleEventBase] = field(default_factory=list)
-    ran: list[str] = field(default_factory=list)
+    changed: dict[str, ExecutionPointer]
+    subscriptions: list[EventSubscription]
+    errors: list[ExecutionError]
+    events: list[LifecycleEventBase]
+    ran: list[str]
     """Ids of the pointers whose step ran in this pass."""
-    completed: bool = False
+    completed: bool
     """True when this pass completed the workflow (naturally or through end_workflow)."""
-    wanted: frozenset[str] | None = None
+    wanted: frozenset[str] | None
     """The kinds of lifecycle event someone takes (None: every kind); ``emit`` builds no other."""
-    ended: datetime | None = None
+    ended: datetime | None
     """When the pass ended, if the executor knows it without reading the clock again: the end of its one step,
     when nothing could run between that step's end and the end of the pass (no other step, nothing released
     after it). None otherwise; whoever writes the pass then reads the clock."""
 
-    successors_waiting: bool | None = None
+    successors_waiting: bool | None
     """Whether an open pointer may be waiting for its predecessor (``PENDING_PREDECESSOR``); None when not known
     yet. ``activate_successors`` looks for them only when it may: most passes have none."""
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from wfe_core.models.execution_error import ExecutionError
 from wfe_core.models.status import PointerStatus, WorkflowStatus
+from wfe_core.models.trusted import assembled
 
 _TAILS_PER_BATCH = 256
 _tails: list[str] = []
@@ -110,7 +111,6 @@ _POINTER_DEFAULTS: dict[str, Any] = {
     for name, info in ExecutionPointer.model_fields.items()
 }
 """A new pointer's fields in model order, each at its default (those with a factory filled in per pointer)."""
-_new_object = object.__new__
 
 
 def new_pointer(
@@ -133,17 +133,12 @@ def new_pointer(
     fields["scope"] = [] if scope is None else scope[:]
     fields["context_item"] = context_item
     fields["extension_attributes"] = {}
-    pointer = _new_object(ExecutionPointer)
-    # plain attribute writes: the class's __setattr__ and __delattr__ are object's
-    pointer.__dict__ = fields
-    pointer.__pydantic_fields_set__ = (
+    given = (
         {"step_id", "step_name", "predecessor_id", "scope", "context_item"}
         if predecessor_id is not None
         else {"step_id", "step_name"}
     )
-    pointer.__pydantic_extra__ = None
-    pointer.__pydantic_private__ = None
-    return pointer
+    return assembled(ExecutionPointer, fields, given, None)
 
 
 class WorkflowInstance(BaseModel):
@@ -323,8 +318,7 @@ def new_instance(
 
     What every start builds, so built directly, as ``new_pointer`` builds pointers: the same fields (every one
     named here counted as set), the same model."""
-    instance = _new_object(WorkflowInstance)
-    instance.__dict__ = {
+    fields = {
         "id": id,
         "name": name,
         "workflow_definition_id": workflow_definition_id,
@@ -344,7 +338,4 @@ def new_instance(
         "execution_pointers": execution_pointers,
         "errors": [],
     }
-    instance.__pydantic_fields_set__ = set(_STARTED_FIELDS)
-    instance.__pydantic_extra__ = None
-    instance.__pydantic_private__ = fresh_instance_private()
-    return instance
+    return assembled(WorkflowInstance, fields, set(_STARTED_FIELDS), fresh_instance_private())

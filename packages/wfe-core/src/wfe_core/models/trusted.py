@@ -48,6 +48,19 @@ _new = object.__new__
 _set = object.__setattr__
 
 
+def assembled(cls: type[_M], fields: dict[str, Any], given: set[str], private: dict[str, Any] | None) -> _M:
+    """A model of ``cls`` (whose ``__setattr__`` and ``__delattr__`` are object's, like ``ExecutionPointer``'s and
+    ``WorkflowInstance``'s) around ``fields``, all of them in field order, with ``given`` as its fields set and
+    ``private`` as its private state; the dicts and the set become the model's own."""
+    model = _new(cls)
+    # plain attribute writes: the class's __setattr__ and __delattr__ are object's
+    model.__dict__ = fields
+    model.__pydantic_fields_set__ = given
+    model.__pydantic_extra__ = None
+    model.__pydantic_private__ = private
+    return model
+
+
 def trusted(cls: type[_M], **values: Any) -> _M:
     """An instance of ``cls`` holding ``values`` as given; fields left out take their defaults.
 
@@ -63,15 +76,12 @@ def trusted(cls: type[_M], **values: Any) -> _M:
     for name, factory in plan.factories:
         if name not in values:
             data[name] = factory()
-    model = _new(cls)
+    private = plan.private.copy() if plan.private is not None else None
     if plan.plain_writes:
-        model.__dict__ = data
-        model.__pydantic_fields_set__ = set(values)
-        model.__pydantic_extra__ = None
-        model.__pydantic_private__ = plan.private.copy() if plan.private is not None else None
-        return model
+        return assembled(cls, data, set(values), private)
+    model = _new(cls)
     _set(model, "__dict__", data)
     _set(model, "__pydantic_fields_set__", set(values))
     _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", plan.private.copy() if plan.private is not None else None)
+    _set(model, "__pydantic_private__", private)
     return model

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from wfe_core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus
 from wfe_core.models.instance import fresh_instance_private
+from wfe_core.models.trusted import assembled
 from wfe_core.value_copy import IMMUTABLE, copy_value
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -17,7 +18,6 @@ _IMMUTABLE = IMMUTABLE
 
 _POINTER_VALUE_FIELDS = ("persistence_data", "event_data", "context_item", "outcome")
 """The pointer's fields of any value, mostly None; children, scope and extension_attributes are copied apart."""
-_new = object.__new__
 
 
 def copy_model(model: _M) -> _M:
@@ -92,13 +92,7 @@ def pointer_from_record(record: PointerRecord) -> ExecutionPointer:
         fields[name] = list(value) if type(value) is tuple else copy_value(value)
     value = fields["extension_attributes"]
     fields["extension_attributes"] = {} if value is None else copy_value(value)
-    pointer = _new(ExecutionPointer)
-    # plain attribute writes: the class's __setattr__ and __delattr__ are object's (see ExecutionPointer)
-    pointer.__dict__ = fields
-    pointer.__pydantic_fields_set__ = set(record[-1])
-    pointer.__pydantic_extra__ = None
-    pointer.__pydantic_private__ = None
-    return pointer
+    return assembled(ExecutionPointer, fields, set(record[-1]), None)
 
 
 InstanceRecord = tuple[Any, ...]
@@ -152,10 +146,5 @@ def instance_from_record(record: InstanceRecord, pointers: list[ExecutionPointer
     fields["status"] = _WORKFLOW_STATUS.get(status, status)
     fields["execution_pointers"] = pointers
     fields["errors"] = []
-    instance = _new(WorkflowInstance)
-    instance.__dict__ = fields
-    instance.__pydantic_fields_set__ = set(record[-1])
-    instance.__pydantic_extra__ = None
     # a fresh private state: the open-pointer cache belongs to another pointer list
-    instance.__pydantic_private__ = fresh_instance_private()
-    return instance
+    return assembled(WorkflowInstance, fields, set(record[-1]), fresh_instance_private())
