@@ -46,22 +46,30 @@ CLIENTS = 16
 
 
 def start_server(folder: Path, store: str) -> tuple[subprocess.Popen[str], str]:
+    """``wfe serve`` on ``store``, its error output written to ``folder/server.err`` (see ``server_errors``)."""
     (folder / "flows").mkdir()
     (folder / "flows" / "tiny.yaml").write_text(FLOW)
-    process = subprocess.Popen(
-        [WFE, "serve", "--dir", str(folder / "flows"), "--db", store, "--http", "127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "WFE_SERVER_TOKENS": TOKEN},
-    )
+    with (folder / "server.err").open("w") as errors:
+        process = subprocess.Popen(
+            [WFE, "serve", "--dir", str(folder / "flows"), "--db", store, "--http", "127.0.0.1:0"],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env={**os.environ, "WFE_SERVER_TOKENS": TOKEN},
+        )
     assert process.stdout is not None
     for line in process.stdout:
         if line.startswith("http: listening on "):
             # keep draining the host's output so that it never blocks on a full pipe
             threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
             return process, line.split("listening on ", 1)[1].strip()
-    raise SystemExit("the server did not start")
+    raise SystemExit(f"the server did not start (exit status {process.poll()}):\n{server_errors(folder)}")
+
+
+def server_errors(folder: Path) -> str:
+    """The end of what the server wrote to its error output: why a request failed when the server did."""
+    text = (folder / "server.err").read_text(errors="replace")
+    return text[-4000:] or "(nothing)"
 
 
 async def rate(client: httpx.AsyncClient, seconds: float, call: object) -> float:
@@ -155,6 +163,12 @@ async def main() -> None:
                 )
             await asyncio.sleep(2)  # let the started runs drain before timing the stream
             stream = await fan_out(base, args.subscribers, 20)
+        except BaseException:
+            print(
+                f"the server (exit status {process.poll()}) wrote:\n{server_errors(Path(tmp))}",
+                file=sys.stderr,
+            )
+            raise
         finally:
             process.terminate()
             process.wait(60)
