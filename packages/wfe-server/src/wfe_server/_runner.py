@@ -11,6 +11,12 @@ from starlette.applications import Starlette
 
 from wfe_core.errors import ConfigurationError
 
+KEEP_ALIVE_SECONDS = 75
+"""How long an idle client connection stays open (nginx's default). A client reuses an idle connection until
+its own expiry (httpx: 5 s; urllib3, under requests: never) and must find it still open: uvicorn's default of
+5 s closed connections just as httpx sent the next request on them (a reset, no response), and a POST sent on
+such a connection is not retried."""
+
 
 class _Server(uvicorn.Server):
     """A uvicorn server that leaves signals to its caller (``wfe serve`` stops the host and the server)."""
@@ -43,6 +49,7 @@ class HttpServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None

@@ -72,3 +72,28 @@ async def test_a_stream_subscriber_that_leaves_is_forgotten(server):
             break
         await asyncio.sleep(0.05)
     assert broker.subscriber_count == 0
+
+
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+    """One ``GET /api/v1/workflows`` on an open connection: the response's status (its body read whole)."""
+    writer.write(b"GET /api/v1/workflows HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    lines = head.decode().split("\r\n")
+    length = next(int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:"))
+    await reader.readexactly(length)
+    return int(lines[0].split()[1])
+
+
+@pytest.mark.slow
+async def test_an_idle_connection_stays_open_past_a_clients_keep_alive(server):
+    # A client reuses an idle connection until its own keep-alive expiry (httpx: 5 s): the server must not
+    # close it first, or a request sent as it closes gets a reset instead of a response.
+    _, running, _ = server
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    try:
+        assert await _get(reader, writer) == 200
+        await asyncio.sleep(6)
+        assert await _get(reader, writer) == 200  # the same connection, idle for longer than 5 s
+    finally:
+        writer.close()
