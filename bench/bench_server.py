@@ -60,16 +60,29 @@ def start_server(folder: Path, store: str) -> tuple[subprocess.Popen[str], str]:
     assert process.stdout is not None
     for line in process.stdout:
         if line.startswith("http: listening on "):
-            # keep draining the host's output so that it never blocks on a full pipe
-            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+            # keep draining the host's output so that it never blocks on a full pipe, into server.out
+            threading.Thread(target=_drain, args=(process, folder / "server.out"), daemon=True).start()
             return process, line.split("listening on ", 1)[1].strip()
     raise SystemExit(f"the server did not start (exit status {process.poll()}):\n{server_errors(folder)}")
 
 
+def _drain(process: subprocess.Popen[str], into: Path) -> None:
+    assert process.stdout is not None
+    with into.open("w") as out:
+        for line in process.stdout:
+            out.write(line)
+            out.flush()
+
+
 def server_errors(folder: Path) -> str:
-    """The end of what the server wrote to its error output: why a request failed when the server did."""
-    text = (folder / "server.err").read_text(errors="replace")
-    return text[-4000:] or "(nothing)"
+    """The end of what the server wrote (its error output, then its output): why a request failed when the
+    server did."""
+    parts = []
+    for name in ("server.err", "server.out"):
+        path = folder / name
+        text = path.read_text(errors="replace") if path.exists() else ""
+        parts.append(f"{name}: {text[-3000:] or '(nothing)'}")
+    return "\n".join(parts)
 
 
 async def rate(client: httpx.AsyncClient, seconds: float, call: object) -> float:
