@@ -46,7 +46,8 @@ CLIENTS = 16
 
 
 def start_server(folder: Path, store: str) -> tuple[subprocess.Popen[str], str]:
-    """``wfe serve`` on ``store``, its error output written to ``folder/server.err`` (see ``server_errors``)."""
+    """``wfe serve`` on ``store``, its error output written to ``folder/server.err`` and its output to
+    ``folder/server.out`` (see ``server_errors``)."""
     (folder / "flows").mkdir()
     (folder / "flows" / "tiny.yaml").write_text(FLOW)
     with (folder / "server.err").open("w") as errors:

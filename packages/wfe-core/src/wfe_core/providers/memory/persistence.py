@@ -168,10 +168,7 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
         now: datetime | None = None,
         fence: int | None = None,
     ) -> list[Delivery]:
-        # (the argument check, the lease check, the snapshot and the runnable index are written out below: a
-        # call each cost more than what it does on the path every pass takes)
-        if deliveries:
-            check_delivery_time(deliveries, now)
+        check_delivery_time(deliveries, now)
         if fence is not None:
             check_now()
         with self._guard:
@@ -197,10 +194,7 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
             if fence is not None:
                 stored.fence = fence
             old_name = stored.instance[I_NAME]
-            try:
-                record = instance_record(instance)
-            except pydantic_core.PydanticSerializationError as exc:
-                raise (unstorable(instance.data) or exc) from None
+            record = self._snapshot(instance)
             if instance.name != old_name:
                 if instance.name and instance.name not in self._names:
                     del self._names[old_name]
@@ -209,11 +203,7 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
                     record = renamed(record, old_name)
             stored.instance = record
             kept = stored.pointers
-            for pointer in (
-                pointers
-                if pointers is not None and not outcomes
-                else written_pointers(instance, pointers, outcomes)
-            ):
+            for pointer in written_pointers(instance, pointers, outcomes):
                 kept[pointer.id] = pointer_record(pointer)
             for subscription in subscriptions:
                 self._add_subscription(subscription)
@@ -221,11 +211,7 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
                 self._close(outcome.subscription_id, outcome.consumed_event_id)
             for event in events:
                 self._add_event(event)
-            due = instance.next_execution  # (_index_runnable)
-            if due is not None and instance.status == WorkflowStatus.RUNNABLE:
-                self._runnable[instance.id] = due
-            else:
-                self._runnable.pop(instance.id, None)
+            self._index_runnable(instance)
             return delivered(outcomes) if outcomes else []
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
