@@ -30,8 +30,8 @@ class EventDelivery:
         self.runner = runner
 
     async def choose_event(self, subscription: EventSubscription, known: Event | None = None) -> Event | None:
-        """The oldest event due now that matches the subscription and this instance has not consumed yet;
-        ``known``, an event in hand, is not read again when it is that one."""
+        """The oldest event due now (or processed already) that matches the subscription and this instance has
+        not consumed yet; ``known``, an event in hand, is not read again when it is that one."""
         r = self.runner
         ids = await r.persistence.get_events(
             subscription.event_name, subscription.event_key, subscription.subscribe_as_of
@@ -50,7 +50,8 @@ class EventDelivery:
                 if known is not None and known.id == event_id
                 else await r.persistence.get_event(event_id)
             )
-            if event.event_time <= now:
+            # processed: a host found it due (by its clock, perhaps a little ahead of this one's)
+            if event.event_time <= now or event.is_processed:
                 return event
         return None
 

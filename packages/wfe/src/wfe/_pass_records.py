@@ -3,6 +3,7 @@ store refused, or a definition not registered on this host."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from wfe._local_run import LocalRun
@@ -10,7 +11,15 @@ from wfe_core import transitions
 from wfe_core.definition import WorkflowDefinition
 from wfe_core.errors import UnstorableDataError, ValueRefusedError, WorkflowDataError
 from wfe_core.executor import PassState
-from wfe_core.models import ExecutionError, Lease, QueueType, WorkflowInstance
+from wfe_core.models import (
+    ACTIVITY_EVENT_NAME,
+    Delivery,
+    EventSubscription,
+    ExecutionError,
+    Lease,
+    QueueType,
+    WorkflowInstance,
+)
 from wfe_core.storable import doubtful_values
 
 if TYPE_CHECKING:
@@ -63,7 +72,7 @@ class PassRecords:
                 )
                 run.released = True
             else:
-                await r.persistence.persist_workflow(
+                woke = await r.persistence.persist_workflow(
                     instance,
                     pointers=list(state.changed.values()),
                     subscriptions=state.subscriptions,
@@ -71,6 +80,8 @@ class PassRecords:
                     now=now,
                     fence=lease.fence,
                 )
+                if state.subscriptions:
+                    await self._late_events(state.subscriptions, woke)
         if state.events:
             await r.hooks.publish(*state.events)
         hook = r.hooks.workflow_hook
@@ -82,6 +93,24 @@ class PassRecords:
             await r.queue.enqueue(QueueType.EVENT, notice.id)
         if r.hooks.indexing:
             await r.queue.enqueue(QueueType.INDEX, instance.id)
+
+    async def _late_events(
+        self, subscriptions: Sequence[EventSubscription], woke: Sequence[Delivery]
+    ) -> None:
+        """Hand the run any event its new subscriptions did not take in the write that stored them, though it was
+        due by the time the write committed.
+
+        The write takes only events due at the pass's time, which is earlier than its commit: an event published
+        meanwhile, which the event consumer found no subscription for (the write had not committed yet), would
+        otherwise wait for nobody. Any event committed after this write sees the subscriptions itself."""
+        delivery = self.runner.delivery
+        taken = {d.subscription_id for d in woke}
+        for subscription in subscriptions:
+            if subscription.id in taken or subscription.event_name == ACTIVITY_EVENT_NAME:
+                continue
+            event = await delivery.choose_event(subscription)
+            if event is not None:
+                await delivery.deliver(subscription, event)  # this run applies it after its pass
 
     async def refused(
         self,

@@ -151,3 +151,31 @@ async def test_events_published_in_rapid_succession_are_each_delivered_oldest_fi
     await host.publish_event("n", "k", "second")
     done = await host.wait_for_workflow(wid, timeout=10)
     assert done.data.approvals == ["first", "second"]
+
+
+async def test_event_published_and_processed_while_the_subscription_is_written_is_not_lost(make_host):
+    """The pass's write carries the time its step ended; an event published after that, and processed by the
+    event consumer before the write commits (no subscription to see yet), is still delivered."""
+    host = await make_host(waiting_definition())
+    store = host.persistence
+    write = store.persist_workflow
+    published: list[str] = []
+
+    async def publish_first(instance, **kwargs):
+        if kwargs.get("subscriptions") and not published:
+            await asyncio.sleep(0.01)  # the event's time is after the end of the step that subscribes
+            event_id = await host.publish_event("approval", "o-late", "late")
+            published.append(event_id)
+            for _ in range(500):
+                if (await store.get_event(event_id)).is_processed:
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the event was never processed")
+        return await write(instance, **kwargs)
+
+    store.persist_workflow = publish_first
+    wid = await host.start_workflow("approve", 1, Order(order_id="o-late"))
+    instance = await host.wait_for_workflow(wid, timeout=10)
+    assert published
+    assert instance.data.approvals == ["late"]
