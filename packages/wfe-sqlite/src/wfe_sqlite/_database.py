@@ -9,6 +9,13 @@ transaction, then commits once. While one commit waits for its fsync, new jobs p
 commit, so concurrent passes of many workflows cost one fsync per batch instead of one each. A job that raises
 is undone alone (the batch is re-run with a savepoint around each job) and the others still commit. A job's
 result is delivered only after the commit that made it durable.
+
+Deferred jobs (the writes of workflow passes) overlap the event loop with the disk: their results are handed
+back as the next commit begins (or when the worker has nothing else to do), so the passes they wake run while
+that commit's fsync is in flight instead of before it; the results of other jobs (a caller's
+``start_workflow``) are handed back at once. A batch of deferred jobs alone that follows a caller's job waits
+briefly (``linger``) for that caller's next job, so a loop of starts awaited one by one shares each commit with
+the passes in flight rather than queueing behind them: one commit per start.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +39,10 @@ T = TypeVar("T")
 
 Job = Callable[[sqlite3.Connection], T]
 
+LINGER = 0.001
+"""How long (seconds) a batch of deferred jobs alone waits for a caller's job to share its commit: about what
+an event loop takes to hand a commit's result to its caller and take that caller's next call."""
+
 
 @dataclass(slots=True)
 class _Task:
@@ -38,6 +50,7 @@ class _Task:
     write: bool
     standalone: bool
     future: asyncio.Future[Any]
+    deferred: bool = False
     outcome: tuple[bool, Any] = field(default=(False, None))
     delivered: bool = False
 
@@ -65,10 +78,13 @@ class SqliteDatabase:
     _registry: ClassVar[dict[str, SqliteDatabase]] = {}
     _registry_lock: ClassVar[threading.RLock] = threading.RLock()
 
-    def __init__(self, path: str, options: SqliteOptions | None = None, *, max_batch: int = 512) -> None:
+    def __init__(
+        self, path: str, options: SqliteOptions | None = None, *, max_batch: int = 512, linger: float = LINGER
+    ) -> None:
         self.path = path
         self.options = options or SqliteOptions()
         self.max_batch = max_batch
+        self.linger = linger
         self.wakeups = Wakeups()
         self.stats = DatabaseStats()
         self._lock = threading.Lock()
@@ -104,7 +120,7 @@ class SqliteDatabase:
                 SqliteDatabase._registry.setdefault(key, self)
             if self._thread is None:
                 jobs: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
-                worker = _Worker(self.path, self.options, self.max_batch, self.stats)
+                worker = _Worker(self.path, self.options, self.max_batch, self.linger, self.stats)
                 self._jobs = jobs
                 self._thread = threading.Thread(
                     target=worker.work, args=(jobs,), name=f"wfe-sqlite:{self.path}", daemon=True
@@ -150,12 +166,15 @@ class SqliteDatabase:
         """
         return await self.submit(fn, write=write)
 
-    def submit(self, fn: Job[T], *, write: bool) -> asyncio.Future[T]:
+    def submit(self, fn: Job[T], *, write: bool, deferred: bool = False) -> asyncio.Future[T]:
         """What :meth:`run` awaits: ``fn`` handed to the worker thread now, and the future of its outcome.
 
         Awaiting the future directly saves a coroutine per call on the paths every pass takes. Cancelling it
-        does not withdraw the job. Raises ``sqlite3.ProgrammingError`` when the database is closed."""
-        return self._submit(fn, write, False)
+        does not withdraw the job. Raises ``sqlite3.ProgrammingError`` when the database is closed.
+
+        A ``deferred`` job's result may be handed back later than its commit: when the worker begins its next
+        commit, or when it has nothing left to do, whichever comes first (see ``_Worker``)."""
+        return self._submit(fn, write, False, deferred)
 
     async def run_standalone(self, fn: Job[T]) -> T:
         """Run ``fn`` alone in autocommit mode: it manages its own transaction (used for migrations)."""
@@ -165,7 +184,7 @@ class SqliteDatabase:
         """Apply pending schema migrations; return the version found. Idempotent and safe across processes."""
         return await self.run_standalone(migrate)
 
-    def _submit(self, fn: Job[T], write: bool, standalone: bool) -> asyncio.Future[T]:
+    def _submit(self, fn: Job[T], write: bool, standalone: bool, deferred: bool = False) -> asyncio.Future[T]:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         with self._lock:
             if self._jobs is None:
@@ -173,36 +192,40 @@ class SqliteDatabase:
                     f"the SQLite database {self.path!r} is closed: "
                     "open the provider again (from_url) or call start()"
                 )
-            self._jobs.put(_Task(fn, write, standalone, future))
+            self._jobs.put(_Task(fn, write, standalone, future, deferred))
         return future
 
 
 class _Worker:
     """The worker thread's side: owns the connection, runs batches of jobs, delivers results."""
 
-    def __init__(self, path: str, options: SqliteOptions, max_batch: int, stats: DatabaseStats) -> None:
+    def __init__(
+        self, path: str, options: SqliteOptions, max_batch: int, linger: float, stats: DatabaseStats
+    ) -> None:
         self.path = path
         self.options = options
         self.max_batch = max_batch
+        self.linger = linger
         self.stats = stats
+        self._held: list[_Task] = []
+        """Deferred jobs committed, their results not handed back yet."""
+        self._urgent_before = False
+        """Whether the last batch had a job that was not deferred."""
 
     def work(self, jobs: queue.SimpleQueue[_Task | None]) -> None:
         connection, open_error = self._open()
         stopping = False
         while not stopping:
-            first = jobs.get()
+            queued = True
+            try:
+                first = jobs.get_nowait()
+            except queue.Empty:
+                self._hand_back_held()  # nothing else to do: no reason to hold them any longer
+                first, queued = jobs.get(), False
             if first is None:
                 break
             batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    task = jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if task is None:
-                    stopping = True
-                    break
-                batch.append(task)
+            stopping = self._gather(jobs, batch, queued)
             if connection is None:
                 # Opening failed before (the file locked past busy_timeout, an unwritable directory ...): try
                 # again, so a passing problem does not break the provider for good.
@@ -215,8 +238,40 @@ class _Worker:
             except Exception as exc:
                 # Nothing may end this thread early: every later call would wait for it forever.
                 self._fail(batch, exc)
+        self._hand_back_held()
         if connection is not None:
             connection.close()
+
+    def _gather(self, jobs: queue.SimpleQueue[_Task | None], batch: list[_Task], queued: bool) -> bool:
+        """Add the jobs waiting now to ``batch``; True when the stop marker was among them.
+
+        Deferred jobs alone, queued while a batch that had a caller's job committed (``queued``: passes its
+        deferred results woke), wait up to ``linger`` for a job that is not deferred: a caller awaiting one
+        write after another (a loop of starts) sends its next as soon as the last result reaches it, and that
+        write then shares this commit instead of waiting behind it. A deferred job that arrives at an idle
+        worker (the first pass of a workflow started alone) does not wait.
+        """
+        linger = queued and self._urgent_before and all(task.deferred for task in batch)
+        deadline = time.monotonic() + self.linger if linger else 0.0
+        while len(batch) < self.max_batch:
+            try:
+                task = jobs.get_nowait()
+            except queue.Empty:
+                if not linger:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    task = jobs.get(timeout=left)
+                except queue.Empty:
+                    break
+            if task is None:
+                return True
+            batch.append(task)
+            if linger and not task.deferred:
+                linger = False
+        return False
 
     def _open(self) -> tuple[sqlite3.Connection | None, Exception | None]:
         connection: sqlite3.Connection | None = None
@@ -287,12 +342,24 @@ class _Worker:
                 self._attempt(connection, tasks, write, savepoints=True)
         except sqlite3.Error as exc:
             # The transaction as a whole failed (lock timeout, disk full, I/O error): nothing of it was kept.
+            self._hand_back_held()
             for task in tasks:
                 task.outcome = (False, exc)
         self.stats.jobs += len(tasks)
         self.stats.transactions += 1
         self.stats.write_transactions += int(write)
-        self._deliver(tasks)
+        self._urgent_before = any(not task.deferred for task in tasks)
+        # Deferred jobs that committed are handed back when the next commit begins or the worker goes idle,
+        # so their callers (the passes of running workflows) run while that commit is written, and a caller
+        # waiting on a job of its own here is answered first.
+        now: list[_Task] = []
+        for task in tasks:
+            if task.deferred and task.outcome[0]:
+                task.delivered = True  # settled: a failure of the batch later on does not change its outcome
+                self._held.append(task)
+            else:
+                now.append(task)
+        self._deliver(now)
 
     def _attempt(
         self, connection: sqlite3.Connection, tasks: list[_Task], write: bool, *, savepoints: bool
@@ -307,6 +374,7 @@ class _Worker:
                     if connection.in_transaction:
                         connection.execute("ROLLBACK")
                     return False
+            self._hand_back_held()  # committed earlier: their callers run while this commit is written
             connection.execute("COMMIT")
             return True
         except BaseException:
@@ -330,6 +398,11 @@ class _Worker:
         task.outcome = (True, result)
         if savepoint:
             connection.execute("RELEASE job")
+
+    def _hand_back_held(self) -> None:
+        if self._held:
+            held, self._held = self._held, []
+            self._deliver(held)
 
     @staticmethod
     def _deliver(tasks: list[_Task]) -> None:

@@ -28,9 +28,9 @@ class DatabaseHandle:
             self._held = False
             await self.database.release()
 
-    async def run(self, fn: Job[T], *, write: bool, action: str) -> T:
+    async def run(self, fn: Job[T], *, write: bool, action: str, deferred: bool = False) -> T:
         try:
-            return await self.database.submit(fn, write=write)
+            return await self.database.submit(fn, write=write, deferred=deferred)
         except sqlite3.Error as exc:
             raise self._error_type(
                 f"SQLite {self.database.path!r}: {action} failed: {_explain(exc)}"

@@ -17,5 +17,7 @@ class _SqliteProvider:
     async def _read(self, fn: Callable[[sqlite3.Connection], Any], action: str) -> Any:
         return await self._handle.run(fn, write=False, action=action)
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], Any], action: str) -> Any:
-        return await self._handle.run(fn, write=True, action=action)
+    async def _write(
+        self, fn: Callable[[sqlite3.Connection], Any], action: str, *, deferred: bool = False
+    ) -> Any:
+        return await self._handle.run(fn, write=True, action=action, deferred=deferred)

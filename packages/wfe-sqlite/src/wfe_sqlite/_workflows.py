@@ -159,7 +159,7 @@ class _WorkflowStore(_SqliteProvider):
                 then(conn)
             return outcomes
 
-        outcomes: list[Applied] = await self._write(persist, "persist workflow")
+        outcomes: list[Applied] = await self._write(persist, "persist workflow", deferred=True)
         if now is not None:
             adopt(instance, outcomes, now)
         return delivered(outcomes)

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -384,3 +385,60 @@ async def test_the_lock_family_is_recorded_once(tmp_path: Path) -> None:
         assert await persistence.record_lock_family("wfe_valkey") == "wfe_sqlite"
     finally:
         await persistence.close()
+
+
+async def test_a_deferred_result_is_handed_back_as_the_next_commit_begins(tmp_path: Path) -> None:
+    database = SqliteDatabase(str(tmp_path / "deferred.db"))
+    database.retain()
+    running, release = threading.Event(), threading.Event()
+
+    def held_open(conn: sqlite3.Connection) -> str:
+        running.set()
+        release.wait(30)
+        return "deferred"
+
+    deferred = database.submit(held_open, write=True, deferred=True)
+    assert await asyncio.to_thread(running.wait, 30)
+    seen: list[bool] = []
+    # queued while the deferred job's batch runs: the next batch
+    urgent = database.submit(lambda conn: seen.append(deferred.done()) or "urgent", write=True)
+    order: list[str] = []
+    deferred.add_done_callback(lambda f: order.append(f.result()))
+    urgent.add_done_callback(lambda f: order.append(f.result()))
+    release.set()
+    assert await urgent == "urgent"
+    assert seen == [False]  # committed, but not handed back while the next batch's jobs ran
+    assert order == ["deferred", "urgent"]  # handed back as that batch began its commit
+    await database.release()
+
+
+async def test_deferred_jobs_alone_wait_for_a_callers_next_job_to_share_its_commit(tmp_path: Path) -> None:
+    database = SqliteDatabase(str(tmp_path / "linger.db"), linger=30.0)
+    database.retain()
+    running, release = threading.Event(), threading.Event()
+
+    def held_open(conn: sqlite3.Connection) -> str:
+        running.set()
+        release.wait(30)
+        return "first"
+
+    first = database.submit(held_open, write=True)
+    assert await asyncio.to_thread(running.wait, 30)
+    deferred = database.submit(lambda conn: "pass", write=True, deferred=True)
+    before = database.stats.transactions
+    release.set()
+    assert await first == "first"
+    # the caller's next job, sent once the last result reached it: it joins the deferred job's commit
+    assert await database.submit(lambda conn: "next", write=True) == "next"
+    assert await deferred == "pass"
+    assert database.stats.transactions - before == 2
+    await database.release()
+
+
+async def test_a_deferred_job_sent_to_an_idle_worker_does_not_wait(tmp_path: Path) -> None:
+    database = SqliteDatabase(str(tmp_path / "idle.db"), linger=30.0)
+    database.retain()
+    assert await database.submit(lambda conn: 1, write=True) == 1
+    # sent after the caller's commit came back (the first pass of a workflow started alone): no linger
+    assert await asyncio.wait_for(database.submit(lambda conn: 2, write=True, deferred=True), 10) == 2
+    await database.release()
