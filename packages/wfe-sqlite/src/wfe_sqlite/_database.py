@@ -209,23 +209,25 @@ class _Worker:
         self.stats = stats
         self._held: list[_Task] = []
         """Deferred jobs committed, their results not handed back yet."""
-        self._urgent_before = False
-        """Whether the last batch had a job that was not deferred."""
+        self._linger = False
+        """Whether the next batch, if it holds deferred jobs alone, waits for another job: the last batch had a
+        job that was not deferred, and jobs were queued by the time it committed."""
+        self._jobs: queue.SimpleQueue[_Task | None] | None = None
 
     def work(self, jobs: queue.SimpleQueue[_Task | None]) -> None:
+        self._jobs = jobs
         connection, open_error = self._open()
         stopping = False
         while not stopping:
-            queued = True
             try:
                 first = jobs.get_nowait()
             except queue.Empty:
                 self._hand_back_held()  # nothing else to do: no reason to hold them any longer
-                first, queued = jobs.get(), False
+                first = jobs.get()
             if first is None:
                 break
             batch = [first]
-            stopping = self._gather(jobs, batch, queued)
+            stopping = self._gather(jobs, batch)
             if connection is None:
                 # Opening failed before (the file locked past busy_timeout, an unwritable directory ...): try
                 # again, so a passing problem does not break the provider for good.
@@ -242,16 +244,16 @@ class _Worker:
         if connection is not None:
             connection.close()
 
-    def _gather(self, jobs: queue.SimpleQueue[_Task | None], batch: list[_Task], queued: bool) -> bool:
+    def _gather(self, jobs: queue.SimpleQueue[_Task | None], batch: list[_Task]) -> bool:
         """Add the jobs waiting now to ``batch``; True when the stop marker was among them.
 
-        Deferred jobs alone, queued while a batch that had a caller's job committed (``queued``: passes its
-        deferred results woke), wait up to ``linger`` for a job that is not deferred: a caller awaiting one
-        write after another (a loop of starts) sends its next as soon as the last result reaches it, and that
-        write then shares this commit instead of waiting behind it. A deferred job that arrives at an idle
-        worker (the first pass of a workflow started alone) does not wait.
+        Deferred jobs alone, queued before a batch that had a caller's job committed (passes that its deferred
+        results woke), wait up to ``linger`` for a job that is not deferred: a caller awaiting one write after
+        another (a loop of starts) sends its next as soon as the last result reaches it, and that write then
+        shares this commit instead of waiting behind it. A deferred job sent after that commit (the first pass
+        of a workflow started alone) does not wait.
         """
-        linger = queued and self._urgent_before and all(task.deferred for task in batch)
+        linger = self._linger and all(task.deferred for task in batch)
         deadline = time.monotonic() + self.linger if linger else 0.0
         while len(batch) < self.max_batch:
             try:
@@ -348,7 +350,8 @@ class _Worker:
         self.stats.jobs += len(tasks)
         self.stats.transactions += 1
         self.stats.write_transactions += int(write)
-        self._urgent_before = any(not task.deferred for task in tasks)
+        # read before any result is handed back: what is queued now was sent while this batch ran
+        self._linger = any(not task.deferred for task in tasks) and not self._nothing_queued()
         # Deferred jobs that committed are handed back when the next commit begins or the worker goes idle,
         # so their callers (the passes of running workflows) run while that commit is written, and a caller
         # waiting on a job of its own here is answered first.
@@ -398,6 +401,9 @@ class _Worker:
         task.outcome = (True, result)
         if savepoint:
             connection.execute("RELEASE job")
+
+    def _nothing_queued(self) -> bool:
+        return self._jobs is None or self._jobs.empty()
 
     def _hand_back_held(self) -> None:
         if self._held:

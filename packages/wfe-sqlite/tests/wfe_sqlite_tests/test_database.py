@@ -387,25 +387,35 @@ async def test_the_lock_family_is_recorded_once(tmp_path: Path) -> None:
         await persistence.close()
 
 
+class HeldOpen:
+    """A job that keeps its batch open until ``release.set()``; ``started()`` waits until it runs."""
+
+    def __init__(self, result: str) -> None:
+        self.result = result
+        self.running, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, conn: sqlite3.Connection) -> str:
+        self.running.set()
+        self.release.wait(30)
+        return self.result
+
+    async def started(self) -> None:
+        assert await asyncio.to_thread(self.running.wait, 30)
+
+
 async def test_a_deferred_result_is_handed_back_as_the_next_commit_begins(tmp_path: Path) -> None:
     database = SqliteDatabase(str(tmp_path / "deferred.db"))
     database.retain()
-    running, release = threading.Event(), threading.Event()
-
-    def held_open(conn: sqlite3.Connection) -> str:
-        running.set()
-        release.wait(30)
-        return "deferred"
-
-    deferred = database.submit(held_open, write=True, deferred=True)
-    assert await asyncio.to_thread(running.wait, 30)
+    held = HeldOpen("deferred")
+    deferred = database.submit(held, write=True, deferred=True)
+    await held.started()
     seen: list[bool] = []
     # queued while the deferred job's batch runs: the next batch
     urgent = database.submit(lambda conn: seen.append(deferred.done()) or "urgent", write=True)
     order: list[str] = []
     deferred.add_done_callback(lambda f: order.append(f.result()))
     urgent.add_done_callback(lambda f: order.append(f.result()))
-    release.set()
+    held.release.set()
     assert await urgent == "urgent"
     assert seen == [False]  # committed, but not handed back while the next batch's jobs ran
     assert order == ["deferred", "urgent"]  # handed back as that batch began its commit
@@ -415,18 +425,12 @@ async def test_a_deferred_result_is_handed_back_as_the_next_commit_begins(tmp_pa
 async def test_deferred_jobs_alone_wait_for_a_callers_next_job_to_share_its_commit(tmp_path: Path) -> None:
     database = SqliteDatabase(str(tmp_path / "linger.db"), linger=30.0)
     database.retain()
-    running, release = threading.Event(), threading.Event()
-
-    def held_open(conn: sqlite3.Connection) -> str:
-        running.set()
-        release.wait(30)
-        return "first"
-
-    first = database.submit(held_open, write=True)
-    assert await asyncio.to_thread(running.wait, 30)
+    held = HeldOpen("first")
+    first = database.submit(held, write=True)
+    await held.started()
     deferred = database.submit(lambda conn: "pass", write=True, deferred=True)
     before = database.stats.transactions
-    release.set()
+    held.release.set()
     assert await first == "first"
     # the caller's next job, sent once the last result reached it: it joins the deferred job's commit
     assert await database.submit(lambda conn: "next", write=True) == "next"
