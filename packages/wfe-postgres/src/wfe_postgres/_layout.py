@@ -36,6 +36,7 @@ TABLES = (
 
 INDEXES = (
     "workflows_runnable_idx",
+    "workflows_due_idx",
     "workflows_definition_idx",
     "workflows_status_idx",
     "execution_pointers_order_idx",

@@ -176,6 +176,21 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX IF NOT EXISTS {queue_starts_idx} ON {queue_starts} (queue, at)",
         ),
     ),
+    (
+        6,
+        "runnable instances found by the second they are due",
+        (
+            # A pass changes next_execution (due at its own start), so with next_execution in an index no
+            # update of an instance's row could be HOT: every pass added an entry to each of the table's
+            # indexes and left a dead row version behind. The index takes the second instead, a column of its
+            # own that the passes of one second leave unchanged, so those updates happen in place.
+            "ALTER TABLE {workflows} ADD COLUMN IF NOT EXISTS due_second TIMESTAMP"
+            " GENERATED ALWAYS AS (date_trunc('second', next_execution AT TIME ZONE 'UTC')) STORED",
+            "CREATE INDEX IF NOT EXISTS {workflows_due_idx} ON {workflows} (due_second)"
+            " WHERE status = 'Runnable' AND due_second IS NOT NULL",
+            "DROP INDEX IF EXISTS {schema}.{workflows_runnable_idx}",
+        ),
+    ),
 )
 """(version, name, statements): append new versions, never edit an applied one."""
 

@@ -89,12 +89,15 @@ class _InstanceReads(PostgresProvider):
         """Ids of RUNNABLE instances whose ``next_execution`` is set and ``<= as_at``."""
         with wrapped(PersistenceError, "get_runnable_instances"):
             async with self._pool.connection() as conn:
+                # due_second (next_execution to the second, in UTC) is what the index holds
+                at = utc(as_at)
                 cur = await conn.execute(
                     self._layout.q(
-                        "SELECT id FROM {workflows} WHERE status = 'Runnable' AND next_execution IS NOT NULL"
-                        " AND next_execution <= %s ORDER BY next_execution"
+                        "SELECT id FROM {workflows} WHERE status = 'Runnable' AND due_second IS NOT NULL"
+                        " AND due_second <= (%s::timestamptz AT TIME ZONE 'UTC') AND next_execution <= %s"
+                        " ORDER BY next_execution"
                     ),
-                    (utc(as_at),),
+                    (at, at),
                 )
                 return [r[0] for r in await cur.fetchall()]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -219,5 +220,59 @@ async def test_errors_stored_before_the_step_columns_still_load(
             None,
         )
         assert await applied_versions(pg_url, schema, "") == list(range(1, LATEST_VERSION + 1))
+    finally:
+        await store.close()
+
+
+async def indexes_of(pg_url: str, schema: str, table: str) -> list[str]:
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        cur = await conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (schema, table)
+        )
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def test_instances_due_before_migration_6_are_found_after_it(
+    pg_url: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wfe_postgres import _migrations
+
+    store = PostgresPersistence.from_url(pg_url, schema=schema)
+    try:
+        due, later = make_instance(), make_instance()
+        later.next_execution = due.create_time + timedelta(hours=1)
+        with monkeypatch.context() as patched:  # a store written by wfe-postgres before migration 6
+            patched.setattr(_migrations, "MIGRATIONS", _migrations.MIGRATIONS[:5])
+            async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+                await _migrations.migrate(conn, store._layout)
+            for instance in (due, later):
+                await store.create_workflow(instance)
+        await store.ensure_store_exists()
+        assert await store.get_runnable_instances(datetime.now(UTC)) == [due.id]
+        assert await store.get_runnable_instances(later.next_execution + timedelta(seconds=1)) == [
+            due.id,
+            later.id,
+        ]
+        # no index of the table holds next_execution, which every pass changes: a pass's update can be HOT
+        definitions = await indexes_of(pg_url, schema, "workflows")
+        assert definitions and not [d for d in definitions if "next_execution" in d]
+        assert await applied_versions(pg_url, schema, "") == list(range(1, LATEST_VERSION + 1))
+    finally:
+        await store.close()
+
+
+async def test_runnable_instances_due_within_the_same_second_are_told_apart(pg_url: str, schema: str) -> None:
+    store = PostgresPersistence.from_url(pg_url, schema=schema)
+    await store.ensure_store_exists()
+    try:
+        base = datetime(2030, 1, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+        early, late = make_instance(), make_instance()
+        early.next_execution, late.next_execution = base, base + timedelta(milliseconds=300)
+        for instance in (late, early):
+            await store.create_workflow(instance)
+        # the index finds both by their second; the exact time still decides
+        assert await store.get_runnable_instances(base + timedelta(milliseconds=100)) == [early.id]
+        assert await store.get_runnable_instances(base + timedelta(milliseconds=300)) == [early.id, late.id]
+        assert await store.get_runnable_instances(base - timedelta(microseconds=1)) == []
     finally:
         await store.close()
