@@ -3,6 +3,7 @@ behaviour test on each listed store (one switch, same tests). And the command-li
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -36,8 +37,18 @@ def _configure(
         async def drop() -> None:
             import psycopg  # only needed when the postgres store is selected
 
-            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            # A statement a stopped host's cancelled task had sent (the poller taking its lease: the lock's row,
+            # then the fence sequence) may still be finishing on the server; DROP SCHEMA, which locks every
+            # object of the schema, can then deadlock with it, and the server aborts one of the two. Again.
+            for attempt in range(5):
+                try:
+                    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                    return
+                except psycopg.errors.DeadlockDetected:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.2)
 
         cleanups.append(drop)
     return cleanups
