@@ -23,6 +23,23 @@ STORE_PARAMS = [pytest.param(s, marks=pytest.mark.postgres) if s == "postgres" e
 HostFactory = Callable[..., Awaitable[WorkflowHost]]
 
 
+async def drop_test_schema(url: str, schema: str) -> None:
+    """Drop a test's PostgreSQL schema. A statement a stopped host's cancelled task had sent (the poller taking
+    its lease: the lock's row, then the fence sequence) may still be finishing on the server; DROP SCHEMA, which
+    locks every object of the schema, can then deadlock with it, and the server aborts one of the two: again."""
+    import psycopg  # only needed when the postgres store is selected
+
+    for attempt in range(5):
+        try:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.2)
+
+
 def _configure(
     builder: WorkflowHostBuilder, store: str, tmp_path: Any
 ) -> list[Callable[[], Awaitable[None]]]:
@@ -35,20 +52,7 @@ def _configure(
         builder.use_persistence(url, schema=schema)
 
         async def drop() -> None:
-            import psycopg  # only needed when the postgres store is selected
-
-            # A statement a stopped host's cancelled task had sent (the poller taking its lease: the lock's row,
-            # then the fence sequence) may still be finishing on the server; DROP SCHEMA, which locks every
-            # object of the schema, can then deadlock with it, and the server aborts one of the two. Again.
-            for attempt in range(5):
-                try:
-                    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-                    return
-                except psycopg.errors.DeadlockDetected:
-                    if attempt == 4:
-                        raise
-                    await asyncio.sleep(0.2)
+            await drop_test_schema(url, schema)
 
         cleanups.append(drop)
     return cleanups

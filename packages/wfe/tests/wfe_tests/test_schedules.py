@@ -18,7 +18,7 @@ from wfe_core.models import WorkflowInstance
 from wfe_core.providers.memory import MemoryPersistence
 from wfe_core.testing import ManualClock
 from wfe_core.testing.services import service_url
-from wfe_tests.conftest import STORE_PARAMS
+from wfe_tests.conftest import STORE_PARAMS, drop_test_schema
 
 START = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
 QUIET = {"schedule_poll_interval": timedelta(days=1), "poll_interval": timedelta(hours=1)}
@@ -77,18 +77,7 @@ async def shared_store(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIt
     for host in hosts:
         await host.stop()
     if store == "postgres":
-        import psycopg
-
-        for attempt in range(5):
-            try:
-                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-                break
-            except psycopg.errors.DeadlockDetected:
-                # a store connection still finishing a transaction as the schema goes: drop again after it
-                if attempt == 4:
-                    raise
-                await asyncio.sleep(0.5)
+        await drop_test_schema(url, schema)
 
 
 async def test_an_interval_schedule_starts_one_run_per_tick(shared_store):
