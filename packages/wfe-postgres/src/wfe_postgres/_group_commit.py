@@ -60,6 +60,15 @@ class GroupCommit(Generic[Item, Result]):
         # item stays in its batch.
         return await waiting.future
 
+    async def settle(self) -> None:
+        """Return once every item handed over so far is written (or has failed): a provider that gives its pool
+        back waits for this first, so nothing it was asked to write reaches the database after it stopped.
+        Cancelling the wait does not cancel the writes."""
+        writer = self._writer
+        if writer is None or writer.done() or self._loop is not asyncio.get_running_loop():
+            return
+        await asyncio.wait({writer})
+
     def _next_batch(self) -> list[_Waiting[Item, Result]]:
         batch: list[_Waiting[Item, Result]] = []
         later: list[_Waiting[Item, Result]] = []

@@ -10,6 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from wfe_core.errors import ConfigurationError, ProviderError
 from wfe_postgres._failures import wrapped
+from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._layout import Layout
 from wfe_postgres._migrations import drop_schema_objects, migrate
 from wfe_postgres._pools import PoolHandle, split_url
@@ -70,6 +71,18 @@ class PostgresProvider:
     def __init__(self, pool: PoolHandle, *, schema: str = "wfe", table_prefix: str = "") -> None:
         self._layout = Layout(schema, table_prefix)
         self._pool = pool
+
+    async def _release_pool(self) -> None:
+        """Give the pool back once the writes handed to this provider's group commits are done.
+
+        A caller cancelled while its item waits in a batch (a host's poller when the host stops) leaves the
+        item to be written all the same; without this wait that statement could still be running when
+        ``stop()`` or ``close()`` returned, holding its locks while the application drops the schema or exits.
+        The group commits are the provider's cached properties, found in its ``__dict__``."""
+        for value in list(vars(self).values()):
+            if isinstance(value, GroupCommit):
+                await value.settle()
+        await self._pool.release()
 
     @classmethod
     def from_url(

@@ -90,8 +90,9 @@ class PostgresLock(PostgresProvider):
         return [resource for resource, _ in gone]
 
     async def stop(self) -> None:
-        """Give the pool back. Idempotent; leases stay until they lapse or are released."""
-        await self._pool.release()
+        """Give the pool back once the writes handed over are done. Idempotent; leases stay until they lapse or
+        are released."""
+        await self._release_pool()
 
     @functools.cached_property
     def _acquire_sql(self) -> bytes:

@@ -40,8 +40,8 @@ class PostgresPersistence(
         await self._ensure_schema()
 
     async def close(self) -> None:
-        """Release this provider's claim on the pool. Idempotent."""
-        await self._pool.release()
+        """Release this provider's claim on the pool once the writes handed to it are done. Idempotent."""
+        await self._release_pool()
 
     async def record_lock_family(self, family: str) -> str:
         """Record the lock family of this store's hosts unless one is recorded; return the recorded one."""

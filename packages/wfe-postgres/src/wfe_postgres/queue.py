@@ -105,7 +105,8 @@ class PostgresQueue(PostgresProvider):
                 listening.cancel()
 
     async def stop(self) -> None:
-        """Stop listening and give the pool back. Idempotent; waiting and taken items stay in the table."""
+        """Stop listening and give the pool back once the writes handed over are done. Idempotent; waiting and
+        taken items stay in the table."""
         self._stops += 1
         listener, self._listener = self._listener, None
         if listener is not None:
@@ -113,7 +114,7 @@ class PostgresQueue(PostgresProvider):
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
         self._wake_all()
-        await self._pool.release()
+        await self._release_pool()
 
     async def enqueue(self, queue: QueueType, item_id: str) -> None:
         """Add ``item_id`` unless it is already waiting in ``queue``, and notify every listening host.

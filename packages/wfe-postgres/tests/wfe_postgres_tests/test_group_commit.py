@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from wfe_core.errors import LeaseLostError, PersistenceError, WorkflowNotFoundError
 from wfe_core.models import EventSubscription, PointerStatus, WorkflowInstance, WorkflowStatus
@@ -185,3 +188,54 @@ async def test_a_cancelled_caller_leaves_its_item_in_the_batch() -> None:
         await waiting
     assert await commit.write(3, 3) == 3
     assert written == [1, 2, 3]
+
+
+async def test_settle_returns_once_every_item_handed_over_is_written() -> None:
+    written: list[int] = []
+    release = asyncio.Event()
+
+    async def write_batch(items: Sequence[int]) -> list[int | BaseException]:
+        await release.wait()
+        written.extend(items)
+        return list(items)
+
+    commit: GroupCommit[int, int] = GroupCommit(write_batch)
+    await commit.settle()  # nothing handed over: at once
+    callers = [asyncio.ensure_future(commit.write(n, n)) for n in (1, 2)]
+    await asyncio.sleep(0)
+    for caller in callers:
+        caller.cancel()  # the items stay in their batches
+    settling = asyncio.ensure_future(commit.settle())
+    await asyncio.sleep(0.05)
+    assert not settling.done()
+    release.set()
+    await asyncio.wait_for(settling, timeout=5)
+    assert written == [1, 2]
+
+
+async def test_a_stopped_lock_has_written_the_acquire_of_a_cancelled_caller(pg_url: str, schema: str) -> None:
+    """A host's poller cancelled by ``stop()`` while its acquire waits in a batch: the acquire is written all
+    the same, and ``stop()`` returns only after it, so no statement of the provider runs on after it."""
+    lock = PostgresLock.from_url(pg_url, schema=schema)
+    await lock.start()
+    entered, release = asyncio.Event(), asyncio.Event()
+    commit = lock._acquires
+    write_batch = commit._write_batch
+
+    async def held_back(items: Sequence[Any]) -> list[int | None | BaseException]:
+        entered.set()
+        await release.wait()
+        return await write_batch(items)
+
+    commit._write_batch = held_back
+    caller = asyncio.ensure_future(lock.acquire("held", timedelta(seconds=30)))
+    await asyncio.wait_for(entered.wait(), timeout=5)
+    caller.cancel()
+    stopping = asyncio.ensure_future(lock.stop())
+    await asyncio.sleep(0.1)
+    assert not stopping.done()
+    release.set()
+    await asyncio.wait_for(stopping, timeout=10)
+    async with await psycopg.AsyncConnection.connect(pg_url) as conn:
+        cursor = await conn.execute(sql.SQL("SELECT resource FROM {}.locks").format(sql.Identifier(schema)))
+        assert [row[0] for row in await cursor.fetchall()] == ["held"]
