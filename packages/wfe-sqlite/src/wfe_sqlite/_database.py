@@ -120,10 +120,10 @@ class SqliteDatabase:
                 SqliteDatabase._registry.setdefault(key, self)
             if self._thread is None:
                 jobs: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
-                worker = _Worker(self.path, self.options, self.max_batch, self.linger, self.stats)
+                worker = _Worker(jobs, self.path, self.options, self.max_batch, self.linger, self.stats)
                 self._jobs = jobs
                 self._thread = threading.Thread(
-                    target=worker.work, args=(jobs,), name=f"wfe-sqlite:{self.path}", daemon=True
+                    target=worker.work, name=f"wfe-sqlite:{self.path}", daemon=True
                 )
                 self._thread.start()
                 # The worker holds no reference to this object, so an unreferenced database (an in-memory
@@ -200,8 +200,15 @@ class _Worker:
     """The worker thread's side: owns the connection, runs batches of jobs, delivers results."""
 
     def __init__(
-        self, path: str, options: SqliteOptions, max_batch: int, linger: float, stats: DatabaseStats
+        self,
+        jobs: queue.SimpleQueue[_Task | None],
+        path: str,
+        options: SqliteOptions,
+        max_batch: int,
+        linger: float,
+        stats: DatabaseStats,
     ) -> None:
+        self.jobs = jobs
         self.path = path
         self.options = options
         self.max_batch = max_batch
@@ -212,10 +219,9 @@ class _Worker:
         self._linger = False
         """Whether the next batch, if it holds deferred jobs alone, waits for another job: the last batch had a
         job that was not deferred, and jobs were queued by the time it committed."""
-        self._jobs: queue.SimpleQueue[_Task | None] | None = None
 
-    def work(self, jobs: queue.SimpleQueue[_Task | None]) -> None:
-        self._jobs = jobs
+    def work(self) -> None:
+        jobs = self.jobs
         connection, open_error = self._open()
         stopping = False
         while not stopping:
@@ -227,7 +233,7 @@ class _Worker:
             if first is None:
                 break
             batch = [first]
-            stopping = self._gather(jobs, batch)
+            stopping = self._gather(batch)
             if connection is None:
                 # Opening failed before (the file locked past busy_timeout, an unwritable directory ...): try
                 # again, so a passing problem does not break the provider for good.
@@ -244,7 +250,7 @@ class _Worker:
         if connection is not None:
             connection.close()
 
-    def _gather(self, jobs: queue.SimpleQueue[_Task | None], batch: list[_Task]) -> bool:
+    def _gather(self, batch: list[_Task]) -> bool:
         """Add the jobs waiting now to ``batch``; True when the stop marker was among them.
 
         Deferred jobs alone, queued before a batch that had a caller's job committed (passes that its deferred
@@ -253,6 +259,7 @@ class _Worker:
         shares this commit instead of waiting behind it. A deferred job sent after that commit (the first pass
         of a workflow started alone) does not wait.
         """
+        jobs = self.jobs
         linger = self._linger and all(task.deferred for task in batch)
         deadline = time.monotonic() + self.linger if linger else 0.0
         while len(batch) < self.max_batch:
@@ -351,7 +358,7 @@ class _Worker:
         self.stats.transactions += 1
         self.stats.write_transactions += int(write)
         # read before any result is handed back: what is queued now was sent while this batch ran
-        self._linger = any(not task.deferred for task in tasks) and not self._nothing_queued()
+        self._linger = any(not task.deferred for task in tasks) and not self.jobs.empty()
         # Deferred jobs that committed are handed back when the next commit begins or the worker goes idle,
         # so their callers (the passes of running workflows) run while that commit is written, and a caller
         # waiting on a job of its own here is answered first.
@@ -401,9 +408,6 @@ class _Worker:
         task.outcome = (True, result)
         if savepoint:
             connection.execute("RELEASE job")
-
-    def _nothing_queued(self) -> bool:
-        return self._jobs is None or self._jobs.empty()
 
     def _hand_back_held(self) -> None:
         if self._held:
