@@ -60,14 +60,16 @@ class GroupCommit(Generic[Item, Result]):
         # item stays in its batch.
         return await waiting.future
 
-    async def settle(self) -> None:
-        """Return once every item handed over so far is written (or has failed): a provider that gives its pool
-        back waits for this first, so nothing it was asked to write reaches the database after it stopped.
-        Cancelling the wait does not cancel the writes."""
+    async def settle(self, timeout: float | None = None) -> bool:
+        """Return once every item handed over so far is written (or has failed), or after ``timeout`` seconds:
+        a provider that gives its pool back waits for this first, so nothing it was asked to write reaches the
+        database after it stopped. True when nothing is left in flight. Cancelling the wait, or its timeout,
+        does not cancel the writes."""
         writer = self._writer
         if writer is None or writer.done() or self._loop is not asyncio.get_running_loop():
-            return
-        await asyncio.wait({writer})
+            return True
+        done, _ = await asyncio.wait({writer}, timeout=timeout)
+        return bool(done)
 
     def _next_batch(self) -> list[_Waiting[Item, Result]]:
         batch: list[_Waiting[Item, Result]] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Self
 
@@ -14,6 +16,12 @@ from wfe_postgres._group_commit import GroupCommit
 from wfe_postgres._layout import Layout
 from wfe_postgres._migrations import drop_schema_objects, migrate
 from wfe_postgres._pools import PoolHandle, split_url
+
+logger = logging.getLogger(__name__)
+
+SETTLE_TIMEOUT = 5.0
+"""How long ``stop()``/``close()`` wait for the writes handed to the provider before giving the pool back
+(psycopg_pool's own bound on closing a pool)."""
 
 
 def utc(value: datetime) -> datetime:
@@ -78,10 +86,18 @@ class PostgresProvider:
         A caller cancelled while its item waits in a batch (a host's poller when the host stops) leaves the
         item to be written all the same; without this wait that statement could still be running when
         ``stop()`` or ``close()`` returned, holding its locks while the application drops the schema or exits.
-        The group commits are the provider's cached properties, found in its ``__dict__``."""
+        The group commits are the provider's cached properties, found in its ``__dict__``. The wait is bounded
+        (:data:`SETTLE_TIMEOUT`): a write stuck on a server that is down does not hold the stop for long."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
         for value in list(vars(self).values()):
-            if isinstance(value, GroupCommit):
-                await value.settle()
+            if isinstance(value, GroupCommit) and not await value.settle(
+                max(0.0, deadline - time.monotonic())
+            ):
+                logger.warning(
+                    "stopping with writes still in flight after %.0f s; the pool closes anyway",
+                    SETTLE_TIMEOUT,
+                )
+                break
         await self._pool.release()
 
     @classmethod

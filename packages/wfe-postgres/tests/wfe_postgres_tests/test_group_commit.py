@@ -200,16 +200,17 @@ async def test_settle_returns_once_every_item_handed_over_is_written() -> None:
         return list(items)
 
     commit: GroupCommit[int, int] = GroupCommit(write_batch)
-    await commit.settle()  # nothing handed over: at once
+    assert await commit.settle()  # nothing handed over: at once
     callers = [asyncio.ensure_future(commit.write(n, n)) for n in (1, 2)]
     await asyncio.sleep(0)
     for caller in callers:
         caller.cancel()  # the items stay in their batches
+    assert not await commit.settle(timeout=0.05)  # bounded: the writes are still in flight, and go on
     settling = asyncio.ensure_future(commit.settle())
     await asyncio.sleep(0.05)
     assert not settling.done()
     release.set()
-    await asyncio.wait_for(settling, timeout=5)
+    assert await asyncio.wait_for(settling, timeout=5)
     assert written == [1, 2]
 
 
