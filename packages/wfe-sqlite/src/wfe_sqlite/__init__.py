@@ -5,13 +5,14 @@ providers opened on the same URL in one process share one :class:`SqliteDatabase
 worker thread).
 """
 
-from wfe_sqlite._database import DatabaseStats, SqliteDatabase
+from wfe_sqlite._database import SqliteDatabase
 from wfe_sqlite._lock import SqliteLock
 from wfe_sqlite._persistence import SqlitePersistence
 from wfe_sqlite._queue import SqliteQueue
 from wfe_sqlite._schema import SCHEMA_VERSION
 from wfe_sqlite._search import SqliteSearchIndex
 from wfe_sqlite._url import SqliteOptions, parse_sqlite_url
+from wfe_sqlite._worker import DatabaseStats
 
 __all__ = [
     "SCHEMA_VERSION",
