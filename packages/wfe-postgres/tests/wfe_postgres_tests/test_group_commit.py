@@ -126,7 +126,7 @@ async def test_group_commit_batches_under_load_and_keeps_order_per_key() -> None
     batches: list[list[tuple[str, int]]] = []
     release = asyncio.Event()
 
-    async def write_batch(items: list[tuple[str, int]]) -> list[int | BaseException]:
+    async def write_batch(items: Sequence[tuple[str, int]]) -> list[int | BaseException]:
         batches.append(list(items))
         await release.wait()
         return [value for _, value in items]
@@ -165,7 +165,8 @@ def test_a_group_commit_left_behind_by_another_loop_works_in_the_next() -> None:
         first.close()
 
 
-async def test_a_cancelled_caller_leaves_its_item_in_the_batch() -> None:
+def held_back() -> tuple[GroupCommit[int, int], list[int], asyncio.Event]:
+    """A group commit whose batches wait for the event before they are written (to the list)."""
     written: list[int] = []
     release = asyncio.Event()
 
@@ -174,7 +175,11 @@ async def test_a_cancelled_caller_leaves_its_item_in_the_batch() -> None:
         written.extend(items)
         return list(items)
 
-    commit: GroupCommit[int, int] = GroupCommit(write_batch)
+    return GroupCommit(write_batch), written, release
+
+
+async def test_a_cancelled_caller_leaves_its_item_in_the_batch() -> None:
+    commit, written, release = held_back()
     in_flight = asyncio.ensure_future(commit.write(1, 1))
     await asyncio.sleep(0)
     waiting = asyncio.ensure_future(commit.write(2, 2))  # waits for the next batch
@@ -191,15 +196,7 @@ async def test_a_cancelled_caller_leaves_its_item_in_the_batch() -> None:
 
 
 async def test_settle_returns_once_every_item_handed_over_is_written() -> None:
-    written: list[int] = []
-    release = asyncio.Event()
-
-    async def write_batch(items: Sequence[int]) -> list[int | BaseException]:
-        await release.wait()
-        written.extend(items)
-        return list(items)
-
-    commit: GroupCommit[int, int] = GroupCommit(write_batch)
+    commit, written, release = held_back()
     assert await commit.settle()  # nothing handed over: at once
     callers = [asyncio.ensure_future(commit.write(n, n)) for n in (1, 2)]
     await asyncio.sleep(0)
