@@ -3,7 +3,6 @@ behaviour test on each listed store (one switch, same tests). And the command-li
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import uuid
@@ -24,20 +23,12 @@ HostFactory = Callable[..., Awaitable[WorkflowHost]]
 
 
 async def drop_test_schema(url: str, schema: str) -> None:
-    """Drop a test's PostgreSQL schema. A statement a stopped host's cancelled task had sent (the poller taking
-    its lease: the lock's row, then the fence sequence) may still be finishing on the server; DROP SCHEMA, which
-    locks every object of the schema, can then deadlock with it, and the server aborts one of the two: again."""
+    """Drop a test's PostgreSQL schema and everything in it (the providers wait for their writes when they
+    stop, so no statement of a stopped host is left to hold a lock the drop needs)."""
     import psycopg  # only needed when the postgres store is selected
 
-    for attempt in range(5):
-        try:
-            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            return
-        except psycopg.errors.DeadlockDetected:
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.2)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _configure(
