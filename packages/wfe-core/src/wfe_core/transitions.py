@@ -144,6 +144,12 @@ def pass_notice(
     return None
 
 
+def is_due(instance: WorkflowInstance, now: datetime) -> bool:
+    """Whether the instance is runnable and its next pass due by ``now``: what the runnable poller picks up."""
+    due = instance.next_execution
+    return instance.status is WorkflowStatus.RUNNABLE and due is not None and due <= now
+
+
 def child_ids(instance: WorkflowInstance) -> list[str]:
     """The ids of the sub-workflows the instance is waiting for."""
     return [
@@ -165,6 +171,7 @@ __all__ = [
     "child_ids",
     "complete",
     "ended_notice",
+    "is_due",
     "pass_notice",
     "resume",
     "suspend",

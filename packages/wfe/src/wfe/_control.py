@@ -76,14 +76,16 @@ class StatusControl:
                 await r.persistence.claim_workflow(workflow_id, lease.fence)
             instance = await r.persistence.get_workflow(workflow_id)
             transition = transitions.apply(action, instance, r.clock.now())
-            if transition is None:
-                return False
-            await self._committed(instance, transition, held, lease)
+            if transition is not None:
+                await self._committed(instance, transition, held, lease)
         finally:
             await r.leases.release(lease)
-        if action is transitions.Action.RESUME:
+        if transitions.is_due(instance, r.clock.now()):
+            # Resumed, or runnable and left so by an action that did not apply: a run asked for while this
+            # held the lease (by the queue, a timer) found it taken and gave up, so the instance is queued
+            # again rather than left for the poller's next round.
             await r.queue.enqueue(QueueType.WORKFLOW, workflow_id)
-        return True
+        return transition is not None
 
     async def apply_requests(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         r = self.runner

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from wfe._local_run import LocalRun
+from wfe_core import transitions
 from wfe_core.errors import WorkflowNotFoundError
 from wfe_core.models import (
     Delivery,
@@ -100,7 +101,10 @@ class EventDelivery:
                 await r.leases.release(lease)
         if carried_on is not None:
             r.spawn(r.run_held(instance, carried_on, lease))
-        elif woke and instance.status is WorkflowStatus.RUNNABLE:
+        elif (woke and instance.status is WorkflowStatus.RUNNABLE) or transitions.is_due(
+            instance, r.clock.now()
+        ):
+            # woken, or due anyway: a run asked for while this held the lease found it taken and gave up
             await r.queue.enqueue(QueueType.WORKFLOW, instance.id)
         return True
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from pydantic import BaseModel
 
-from wfe import PointerStatus, StepExecutionContext, WorkflowBuilder, WorkflowStatus
+from wfe import PointerStatus, StepExecutionContext, WorkflowBuilder, WorkflowHostBuilder, WorkflowStatus
+from wfe_core.models import Event, EventSubscription, QueueType
+from wfe_tests.conftest import STORE_PARAMS, _configure
 
 
 class Order(BaseModel):
@@ -179,3 +182,38 @@ async def test_event_published_and_processed_while_the_subscription_is_written_i
     instance = await host.wait_for_workflow(wid, timeout=10)
     assert published
     assert instance.data.approvals == ["late"]
+
+
+@pytest.mark.parametrize("store", STORE_PARAMS)
+async def test_a_delivery_that_wakes_nothing_queues_an_instance_that_is_due(store, tmp_path):
+    # A delivery holds the instance's lease while it writes; a run asked for meanwhile (by the queue, a timer)
+    # finds the lease taken and gives up. So when the delivery woke nothing (its wait was closed already) but
+    # the instance is due all the same, it queues the instance again rather than leave it to the poller.
+    builder = WorkflowHostBuilder()
+    cleanups = _configure(builder, store, tmp_path)
+    host = builder.build()  # not started: nothing takes from the queue but this test
+    host.register_workflow(waiting_definition())
+    try:
+        await host.persistence.ensure_store_exists()  # (start() would do it)
+        wid = await host.start_workflow("approve", 1, Order(order_id="o-1"))  # runnable, due now, queued
+        item = await host.queue.dequeue(QueueType.WORKFLOW, timeout=1)
+        assert item is not None and item.item_id == wid
+        await host.queue.ack(item)  # the run this stands for gave up: the lease was taken
+        event = Event(event_name="approval", event_key="o-1", event_time=host.clock.now())
+        await host.persistence.create_event(event)
+        closed = EventSubscription(
+            workflow_id=wid,
+            step_id=0,
+            execution_pointer_id="a-wait-closed-before",
+            event_name="approval",
+            event_key="o-1",
+            subscribe_as_of=host.clock.now(),
+        )
+        assert await host._runner.delivery.deliver(closed, event) is True
+        again = await host.queue.dequeue(QueueType.WORKFLOW, timeout=1)
+        assert again is not None and again.item_id == wid
+        assert (await host.get_workflow(wid)).status is WorkflowStatus.RUNNABLE
+    finally:
+        await host.stop()
+        for cleanup in cleanups:
+            await cleanup()

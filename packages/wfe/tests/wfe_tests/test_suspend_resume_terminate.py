@@ -51,6 +51,23 @@ async def test_suspend_and_resume_an_idle_workflow(make_host):
     assert done.status is WorkflowStatus.COMPLETE
 
 
+async def test_a_resume_asked_twice_runs_the_workflow_without_waiting_for_the_poller(make_host):
+    # The second resume holds the instance's lease for a moment, just as the queue hands the first one's run
+    # to the host: that run finds the lease taken and gives up. The instance must be queued again when the
+    # lease is let go, not left for the runnable poller, which here would not come round for an hour.
+    long_running, waiting = definitions(asyncio.Event(), [])
+    host = await make_host(long_running, waiting, poll_interval=timedelta(hours=1))
+    wid = await host.start_workflow("waiting")
+    await asyncio.sleep(0.2)
+    assert await host.suspend_workflow(wid) is True
+    await host.publish_event("go", "k")
+    await asyncio.sleep(0.3)
+    assert await host.resume_workflow(wid) is True
+    assert await host.resume_workflow(wid) is False
+    done = await host.wait_for_workflow(wid, timeout=5)
+    assert done.status is WorkflowStatus.COMPLETE
+
+
 async def test_terminate_a_running_step_cancels_it_and_terminates(make_host):
     gate, cancelled = asyncio.Event(), []
     long_running, waiting = definitions(gate, cancelled)
