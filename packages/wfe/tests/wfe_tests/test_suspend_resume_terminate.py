@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import timedelta
+
+import pytest
 
 from wfe import ExecutionResult, StepBody, StepExecutionContext, WorkflowBuilder, WorkflowStatus
 
@@ -66,6 +69,54 @@ async def test_a_resume_asked_twice_runs_the_workflow_without_waiting_for_the_po
     assert await host.resume_workflow(wid) is False
     done = await host.wait_for_workflow(wid, timeout=5)
     assert done.status is WorkflowStatus.COMPLETE
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+async def test_steering_in_any_order_leaves_no_instance_for_the_poller(make_host, seed):
+    # Suspends, resumes, terminates and events, in a random order and overlapping, with the runnable poller
+    # out of the picture (an hour away): once every instance has been sent its event and resumed (twice), each
+    # one ends without the poller's help.
+    rnd = random.Random(seed)
+    definition = (
+        WorkflowBuilder()
+        .then_fn(lambda ctx: None)
+        .delay(lambda data, ctx: timedelta(milliseconds=50))
+        .wait_for("go", lambda data, ctx: ctx.workflow.id)
+        .then_fn(lambda ctx: None)
+        .build("steered", 1)
+    )
+    host = await make_host(definition, poll_interval=timedelta(hours=1))
+    ids = [await host.start_workflow("steered") for _ in range(15)]
+
+    async def steer() -> None:
+        wid, roll = rnd.choice(ids), rnd.random()
+        if roll < 0.4:
+            await host.suspend_workflow(wid)
+        elif roll < 0.8:
+            await host.resume_workflow(wid)
+        elif roll < 0.83:
+            await host.terminate_workflow(wid)
+        else:
+            await host.publish_event("go", wid)
+
+    for _ in range(40):
+        await asyncio.gather(*(steer() for _ in range(rnd.randint(1, 4))))
+        await asyncio.sleep(rnd.random() * 0.03)
+
+    async def settle(wid: str) -> None:
+        await host.publish_event("go", wid)
+        await asyncio.sleep(0.2)  # delivered (to a suspended instance, its wait only)
+        await host.resume_workflow(wid)
+        await host.resume_workflow(wid)
+
+    await asyncio.gather(*(settle(wid) for wid in ids))
+    left = []
+    for wid in ids:
+        try:
+            await host.wait_for_workflow(wid, timeout=5)
+        except TimeoutError:
+            left.append(await host.get_workflow(wid))
+    assert not left, [(w.id, w.status, [p.status for p in w.open_pointers()]) for w in left]
 
 
 async def test_terminate_a_running_step_cancels_it_and_terminates(make_host):
