@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from datetime import timedelta
 
 import pytest
 
-from wfe import ExecutionResult, StepBody, StepExecutionContext, WorkflowBuilder, WorkflowStatus
+from wfe import (
+    ExecutionResult,
+    StepBody,
+    StepExecutionContext,
+    WorkflowBuilder,
+    WorkflowHost,
+    WorkflowHostBuilder,
+    WorkflowStatus,
+)
+from wfe_core.testing.services import service_url
+from wfe_tests.conftest import STORE_PARAMS, drop_test_schema
 
 
 class Blocking(StepBody):
@@ -71,13 +82,8 @@ async def test_a_resume_asked_twice_runs_the_workflow_without_waiting_for_the_po
     assert done.status is WorkflowStatus.COMPLETE
 
 
-@pytest.mark.parametrize("seed", [7, 8])
-async def test_steering_in_any_order_leaves_no_instance_for_the_poller(make_host, seed):
-    # Suspends, resumes, terminates and events, in a random order and overlapping, with the runnable poller
-    # out of the picture (an hour away): once every instance has been sent its event and resumed (twice), each
-    # one ends without the poller's help.
-    rnd = random.Random(seed)
-    definition = (
+def steered_definition():
+    return (
         WorkflowBuilder()
         .then_fn(lambda ctx: None)
         .delay(lambda data, ctx: timedelta(milliseconds=50))
@@ -85,11 +91,16 @@ async def test_steering_in_any_order_leaves_no_instance_for_the_poller(make_host
         .then_fn(lambda ctx: None)
         .build("steered", 1)
     )
-    host = await make_host(definition, poll_interval=timedelta(hours=1))
-    ids = [await host.start_workflow("steered") for _ in range(15)]
+
+
+async def steer_at_random(hosts: list[WorkflowHost], ids: list[str], rnd: random.Random) -> None:
+    """Suspends, resumes, terminates and events, in a random order, overlapping, each through a host picked at
+    random; then every instance is sent its event and, once that is delivered (to a suspended instance, its
+    wait only), resumed twice. Asserts that every instance then ends, with the runnable poller out of the
+    picture (the hosts' poll interval is an hour)."""
 
     async def steer() -> None:
-        wid, roll = rnd.choice(ids), rnd.random()
+        host, wid, roll = rnd.choice(hosts), rnd.choice(ids), rnd.random()
         if roll < 0.4:
             await host.suspend_workflow(wid)
         elif roll < 0.8:
@@ -104,19 +115,51 @@ async def test_steering_in_any_order_leaves_no_instance_for_the_poller(make_host
         await asyncio.sleep(rnd.random() * 0.03)
 
     async def settle(wid: str) -> None:
-        await host.publish_event("go", wid)
-        await asyncio.sleep(0.2)  # delivered (to a suspended instance, its wait only)
-        await host.resume_workflow(wid)
-        await host.resume_workflow(wid)
+        await rnd.choice(hosts).publish_event("go", wid)
+        await asyncio.sleep(0.2)
+        await rnd.choice(hosts).resume_workflow(wid)
+        await rnd.choice(hosts).resume_workflow(wid)
 
     await asyncio.gather(*(settle(wid) for wid in ids))
     left = []
     for wid in ids:
         try:
-            await host.wait_for_workflow(wid, timeout=5)
+            await hosts[0].wait_for_workflow(wid, timeout=5)
         except TimeoutError:
-            left.append(await host.get_workflow(wid))
+            left.append(await hosts[0].get_workflow(wid))
     assert not left, [(w.id, w.status, [p.status for p in w.open_pointers()]) for w in left]
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+async def test_steering_in_any_order_leaves_no_instance_for_the_poller(make_host, seed):
+    host = await make_host(steered_definition(), poll_interval=timedelta(hours=1))
+    ids = [await host.start_workflow("steered") for _ in range(15)]
+    await steer_at_random([host], ids, random.Random(seed))
+
+
+@pytest.mark.parametrize("store", [s for s in STORE_PARAMS if s != "memory"])  # (hosts share the store)
+async def test_steering_through_two_hosts_in_any_order_leaves_no_instance_for_the_poller(store, tmp_path):
+    # What one host does under an instance's lease (a status change, a delivery) turns away the other's run of
+    # it just as much as its own.
+    hosts: list[WorkflowHost] = []
+    schema = f"wfe_t_{uuid.uuid4().hex[:10]}"
+    url = f"sqlite:///{tmp_path}/shared.db" if store == "sqlite" else service_url("WFE_TEST_POSTGRES_URL")
+    try:
+        for _ in range(2):
+            builder = WorkflowHostBuilder().use_persistence(
+                url, **({"schema": schema} if store != "sqlite" else {})
+            )
+            host = builder.with_options(poll_interval=timedelta(hours=1)).build()
+            host.register_workflow(steered_definition())
+            await host.start()
+            hosts.append(host)
+        ids = [await hosts[i % 2].start_workflow("steered") for i in range(15)]
+        await steer_at_random(hosts, ids, random.Random(9))
+    finally:
+        for host in hosts:
+            await host.stop()
+        if store != "sqlite":
+            await drop_test_schema(url, schema)
 
 
 async def test_terminate_a_running_step_cancels_it_and_terminates(make_host):
