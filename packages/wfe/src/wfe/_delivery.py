@@ -101,10 +101,9 @@ class EventDelivery:
                 await r.leases.release(lease)
         if carried_on is not None:
             r.spawn(r.run_held(instance, carried_on, lease))
-        elif (woke and instance.status is WorkflowStatus.RUNNABLE) or transitions.is_due(
-            instance, r.clock.now()
-        ):
-            # woken, or due anyway: a run asked for while this held the lease found it taken and gave up
+        elif transitions.is_due(instance, r.clock.now()):
+            # Woken (due at the delivery's time), or due anyway: a run asked for while this held the lease found
+            # it taken and gave up, so the instance is queued again rather than left for the poller.
             await r.queue.enqueue(QueueType.WORKFLOW, instance.id)
         return True
 

@@ -31,21 +31,31 @@ async def drop_test_schema(url: str, schema: str) -> None:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def _configure(
-    builder: WorkflowHostBuilder, store: str, tmp_path: Any
-) -> list[Callable[[], Awaitable[None]]]:
-    cleanups: list[Callable[[], Awaitable[None]]] = []
+Cleanup = Callable[[], Awaitable[None]]
+
+
+def store_location(store: str, tmp_path: Any) -> tuple[str | None, dict[str, Any], list[Cleanup]]:
+    """A new store for a test: its URL (None: in memory), the options ``use_persistence`` takes with it, and what
+    removes it after. Each call makes another SQLite file or PostgreSQL schema; hosts given the same location
+    share it."""
     if store == "sqlite":
-        builder.use_persistence(f"sqlite:///{tmp_path}/wfe-{uuid.uuid4().hex[:8]}.db")
-    elif store == "postgres":
+        return f"sqlite:///{tmp_path}/wfe-{uuid.uuid4().hex[:8]}.db", {}, []
+    if store == "postgres":
         url = service_url("WFE_TEST_POSTGRES_URL")
         schema = f"wfe_t_{uuid.uuid4().hex[:10]}"
-        builder.use_persistence(url, schema=schema)
 
         async def drop() -> None:
             await drop_test_schema(url, schema)
 
-        cleanups.append(drop)
+        return url, {"schema": schema}, [drop]
+    return None, {}, []
+
+
+def configure_store(builder: WorkflowHostBuilder, store: str, tmp_path: Any) -> list[Cleanup]:
+    """Give ``builder`` a new store (``store_location``); returns what removes it after."""
+    url, options, cleanups = store_location(store, tmp_path)
+    if url is not None:
+        builder.use_persistence(url, **options)
     return cleanups
 
 
@@ -55,13 +65,13 @@ async def started_hosts(store: str, tmp_path: Any) -> AsyncIterator[HostFactory]
     (``memory``, ``sqlite`` or ``postgres``, each host a store of its own), started; on exit every host is
     stopped, then the PostgreSQL schemas are dropped."""
     hosts: list[WorkflowHost] = []
-    cleanups: list[Callable[[], Awaitable[None]]] = []
+    cleanups: list[Cleanup] = []
 
     async def factory(
         *definitions: Any, clock: Any = None, configure: Any = None, **options: Any
     ) -> WorkflowHost:
         builder = WorkflowHostBuilder()
-        cleanups.extend(_configure(builder, store, tmp_path))
+        cleanups.extend(configure_store(builder, store, tmp_path))
         if clock is not None:
             builder.use_clock(clock)
         if options:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from wfe import PointerStatus, StepExecutionContext, WorkflowBuilder, WorkflowHostBuilder, WorkflowStatus
 from wfe_core.models import Event, EventSubscription, QueueType
-from wfe_tests.conftest import STORE_PARAMS, _configure
+from wfe_tests.conftest import STORE_PARAMS, configure_store
 
 
 class Order(BaseModel):
@@ -190,7 +190,7 @@ async def test_a_delivery_that_wakes_nothing_queues_an_instance_that_is_due(stor
     # finds the lease taken and gives up. So when the delivery woke nothing (its wait was closed already) but
     # the instance is due all the same, it queues the instance again rather than leave it to the poller.
     builder = WorkflowHostBuilder()
-    cleanups = _configure(builder, store, tmp_path)
+    cleanups = configure_store(builder, store, tmp_path)
     host = builder.build()  # not started: nothing takes from the queue but this test
     host.register_workflow(waiting_definition())
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -18,8 +17,7 @@ from wfe import (
     WorkflowHostBuilder,
     WorkflowStatus,
 )
-from wfe_core.testing.services import service_url
-from wfe_tests.conftest import STORE_PARAMS, drop_test_schema
+from wfe_tests.conftest import STORE_PARAMS, store_location
 
 
 class Blocking(StepBody):
@@ -142,13 +140,11 @@ async def test_steering_through_two_hosts_in_any_order_leaves_no_instance_for_th
     # What one host does under an instance's lease (a status change, a delivery) turns away the other's run of
     # it just as much as its own.
     hosts: list[WorkflowHost] = []
-    schema = f"wfe_t_{uuid.uuid4().hex[:10]}"
-    url = f"sqlite:///{tmp_path}/shared.db" if store == "sqlite" else service_url("WFE_TEST_POSTGRES_URL")
+    url, options, cleanups = store_location(store, tmp_path)
+    assert url is not None
     try:
         for _ in range(2):
-            builder = WorkflowHostBuilder().use_persistence(
-                url, **({"schema": schema} if store != "sqlite" else {})
-            )
+            builder = WorkflowHostBuilder().use_persistence(url, **options)
             host = builder.with_options(poll_interval=timedelta(hours=1)).build()
             host.register_workflow(steered_definition())
             await host.start()
@@ -158,8 +154,8 @@ async def test_steering_through_two_hosts_in_any_order_leaves_no_instance_for_th
     finally:
         for host in hosts:
             await host.stop()
-        if store != "sqlite":
-            await drop_test_schema(url, schema)
+        for cleanup in cleanups:
+            await cleanup()
 
 
 async def test_terminate_a_running_step_cancels_it_and_terminates(make_host):
