@@ -100,7 +100,7 @@ class EventDelivery:
             if carried_on is None:
                 await r.leases.release(lease)
         if carried_on is not None:
-            r.spawn(r.run_held(instance, carried_on, lease))
+            r.spawn_run(instance, carried_on, lease)
         elif transitions.is_due(instance, r.clock.now()):
             # Woken (due at the delivery's time), or due anyway: a run asked for while this held the lease found
             # it taken and gave up, so the instance is queued again rather than left for the poller.

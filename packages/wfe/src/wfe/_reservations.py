@@ -25,7 +25,8 @@ class Reservations:
     """Slots, places in line and leases for the new instances this host starts, for ``StartVerbs``.
 
     With every workflow slot busy, a new instance takes a place in line (at most ``LINE_PER_SLOT`` per slot)
-    and its lease, and ``InstanceRunner.run_held`` waits for a slot (``slot_in_time``) before it runs it."""
+    and its lease, and the run ``InstanceRunner.spawn_run`` starts waits for a slot (``slot_in_time``)
+    before it runs it."""
 
     def __init__(self, runner: InstanceRunner) -> None:
         self.runner = runner
@@ -126,7 +127,7 @@ class Reservations:
 
     def place_for(self, workflow_id: str) -> LocalRun | None:
         """A run for an instance about to be created here: with a workflow slot taken or, when every slot is
-        busy, with a place in line for one (``run.waiting``; ``run_held`` waits for the slot), as long as fewer
+        busy, with a place in line for one (``run.waiting``; its run waits for the slot), as long as fewer
         than ``LINE_PER_SLOT`` new instances per slot wait. None when stopping, when it runs here already or when
         the slots and the line are full."""
         r = self.runner

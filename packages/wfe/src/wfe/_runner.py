@@ -3,12 +3,13 @@
 Leases live in ``_leases``, event delivery in ``_delivery``, status changes asked for from outside in
 ``_control``, what each pass stores and announces (or records when it cannot) in ``_pass_records``, and the
 runs of the instances the host starts itself in ``_reservations``; the host and its consumers use the runner
-through ``process``, ``run_held``, ``spawn``, ``drain``, ``reservations``, ``delivery`` and ``control``."""
+through ``process``, ``spawn_run``, ``spawn``, ``drain``, ``reservations``, ``delivery`` and ``control``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ from wfe_core.models import (
     WorkflowStatus,
 )
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
+
+_PLAIN_CONTEXT = contextvars.Context()
+"""Where the done callbacks of spawned tasks run (``set.discard`` reads no context variable): without it, each
+callback took a copy of the spawning caller's context."""
 
 log = logging.getLogger("wfe.runner")
 _NO_SPAN = contextlib.nullcontext()
@@ -129,12 +134,16 @@ class InstanceRunner:
         self.slots = Slots(self.options.max_concurrent_workflows)
 
     async def drain(self, timeout: float) -> None:
-        """Wait for every task started with ``spawn``, those they start meanwhile included; cancel what is
-        still running after ``timeout`` seconds and wait for it to end."""
+        """Wait for every task started with ``spawn`` or ``spawn_run``, those they start meanwhile included;
+        cancel what is still running after ``timeout`` seconds and wait for it to end."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.inflight:
-            pending = set(self.inflight)
+        while True:
+            # A run of spawn_run takes itself out as it ends, but one cancelled before it began never ran to.
+            pending = {task for task in self.inflight if not task.done()}
+            self.inflight.intersection_update(pending)
+            if not pending:
+                return
             remaining = deadline - loop.time()
             if remaining > 0:
                 _, pending = await asyncio.wait(pending, timeout=remaining)
@@ -147,7 +156,14 @@ class InstanceRunner:
         """Run ``work`` as a task the host's stop() waits for."""
         task = asyncio.get_running_loop().create_task(work)
         self.inflight.add(task)
-        task.add_done_callback(self.inflight.discard)
+        task.add_done_callback(self.inflight.discard, context=_PLAIN_CONTEXT)
+
+    def spawn_run(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
+        """Run, as a task ``stop()`` waits for, an instance this host holds the lease of and a slot (or a place
+        in line) for. No done callback, as ``spawn`` adds: the run takes its task out of ``inflight`` itself as
+        it ends (a callback cost each run a scheduled call and a copy of the context)."""
+        task = asyncio.get_running_loop().create_task(self._run_held(instance, run, lease))
+        self.inflight.add(task)
 
     # -- advancing -------------------------------------------------------------------------------------
 
@@ -162,19 +178,23 @@ class InstanceRunner:
         self.runs[workflow_id] = run
         await self._drive(workflow_id, run, None)
 
-    async def run_held(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
+    async def _run_held(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         """Advance an instance this host already holds the lease and a slot (or a place in line) of, with the
         instance in hand: one it just created (``reserve_new``, ``create_reserved``) or one an event was just
-        delivered to. Gives the slot back."""
-        if run.waiting and not await self.reservations.slot_in_time(instance, run, lease):
-            return
+        delivered to. Gives the slot back. The task of its own ``spawn_run`` made; it leaves ``inflight`` as it
+        ends."""
         try:
-            await self._drive(instance.id, run, (instance, lease))
-        except Exception:
-            # it stays RUNNABLE in the store, so the runnable poller queues it again
-            log.exception("running workflow %s failed; the poller will retry it", instance.id)
+            if run.waiting and not await self.reservations.slot_in_time(instance, run, lease):
+                return
+            try:
+                await self._drive(instance.id, run, (instance, lease))
+            except Exception:
+                # it stays RUNNABLE in the store, so the runnable poller queues it again
+                log.exception("running workflow %s failed; the poller will retry it", instance.id)
+            finally:
+                self.slots.give()
         finally:
-            self.slots.give()
+            self.inflight.discard(asyncio.current_task())
 
     async def _drive(
         self, workflow_id: str, run: LocalRun, held: tuple[WorkflowInstance, Lease] | None

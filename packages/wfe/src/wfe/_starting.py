@@ -199,7 +199,7 @@ class StartVerbs:
         finally:
             # it is stored: run it even when this call is cancelled, or the slot and the lease stay taken
             if reserved is not None:
-                self._runner.spawn(self._runner.run_held(instance, *reserved))
+                self._runner.spawn_run(instance, *reserved)
         if reserved is None:
             await self.queue.enqueue(QueueType.WORKFLOW, instance.id)
         if self.search_index is not None:
