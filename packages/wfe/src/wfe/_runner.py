@@ -39,10 +39,6 @@ from wfe_core.models import (
 )
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
 
-_PLAIN_CONTEXT = contextvars.Context()
-"""Where the done callbacks of spawned tasks run (``set.discard`` reads no context variable): without it, each
-callback took a copy of the spawning caller's context."""
-
 log = logging.getLogger("wfe.runner")
 _NO_SPAN = contextlib.nullcontext()
 """What a pass runs in without tracing (one for every pass: a nullcontext keeps no state)."""
@@ -94,6 +90,10 @@ class InstanceRunner:
         self.runs: dict[str, LocalRun] = {}
         self.inflight: set[asyncio.Task[None]] = set()
         """Runs and queue deliveries in progress: the host's stop() waits for them."""
+        self._plain_context = contextvars.Context()
+        """Where the done callbacks of spawned tasks run (``set.discard`` reads no context variable): without
+        it, each callback took a copy of the spawning caller's context. The host's own, as a context cannot be
+        entered by two threads at once (hosts in other threads' loops have theirs)."""
         self.stopping = False
         """Set by the host's stop(): runs in progress finish their pass but start no new one."""
         self.slots = Slots(options.max_concurrent_workflows)
@@ -156,7 +156,7 @@ class InstanceRunner:
         """Run ``work`` as a task the host's stop() waits for."""
         task = asyncio.get_running_loop().create_task(work)
         self.inflight.add(task)
-        task.add_done_callback(self.inflight.discard, context=_PLAIN_CONTEXT)
+        task.add_done_callback(self.inflight.discard, context=self._plain_context)
 
     def spawn_run(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         """Run, as a task ``stop()`` waits for, an instance this host holds the lease of and a slot (or a place
