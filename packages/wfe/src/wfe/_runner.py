@@ -181,8 +181,8 @@ class InstanceRunner:
     async def _run_held(self, instance: WorkflowInstance, run: LocalRun, lease: Lease) -> None:
         """Advance an instance this host already holds the lease and a slot (or a place in line) of, with the
         instance in hand: one it just created (``reserve_new``, ``create_reserved``) or one an event was just
-        delivered to. Gives the slot back. The task of its own ``spawn_run`` made; it leaves ``inflight`` as it
-        ends."""
+        delivered to. Gives the slot back. Runs as the task ``spawn_run`` made for it, and takes that task out of
+        ``inflight`` as it ends."""
         try:
             if run.waiting and not await self.reservations.slot_in_time(instance, run, lease):
                 return
