@@ -123,18 +123,36 @@ async def test_every_field_round_trips_and_stays_apart_from_the_callers_objects(
     assert await store.get_workflow(instance.id) == expected
 
 
-async def test_stored_pointers_are_left_to_the_garbage_collector_to_forget() -> None:
-    """A store keeps every instance it is given: its pointers of plain values must not stay tracked by the
+async def test_stored_instances_and_pointers_are_left_to_the_garbage_collector_to_forget() -> None:
+    """A store keeps every instance it is given: its records of plain values must not stay tracked by the
     cyclic garbage collector, whose full collections cost in proportion to what is tracked."""
     store = MemoryPersistence()
-    instance = WorkflowInstance(workflow_definition_id="d", version=1, create_time=datetime.now(UTC))
+    instance = WorkflowInstance(
+        workflow_definition_id="d", version=1, create_time=datetime.now(UTC), data={"n": 1}
+    )
     plain = ExecutionPointer(step_id=0, step_name="first", start_time=datetime.now(UTC))
     inside = ExecutionPointer(step_id=1, children=["a"], scope=["b"])
     instance.execution_pointers += [plain, inside]
     await store.create_workflow(instance)
-    records = store._workflows[instance.id].pointers
-    # the tuples a record holds (the names of the fields given, children, scope) are forgotten by the first
-    # collection, the record itself by the next
+    await store.persist_workflow(instance, pointers=[plain])
+    stored = store._workflows[instance.id]
+    records = stored.pointers
+    # the tuples a record holds (children, scope) are forgotten by the first collection, the record itself by
+    # the next; the names of the fields given are a tuple shared by every record with the same names
     gc.collect()
     gc.collect()
     assert not gc.is_tracked(records[plain.id]) and not gc.is_tracked(records[inside.id])
+    # the instance's record too: its data, a dict, is kept beside it
+    assert not gc.is_tracked(stored.instance)
+    twin = ExecutionPointer(step_id=2, step_name="twin", start_time=datetime.now(UTC))
+    await store.persist_workflow(instance, pointers=[twin])
+    assert records[twin.id][-1] is records[plain.id][-1]
+
+
+async def test_an_instance_read_back_has_its_fields_in_the_models_order() -> None:
+    store = MemoryPersistence()
+    instance, _ = _everything_set()
+    await store.create_workflow(instance)
+    loaded = await store.get_workflow(instance.id)
+    assert list(loaded.__dict__) == list(WorkflowInstance.model_fields)
+    assert list(loaded.execution_pointers[0].__dict__) == list(ExecutionPointer.model_fields)

@@ -32,10 +32,12 @@ def copy_model(model: _M) -> _M:
 
 # Records are tuples of plain values: the cyclic garbage collector stops tracking a tuple that holds only
 # untracked values (strings, numbers, times, None, other such tuples) after the first collection it survives
-# (the second, as it holds tuples made with it: the names of its fields given, children and scope), and a store
-# keeps every instance it was given. Kept as models (a dict, a set of field names, a list for each
-# of children and scope, an enum member per status), each stored pointer and instance stayed tracked, and the
-# full collections, which grow with every object tracked, took about a tenth of the in-memory load's time.
+# (the second, as it holds tuples made with it: children and scope when not empty), and a store keeps every
+# instance it was given. Kept as models (a dict, a set of field names, a list for each of children and scope, an
+# enum member per status), each stored pointer and instance stayed tracked, and the full collections, which grow
+# with every object tracked, took about a tenth of the in-memory load's time. A dict, even an empty one, keeps
+# the tuple holding it tracked: the instance's data is kept beside its record, and the names of the fields
+# given are one shared tuple for each set of names.
 
 PointerRecord = tuple[Any, ...]
 """How the in-memory store keeps a pointer: its fields in model order (a deep copy; the status as its string,
@@ -49,7 +51,20 @@ _POINTER_NAMES = (
     "context_item", "predecessor_id", "outcome", "extension_attributes",
 )  # fmt: skip
 """The order of a ``PointerRecord``'s fields: the model's (the store's tests check it)."""
+P_ID = _POINTER_NAMES.index("id")
 _POINTER_STATUS: dict[str, PointerStatus] = {status.value: status for status in PointerStatus}
+
+_SHARED_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""One tuple for each set of field names given (a handful in all): a record refers to it instead of a tuple
+of its own, one object less for the garbage collector to track for each record kept."""
+_SHARED_NAMES_BOUND = 1024
+
+
+def _shared_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` kept as the shared tuple of its names (a new set of names: looked up first)."""
+    if len(_SHARED_NAMES) < _SHARED_NAMES_BOUND:
+        _SHARED_NAMES[names] = names
+    return names
 
 
 def pointer_record(pointer: ExecutionPointer) -> PointerRecord:
@@ -60,6 +75,7 @@ def pointer_record(pointer: ExecutionPointer) -> PointerRecord:
         f["persistence_data"], f["event_data"], f["context_item"], f["outcome"]
     )  # fmt: skip
     status, children, scope, extensions = f["status"], f["children"], f["scope"], f["extension_attributes"]
+    names = tuple(pointer.__pydantic_fields_set__)
     return (
         f["id"], f["step_id"], f["step_name"], f["active"],
         status._value_ if type(status) is PointerStatus else status,
@@ -74,7 +90,7 @@ def pointer_record(pointer: ExecutionPointer) -> PointerRecord:
         f["predecessor_id"],
         outcome if outcome is None else copy_value(outcome),
         None if type(extensions) is dict and not extensions else copy_value(extensions),
-        tuple(pointer.__pydantic_fields_set__),
+        _SHARED_NAMES.get(names) or _shared_names(names),
     )  # fmt: skip
 
 
@@ -96,40 +112,52 @@ def pointer_from_record(record: PointerRecord) -> ExecutionPointer:
 
 
 InstanceRecord = tuple[Any, ...]
-"""How the in-memory store keeps an instance's own fields, as a pointer's (``PointerRecord``): in model order
-without the pointer and error lists, the status as its string and the data as JSON (as a real store keeps
-it), then the names of the fields given when it was built."""
+"""How the in-memory store keeps an instance's own fields but its data, as a pointer's (``PointerRecord``): in
+model order without the data and the pointer and error lists, the status as its string, then the names of the
+fields given when it was built. The data is kept beside it (``instance_data``): a tuple that holds a dict stays
+tracked by the garbage collector for good, even when the dict itself is not tracked."""
 
 _INSTANCE_NAMES = (
     "id", "name", "workflow_definition_id", "version", "description", "reference", "status", "data",
     "next_execution", "create_time", "complete_time", "parent_workflow_id", "root_workflow_id", "forked_from",
     "queue", "priority",
 )  # fmt: skip
-"""The order of an ``InstanceRecord``'s fields: the model's but for its pointers and errors (the store's tests
-check it)."""
-I_NAME = _INSTANCE_NAMES.index("name")
-I_STATUS = _INSTANCE_NAMES.index("status")
-I_DEFINITION = _INSTANCE_NAMES.index("workflow_definition_id")
-I_CREATE_TIME = _INSTANCE_NAMES.index("create_time")
-I_COMPLETE_TIME = _INSTANCE_NAMES.index("complete_time")
+"""The model's fields but for its pointers and errors, in its order (the store's tests check it)."""
+_RECORD_NAMES = tuple(name for name in _INSTANCE_NAMES if name != "data")
+"""The order of an ``InstanceRecord``'s fields."""
+I_DATA = _INSTANCE_NAMES.index("data")
+"""Where the data would be in the record: the fields after it come one place earlier."""
+I_ID = _RECORD_NAMES.index("id")
+I_NAME = _RECORD_NAMES.index("name")
+I_NEXT_EXECUTION = _RECORD_NAMES.index("next_execution")
+I_STATUS = _RECORD_NAMES.index("status")
+I_DEFINITION = _RECORD_NAMES.index("workflow_definition_id")
+I_CREATE_TIME = _RECORD_NAMES.index("create_time")
+I_COMPLETE_TIME = _RECORD_NAMES.index("complete_time")
 _WORKFLOW_STATUS: dict[str, WorkflowStatus] = {status.value: status for status in WorkflowStatus}
 
 
 def instance_record(instance: WorkflowInstance) -> InstanceRecord:
-    """What the store keeps of the instance's own fields; later changes to the instance do not reach it.
-
-    Raises pydantic_core.PydanticSerializationError when the data is a model that cannot be dumped."""
+    """What the store keeps of the instance's own fields but its data; later changes to the instance do not
+    reach it."""
     f = instance.__dict__
-    status, data = f["status"], f["data"]
+    status = f["status"]
+    names = tuple(instance.__pydantic_fields_set__)
     return (
         f["id"], f["name"], f["workflow_definition_id"], f["version"], f["description"], f["reference"],
         status._value_ if type(status) is WorkflowStatus else status,
-        # a model is kept as JSON (a fresh dict); other data is copied
-        data.model_dump(mode="json") if isinstance(data, BaseModel) else copy_value(data),
         f["next_execution"], f["create_time"], f["complete_time"], f["parent_workflow_id"],
         f["root_workflow_id"], f["forked_from"], f["queue"], f["priority"],
-        tuple(instance.__pydantic_fields_set__),
+        _SHARED_NAMES.get(names) or _shared_names(names),
     )  # fmt: skip
+
+
+def instance_data(instance: WorkflowInstance) -> Any:
+    """What the store keeps of the instance's data: a model as JSON (a fresh dict), other data copied.
+
+    Raises pydantic_core.PydanticSerializationError when the data is a model that cannot be dumped."""
+    data = instance.data
+    return data.model_dump(mode="json") if isinstance(data, BaseModel) else copy_value(data)
 
 
 def renamed(record: InstanceRecord, name: str) -> InstanceRecord:
@@ -137,11 +165,15 @@ def renamed(record: InstanceRecord, name: str) -> InstanceRecord:
     return (*record[:I_NAME], name, *record[I_NAME + 1 :])
 
 
-def instance_from_record(record: InstanceRecord, pointers: list[ExecutionPointer]) -> WorkflowInstance:
+def instance_from_record(
+    record: InstanceRecord, data: Any, pointers: list[ExecutionPointer]
+) -> WorkflowInstance:
     """An instance for what the store kept, with ``pointers`` and no errors (the store keeps those apart);
     changes to it do not reach the store."""
-    fields = dict(zip(_INSTANCE_NAMES, record, strict=False))  # the record's last item is the names given
-    fields["data"] = copy_value(fields["data"])
+    # in the model's order, as in an instance built from scratch (the record's last item is the names given)
+    fields = dict(zip(_RECORD_NAMES[:I_DATA], record, strict=False))
+    fields["data"] = copy_value(data)
+    fields.update(zip(_RECORD_NAMES[I_DATA:], record[I_DATA:-1], strict=True))
     status = fields["status"]
     fields["status"] = _WORKFLOW_STATUS.get(status, status)
     fields["execution_pointers"] = pointers

@@ -38,10 +38,14 @@ from wfe_core.providers.memory.copies import (
     I_COMPLETE_TIME,
     I_CREATE_TIME,
     I_DEFINITION,
+    I_ID,
     I_NAME,
+    I_NEXT_EXECUTION,
     I_STATUS,
+    P_ID,
     InstanceRecord,
     PointerRecord,
+    instance_data,
     instance_from_record,
     instance_record,
     pointer_from_record,
@@ -55,11 +59,16 @@ from wfe_core.providers.memory.url import check_memory_url
 from wfe_core.storable import unstorable
 from wfe_core.write_guard import check_now
 
+_RUNNABLE = WorkflowStatus.RUNNABLE.value
+"""The status of a runnable instance as its record holds it."""
+
 
 @dataclass(slots=True)
 class _StoredWorkflow:
     instance: InstanceRecord
-    """The instance's own fields (data as JSON), without its pointers."""
+    """The instance's own fields, without its data and pointers."""
+    data: Any
+    """The instance's data (a model as JSON)."""
     pointers: dict[str, PointerRecord]
     fence: int | None = None
 
@@ -137,12 +146,12 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
         """Store a new instance (under the guard), naming it ``{definition}-{N}`` when it has no name."""
         if not instance.name:
             instance.name = self._next_name(instance.workflow_definition_id)
-        stored = _StoredWorkflow(
-            self._snapshot(instance), {p.id: pointer_record(p) for p in instance.execution_pointers}
-        )
-        self._workflows[instance.id] = stored
-        self._names[instance.name] = instance.id
-        self._index_runnable(instance)
+        record, data = self._snapshot(instance)
+        workflow_id = record[I_ID]
+        stored = _StoredWorkflow(record, data, {p.id: pointer_record(p) for p in instance.execution_pointers})
+        self._workflows[workflow_id] = stored
+        self._names[record[I_NAME]] = workflow_id
+        self._index_runnable(workflow_id, record)
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
         check_now()
@@ -191,27 +200,29 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
             )
             if outcomes and now is not None:
                 adopt(instance, outcomes, now)  # nothing below can fail: the caller's instance is the write
+            record, data = self._snapshot(instance)
             if fence is not None:
                 stored.fence = fence
-            old_name = stored.instance[I_NAME]
-            record = self._snapshot(instance)
-            if instance.name != old_name:
-                if instance.name and instance.name not in self._names:
+            old_name, name = stored.instance[I_NAME], record[I_NAME]
+            if name != old_name:
+                if name and name not in self._names:
                     del self._names[old_name]
-                    self._names[instance.name] = instance.id
+                    self._names[name] = record[I_ID]
                 else:
                     record = renamed(record, old_name)
             stored.instance = record
+            stored.data = data
             kept = stored.pointers
             for pointer in written_pointers(instance, pointers, outcomes):
-                kept[pointer.id] = pointer_record(pointer)
+                kept_record = pointer_record(pointer)
+                kept[kept_record[P_ID]] = kept_record
             for subscription in subscriptions:
                 self._add_subscription(subscription)
             for outcome in outcomes:
                 self._close(outcome.subscription_id, outcome.consumed_event_id)
             for event in events:
                 self._add_event(event)
-            self._index_runnable(instance)
+            self._index_runnable(record[I_ID], record)
             return delivered(outcomes) if outcomes else []
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInstance:
@@ -288,20 +299,23 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
                 return name
 
     @staticmethod
-    def _snapshot(instance: WorkflowInstance) -> InstanceRecord:
+    def _snapshot(instance: WorkflowInstance) -> tuple[InstanceRecord, Any]:
+        """The instance's record and its data's copy, as the store keeps them."""
         try:
-            return instance_record(instance)
+            return instance_record(instance), instance_data(instance)
         except pydantic_core.PydanticSerializationError as exc:
             raise (unstorable(instance.data) or exc) from None
 
     @staticmethod
     def _materialize(stored: _StoredWorkflow) -> WorkflowInstance:
         return instance_from_record(
-            stored.instance, [pointer_from_record(p) for p in stored.pointers.values()]
+            stored.instance, stored.data, [pointer_from_record(p) for p in stored.pointers.values()]
         )
 
-    def _index_runnable(self, instance: WorkflowInstance) -> None:
-        if instance.status == WorkflowStatus.RUNNABLE and instance.next_execution is not None:
-            self._runnable[instance.id] = instance.next_execution
+    def _index_runnable(self, workflow_id: str, record: InstanceRecord) -> None:
+        """Index the instance as runnable from its time, or not, as its record (just written) says."""
+        due = record[I_NEXT_EXECUTION]
+        if due is not None and record[I_STATUS] == _RUNNABLE:
+            self._runnable[workflow_id] = due
         else:
-            self._runnable.pop(instance.id, None)
+            self._runnable.pop(workflow_id, None)
