@@ -35,8 +35,8 @@ from wfe_core.models import (
     Lease,
     QueueType,
     WorkflowInstance,
-    WorkflowStatus,
 )
+from wfe_core.models.status import WORKFLOW_RUNNABLE
 from wfe_core.protocols import Clock, LockProvider, PersistenceProvider, QueueProvider
 
 log = logging.getLogger("wfe.runner")
@@ -263,10 +263,11 @@ class InstanceRunner:
         current = asyncio.current_task()  # each pass runs in this task (see _execute)
         assert current is not None  # runs are tasks
         check = partial(self.leases.check, run, lease)  # the lease check as each step starts
+        max_passes = self.options.max_passes_per_lease
         while True:
-            if passes >= self.options.max_passes_per_lease:
+            if passes >= max_passes:
                 # every slot busy: queued instances may be waiting for one
-                if instance.status is WorkflowStatus.RUNNABLE and self.slots.full:
+                if instance.status is WORKFLOW_RUNNABLE and self.slots.full:
                     await self.queue.enqueue(QueueType.WORKFLOW, instance.id)  # let others have a turn
                     return
                 # A free slot here takes whatever else is queued, so going on keeps the loaded instance
@@ -277,9 +278,10 @@ class InstanceRunner:
                 await self.delivery.apply(instance, run, lease)
             if run.terminate or run.suspend:
                 await self.control.apply_requests(instance, run, lease)
-            if instance.status is not WorkflowStatus.RUNNABLE:
+            fields = instance.__dict__  # (two reads through pydantic's attribute hook for one)
+            if fields["status"] is not WORKFLOW_RUNNABLE:
                 return
-            due = instance.next_execution
+            due = fields["next_execution"]
             if due is None or ((earlier is None or due > earlier) and due > self.clock.now()):
                 break
             if self.stopping and run.passes_run:
@@ -307,7 +309,7 @@ class InstanceRunner:
                 await self.records.persist(instance, state, lease, run)
             except ValueRefusedError as exc:
                 instance = await self.records.refused(instance, definition, state, exc, run, lease)
-        if instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
+        if instance.status is WORKFLOW_RUNNABLE and instance.next_execution is not None:
             self.timers.schedule(QueueType.WORKFLOW.value, instance.id, instance.next_execution)
 
     async def _execute(

@@ -21,11 +21,11 @@ from wfe_core.models import (
     ExecutionError,
     ExecutionPointer,
     ExecutionResult,
-    PointerStatus,
     StepStarted,
     WorkflowInstance,
-    WorkflowStatus,
 )
+from wfe_core.models.instance import open_pointers as open_pointers_of
+from wfe_core.models.status import POINTER_PENDING_PREDECESSOR, POINTER_RUNNING, WORKFLOW_RUNNABLE
 from wfe_core.protocols import Clock
 from wfe_core.step import CancellationSignal, LogSink, StepBody, StepExecutionContext
 
@@ -83,14 +83,19 @@ class WorkflowExecutor:
         to start; whatever it raises aborts the pass instead of starting the step (the host checks its lease)."""
         now = self.clock.now()
         state = PassState(instance, definition, now, wanted=self.events_wanted())
-        open_pointers = instance.open_pointers()
+        open_pointers = open_pointers_of(instance)
         runnable = []  # a loop, not a comprehension (a call of its own): most passes have one open pointer
         for p in open_pointers:  # an active pointer has not ended
-            if p.active and (p.sleep_until is None or p.sleep_until <= now):
-                runnable.append(p)
+            # the fields read from the pointer's dict: each read through pydantic's __getattr__ hook costs more
+            # than the dict's own lookup (see ``WorkflowInstance``)
+            f = p.__dict__
+            if f["active"]:
+                sleep_until = f["sleep_until"]
+                if sleep_until is None or sleep_until <= now:
+                    runnable.append(p)
         # a pointer waiting for its predecessor is inactive: with every open pointer runnable, none waits
         state.successors_waiting = len(runnable) < len(open_pointers) and any(
-            p.status is PointerStatus.PENDING_PREDECESSOR for p in open_pointers
+            p.status is POINTER_PENDING_PREDECESSOR for p in open_pointers
         )
         cancellable = bool(definition.cancellable_steps())
         if cancellable:
@@ -98,8 +103,10 @@ class WorkflowExecutor:
         signal = cancellation or CancellationSignal()
 
         prepared: list[_Prepared] = []
+        fields = instance.__dict__
         for pointer in runnable:
-            if not pointer.active or instance.status is not WorkflowStatus.RUNNABLE:
+            # (checked again: a cancellation, or a step skipped by its condition, may have changed them)
+            if not pointer.active or fields["status"] is not WORKFLOW_RUNNABLE:
                 continue
             item = self._prepare(state, pointer, signal)
             if item is not None:
@@ -149,7 +156,8 @@ class WorkflowExecutor:
         self, state: PassState, pointer: ExecutionPointer, signal: CancellationSignal
     ) -> _Prepared | None:
         instance = state.instance
-        step = state.definition.find_step(pointer.step_id)
+        f = pointer.__dict__  # (read as in ``execute``)
+        step = state.definition.find_step(f["step_id"])
         if step is None:
             message = (
                 f"step {pointer.step_id} not found in {instance.workflow_definition_id} v{instance.version}"
@@ -181,13 +189,13 @@ class WorkflowExecutor:
             )
             state.touch(pointer)
             return None
-        state.changed[pointer.id] = pointer  # (state.touch)
-        if pointer.status is not PointerStatus.RUNNING:
-            pointer.status = PointerStatus.RUNNING
+        state.changed[f["id"]] = pointer  # (state.touch)
+        if f["status"] is not POINTER_RUNNING:
+            pointer.status = POINTER_RUNNING
             wanted = state.wanted
             if wanted is None or "StepStarted" in wanted:  # (emit_step checks too; most passes want none)
                 state.emit_step(StepStarted, pointer)
-        if pointer.start_time is None:
+        if f["start_time"] is None:
             pointer.start_time = state.now
         # positional, in field order (workflow, step, pointer, definition, item, cancellation, log_sink, clock,
         # services): keywords cost more to match, and every step makes one
@@ -196,7 +204,7 @@ class WorkflowExecutor:
             step,
             pointer,
             state.definition,
-            pointer.context_item,
+            f["context_item"],
             signal,
             self.log_sink,
             self.clock,
@@ -283,9 +291,11 @@ class WorkflowExecutor:
             except Exception as exc:
                 handle_step_exception(state, item.pointer, item.step, exc)
                 return
-        process_result(state, item.pointer, item.step, result)
-        if item.pointer.end_time is not None and item.finished_at is not None and not item.pointer.active:
-            item.pointer.end_time = item.finished_at  # when the step itself finished, not when the pass began
+        pointer = item.pointer
+        process_result(state, pointer, item.step, result)
+        f = pointer.__dict__  # (read as in ``execute``)
+        if f["end_time"] is not None and item.finished_at is not None and not f["active"]:
+            pointer.end_time = item.finished_at  # when the step itself finished, not when the pass began
 
 
 async def _checked(result: Any, step: WorkflowStep) -> StepResult:

@@ -16,6 +16,7 @@ from wfe_core.models import (
     WorkflowInstance,
 )
 from wfe_core.models.instance import new_pointer
+from wfe_core.models.status import POINTER_PENDING, POINTER_PENDING_PREDECESSOR
 
 
 @dataclass(init=False)
@@ -73,9 +74,10 @@ class PassState:
 
     def add_pointer(self, pointer: ExecutionPointer) -> ExecutionPointer:
         self.instance.execution_pointers.append(pointer)
-        if pointer.status is PointerStatus.PENDING_PREDECESSOR:
+        f = pointer.__dict__  # (as in ``end_pointer``)
+        if f["status"] is POINTER_PENDING_PREDECESSOR:
             self.successors_waiting = True
-        self.changed[pointer.id] = pointer  # (touch)
+        self.changed[f["id"]] = pointer  # (touch)
         return pointer
 
     def emit(self, event_type: type[LifecycleEventBase], **fields: Any) -> None:
@@ -101,12 +103,13 @@ class PassState:
         return {"step_id": pointer.step_id, "pointer_id": pointer.id, "step_name": pointer.step_name}
 
     def end_pointer(self, pointer: ExecutionPointer, status: PointerStatus) -> None:
+        f = pointer.__dict__  # a model's attribute reads go through pydantic's hook: its dict costs less
         pointer.active = False
         pointer.status = status
         pointer.sleep_until = None
-        if pointer.end_time is None:
+        if f["end_time"] is None:
             pointer.end_time = self.now
-        self.changed[pointer.id] = pointer  # (touch)
+        self.changed[f["id"]] = pointer  # (touch)
 
     # -- pointer factory -------------------------------------------------------------------------------
 
@@ -116,16 +119,17 @@ class PassState:
         """A pointer for the step after ``after`` (same scope and item). With ``pending``, it waits, inactive,
         until ``pending`` proceeds."""
         # the engine's own values: built without validation, which cost more than the rest of a pass's bookkeeping
+        f = after.__dict__  # (as in ``end_pointer``)
         pointer = new_pointer(
             step_id,
             self.definition.steps[step_id].name,
-            pending.id if pending is not None else after.id,
-            after.scope,
-            after.context_item,
+            pending.id if pending is not None else f["id"],
+            f["scope"],
+            f["context_item"],
         )
         if pending is not None:
             pointer.active = False
-            pointer.status = PointerStatus.PENDING_PREDECESSOR
+            pointer.status = POINTER_PENDING_PREDECESSOR
         return self.add_pointer(pointer)
 
     def child_pointer(self, parent: ExecutionPointer, step_id: int, item: Any) -> ExecutionPointer:
@@ -141,9 +145,9 @@ class PassState:
         if self.successors_waiting is False:
             return
         for p in self.instance.open_pointers():  # a pointer waiting for its predecessor has not ended
-            if p.status is PointerStatus.PENDING_PREDECESSOR and p.predecessor_id == pointer.id:
+            if p.status is POINTER_PENDING_PREDECESSOR and p.predecessor_id == pointer.id:
                 p.active = True
-                p.status = PointerStatus.PENDING
+                p.status = POINTER_PENDING
                 self.touch(p)
 
     def open_scopes(self) -> set[str]:

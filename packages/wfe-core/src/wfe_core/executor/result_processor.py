@@ -13,6 +13,7 @@ from wfe_core.models import (
     StepCompleted,
     WaitingForEvent,
 )
+from wfe_core.models.status import POINTER_COMPLETE, POINTER_RUNNING, POINTER_SKIPPED
 
 
 def process_result(
@@ -34,7 +35,7 @@ def process_result(
         for value in result.branch_values:
             for child_step in step.children:
                 state.child_pointer(pointer, child_step, value)
-        pointer.status = PointerStatus.RUNNING
+        pointer.status = POINTER_RUNNING
 
     if result.sleep_for is not None:
         pointer.sleep_until = state.now + result.sleep_for
@@ -67,7 +68,7 @@ def process_result(
 
 def proceed(state: PassState, pointer: ExecutionPointer, step: WorkflowStep, result: ExecutionResult) -> None:
     """Complete the pointer and start the steps its matching outcomes lead to."""
-    state.end_pointer(pointer, PointerStatus.SKIPPED if result.skipped else PointerStatus.COMPLETE)
+    state.end_pointer(pointer, POINTER_SKIPPED if result.skipped else POINTER_COMPLETE)
     pointer.outcome = result.outcome_value
     for outcome in step.outcomes:
         if outcome.next_step is not None and outcome.matches(result.outcome_value):

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from wfe_core.models.execution_error import ExecutionError
-from wfe_core.models.status import PointerStatus, WorkflowStatus
+from wfe_core.models.status import WORKFLOW_RUNNABLE, PointerStatus, WorkflowStatus
 from wfe_core.models.trusted import assembled
 
 _TAILS_PER_BATCH = 256
@@ -196,30 +196,7 @@ class WorkflowInstance(BaseModel):
         appended since, so it relies on what the engine does: pointers are appended, and an ended pointer never
         opens again. Replacing ``execution_pointers`` (or shortening it) starts afresh. Do not mutate the list.
         """
-        pointers = self.execution_pointers
-        # the private dict directly: pydantic's attribute hooks would cost more than the scan they save
-        private = self.__pydantic_private__
-        if private is None:  # built around __init__ (a bare object.__new__): no cache to keep
-            return [p for p in pointers if p.end_time is None]
-        cached = private["_open"]
-        seen = private["_open_seen"]
-        if cached is None or private["_open_source"] is not pointers or len(pointers) < seen:
-            fresh = [p for p in pointers if p.end_time is None]
-        else:
-            # loops, not comprehensions: the lists are short (one or two pointers), and a comprehension is a
-            # function call of its own
-            fresh = []
-            for p in cached:
-                if p.end_time is None:
-                    fresh.append(p)
-            for i in range(seen, len(pointers)):
-                p = pointers[i]
-                if p.end_time is None:
-                    fresh.append(p)
-        private["_open"] = fresh
-        private["_open_source"] = pointers
-        private["_open_seen"] = len(pointers)
-        return fresh
+        return open_pointers(self)
 
     def pointer_positions(self) -> dict[str, int]:
         """Each pointer's position in ``execution_pointers``, by id.
@@ -269,6 +246,36 @@ class WorkflowInstance(BaseModel):
     def data_json(self) -> Any:
         """The data as plain JSON-able values (a pydantic model is dumped)."""
         return to_jsonable(self.data)
+
+
+def open_pointers(instance: WorkflowInstance) -> list[ExecutionPointer]:
+    """``instance.open_pointers()``, as the engine calls it each pass: a function, not a method, as a pydantic
+    model's attribute reads (and a method's is one) go through its ``__getattr__`` hook, and the method costs a
+    bound method object besides."""
+    pointers = instance.execution_pointers
+    # the private dict directly: pydantic's attribute hooks would cost more than the scan they save
+    private = instance.__pydantic_private__
+    if private is None:  # built around __init__ (a bare object.__new__): no cache to keep
+        return [p for p in pointers if p.end_time is None]
+    cached = private["_open"]
+    seen = private["_open_seen"]
+    if cached is None or private["_open_source"] is not pointers or len(pointers) < seen:
+        fresh = [p for p in pointers if p.end_time is None]
+    else:
+        # loops, not comprehensions: the lists are short (one or two pointers), and a comprehension is a
+        # function call of its own
+        fresh = []
+        for p in cached:
+            if p.end_time is None:
+                fresh.append(p)
+        for i in range(seen, len(pointers)):
+            p = pointers[i]
+            if p.end_time is None:
+                fresh.append(p)
+    private["_open"] = fresh
+    private["_open_source"] = pointers
+    private["_open_seen"] = len(pointers)
+    return fresh
 
 
 def to_jsonable(value: Any) -> Any:
@@ -325,7 +332,7 @@ def new_instance(
         "version": version,
         "description": description,
         "reference": reference,
-        "status": WorkflowStatus.RUNNABLE,
+        "status": WORKFLOW_RUNNABLE,
         "data": data,
         "next_execution": now,
         "create_time": now,

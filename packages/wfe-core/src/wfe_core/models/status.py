@@ -29,6 +29,16 @@ class PointerStatus(StrEnum):
     PENDING_PREDECESSOR = "PendingPredecessor"
 
 
+# The members the engine compares against on every pass, as module constants: on Python 3.11 ``EnumType`` has a
+# ``__getattr__``, so each member read off its class (``WorkflowStatus.RUNNABLE``) takes the slow path of
+# attribute lookup, about a thousand machine instructions; a module constant is a dictionary lookup.
+WORKFLOW_RUNNABLE = WorkflowStatus.RUNNABLE
+POINTER_PENDING = PointerStatus.PENDING
+POINTER_RUNNING = PointerStatus.RUNNING
+POINTER_COMPLETE = PointerStatus.COMPLETE
+POINTER_SKIPPED = PointerStatus.SKIPPED
+POINTER_PENDING_PREDECESSOR = PointerStatus.PENDING_PREDECESSOR
+
 ENDED_POINTER_STATUSES = frozenset(
     {
         PointerStatus.COMPLETE,
