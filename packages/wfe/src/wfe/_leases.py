@@ -27,14 +27,16 @@ class Leases:
     def __init__(self, lock: LockProvider, options: HostOptions) -> None:
         self.lock = lock
         self.options = options
-        self.arming = Arming(options.lock_ttl.total_seconds() / 3)
+        # read once (the options are frozen): each read of a pydantic model's field goes through its hook
+        self.ttl = options.lock_ttl
+        self.ttl_seconds = self.ttl.total_seconds()
+        self.arming = Arming(self.ttl_seconds / 3)
 
     async def acquire(self, workflow_id: str) -> tuple[Lease, float] | None:
         """The instance's lease and the ``time.monotonic()`` until which it is surely held (ttl after asking)."""
-        ttl = self.options.lock_ttl
         asked = monotonic()
-        lease = await self.lock.acquire(workflow_id, ttl)
-        return None if lease is None else (lease, asked + ttl.total_seconds())
+        lease = await self.lock.acquire(workflow_id, self.ttl)
+        return None if lease is None else (lease, asked + self.ttl_seconds)
 
     def creates_with(self, persistence: object) -> LeasedCreate | None:
         """``persistence`` when it can write a new instance and its lease in one transaction with this lock
@@ -55,18 +57,15 @@ class Leases:
     ) -> tuple[bool, tuple[Lease, float] | None]:
         """Store the new instance and take its lease in one transaction: whether it was created, and the lease
         with the monotonic time until which it is surely held (None when not taken), as ``acquire``."""
-        ttl = self.options.lock_ttl
         asked = monotonic()
-        created, lease = await persistence.create_workflow_leased(instance, self.lock, ttl, once=once)
-        return created, None if lease is None else (lease, asked + ttl.total_seconds())
+        created, lease = await persistence.create_workflow_leased(instance, self.lock, self.ttl, once=once)
+        return created, None if lease is None else (lease, asked + self.ttl_seconds)
 
     async def release(self, lease: Lease) -> None:
         try:
             await self.lock.release(lease)
         except Exception:
-            log.warning(
-                "could not release the lease on %s; it lapses after %s", lease.resource, self.options.lock_ttl
-            )
+            log.warning("could not release the lease on %s; it lapses after %s", lease.resource, self.ttl)
 
     async def renew(self, lease: Lease, run: LocalRun) -> bool:
         """Renew the lease once; False (and the run marked) when it was lost, or released with the last pass."""
@@ -74,14 +73,14 @@ class Leases:
             return False
         asked = monotonic()
         try:
-            renewed = await self.lock.renew(lease, self.options.lock_ttl)
+            renewed = await self.lock.renew(lease, self.ttl)
         except Exception:
             renewed = None
         if renewed is None or asked > run.lease_valid_until:
             run.lease_lost = True
             log.error("lease on %s lost; this host stops writing it", lease.resource)
             return False
-        run.lease_valid_until = asked + self.options.lock_ttl.total_seconds()
+        run.lease_valid_until = asked + self.ttl_seconds
         return True
 
     def check(self, run: LocalRun, lease: Lease) -> None:

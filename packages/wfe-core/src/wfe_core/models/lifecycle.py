@@ -27,12 +27,13 @@ class LifecycleEventBase(BaseModel):
     def of(cls, instance: WorkflowInstance, time: datetime, **fields: Any) -> Self:
         """An event of this kind about ``instance`` at ``time``, built from the engine's own values without
         validation (a pass emits several; validating them cost as much as the rest of its bookkeeping)."""
+        f = instance.__dict__  # one read through pydantic's attribute hook, not four
         return trusted(
             cls,
-            workflow_id=instance.id,
-            definition_id=instance.workflow_definition_id,
-            version=instance.version,
-            reference=instance.reference,
+            workflow_id=f["id"],
+            definition_id=f["workflow_definition_id"],
+            version=f["version"],
+            reference=f["reference"],
             time=time,
             **fields,
         )

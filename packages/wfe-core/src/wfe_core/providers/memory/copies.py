@@ -157,6 +157,8 @@ def instance_data(instance: WorkflowInstance) -> Any:
 
     Raises pydantic_core.PydanticSerializationError when the data is a model that cannot be dumped."""
     data = instance.data
+    if type(data) is dict:  # the usual data: no isinstance check against BaseModel's ABC metaclass
+        return copy_value(data)
     return data.model_dump(mode="json") if isinstance(data, BaseModel) else copy_value(data)
 
 
