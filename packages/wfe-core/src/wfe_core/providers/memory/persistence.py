@@ -115,19 +115,20 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
     # -- workflows ---------------------------------------------------------------------------------------
 
     async def create_workflow(self, instance: WorkflowInstance) -> str:
+        f = instance.__dict__  # one read through pydantic's attribute hook, not five
+        workflow_id, name = f["id"], f["name"]
         with self._guard:
-            if instance.id and instance.id in self._workflows:
+            if workflow_id and workflow_id in self._workflows:
                 raise PersistenceError(
-                    f"workflow instance '{instance.id}' already exists: leave the id empty to get a new one"
+                    f"workflow instance '{workflow_id}' already exists: leave the id empty to get a new one"
                 )
-            if instance.name and instance.name in self._names:
+            if name and name in self._names:
                 raise PersistenceError(
-                    f"workflow name '{instance.name}' is already used: leave the name empty to get a new one"
+                    f"workflow name '{name}' is already used: leave the name empty to get a new one"
                 )
-            if not instance.id:
+            if not workflow_id:
                 instance.id = new_id()
-            self._insert(instance)
-            return instance.id
+            return self._insert(instance)
 
     async def create_workflow_once(self, instance: WorkflowInstance) -> bool:
         if not instance.id:
@@ -142,16 +143,21 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
             self._insert(instance)
             return True
 
-    def _insert(self, instance: WorkflowInstance) -> None:
-        """Store a new instance (under the guard), naming it ``{definition}-{N}`` when it has no name."""
-        if not instance.name:
-            instance.name = self._next_name(instance.workflow_definition_id)
+    def _insert(self, instance: WorkflowInstance) -> str:
+        """Store a new instance (under the guard), naming it ``{definition}-{N}`` when it has no name; its id."""
+        f = instance.__dict__  # (as in ``create_workflow``)
+        if not f["name"]:
+            instance.name = self._next_name(f["workflow_definition_id"])
         record, data = self._snapshot(instance)
-        workflow_id = record[I_ID]
-        stored = _StoredWorkflow(record, data, {p.id: pointer_record(p) for p in instance.execution_pointers})
-        self._workflows[workflow_id] = stored
+        workflow_id: str = record[I_ID]
+        pointers = {}
+        for pointer in f["execution_pointers"]:
+            kept = pointer_record(pointer)
+            pointers[kept[P_ID]] = kept
+        self._workflows[workflow_id] = _StoredWorkflow(record, data, pointers)
         self._names[record[I_NAME]] = workflow_id
         self._index_runnable(workflow_id, record)
+        return workflow_id
 
     async def claim_workflow(self, workflow_id: str, fence: int) -> None:
         check_now()
