@@ -27,6 +27,7 @@ from wfe_core.models import (
     WorkflowTerminated,
     to_jsonable,
 )
+from wfe_core.models.status import WORKFLOW_COMPLETE
 
 RETRIES_EXHAUSTED = "retries_exhausted"
 """Pointer attribute set when a step's retries ran out; a resume runs the step again from a fresh count."""
@@ -90,14 +91,9 @@ def terminate(instance: WorkflowInstance, now: datetime) -> Transition | None:
     return Transition(WorkflowTerminated.of(instance, now))
 
 
-_COMPLETE = WorkflowStatus.COMPLETE
-"""Read off its class once: every instance that ends sets it, and on Python 3.11 a member read off an enum class
-goes through ``EnumType``'s ``__getattr__`` hook (about a thousand instructions)."""
-
-
 def complete(instance: WorkflowInstance, now: datetime) -> Transition:
     """To COMPLETE: the instance ran to its end (or ``end_workflow``)."""
-    instance.status = _COMPLETE
+    instance.status = WORKFLOW_COMPLETE  # (a module constant: see wfe_core.models.status)
     instance.complete_time = now
     instance.next_execution = None
     return Transition(WorkflowCompleted.of(instance, now))

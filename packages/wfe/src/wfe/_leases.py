@@ -26,7 +26,6 @@ class Leases:
 
     def __init__(self, lock: LockProvider, options: HostOptions) -> None:
         self.lock = lock
-        self.options = options
         # read once (the options are frozen): each read of a pydantic model's field goes through its hook
         self.ttl = options.lock_ttl
         self.ttl_seconds = self.ttl.total_seconds()

@@ -87,7 +87,7 @@ class WorkflowExecutor:
         runnable = []  # a loop, not a comprehension (a call of its own): most passes have one open pointer
         for p in open_pointers:  # an active pointer has not ended
             # the fields read from the pointer's dict: each read through pydantic's __getattr__ hook costs more
-            # than the dict's own lookup (see ``WorkflowInstance``)
+            # than the dict's own lookup (see ``open_pointers``)
             f = p.__dict__
             if f["active"]:
                 sleep_until = f["sleep_until"]

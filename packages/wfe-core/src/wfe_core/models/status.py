@@ -33,6 +33,7 @@ class PointerStatus(StrEnum):
 # ``__getattr__``, so each member read off its class (``WorkflowStatus.RUNNABLE``) takes the slow path of
 # attribute lookup, about a thousand machine instructions; a module constant is a dictionary lookup.
 WORKFLOW_RUNNABLE = WorkflowStatus.RUNNABLE
+WORKFLOW_COMPLETE = WorkflowStatus.COMPLETE
 POINTER_PENDING = PointerStatus.PENDING
 POINTER_RUNNING = PointerStatus.RUNNING
 POINTER_COMPLETE = PointerStatus.COMPLETE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
@@ -61,6 +61,13 @@ from wfe_core.write_guard import check_now
 
 _RUNNABLE = WorkflowStatus.RUNNABLE.value
 """The status of a runnable instance as its record holds it."""
+
+
+def _keep_pointers(kept: dict[str, PointerRecord], pointers: Iterable[ExecutionPointer]) -> None:
+    """Put the records of ``pointers`` into ``kept``, by id (read from each record: not through the model)."""
+    for pointer in pointers:
+        record = pointer_record(pointer)
+        kept[record[P_ID]] = record
 
 
 @dataclass(slots=True)
@@ -150,10 +157,8 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
             instance.name = self._next_name(f["workflow_definition_id"])
         record, data = self._snapshot(instance)
         workflow_id: str = record[I_ID]
-        pointers = {}
-        for pointer in f["execution_pointers"]:
-            kept = pointer_record(pointer)
-            pointers[kept[P_ID]] = kept
+        pointers: dict[str, PointerRecord] = {}
+        _keep_pointers(pointers, f["execution_pointers"])
         self._workflows[workflow_id] = _StoredWorkflow(record, data, pointers)
         self._names[record[I_NAME]] = workflow_id
         self._index_runnable(workflow_id, record)
@@ -218,10 +223,7 @@ class MemoryPersistence(MemoryEvents, MemoryErrorsAndCommands, MemorySchedules, 
                     record = renamed(record, old_name)
             stored.instance = record
             stored.data = data
-            kept = stored.pointers
-            for pointer in written_pointers(instance, pointers, outcomes):
-                kept_record = pointer_record(pointer)
-                kept[kept_record[P_ID]] = kept_record
+            _keep_pointers(stored.pointers, written_pointers(instance, pointers, outcomes))
             for subscription in subscriptions:
                 self._add_subscription(subscription)
             for outcome in outcomes:
