@@ -372,5 +372,7 @@ def bench(session: nox.Session) -> None:
         for store in ("sqlite", "postgres"):
             session.run(wfe_python, "bench_server.py", "--store", store, external=True)
         session.run(wfe_python, "bench_recovery.py", external=True)
+        # the figures that must not get worse, against the same older commit, alternated with it
+        session.run(wfe_python, "bench_figures.py", "--uv", uv, external=True)
         session.run(wfe_python, "bench_startup.py", external=True)
         session.run(wfe_python, "report.py", external=True)

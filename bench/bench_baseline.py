@@ -29,8 +29,9 @@ from typing import Any
 from results_file import write
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("wfe-core", "wfe", "wfe-sqlite", "wfe-postgres")
-"""What the load needs of the older tree (the in-memory store is in wfe-core)."""
+PACKAGES = ("wfe-core", "wfe", "wfe-sqlite", "wfe-postgres", "wfe-yaml")
+"""What the loads need of the older tree (the in-memory store is in wfe-core; the YAML steps of
+``bench_figures.py`` are wfe-yaml's)."""
 
 
 def find_uv(given: str | None) -> str:
@@ -41,7 +42,8 @@ def find_uv(given: str | None) -> str:
 
 
 def prepare(commit: str, uv: str) -> tuple[Path, Path]:
-    """The older tree and its Python, made on first use."""
+    """The older tree and its Python, made on first use (and given the packages the loads need when one is
+    missing)."""
     base = ROOT / ".nox" / "bench-baseline"
     tree = base / commit
     if not (tree / "packages").exists():
@@ -54,6 +56,7 @@ def prepare(commit: str, uv: str) -> tuple[Path, Path]:
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([uv, "venv", "--quiet", "--python", "3.11", str(venv)], check=True)
+    if subprocess.run([python, "-c", "import wfe_yaml, py_mini_racer"], capture_output=True).returncode:
         subprocess.run(
             [
                 uv,
@@ -64,6 +67,7 @@ def prepare(commit: str, uv: str) -> tuple[Path, Path]:
                 str(python),
                 *[f"-e{tree / 'packages' / p}" for p in PACKAGES if (tree / "packages" / p).exists()],
                 "psycopg[binary]",
+                "mini-racer",
                 "-c",
                 str(ROOT / "constraints.txt"),
             ],

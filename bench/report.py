@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from report_baseline import baseline, baseline_targets
+from report_figures import figures, figures_targets
 from report_format import fmt, get, ok
 from report_recovery import recovery, recovery_targets
 from report_services import queues, schedules, server
@@ -316,6 +317,7 @@ def targets(results: dict[str, dict[str, Any]]) -> list[str]:
                 )
             )
     rows += recovery_targets(results)
+    rows += figures_targets(results)
     started = get(results, "startup")
     if started:
         for name, shown, limit in (
@@ -359,6 +361,7 @@ def render(results: dict[str, dict[str, Any]], notes: str) -> str:
         *(["", *startup_lines] if (startup_lines := startup(results)) else []),
         *(["", *baseline_lines] if (baseline_lines := baseline(results)) else []),
         *(["", *sequential_lines] if (sequential_lines := sequential(results)) else []),
+        *(["", *figure_lines] if (figure_lines := figures(results)) else []),
     ]
     text = "\n".join(sections) + "\n"
     if notes:
