@@ -21,8 +21,8 @@ def _verdicts(results: dict[str, dict[str, Any]]) -> tuple[str, list[dict[str, A
     return run["commit"], rows
 
 
-def _value(value: float, unit: str) -> str:
-    return f"{value:.2f} {unit}".strip()
+def _value(value: float, unit: str, spec: str = ".2f") -> str:
+    return f"{value:{spec}} {unit}".strip()
 
 
 def figures(results: dict[str, dict[str, Any]]) -> list[str]:
@@ -46,7 +46,7 @@ def figures(results: dict[str, dict[str, Any]]) -> list[str]:
         unit = row["unit"]
         lines.append(
             f"| {row['figure']} | {', '.join(f'{v:.2f}' for v in row['old'])} | "
-            f"{', '.join(f'{v:.2f}' for v in row['new'])} | {row['change']:+.2f} {unit} | "
+            f"{', '.join(f'{v:.2f}' for v in row['new'])} | {_value(row['change'], unit, '+.2f')} | "
             f"{_value(row['noise'], unit)} | {'**worse**' if row['worse'] else 'not worse'} |"
         )
     return lines
